@@ -1,0 +1,190 @@
+"""Room description files (TOML): what a room is made of, validated before anything starts.
+
+A room file names the room, its sources, the program output, its layout and its devices. A bad
+file stops start-up with one message per problem, each naming the file, the key and what is
+wrong, so whoever edits it can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class RoomFileError(Exception):
+    """A room file that cannot be used; the message names the file, the key and the problem."""
+
+    def __init__(self, path: Path, problems: list[tuple[str, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = [f"{path}: {key}: {problem}" if key else f"{path}: {problem}"
+                 for key, problem in problems]
+        super().__init__("bad room file\n  " + "\n  ".join(lines))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TestPatternSpec(_Strict):
+    """A room-camera test pattern with the room name and a running clock."""
+
+    kind: Literal["test-pattern"]
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    label: str
+    width: Annotated[int, Field(ge=16, le=3840)] = 1280
+    height: Annotated[int, Field(ge=16, le=2160)] = 720
+    fps: Annotated[float, Field(gt=0, le=60)] = 30
+
+
+class EndoscopeSimSpec(_Strict):
+    """A simulated endoscope: moving tissue in a circular field."""
+
+    kind: Literal["endoscope-sim"]
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    label: str
+    width: Annotated[int, Field(ge=16, le=3840)] = 1280
+    height: Annotated[int, Field(ge=16, le=2160)] = 720
+    fps: Annotated[float, Field(gt=0, le=60)] = 30
+    seed: int = 0
+
+
+class WindowPreset(str, Enum):
+    BRAIN = "brain"
+    SUBDURAL = "subdural"
+    BONE = "bone"
+    SOFT_TISSUE = "soft-tissue"
+
+
+class DicomSeriesSpec(_Strict):
+    """A DICOM series shown slice after slice (cine), windowed."""
+
+    kind: Literal["dicom-series"]
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    label: str
+    path: Path = Field(description="Folder of the series; relative paths are under data_dir.")
+    window: WindowPreset = WindowPreset.BRAIN
+    seconds_per_slice: Annotated[float, Field(gt=0, le=60)] = 0.25
+    width: Annotated[int, Field(ge=16, le=3840)] = 1280
+    height: Annotated[int, Field(ge=16, le=2160)] = 720
+    fps: Annotated[float, Field(gt=0, le=60)] = 10
+    demo_phantom: bool = Field(
+        default=False, description="Write a synthetic head CT there first if the folder is empty."
+    )
+
+
+SourceSpec = Annotated[
+    Union[TestPatternSpec, EndoscopeSimSpec, DicomSeriesSpec], Field(discriminator="kind")
+]
+
+
+class ProgramSpec(_Strict):
+    """The program output: encoded once, sent to every viewer."""
+
+    width: Annotated[int, Field(ge=16, le=3840, multiple_of=2)] = 1280
+    height: Annotated[int, Field(ge=16, le=2160, multiple_of=2)] = 720
+    fps: Annotated[int, Field(ge=1, le=60)] = 30
+    bitrate_kbps: Annotated[int, Field(ge=100, le=50_000)] = 2000
+    gop_seconds: Annotated[float, Field(gt=0, le=10)] = 1.0
+
+
+class LayoutSpec(_Strict):
+    """How the program is composed; issue 2 ships the single-source layout."""
+
+    mode: Literal["single"] = "single"
+
+
+class ViscaDeviceSpec(_Strict):
+    """A pan-tilt-zoom camera head spoken to with VISCA over IP."""
+
+    kind: Literal["visca-ip"]
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    label: str
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 52381
+    camera_source: str | None = None
+
+
+class RoomSpec(_Strict):
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    name: str
+    program_source: str = Field(description="Source on program when the room starts.")
+    program: ProgramSpec = ProgramSpec()
+    layout: LayoutSpec = LayoutSpec()
+    sources: Annotated[list[SourceSpec], Field(min_length=1)]
+    devices: list[ViscaDeviceSpec] = []
+
+    @model_validator(mode="after")
+    def _check_references(self) -> "RoomSpec":
+        ids = [source.id for source in self.sources]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"source ids must be unique, repeated: {', '.join(duplicates)}")
+        if self.program_source not in ids:
+            raise ValueError(
+                f"program_source '{self.program_source}' is not one of the sources "
+                f"({', '.join(ids)})"
+            )
+        for device in self.devices:
+            if device.camera_source is not None and device.camera_source not in ids:
+                raise ValueError(
+                    f"device '{device.id}' camera_source '{device.camera_source}' "
+                    "is not one of the sources"
+                )
+        return self
+
+
+def _key(location: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in location:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif part in ("test-pattern", "endoscope-sim", "dicom-series", "visca-ip"):
+            continue  # the discriminator's branch name says nothing to the person editing
+        else:
+            key += f".{part}" if key else str(part)
+    return key
+
+
+def load_room_file(path: Path) -> RoomSpec:
+    """Read and validate one room file; raise RoomFileError naming file, key and problem."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RoomFileError(path, [("", "file not found")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RoomFileError(path, [("", f"not valid TOML: {exc}")]) from None
+    room = raw.get("room")
+    if not isinstance(room, dict):
+        raise RoomFileError(path, [("room", "missing [room] table")])
+    data = dict(room)
+    for key in ("program", "layout", "sources", "devices"):
+        if key in raw:
+            data[key] = raw[key]
+    unknown = sorted(set(raw) - {"room", "program", "layout", "sources", "devices"})
+    problems: list[tuple[str, str]] = [(key, "unknown key") for key in unknown]
+    try:
+        spec = RoomSpec.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append((_key(error["loc"]), error["msg"].removeprefix("Value error, ")))
+        raise RoomFileError(path, problems) from None
+    if problems:
+        raise RoomFileError(path, problems)
+    return spec
+
+
+def load_rooms(paths: list[Path]) -> list[RoomSpec]:
+    rooms = [load_room_file(path) for path in paths]
+    seen: dict[str, Path] = {}
+    for path, room in zip(paths, rooms):
+        if room.id in seen:
+            raise RoomFileError(path, [("room.id", f"'{room.id}' is already used by {seen[room.id]}")])
+        seen[room.id] = path
+    return rooms

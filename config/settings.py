@@ -1,0 +1,82 @@
+"""MedRoom's settings: one object, read from the environment (``MEDROOM_*``), passed explicitly.
+
+Nothing here is created at import time; ``Settings()`` is built by the command line (or a test)
+and handed down to whatever needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEMO_ROOM_FILE = Path(__file__).parent / "rooms" / "demo.toml"
+
+
+class Settings(BaseSettings):
+    """Every knob of a MedRoom installation, with the embedded defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDROOM_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Folder for the SQLite database, media, demo data and the secret key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is a SQLite file in data_dir. "
+        "Use postgresql+psycopg://user@host/db for PostgreSQL.",
+    )
+    room_files: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: [DEMO_ROOM_FILE],
+        description="Room description files (TOML), comma separated in the environment.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs sessions and tokens; default is a random key kept in data_dir.",
+    )
+    ice_addresses: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Local addresses ICE may offer (comma separated, e.g. 127.0.0.1). "
+        "Empty means every non-loopback interface, as aioice does by default.",
+    )
+    token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    keyframe_min_interval: float = Field(
+        default=0.5, gt=0, description="At most one forced keyframe per this many seconds."
+    )
+    demo: bool = Field(
+        default=True, description="Prepare the demo data (users, CT phantom) on start."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Mark session cookies Secure (set when served over HTTPS)."
+    )
+
+    @field_validator("room_files", "ice_addresses", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'medroom.db').resolve()}"
+
+    def resolve_secret_key(self) -> str:
+        """The configured key, or a random one created once and kept in ``data_dir``."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

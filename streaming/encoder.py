@@ -1,0 +1,228 @@
+"""The shared program encoder: every frame is encoded once, whatever the number of viewers.
+
+A worker thread paces itself at the output frame rate, takes the latest composed frame, encodes
+it with libx264 (constrained baseline, zero latency, SPS/PPS repeated in-band before every
+keyframe so a late joiner can start) and hands each packet to the event loop, where it is fanned
+out to the subscribers. Viewers' keyframe requests (PLI/FIR) arrive through
+``request_keyframe``; they are coalesced so that a crowd of joiners forces at most one keyframe
+per ``keyframe_min_interval`` seconds, and a request that arrives inside that interval is kept,
+not dropped, and served when the interval ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+import cv2
+import numpy as np
+from av.video.frame import PictureType
+
+logger = logging.getLogger(__name__)
+
+VIDEO_CLOCK = 90_000
+TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+
+FrameSupplier = Callable[[], np.ndarray]
+PacketSink = Callable[[av.Packet], None]
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    bitrate_kbps: int = 2000
+    gop_seconds: float = 1.0
+    keyframe_min_interval: float = 0.5
+
+
+@dataclass(frozen=True)
+class EncoderStats:
+    running: bool
+    frames_encoded: int
+    keyframes: int
+    forced_keyframes: int
+    bytes_out: int
+    encode_ms_avg: float
+    subscribers: int
+
+
+class SharedEncoder:
+    """Encodes the frames of one output once and fans the packets out on the event loop."""
+
+    def __init__(
+        self, supply_frame: FrameSupplier, settings: EncoderSettings, name: str = "program"
+    ) -> None:
+        self._supply_frame = supply_frame
+        self.settings = settings
+        self.name = name
+        self._sinks: list[PacketSink] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._keyframe_lock = threading.Lock()
+        self._keyframe_pending = False
+        self._last_forced = -1e9
+        self._frames = 0
+        self._keyframes = 0
+        self._forced = 0
+        self._bytes = 0
+        self._encode_seconds = 0.0
+        self.error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start encoding; packets are delivered on the running event loop."""
+        if self._thread is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"encoder-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Stop encoding and wait for the worker to release the codec."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stopping.set()
+        await asyncio.to_thread(thread.join)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- subscribers -----------------------------------------------------------------------
+    def subscribe(self, sink: PacketSink) -> None:
+        """Call ``sink(packet)`` on the event loop for every packet from now on."""
+        self._sinks.append(sink)
+
+    def unsubscribe(self, sink: PacketSink) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
+    def request_keyframe(self) -> None:
+        """Ask for a keyframe soon; thread-safe, coalesced and rate limited."""
+        with self._keyframe_lock:
+            self._keyframe_pending = True
+
+    def stats(self) -> EncoderStats:
+        frames = self._frames
+        return EncoderStats(
+            running=self.running,
+            frames_encoded=frames,
+            keyframes=self._keyframes,
+            forced_keyframes=self._forced,
+            bytes_out=self._bytes,
+            encode_ms_avg=(self._encode_seconds / frames * 1000) if frames else 0.0,
+            subscribers=len(self._sinks),
+        )
+
+    # -- worker thread ---------------------------------------------------------------------
+    def _open_codec(self) -> av.video.codeccontext.VideoCodecContext:
+        s = self.settings
+        codec = av.CodecContext.create("libx264", "w")
+        assert isinstance(codec, av.video.codeccontext.VideoCodecContext)
+        codec.width = s.width
+        codec.height = s.height
+        codec.pix_fmt = "yuv420p"
+        codec.time_base = TIME_BASE
+        codec.framerate = fractions.Fraction(s.fps, 1)
+        codec.bit_rate = s.bitrate_kbps * 1000
+        gop = max(1, round(s.gop_seconds * s.fps))
+        codec.gop_size = gop
+        codec.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "profile": "baseline",
+            "forced-idr": "1",
+            # in-band SPS/PPS before every keyframe: a viewer joining late can decode at once
+            "x264-params": (
+                f"repeat-headers=1:keyint={gop}:min-keyint={gop}:scenecut=0:"
+                f"vbv-maxrate={s.bitrate_kbps}:vbv-bufsize={s.bitrate_kbps // 2}"
+            ),
+        }
+        codec.open()
+        return codec
+
+    def _take_keyframe_request(self, now: float) -> bool:
+        with self._keyframe_lock:
+            if not self._keyframe_pending:
+                return False
+            if now - self._last_forced < self.settings.keyframe_min_interval:
+                return False  # kept pending: served once the interval has passed
+            self._keyframe_pending = False
+            self._last_forced = now
+            return True
+
+    def _to_video_frame(self, image: np.ndarray) -> av.VideoFrame:
+        s = self.settings
+        if image.shape[0] != s.height or image.shape[1] != s.width:
+            image = cv2.resize(image, (s.width, s.height), interpolation=cv2.INTER_AREA)
+        yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+
+    def _run(self) -> None:
+        try:
+            codec = self._open_codec()
+        except Exception as exc:
+            logger.exception("encoder %s could not open libx264", self.name)
+            self.error = f"could not open libx264: {exc}"
+            return
+        interval = 1.0 / self.settings.fps
+        started = time.monotonic()
+        deadline = started
+        try:
+            while not self._stopping.is_set():
+                now = time.monotonic()
+                if deadline > now:
+                    self._stopping.wait(deadline - now)
+                    continue
+                # Late by more than a frame (a stall): skip ahead instead of bursting frames.
+                deadline = max(deadline + interval, now - interval)
+                began = time.perf_counter()
+                frame = self._to_video_frame(self._supply_frame())
+                frame.pts = int((now - started) * VIDEO_CLOCK)
+                frame.time_base = TIME_BASE
+                if self._take_keyframe_request(now):
+                    frame.pict_type = PictureType.I
+                    self._forced += 1
+                packets = codec.encode(frame)
+                self._encode_seconds += time.perf_counter() - began
+                self._frames += 1
+                for packet in packets:
+                    packet.time_base = TIME_BASE
+                    if packet.is_keyframe:
+                        self._keyframes += 1
+                    self._bytes += packet.size
+                    self._deliver(packet)
+        except Exception as exc:
+            logger.exception("encoder %s failed", self.name)
+            self.error = f"encoder failed: {exc}"
+
+    def _deliver(self, packet: av.Packet) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            # One hop to the loop per packet, whatever the number of viewers.
+            loop.call_soon_threadsafe(self._fan_out, packet)
+        except RuntimeError:
+            pass  # loop closing during shutdown
+
+    def _fan_out(self, packet: av.Packet) -> None:
+        for sink in list(self._sinks):
+            try:
+                sink(packet)
+            except Exception:
+                logger.exception("packet subscriber failed; removing it")
+                self.unsubscribe(sink)

@@ -1,0 +1,77 @@
+"""A viewer's video track that carries already-encoded packets from the shared encoder.
+
+aiortc's sender packetizes an ``av.Packet`` instead of encoding a frame (``encoder.pack``), so a
+viewer costs RTP packetization and encryption, never an encode. Each track keeps a short queue
+of its own: a viewer that falls behind drops to the next keyframe (and asks for one) instead of
+slowing the others down or growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from streaming.encoder import SharedEncoder
+
+logger = logging.getLogger(__name__)
+
+QUEUE_PACKETS = 30  # about one second at 30 fps
+
+
+class EncodedVideoTrack(MediaStreamTrack):
+    """Reads packets from a SharedEncoder; starts at a keyframe, resyncs at a keyframe."""
+
+    kind = "video"
+
+    def __init__(self, encoder: SharedEncoder) -> None:
+        super().__init__()
+        self._encoder = encoder
+        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize=QUEUE_PACKETS)
+        self._waiting_for_keyframe = True
+        self.packets_sent = 0
+        self.packets_dropped = 0
+        encoder.subscribe(self._on_packet)
+        # A new viewer should not wait for the next natural keyframe.
+        encoder.request_keyframe()
+
+    def _on_packet(self, packet: av.Packet) -> None:
+        if self._waiting_for_keyframe:
+            if not packet.is_keyframe:
+                self.packets_dropped += 1
+                return
+            self._waiting_for_keyframe = False
+        try:
+            self._queue.put_nowait(packet)
+        except asyncio.QueueFull:
+            # This viewer is behind: throw away its backlog and restart at a keyframe.
+            self.packets_dropped += self._queue.qsize() + 1
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._waiting_for_keyframe = True
+            self._encoder.request_keyframe()
+
+    def end(self) -> None:
+        """The output has ended: let the sender finish."""
+        self._encoder.unsubscribe(self._on_packet)
+        try:
+            self._queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self._queue.get_nowait()
+            self._queue.put_nowait(None)
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self._queue.get()
+        if packet is None:
+            self.stop()
+            raise MediaStreamError
+        self.packets_sent += 1
+        return packet
+
+    def stop(self) -> None:
+        self._encoder.unsubscribe(self._on_packet)
+        super().stop()

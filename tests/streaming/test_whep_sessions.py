@@ -1,0 +1,120 @@
+"""Real peer connections on loopback: viewers receive the shared encoder's packets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from streaming.encoder import EncoderSettings, SharedEncoder
+from streaming.ice import set_ice_addresses
+from streaming.whep import CodecError, OfferError, ViewerSessions, check_offer
+
+
+def moving_frame() -> np.ndarray:
+    image = np.zeros((720, 1280, 3), np.uint8)
+    x = int(time.monotonic() * 200) % 1200
+    image[:, x : x + 80] = (40, 200, 255)
+    return image
+
+
+@pytest.fixture(autouse=True)
+def loopback_only():
+    set_ice_addresses(["127.0.0.1"])
+    yield
+    set_ice_addresses([])
+
+
+async def offer_from_client() -> tuple[RTCPeerConnection, str]:
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, pc.localDescription.sdp
+
+
+async def decode_frames(pc: RTCPeerConnection, answer: str, want: int, timeout: float):
+    """Apply the answer and decode frames; return (frames, seconds to first frame)."""
+    got_track: asyncio.Future = asyncio.get_running_loop().create_future()
+    pc.on("track", lambda track: got_track.set_result(track) if not got_track.done() else None)
+    started = time.monotonic()
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    track = await asyncio.wait_for(got_track, timeout)
+    frames = []
+    first = None
+    deadline = started + timeout
+    while len(frames) < want and time.monotonic() < deadline:
+        try:
+            frame = await asyncio.wait_for(track.recv(), deadline - time.monotonic())
+        except (asyncio.TimeoutError, MediaStreamError):
+            break
+        if first is None:
+            first = time.monotonic() - started
+        frames.append(frame)
+    return frames, first
+
+
+async def test_viewers_decode_shared_packets_and_late_joiner_starts_fast():
+    encoder = SharedEncoder(moving_frame, EncoderSettings(gop_seconds=10.0))
+    encoder.start()
+    left: list[str] = []
+    sessions = ViewerSessions(on_leave=lambda viewer, reason: left.append(reason))
+    try:
+        client1, offer1 = await offer_from_client()
+        viewer1, answer1 = await sessions.join(
+            room_id="demo", offer_sdp=offer1, encoder=encoder, subject="s1", role="student",
+            user_id=None,
+        )
+        assert "H264" in answer1 and "VP8" not in answer1
+        frames, _ = await decode_frames(client1, answer1, want=60, timeout=15)
+        assert len(frames) >= 60
+        assert (frames[-1].width, frames[-1].height) == (1280, 720)
+
+        # A second viewer joins mid-GOP (10 s GOP): its keyframe request must be honoured.
+        await asyncio.sleep(2)
+        client2, offer2 = await offer_from_client()
+        viewer2, answer2 = await sessions.join(
+            room_id="demo", offer_sdp=offer2, encoder=encoder, subject="s2", role="student",
+            user_id=None,
+        )
+        frames2, first = await decode_frames(client2, answer2, want=5, timeout=10)
+        assert len(frames2) == 5
+        assert first is not None and first < 1.0, f"first frame after {first:.2f}s"
+        assert encoder.stats().frames_encoded > 0
+        assert len(sessions.in_room("demo")) == 2
+
+        assert await sessions.leave(viewer2.id, reason="DELETE")
+        assert not await sessions.leave(viewer2.id, reason="DELETE")
+        assert left == ["DELETE"]
+        assert encoder.stats().subscribers == 1
+        await client1.close()
+        await client2.close()
+    finally:
+        await sessions.close_all("test over")
+        await encoder.stop()
+    assert encoder.stats().subscribers == 0
+
+
+@pytest.mark.parametrize(
+    "sdp, message",
+    [
+        ("hello", "must start with 'v=0'"),
+        ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+         "a=ice-ufrag:x\r\na=rtpmap:111 opus/48000/2\r\n", "no video section"),
+    ],
+)
+def test_bad_offers_are_refused_with_a_reason(sdp, message):
+    with pytest.raises(OfferError, match=message):
+        check_offer(sdp)
+
+
+def test_offer_without_h264_names_the_codec():
+    sdp = (
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=rtpmap:96 VP8/90000\r\n"
+    )
+    with pytest.raises(CodecError, match="no H.264"):
+        check_offer(sdp)
