@@ -1,0 +1,128 @@
+"""ORM models. Private to ``library/``: everything outside gets plain dataclasses instead.
+
+Every timestamp is UTC and timezone-aware in Python. Viewer sessions are the raw material for
+CME attendance, so a naive datetime that could be read as local time is never let through.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names, so later migrations can drop or alter them by name on
+# PostgreSQL and in SQLite batch mode alike. 0001_initial.py spells out the same names.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLE_VALUES = ("admin", "instructor", "curator", "student")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zone type and hands back naive values,
+    which we stamp as UTC because we only ever write UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: MedRoom stores only aware UTC times")
+        value = value.astimezone(UTC)
+        # SQLite would store the offset text and compare strings; storing naive UTC keeps
+        # ordering and comparisons right.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'instructor', 'curator', 'student')", name="role_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LiveSession(Base):
+    """One stretch of a room being live (from 'go live' to 'end'), the unit CME counts against."""
+
+    __tablename__ = "live_sessions"
+    __table_args__ = (Index("ix_live_sessions_room_id_started_at", "room_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # SET NULL: deleting an account must not erase the record that the session happened.
+    started_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class ViewerSession(Base):
+    """One viewer's presence in one live session (one WebRTC connection, join to leave)."""
+
+    __tablename__ = "viewer_sessions"
+    __table_args__ = (
+        Index("ix_viewer_sessions_live_session_id", "live_session_id"),
+        Index("ix_viewer_sessions_user_id", "user_id"),
+    )
+
+    # The streaming layer's viewer id (a UUID), so its logs and ours name the same thing.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # RESTRICT (the default): attendance evidence outlives nothing by accident.
+    live_session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"))
+    room_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    # Who it was even without an account: the username, or a guest token's subject.
+    subject: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    left_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
