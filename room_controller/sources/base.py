@@ -1,0 +1,255 @@
+"""Source contract of the room controller, and a threaded base for frame producers.
+
+A source produces raw BGR frames for the room; only the latest frame matters (live video never
+queues stale frames), so a source keeps exactly one and consumers poll it. A source that fails
+must never take the room down: the worker thread catches, reports FAILED through `health()`,
+backs off and tries again.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+Image = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured picture.
+
+    `image` is read-only (shared by every consumer and sometimes cached by the source):
+    copy it before drawing on it.
+    """
+
+    image: Image  # BGR uint8, shape (h, w, 3)
+    captured_at: float  # time.monotonic()
+    index: int
+
+
+class SourceState(str, Enum):
+    STARTING = "starting"
+    LIVE = "live"
+    LOST = "lost"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    state: SourceState
+    fps: float  # measured over the last ~2 s
+    width: int
+    height: int
+    last_frame_age: float | None  # seconds since the latest frame, None before the first
+    error: str | None
+
+
+class Source(ABC):
+    """Anything the room can show: camera, capture card, stream, DICOM series, test pattern."""
+
+    id: str
+    label: str
+    kind: str
+
+    @abstractmethod
+    def start(self) -> None:
+        """Begin producing frames; returns at once (work happens in the background)."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop producing frames and release what the source holds. Idempotent."""
+
+    @abstractmethod
+    def latest_frame(self) -> Frame | None:
+        """The newest frame, or None before the first one."""
+
+    @abstractmethod
+    def health(self) -> SourceHealth:
+        """A snapshot of the source's state for the room's status page."""
+
+
+class ThreadedSource(Source):
+    """A source whose frames are drawn by `render(t)` on its own daemon thread at `fps`.
+
+    Subclasses implement `render` and may override `setup` for slow preparation (loading files,
+    precomputing textures) that must not block the caller of `start()`.
+    """
+
+    #: No frame for this long -> LOST (a hung render, a stalled device).
+    lost_after: float = 2.0
+    #: Wait after a failure before calling setup/render again, so a broken source does not spin.
+    retry_backoff: float = 1.0
+    #: Window over which `health().fps` is measured.
+    fps_window: float = 2.0
+    #: How long `stop()` waits for the worker; a render hung in native code must not hang the
+    #: room's shutdown (the thread is a daemon, so it dies with the process).
+    join_timeout: float = 5.0
+
+    def __init__(
+        self, id: str, label: str, kind: str, width: int, height: int, fps: float
+    ) -> None:
+        if width <= 0 or height <= 0:
+            raise ValueError(f"source {id!r}: size must be positive, got {width}x{height}")
+        if fps <= 0:
+            raise ValueError(f"source {id!r}: fps must be positive, got {fps}")
+        self.id = id
+        self.label = label
+        self.kind = kind
+        self.width = width
+        self.height = height
+        self.fps = float(fps)
+        self._lock = threading.Lock()
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._frame: Frame | None = None
+        self._state = SourceState.STOPPED
+        self._error: str | None = None
+        self._frame_times: collections.deque[float] = collections.deque()
+        self._next_index = 0
+
+    # -- to implement -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Prepare before the first render, in the worker thread. Raising marks FAILED."""
+
+    @abstractmethod
+    def render(self, t: float) -> Image:
+        """Draw the picture for `t` seconds since start: BGR uint8, shape (height, width, 3)."""
+
+    # -- Source -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop_event = threading.Event()
+            self._state = SourceState.STARTING
+            self._error = None
+            self._frame = None
+            self._frame_times.clear()
+            self._thread = threading.Thread(
+                target=self._run,
+                args=(self._stop_event,),
+                name=f"source-{self.id}",
+                daemon=True,
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop_event.set()
+            self._state = SourceState.STOPPED
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.join_timeout)
+            if thread.is_alive():
+                log.warning(
+                    "source %s: worker did not stop within %.1f s; abandoning it (daemon thread)",
+                    self.id,
+                    self.join_timeout,
+                )
+
+    def latest_frame(self) -> Frame | None:
+        with self._lock:
+            return self._frame
+
+    def health(self) -> SourceHealth:
+        now = time.monotonic()
+        with self._lock:
+            frame = self._frame
+            state = self._state
+            error = self._error
+            self._drop_old_frame_times(now)
+            times = list(self._frame_times)
+        age = None if frame is None else now - frame.captured_at
+        if state is SourceState.LIVE and (age is None or age > self.lost_after):
+            state = SourceState.LOST
+        fps = 0.0
+        if len(times) >= 2 and times[-1] > times[0]:
+            fps = (len(times) - 1) / (times[-1] - times[0])
+        return SourceHealth(
+            state=state,
+            fps=fps,
+            width=self.width,
+            height=self.height,
+            last_frame_age=age,
+            error=error,
+        )
+
+    # -- worker -------------------------------------------------------------------------------
+
+    def _drop_old_frame_times(self, now: float) -> None:
+        while self._frame_times and self._frame_times[0] < now - self.fps_window:
+            self._frame_times.popleft()
+
+    def _set_state(self, stop: threading.Event, state: SourceState, error: str | None) -> None:
+        with self._lock:
+            if not stop.is_set():  # never overwrite STOPPED set by stop()
+                self._state = state
+                self._error = error
+
+    def _run(self, stop: threading.Event) -> None:
+        period = 1.0 / self.fps
+        ready = False
+        started = time.monotonic()
+        deadline = started
+        while not stop.is_set():
+            try:
+                if not ready:
+                    self.setup()
+                    ready = True
+                    started = deadline = time.monotonic()
+                image = self.render(time.monotonic() - started)
+                self._check_image(image)
+            except Exception as exc:  # noqa: BLE001 - a broken source must not kill the room
+                message = f"{type(exc).__name__}: {exc}"
+                log.exception("source %s failed; retrying in %.1f s", self.id, self.retry_backoff)
+                self._set_state(stop, SourceState.FAILED, message)
+                if stop.wait(self.retry_backoff):
+                    break
+                deadline = time.monotonic()
+                continue
+            self._publish(stop, image)
+            # Monotonic deadline: the next frame is due one period after the previous *due*
+            # time, so render cost does not accumulate as drift. If we fell more than a period
+            # behind (slow render, suspended process) skip ahead instead of bursting.
+            deadline += period
+            now = time.monotonic()
+            if now - deadline > period:
+                deadline = now
+            if deadline > now and stop.wait(deadline - now):
+                break
+
+    def _check_image(self, image: Image) -> None:
+        expected = (self.height, self.width, 3)
+        if image.shape != expected or image.dtype != np.uint8:
+            raise ValueError(
+                f"render() returned {image.dtype} {image.shape}, expected uint8 {expected}"
+            )
+
+    def _publish(self, stop: threading.Event, image: Image) -> None:
+        image.flags.writeable = False
+        now = time.monotonic()
+        with self._lock:
+            if stop.is_set():
+                return
+            self._frame = Frame(image=image, captured_at=now, index=self._next_index)
+            self._next_index += 1
+            self._frame_times.append(now)
+            self._drop_old_frame_times(now)
+            if self._state is not SourceState.LIVE or self._error is not None:
+                if self._state is SourceState.FAILED:
+                    log.info("source %s recovered", self.id)
+                self._state = SourceState.LIVE
+                self._error = None

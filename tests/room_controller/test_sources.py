@@ -1,0 +1,183 @@
+"""Sources run on real threads: frames arrive, health is measured, failures are contained."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from room_controller.dicom import write_head_phantom
+from room_controller.sources import (
+    DicomSeriesSource,
+    EndoscopeSimSource,
+    Frame,
+    SourceState,
+    TestPatternSource,
+    ThreadedSource,
+)
+from room_controller.sources.base import Image
+from room_controller.sources.dicom_source import ping_pong_index
+
+
+@pytest.fixture(scope="module")
+def ct_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ct")
+    write_head_phantom(folder, slices=12, size=128)
+    return folder
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def first_frame(source: ThreadedSource, timeout: float = 1.5) -> Frame:
+    assert wait_for(lambda: source.latest_frame() is not None, timeout), source.health()
+    frame = source.latest_frame()
+    assert frame is not None
+    return frame
+
+
+@pytest.fixture
+def started() -> Iterator[list[ThreadedSource]]:
+    """Sources appended here are stopped even when the test fails."""
+    sources: list[ThreadedSource] = []
+    yield sources
+    for s in sources:
+        s.stop()
+
+
+SOURCES: dict[str, Callable[[Path], ThreadedSource]] = {
+    "pattern": lambda _: TestPatternSource("pattern", "Room camera", "OR 3", 640, 360, fps=30),
+    "endoscope": lambda _: EndoscopeSimSource("endo", "Endoscope", 640, 360, fps=30),
+    "dicom": lambda folder: DicomSeriesSource(
+        "ct", "Head CT", folder, seconds_per_slice=0.05, width=640, height=360, fps=20
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_source_runs_live_at_its_rate_and_stops(
+    kind: str, ct_folder: Path, started: list[ThreadedSource]
+) -> None:
+    source = SOURCES[kind](ct_folder)
+    started.append(source)
+    assert source.health().state is SourceState.STOPPED
+    source.start()
+    frame = first_frame(source)
+    assert frame.image.shape == (360, 640, 3) and frame.image.dtype == np.uint8
+    assert not frame.image.flags.writeable  # shared with every consumer
+    assert frame.image.any(), "frame is not blank"
+    time.sleep(1.0)
+    health = source.health()
+    assert health.state is SourceState.LIVE and health.error is None
+    assert (health.width, health.height) == (640, 360)
+    assert health.fps == pytest.approx(source.fps, rel=0.2)
+    assert health.last_frame_age is not None and health.last_frame_age < 0.5
+    later = source.latest_frame()
+    assert later is not None and later.index > frame.index
+    thread = source._thread
+    source.stop()
+    assert thread is not None and not thread.is_alive()
+    assert source.health().state is SourceState.STOPPED
+    source.stop()  # idempotent
+
+
+def test_endoscope_frames_move(started: list[ThreadedSource]) -> None:
+    source = EndoscopeSimSource("endo", "Endoscope", 320, 180, fps=30)
+    source.setup()
+    a, b = source.render(0.0), source.render(2.0)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 2
+    # Round field: corners black, centre lit and reddish (BGR: red channel dominates).
+    assert a[5, 75].max() == 0 and a[90, 60].max() == 0 and a[175, 245].max() == 0
+    centre = a[70:110, 140:180].reshape(-1, 3).mean(axis=0)
+    assert centre[2] > 90 and centre[2] > centre[1] and centre[2] > centre[0]
+
+
+def test_dicom_source_cycles_slices_and_caches(ct_folder: Path) -> None:
+    source = DicomSeriesSource("ct", "Head CT", ct_folder, width=640, height=360)
+    source.setup()
+    assert [ping_pong_index(i, 4) for i in range(8)] == [0, 1, 2, 3, 2, 1, 0, 1]
+    first = source.render(0.0)
+    assert source.render(0.1) is first  # same slice: cached frame
+    assert source.render(0.3) is not first
+    assert source.render(0.25 * 22) is first  # back to slice 1 after a ping-pong period
+    # The image is centred and fits the height: a 360x360 picture on a 640x360 canvas.
+    bright_cols = np.flatnonzero(first[130:, :, 0].max(axis=0) > 60)  # below the text
+    assert bright_cols.min() >= 140 and bright_cols.max() < 500
+    source.set_window("bone")
+    assert source.render(0.0) is not first
+    with pytest.raises(ValueError, match="unknown window"):
+        source.set_window("lung-ish")
+
+
+def test_dicom_source_with_bad_folder_fails_without_raising(
+    tmp_path: Path, started: list[ThreadedSource]
+) -> None:
+    source = DicomSeriesSource("ct", "Head CT", tmp_path)
+    started.append(source)
+    source.start()  # must not raise in the caller
+    assert wait_for(lambda: source.health().state is SourceState.FAILED, 1.5)
+    error = source.health().error
+    assert error is not None and str(tmp_path) in error
+
+
+class Flaky(ThreadedSource):
+    """Raises while `broken` is set; blocks while `frozen` is set."""
+
+    retry_backoff = 0.2
+
+    def __init__(self) -> None:
+        super().__init__("flaky", "Flaky", "test", 64, 48, fps=50)
+        self.broken = threading.Event()
+        self.frozen = threading.Event()
+        self.thaw = threading.Event()
+
+    def render(self, t: float) -> Image:
+        if self.broken.is_set():
+            raise RuntimeError("capture card unplugged")
+        if self.frozen.is_set():
+            self.thaw.wait(10)
+        return np.zeros((48, 64, 3), np.uint8)
+
+
+def test_failing_render_goes_failed_then_recovers(started: list[ThreadedSource]) -> None:
+    source = Flaky()
+    started.append(source)
+    source.broken.set()
+    source.start()
+    assert wait_for(lambda: source.health().state is SourceState.FAILED, 1.0)
+    assert source.health().error == "RuntimeError: capture card unplugged"
+    assert source._thread is not None and source._thread.is_alive()
+    source.broken.clear()
+    assert wait_for(lambda: source.health().state is SourceState.LIVE, 1.5)
+    assert source.health().error is None
+    assert source.latest_frame() is not None
+
+
+def test_default_backoff_is_one_second() -> None:
+    assert ThreadedSource.retry_backoff == 1.0 and ThreadedSource.lost_after == 2.0
+
+
+def test_source_that_stops_producing_is_lost(started: list[ThreadedSource]) -> None:
+    source = Flaky()
+    started.append(source)
+    source.start()
+    first_frame(source)
+    source.frozen.set()
+    time.sleep(1.0)
+    assert source.health().state is SourceState.LIVE
+    assert wait_for(lambda: source.health().state is SourceState.LOST, 1.6)
+    age = source.health().last_frame_age
+    assert age is not None and age > 2.0
+    source.thaw.set()
+    source.stop()
+    assert source.health().state is SourceState.STOPPED
