@@ -1,0 +1,52 @@
+# MedRoom: two commands. `make run` starts the demo room; `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test setup setup-test browser lint typecheck bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "MedRoom needs Python 3.11 ($(PYTHON) not found; set PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(VENV)/.installed $@
+
+setup: $(VENV)/.installed
+
+setup-test: $(VENV)/.installed-test browser
+
+# Headless Chromium for the page tests: Debian's package, never a downloaded browser.
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the page tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	else \
+		echo "The page tests need Debian's chromium: run 'sudo apt-get install chromium' (or set CHROMIUM=/path)"; exit 1; \
+	fi
+
+run: setup
+	$(BIN)/medroom serve
+
+test: setup-test
+	MEDROOM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check config room_controller streaming recorder library web tests
+
+typecheck:
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/medroom bench fanout --viewers 1 10 --seconds 10
+
+clean:
+	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache
