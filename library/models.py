@@ -112,7 +112,8 @@ class ViewerSession(Base):
         Index("ix_viewer_sessions_user_id", "user_id"),
     )
 
-    # The streaming layer's viewer id (a UUID), so its logs and ours name the same thing.
+    # The streaming layer's viewer id, a UUID stored in canonical hyphenated form so that
+    # 'abcd...' (uuid4().hex) and 'abcd-...' name the same row.
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     # RESTRICT (the default): attendance evidence outlives nothing by accident.
     live_session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"))

@@ -108,3 +108,12 @@ def test_refused_events(db: Database) -> None:
     with pytest.raises(AttendanceError, match="has already ended"):
         viewer_joined(db, live, "or-1", _vid(), None, "guest", "student")
     assert len(list_viewer_sessions(db, live)) == 1
+
+
+def test_viewer_id_forms_are_the_same_viewer(db: Database) -> None:
+    live = start_live_session(db, "or-1", "demo", None)
+    vid = uuid.uuid4()
+    viewer_joined(db, live, "or-1", vid.hex, None, "guest", "student")  # as streaming makes it
+    viewer_left(db, str(vid), "closed")
+    [record] = list_viewer_sessions(db, live)
+    assert record.id == str(vid) and record.left_reason == "closed"
