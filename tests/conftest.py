@@ -1,0 +1,95 @@
+"""Shared fixtures: a real `medroom serve` process on loopback with known users."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MEDROOM = [sys.executable, "-m", "web.cli"]
+PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*MEDROOM, *args], env=self.env, cwd=REPO, capture_output=True, text=True,
+            check=check, timeout=60,
+        )
+
+    def token(self, role: str, room: str = "demo", subject: str | None = None) -> str:
+        args = ["token", "--room", room, "--role", role]
+        if subject:
+            args += ["--subject", subject]
+        return self.cli(*args).stdout.strip()
+
+
+def server_env(data_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDROOM_")}
+    env.update(
+        MEDROOM_DATA_DIR=str(data_dir),
+        MEDROOM_PORT=str(port),
+        MEDROOM_ICE_ADDRESSES="127.0.0.1",
+        MEDROOM_SECRET_KEY="test-secret-" + data_dir.name,
+    )
+    return env
+
+
+def start_server(data_dir: Path) -> Iterator[Server]:
+    port = free_port()
+    env = server_env(data_dir, port)
+    for name, role in (("dr-ana", "instructor"), ("marko", "student"), ("cura", "curator")):
+        subprocess.run(
+            [*MEDROOM, "user", "add", name, "--role", role, "--password", PASSWORD],
+            env=env, cwd=REPO, check=True, capture_output=True, timeout=60,
+        )
+    log = data_dir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([*MEDROOM, "serve"], env=env, cwd=REPO, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    server = Server(url, env, data_dir, process, log)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/login", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("medroom serve did not start:\n" + log.read_text())
+        time.sleep(0.2)
+    try:
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from start_server(tmp_path_factory.mktemp("medroom"))

@@ -1,0 +1,109 @@
+"""The FastAPI application: ``create_app(settings)`` wires the room, the database and the routes.
+
+The lifespan migrates the database, closes what a crash left open, prepares the demo data when
+asked, starts the rooms' sources, and on shutdown ends live sessions and releases everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from config.rooms import RoomSpec, load_rooms
+from config.settings import Settings
+from library import attendance
+from library.db import Database
+from streaming.ice import set_ice_addresses
+from web.auth import TokenSigner
+from web.demo import prepare_demo_media
+from web.live import LiveRooms
+from web.routes import pages, rooms, session, whep
+
+logger = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).parent
+
+
+@dataclass
+class AppState:
+    """Everything a request may need, reached as ``request.app.state.medroom``."""
+
+    settings: Settings
+    db: Database
+    tokens: TokenSigner
+    live: LiveRooms
+
+
+def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> FastAPI:
+    """Build the app; room files are read now so that a bad one stops start-up at once."""
+    specs = room_specs if room_specs is not None else load_rooms(settings.room_files)
+    set_ice_addresses(settings.ice_addresses)
+    secret = settings.resolve_secret_key()
+    db = Database(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.migrate()
+        closed = attendance.close_dangling(db)
+        if closed:
+            logger.warning("closed %d sessions left open by an earlier stop", closed)
+        if settings.demo:
+            prepare_demo_media(specs, settings.data_dir)
+        live = LiveRooms(specs, settings, db)
+        app.state.medroom = AppState(settings, db, TokenSigner(secret), live)
+        await live.start()
+        try:
+            yield
+        finally:
+            await live.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="MedRoom",
+        version="0.1.0",
+        summary="Telemedicine training room: live surgical video over WebRTC (WHEP).",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="medroom_session",
+        max_age=settings.token_ttl_seconds,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.include_router(session.router)
+    app.include_router(pages.router)
+    app.include_router(rooms.router)
+    app.include_router(whep.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # A person in a browser who is not logged in goes to the login page, not to JSON.
+        wants_page = not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+            "accept", ""
+        )
+        if exc.status_code == 401 and wants_page:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
+
+    return app

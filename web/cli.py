@@ -1,0 +1,159 @@
+"""The ``medroom`` command: serve a room, manage users, print tokens, run benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from config.rooms import RoomFileError, load_rooms
+from config.settings import Settings
+from library.db import Database, DatabaseError
+from library.users import Role, UserError, create_user, ensure_demo_users, get_user_by_username
+from library.users import set_password
+from web.auth import TokenSigner
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"MEDROOM_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise SystemExit(f"medroom: bad setting: {problems}") from None
+
+
+def _database(settings: Settings) -> Database:
+    db = Database(settings.resolved_database_url)
+    db.migrate()
+    return db
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = _settings()
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    specs = load_rooms(settings.room_files)
+    db = _database(settings)
+    if settings.demo:
+        created = ensure_demo_users(db)
+        if created:
+            print("\n  Demo accounts (shown once; reset with `medroom user passwd NAME`):")
+            for username, password, role in created:
+                print(f"    {role.value:<11} {username:<11} {password}")
+            print()
+    db.dispose()
+    app = create_app(settings, specs)
+    print(f"  MedRoom: open http://{settings.host}:{settings.port}/ "
+          f"(rooms: {', '.join(s.id for s in specs)})\n", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    settings = _settings()
+    password = args.password or getpass.getpass(f"password for {args.username}: ")
+    db = _database(settings)
+    user = create_user(db, args.username, password, Role(args.role), args.display_name)
+    print(f"created {user.role.value} '{user.username}' ({user.display_name})")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    settings = _settings()
+    db = _database(settings)
+    user = get_user_by_username(db, args.username)
+    if user is None:
+        raise UserError(f"no user '{args.username}'")
+    password = args.password or getpass.getpass(f"new password for {args.username}: ")
+    set_password(db, user.id, password)
+    print(f"password of '{user.username}' changed")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    settings = _settings()
+    specs = load_rooms(settings.room_files)
+    if args.room != "*" and args.room not in {s.id for s in specs}:
+        raise SystemExit(
+            f"medroom: no room '{args.room}' (rooms: {', '.join(s.id for s in specs)})"
+        )
+    signer = TokenSigner(settings.resolve_secret_key())
+    print(signer.issue(subject=args.subject or f"script-{args.role}", role=Role(args.role),
+                       room=args.room, ttl_seconds=args.ttl))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from web.bench import run_bench
+
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medroom", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the server with the rooms of MEDROOM_ROOM_FILES")
+    serve.add_argument("--host", help="listen address (default MEDROOM_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default MEDROOM_PORT or 8000)")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--display-name")
+    add.add_argument("--password", help="default: asked for on the terminal")
+    add.set_defaults(func=cmd_user_add)
+    passwd = user.add_parser("passwd", help="set a user's password")
+    passwd.add_argument("username")
+    passwd.add_argument("--password", help="default: asked for on the terminal")
+    passwd.set_defaults(func=cmd_user_passwd)
+
+    token = sub.add_parser("token", help="print a bearer token for scripts and WHEP players")
+    token.add_argument("--room", required=True, help="room id, or * for every room")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--subject", help="who the token is for (default script-ROLE)")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (default 12 h)")
+    token.set_defaults(func=cmd_token)
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures and ratios")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    fanout = bench_sub.add_parser("fanout", help="server CPU per WHEP viewer")
+    fanout.add_argument("--viewers", type=int, nargs="+", default=[1, 10])
+    fanout.add_argument("--seconds", type=float, default=10.0)
+    fanout.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure aiortc's stock path (encode per viewer)")
+    fanout.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RoomFileError as exc:
+        print(f"medroom: {exc}", file=sys.stderr)
+        return 2
+    except (UserError, DatabaseError) as exc:
+        print(f"medroom: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

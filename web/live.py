@@ -1,0 +1,132 @@
+"""The live side of the server: rooms, their program encoders, their viewers, and the record.
+
+This is where the packages meet: the room controller's rooms, streaming's encoders and viewer
+sessions, and the library's record of who watched which live session (the raw material of CME
+attendance). Routes call it; it holds no HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from config.rooms import RoomSpec
+from config.settings import Settings
+from library import attendance
+from library.db import Database
+from room_controller.room import Room, RoomError
+from streaming.encoder import EncoderSettings, SharedEncoder
+from streaming.whep import Viewer, ViewerSessions
+
+logger = logging.getLogger(__name__)
+
+
+class RoomNotFound(LookupError):
+    pass
+
+
+class RoomNotLive(RoomError):
+    pass
+
+
+@dataclass
+class LiveOutput:
+    encoder: SharedEncoder
+    live_session_id: int
+    started_monotonic: float
+
+
+class LiveRooms:
+    """Owns every room of the server and what runs while a room is live."""
+
+    def __init__(self, specs: list[RoomSpec], settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.rooms: dict[str, Room] = {spec.id: Room(spec, settings.data_dir) for spec in specs}
+        self.outputs: dict[str, LiveOutput] = {}
+        self.viewers = ViewerSessions(on_leave=self._record_leave)
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        for room in self.rooms.values():
+            await asyncio.to_thread(room.start)
+
+    async def stop(self) -> None:
+        for room_id in list(self.outputs):
+            await self.end(room_id, reason="server stopping")
+        await self.viewers.close_all("server stopping")
+        for room in self.rooms.values():
+            await asyncio.to_thread(room.stop)
+
+    def room(self, room_id: str) -> Room:
+        room = self.rooms.get(room_id)
+        if room is None:
+            raise RoomNotFound(f"no room '{room_id}' (rooms: {', '.join(self.rooms)})")
+        return room
+
+    # -- going live --------------------------------------------------------------------------
+    async def go_live(self, room_id: str, title: str, started_by: int | None) -> int:
+        room = self.room(room_id)
+        async with self._lock:
+            room.go_live()  # raises if already live
+            program = room.spec.program
+            encoder = SharedEncoder(
+                room.program_frame,
+                EncoderSettings(
+                    width=program.width, height=program.height, fps=program.fps,
+                    bitrate_kbps=program.bitrate_kbps, gop_seconds=program.gop_seconds,
+                    keyframe_min_interval=self.settings.keyframe_min_interval,
+                ),
+                name=f"{room_id}-program",
+            )
+            encoder.start()
+            live_id = await asyncio.to_thread(
+                attendance.start_live_session, self.db, room_id, title, started_by
+            )
+            self.outputs[room_id] = LiveOutput(encoder, live_id, time.monotonic())
+            logger.info("room %s is live (session %s)", room_id, live_id)
+            return live_id
+
+    async def end(self, room_id: str, reason: str = "ended by instructor") -> None:
+        room = self.room(room_id)
+        async with self._lock:
+            room.end()  # raises if not live
+            output = self.outputs.pop(room_id)
+            await self.viewers.close_room(room_id, reason=reason)
+            await output.encoder.stop()
+            await asyncio.to_thread(attendance.end_live_session, self.db, output.live_session_id)
+            logger.info("room %s ended: %s", room_id, reason)
+
+    def output(self, room_id: str) -> LiveOutput:
+        room = self.room(room_id)
+        output = self.outputs.get(room_id)
+        if output is None:
+            raise RoomNotLive(
+                f"room '{room_id}' is not live yet: wait for the instructor to go live"
+            )
+        del room
+        return output
+
+    # -- viewers -----------------------------------------------------------------------------
+    async def join(
+        self, room_id: str, offer_sdp: str, subject: str, role: str, user_id: int | None
+    ) -> tuple[Viewer, str]:
+        output = self.output(room_id)
+        viewer, answer = await self.viewers.join(
+            room_id=room_id, offer_sdp=offer_sdp, encoder=output.encoder, subject=subject,
+            role=role, user_id=user_id,
+        )
+        await asyncio.to_thread(
+            attendance.viewer_joined, self.db, output.live_session_id, room_id, viewer.id,
+            user_id, subject, role,
+        )
+        return viewer, answer
+
+    def _record_leave(self, viewer: Viewer, reason: str) -> None:
+        try:
+            attendance.viewer_left(self.db, viewer.id, reason)
+        except Exception:
+            logger.exception("could not record that viewer %s left", viewer.id)

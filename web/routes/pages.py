@@ -1,0 +1,56 @@
+"""The pages: room list, instructor console, student view."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from web.auth import CONTROL_ROLES, Principal, csrf_token, session_principal
+from web.live import RoomNotFound
+from web.templates import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page_user(request: Request) -> Principal:
+    principal = session_principal(request)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first")
+    return principal
+
+
+def _context(request: Request, user: Principal, **extra: object) -> dict[str, object]:
+    return {"user": user, "csrf": csrf_token(request),
+            "can_control": user.role in CONTROL_ROLES, **extra}
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request) -> Response:
+    user = _page_user(request)
+    live = request.app.state.medroom.live
+    return templates.TemplateResponse(
+        request, "rooms.html", _context(request, user, rooms=list(live.rooms.values()))
+    )
+
+
+def _room_or_404(request: Request, room_id: str):  # type: ignore[no-untyped-def]
+    try:
+        return request.app.state.medroom.live.room(room_id)
+    except RoomNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+@router.get("/rooms/{room_id}/console", response_class=HTMLResponse)
+async def console(request: Request, room_id: str) -> Response:
+    user = _page_user(request)
+    room = _room_or_404(request, room_id)
+    if user.role not in CONTROL_ROLES:
+        return RedirectResponse(f"/rooms/{room_id}/watch", status_code=303)
+    return templates.TemplateResponse(request, "console.html", _context(request, user, room=room))
+
+
+@router.get("/rooms/{room_id}/watch", response_class=HTMLResponse)
+async def watch(request: Request, room_id: str) -> Response:
+    user = _page_user(request)
+    room = _room_or_404(request, room_id)
+    return templates.TemplateResponse(request, "watch.html", _context(request, user, room=room))

@@ -1,0 +1,68 @@
+"""API schemas: what the HTTP API promises, separate from the domain and ORM types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class SourceHealthOut(BaseModel):
+    state: str
+    fps: float
+    width: int
+    height: int
+    last_frame_age: float | None
+    error: str | None
+
+
+class SourceOut(BaseModel):
+    id: str
+    label: str
+    kind: str
+    health: SourceHealthOut
+
+
+class ViewerOut(BaseModel):
+    id: str
+    subject: str
+    role: str
+    joined_at: datetime
+    connection_state: str
+
+
+class EncoderOut(BaseModel):
+    frames_encoded: int
+    keyframes: int
+    forced_keyframes: int
+    bitrate_kbps: float
+    encode_ms_avg: float
+
+
+class RoomOut(BaseModel):
+    id: str
+    name: str
+    state: str = Field(description="idle or live")
+    live_since: datetime | None
+    program_source: str
+    sources: list[SourceOut]
+    viewer_count: int
+    viewers: list[ViewerOut] | None = Field(
+        default=None, description="Only for instructors and admins."
+    )
+    encoder: EncoderOut | None = None
+
+
+class ProgramIn(BaseModel):
+    source: str = Field(description="Id of the source to put on program.")
+
+
+class GoLiveIn(BaseModel):
+    title: str = Field(default="", max_length=200, description="Shown to viewers and kept.")
+
+
+class TokenOut(BaseModel):
+    token: str
+    room: str
+    role: str
+    expires_in: int

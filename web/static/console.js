@@ -1,0 +1,124 @@
+// Instructor console: pick the program source, go live and end, watch the program and viewers.
+"use strict";
+(function () {
+  const root = document.querySelector(".console");
+  const roomId = root.dataset.room;
+  const $ = (id) => document.getElementById(id);
+  const message = $("console-message");
+  const tiles = Array.from(document.querySelectorAll(".source-tile"));
+  let room = null;
+  const player = new MedRoom.WhepPlayer(roomId, $("program-video"), (state, detail) => {
+    $("program-video").classList.toggle("visible", state === "live");
+    if (room && room.state === "live") {
+      $("program-overlay").textContent = state === "live" ? "" : "Program · " + (detail || state);
+      $("program-overlay").hidden = state === "live";
+    }
+  });
+
+  function say(text, kind) {
+    message.textContent = text || "";
+    message.className = "message" + (kind ? " message-" + kind : "");
+  }
+
+  async function act(promise, doneText) {
+    try {
+      const body = await promise;
+      if (body) render(body);
+      say(doneText, "ok");
+    } catch (error) {
+      say(error.message, "error");
+    }
+  }
+
+  function take(sourceId) {
+    act(MedRoom.api(`/api/rooms/${roomId}/program`, { method: "POST", json: { source: sourceId } }), "");
+  }
+
+  tiles.forEach((tile) => tile.addEventListener("click", () => take(tile.dataset.source)));
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
+    const index = parseInt(event.key, 10);
+    if (index >= 1 && index <= tiles.length) take(tiles[index - 1].dataset.source);
+  });
+
+  $("go-live").addEventListener("click", () => {
+    $("go-live").disabled = true;
+    act(MedRoom.api(`/api/rooms/${roomId}/live`, { method: "POST", json: { title: $("session-title").value } }),
+        "You are live. Students can join now.").finally(() => ($("go-live").disabled = false));
+  });
+  $("end-live").addEventListener("click", () => {
+    if (!window.confirm("End the live session for every viewer?")) return;
+    act(MedRoom.api(`/api/rooms/${roomId}/live`, { method: "DELETE" }), "Session ended.");
+  });
+
+  function healthText(h) {
+    if (h.state === "live") return `${h.width}×${h.height} · ${h.fps.toFixed(0)} fps`;
+    if (h.state === "failed") return "failed: " + (h.error || "");
+    return h.state;
+  }
+
+  function render(data) {
+    room = data;
+    const live = data.state === "live";
+    document.body.classList.toggle("is-live", live);
+    $("live-badge").textContent = live ? "LIVE" : "Not live";
+    $("live-badge").className = "badge badge-" + data.state;
+    $("go-live").hidden = live;
+    $("end-live").hidden = !live;
+    $("session-title").disabled = live;
+    if (live) player.start(); else { player.stop(); $("program-overlay").hidden = false; $("program-overlay").textContent = "Preview · not live"; }
+    tiles.forEach((tile) => {
+      const on = tile.dataset.source === data.program_source;
+      tile.classList.toggle("on-program", on);
+      tile.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    data.sources.forEach((s) => {
+      const el = document.querySelector(`[data-health="${s.id}"]`);
+      if (el) { el.textContent = healthText(s.health); el.className = "health health-" + s.health.state; }
+    });
+    $("viewer-count").textContent = data.viewer_count;
+    const list = $("viewer-list");
+    list.innerHTML = "";
+    const viewers = data.viewers || [];
+    if (!viewers.length) list.innerHTML = '<li class="muted">No one is watching yet.</li>';
+    viewers.forEach((v) => {
+      const li = document.createElement("li");
+      const since = MedRoom.formatDuration((Date.now() - Date.parse(v.joined_at)) / 1000);
+      li.innerHTML = `<span class="viewer-name"></span><span class="role role-${v.role}">${v.role}</span><span class="muted small">${since} · ${v.connection_state}</span>`;
+      li.querySelector(".viewer-name").textContent = v.subject;
+      list.appendChild(li);
+    });
+    const stats = $("encoder-stats");
+    stats.innerHTML = data.encoder
+      ? `<dt>Encoder</dt><dd>H.264 · ${data.encoder.bitrate_kbps} kbit/s · ${data.encoder.encode_ms_avg} ms/frame</dd>` +
+        `<dt>Keyframes</dt><dd>${data.encoder.keyframes} (${data.encoder.forced_keyframes} on request)</dd>`
+      : "";
+  }
+
+  function tick() {
+    if (room && room.live_since) {
+      $("live-clock").textContent = MedRoom.formatDuration((Date.now() - Date.parse(room.live_since)) / 1000);
+    } else $("live-clock").textContent = "";
+    // Thumbnails refresh in turn; the server caches them so many consoles cost one encode.
+    document.querySelectorAll("img[data-thumb]").forEach((img) => {
+      if (img.dataset.loading) return;
+      img.dataset.loading = "1";
+      const next = new Image();
+      next.onload = next.onerror = () => { if (next.naturalWidth) img.src = next.src; delete img.dataset.loading; };
+      next.src = `/api/rooms/${roomId}/sources/${img.dataset.thumb}/thumbnail.jpg?t=${Date.now()}`;
+    });
+    if (room) {
+      const preview = document.querySelector(`img[data-thumb="${room.program_source}"]`);
+      if (preview && preview.src) $("program-preview").src = preview.src;
+    }
+  }
+
+  async function poll() {
+    try { render(await MedRoom.api(`/api/rooms/${roomId}`)); }
+    catch (error) { say("Cannot reach the room: " + error.message, "error"); }
+    setTimeout(poll, 1000);
+  }
+  poll();
+  setInterval(tick, 500);
+  window.addEventListener("pagehide", () => player.leave());
+})();

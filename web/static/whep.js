@@ -1,0 +1,177 @@
+// MedRoom's WHEP player: one peer connection that receives the room's program.
+// It asks the page's session for a short-lived bearer token, offers H.264, waits for the room
+// to be live, and rejoins by itself when the network drops.
+"use strict";
+
+const MedRoom = (window.MedRoom = window.MedRoom || {});
+
+MedRoom.csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+MedRoom.api = async function (path, options = {}) {
+  const headers = Object.assign({ "X-CSRF-Token": MedRoom.csrf() }, options.headers || {});
+  if (options.json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(options.json);
+  }
+  const response = await fetch(path, Object.assign({ credentials: "same-origin" }, options, { headers }));
+  if (response.status === 401) {
+    window.location = "/login?next=" + encodeURIComponent(window.location.pathname);
+    throw new Error("not logged in");
+  }
+  let body = null;
+  const type = response.headers.get("content-type") || "";
+  if (type.includes("application/json")) body = await response.json();
+  if (!response.ok) {
+    const error = new Error((body && body.detail) || response.statusText);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+};
+
+class WhepPlayer {
+  constructor(roomId, video, onState) {
+    this.roomId = roomId;
+    this.video = video;
+    this.onState = onState || (() => {});
+    this.pc = null;
+    this.location = null;
+    this.token = null;
+    this.stopped = true;
+    this.retryDelay = 1000;
+    this.retryTimer = null;
+    this.state = "idle";
+  }
+
+  setState(state, detail) {
+    this.state = state;
+    this.onState(state, detail || "");
+  }
+
+  async getToken() {
+    if (!this.token) {
+      const body = await MedRoom.api(`/api/rooms/${this.roomId}/token`, { method: "POST" });
+      this.token = body.token;
+    }
+    return this.token;
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  async connect() {
+    clearTimeout(this.retryTimer);
+    if (this.stopped) return;
+    this.teardown(false);
+    this.setState("connecting");
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+    const caps = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
+    if (caps && transceiver.setCodecPreferences) {
+      const h264 = caps.codecs.filter((c) => /h264|rtx/i.test(c.mimeType));
+      if (h264.some((c) => /h264/i.test(c.mimeType))) transceiver.setCodecPreferences(h264);
+    }
+    pc.ontrack = (event) => {
+      this.video.srcObject = event.streams[0] || new MediaStream([event.track]);
+      this.video.play().catch(() => {});
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc !== this.pc) return;
+      const s = pc.connectionState;
+      if (s === "connected") {
+        this.retryDelay = 1000;
+        this.setState("live");
+      } else if (s === "disconnected") {
+        this.setState("reconnecting", "connection interrupted");
+        // Give ICE a moment to recover on its own before starting over.
+        this.retryTimer = setTimeout(() => pc.connectionState !== "connected" && this.retry("lost"), 3000);
+      } else if (s === "failed" || s === "closed") {
+        this.retry("connection " + s);
+      }
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await this.gathered(pc, 2000);
+      const token = await this.getToken();
+      const response = await fetch(`/api/rooms/${this.roomId}/whep`, {
+        method: "POST",
+        headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + token },
+        body: pc.localDescription.sdp,
+      });
+      if (response.status === 401) { this.token = null; throw new Error("token refused"); }
+      if (response.status === 409) {
+        this.teardown(false);
+        this.setState("waiting", "The session has not started yet.");
+        this.retryTimer = setTimeout(() => this.connect(), 2000);
+        return;
+      }
+      if (response.status !== 201) {
+        let detail = response.statusText;
+        try { detail = (await response.json()).detail; } catch (e) {}
+        throw new Error(detail);
+      }
+      this.location = response.headers.get("Location");
+      await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+    } catch (error) {
+      if (pc === this.pc) this.retry(error.message || String(error));
+    }
+  }
+
+  gathered(pc, timeout) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { pc.removeEventListener("icegatheringstatechange", check); resolve(); };
+      const check = () => pc.iceGatheringState === "complete" && done();
+      pc.addEventListener("icegatheringstatechange", check);
+      setTimeout(done, timeout);
+    });
+  }
+
+  retry(reason) {
+    if (this.stopped) return;
+    this.teardown(true);
+    this.setState("reconnecting", reason);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(), this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, 8000);
+  }
+
+  teardown(leave) {
+    if (this.location && leave !== false) this.leave();
+    this.location = null;
+    if (this.pc) {
+      const pc = this.pc;
+      this.pc = null;
+      pc.ontrack = pc.onconnectionstatechange = null;
+      pc.close();
+    }
+  }
+
+  leave() {
+    if (!this.location || !this.token) return;
+    fetch(this.location, { method: "DELETE", keepalive: true, headers: { Authorization: "Bearer " + this.token } }).catch(() => {});
+    this.location = null;
+  }
+
+  stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.leave();
+    this.teardown(true);
+    this.video.srcObject = null;
+    this.setState("idle");
+  }
+}
+
+MedRoom.WhepPlayer = WhepPlayer;
+
+MedRoom.formatDuration = function (seconds) {
+  seconds = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+  return (h ? h + ":" : "") + String(m).padStart(h ? 2 : 1, "0") + ":" + String(s).padStart(2, "0");
+};
