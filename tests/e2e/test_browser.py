@@ -1,0 +1,134 @@
+"""Headless Chromium: an instructor goes live, a student in another browser context watches."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD, REPO, Server
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = os.environ.get("MEDROOM_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
+        pytest.fail(f"headless Chromium not found at {CHROMIUM}: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def log_in(browser, server: Server, username: str, width: int = 1366, height: int = 900):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(server.url + "/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+    return context, page
+
+
+def test_instructor_goes_live_and_student_watches(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    instructor_ctx, console = log_in(browser, server, "dr-ana")
+    student_ctx, watch = log_in(browser, server, "marko", width=1024, height=768)
+    try:
+        console.click("text=Open console")
+        console.wait_for_selector(".source-tile img[src^='blob:'], .source-tile img[src*='thumbnail']")
+        console.keyboard.press("2")  # keyboard shortcut: second source (room camera) on program
+        console.wait_for_selector(".source-tile.on-program[data-source='room-cam']")
+        console.click(".source-tile[data-source='endoscope']")
+        console.wait_for_selector(".source-tile.on-program[data-source='endoscope']")
+
+        watch.goto(server.url + "/rooms/demo/watch")
+        watch.wait_for_selector(".watch[data-state='waiting']", timeout=15_000)
+        watch.screenshot(path=str(ARTIFACTS / "student-waiting.png"))
+
+        console.fill("#session-title", "Endoscopic polypectomy, live")
+        console.click("#go-live")
+        console.wait_for_selector("#live-badge.badge-live")
+
+        # The student's video starts by itself and keeps advancing (frame callbacks).
+        watch.wait_for_selector(".watch[data-state='live']", timeout=20_000)
+        watch.wait_for_function(
+            "Number(document.getElementById('live-video').dataset.frames || 0) > 30",
+            timeout=20_000,
+        )
+        before = int(watch.eval_on_selector("#live-video", "v => v.dataset.frames"))
+        watch.wait_for_timeout(2000)
+        after = int(watch.eval_on_selector("#live-video", "v => v.dataset.frames"))
+        assert after - before >= 30, f"only {after - before} frames in 2 s"
+        size = watch.eval_on_selector("#live-video", "v => [v.videoWidth, v.videoHeight]")
+        assert size == [1280, 720]
+        watch.screenshot(path=str(ARTIFACTS / "student-live.png"))
+
+        # The console shows the student among the viewers, and its own program preview plays.
+        console.wait_for_function(
+            "document.getElementById('viewer-list').textContent.includes('marko')",
+            timeout=10_000,
+        )
+        console.wait_for_function(
+            "document.getElementById('program-video').videoWidth === 1280", timeout=20_000
+        )
+        console.wait_for_timeout(1000)
+        console.screenshot(path=str(ARTIFACTS / "instructor-console-live.png"))
+
+        # A tablet-sized console still works.
+        console.set_viewport_size({"width": 820, "height": 1180})
+        console.wait_for_timeout(500)
+        console.screenshot(path=str(ARTIFACTS / "instructor-console-tablet.png"), full_page=True)
+
+        # End: the student is told, the console returns to preview.
+        console.once("dialog", lambda dialog: dialog.accept())
+        console.click("#end-live")
+        console.wait_for_selector("#live-badge.badge-idle")
+        watch.wait_for_selector(".watch[data-state='waiting'], .watch[data-state='reconnecting']",
+                                timeout=15_000)
+    finally:
+        instructor_ctx.close()
+        student_ctx.close()
+
+
+def test_student_rejoins_after_a_network_drop(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    token = server.token("instructor")
+    httpx.post(f"{server.url}/api/rooms/demo/live", json={"title": "rejoin"},
+               headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+    student_ctx, watch = log_in(browser, server, "marko")
+    try:
+        watch.goto(server.url + "/rooms/demo/watch")
+        watch.wait_for_selector(".watch[data-state='live']", timeout=20_000)
+        # Drop the viewer from the server side, as a dead network would end it.
+        room = httpx.get(f"{server.url}/api/rooms/demo",
+                         headers={"Authorization": f"Bearer {token}"}).json()
+        for viewer in room["viewers"]:
+            httpx.delete(f"{server.url}/api/rooms/demo/whep/{viewer['id']}",
+                         headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+        watch.wait_for_selector(".watch[data-state='reconnecting']", timeout=40_000)
+        watch.wait_for_selector(".watch[data-state='live']", timeout=30_000)
+        frames = int(watch.eval_on_selector("#live-video", "v => v.dataset.frames || 0"))
+        watch.wait_for_timeout(1500)
+        assert int(watch.eval_on_selector("#live-video", "v => v.dataset.frames")) > frames + 20
+    finally:
+        student_ctx.close()
+        httpx.delete(f"{server.url}/api/rooms/demo/live",
+                     headers={"Authorization": f"Bearer {token}"})
