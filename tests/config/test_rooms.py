@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.rooms import RoomFileError, load_room_file, load_rooms
+from config.settings import DEMO_ROOM_FILE, Settings
+
+EXAMPLE = DEMO_ROOM_FILE.parent / "example.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "room.toml"
+    path.write_text(text)
+    return path
+
+
+MINIMAL = '[room]\nid = "or1"\nname = "OR 1"\nprogram_source = "cam"\n' \
+    '[[sources]]\nkind = "test-pattern"\nid = "cam"\nlabel = "Cam"\n'
+
+
+def test_demo_and_example_files_are_valid() -> None:
+    demo = load_room_file(DEMO_ROOM_FILE)
+    assert demo.id == "demo"
+    assert [s.kind for s in demo.sources] == ["endoscope-sim", "test-pattern", "dicom-series"]
+    example = load_room_file(EXAMPLE)
+    assert example.devices[0].port == 52381
+
+
+def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
+    room = load_room_file(write(tmp_path, MINIMAL))
+    assert (room.program.width, room.program.height, room.program.fps) == (1280, 720, 30)
+    assert room.sources[0].fps == 30
+
+
+@pytest.mark.parametrize(
+    "text, key, problem",
+    [
+        (MINIMAL.replace('program_source = "cam"', 'program_source = "microscope"'),
+         "", "program_source 'microscope' is not one of the sources"),
+        (MINIMAL + 'fps = 0\n', "sources[0].fps", "greater than 0"),
+        (MINIMAL + 'colour = "red"\n', "sources[0].colour", "Extra inputs"),
+        (MINIMAL.replace('kind = "test-pattern"', 'kind = "webcam"'), "sources[0]", "webcam"),
+        (MINIMAL + '[program]\nwidth = 1281\n', "program.width", "multiple of 2"),
+        (MINIMAL.replace('id = "or1"', 'id = "OR 1"'), "id", "pattern"),
+        (MINIMAL + '[[sources]]\nkind = "test-pattern"\nid = "cam"\nlabel = "Again"\n',
+         "", "repeated: cam"),
+        ('[room\nid=1', "", "not valid TOML"),
+        ('[rooms]\nid = "x"\n', "room", "missing [room] table"),
+    ],
+)
+def test_bad_room_files_name_file_key_and_problem(tmp_path, text, key, problem) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(RoomFileError) as caught:
+        load_room_file(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert problem in message
+    if key:
+        assert f": {key}: " in message
+
+
+def test_missing_file_and_duplicate_room_ids(tmp_path: Path) -> None:
+    with pytest.raises(RoomFileError, match="file not found"):
+        load_room_file(tmp_path / "nope.toml")
+    one = write(tmp_path, MINIMAL)
+    two = tmp_path / "two.toml"
+    two.write_text(MINIMAL)
+    with pytest.raises(RoomFileError, match="already used"):
+        load_rooms([one, two])
+
+
+def test_settings_come_from_the_environment(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MEDROOM_ICE_ADDRESSES", "127.0.0.1, ::1")
+    monkeypatch.setenv("MEDROOM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MEDROOM_ROOM_FILES", f"{tmp_path}/a.toml,{tmp_path}/b.toml")
+    settings = Settings()
+    assert settings.ice_addresses == ["127.0.0.1", "::1"]
+    assert settings.room_files == [tmp_path / "a.toml", tmp_path / "b.toml"]
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'medroom.db'}"
+    key = settings.resolve_secret_key()
+    assert len(key) > 40 and settings.resolve_secret_key() == key  # kept, not regenerated
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from config.rooms import RoomSpec
+from room_controller.room import InvalidTransitionError, Room, RoomState, UnknownSourceError
+
+
+def spec(tmp_path: Path) -> RoomSpec:
+    return RoomSpec.model_validate({
+        "id": "or1", "name": "OR 1", "program_source": "cam",
+        "sources": [
+            {"kind": "test-pattern", "id": "cam", "label": "Cam", "width": 320, "height": 180},
+            # A DICOM folder that does not exist: the source fails, the room does not.
+            {"kind": "dicom-series", "id": "ct", "label": "CT", "path": str(tmp_path / "none")},
+        ],
+    })
+
+
+def test_state_machine_refuses_invalid_transitions(tmp_path: Path) -> None:
+    room = Room(spec(tmp_path), tmp_path)
+    assert room.state is RoomState.IDLE
+    with pytest.raises(InvalidTransitionError, match="not live"):
+        room.end()
+    room.go_live()
+    assert room.state is RoomState.LIVE and room.live_since is not None
+    with pytest.raises(InvalidTransitionError, match="already live"):
+        room.go_live()
+    room.end()
+    assert room.state is RoomState.IDLE and room.live_since is None
+
+
+def test_program_frame_follows_selection_and_a_dead_source_gives_a_slate(tmp_path: Path) -> None:
+    room = Room(spec(tmp_path), tmp_path)
+    room.start()
+    try:
+        deadline = time.monotonic() + 5
+        while room.sources["cam"].latest_frame() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert room.program_frame().shape == (180, 320, 3)
+        with pytest.raises(UnknownSourceError, match="no source 'nope'"):
+            room.select_program("nope")
+        room.select_program("ct")
+        slate = room.program_frame()
+        assert slate.shape == (720, 1280, 3)  # the program size: a slate, not a crash
+        assert slate.mean() < 40
+        time.sleep(0.5)
+        health = {v.id: v.health for v in room.source_views()}
+        assert health["ct"].state.value == "failed" and "none" in (health["ct"].error or "")
+        assert health["cam"].state.value == "live"
+        jpeg = room.thumbnail_jpeg("ct")
+        assert jpeg[:2] == b"\xff\xd8"
+    finally:
+        room.stop()
