@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -80,7 +80,7 @@ class DicomSeriesSpec(_Strict):
 
 
 SourceSpec = Annotated[
-    Union[TestPatternSpec, EndoscopeSimSpec, DicomSeriesSpec], Field(discriminator="kind")
+    TestPatternSpec | EndoscopeSimSpec | DicomSeriesSpec, Field(discriminator="kind")
 ]
 
 
@@ -121,7 +121,7 @@ class RoomSpec(_Strict):
     devices: list[ViscaDeviceSpec] = []
 
     @model_validator(mode="after")
-    def _check_references(self) -> "RoomSpec":
+    def _check_references(self) -> RoomSpec:
         ids = [source.id for source in self.sources]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:

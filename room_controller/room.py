@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
@@ -147,7 +147,7 @@ class Room:
 
     def go_live(self) -> None:
         self._transition("go_live")
-        self.live_since = datetime.now(timezone.utc)
+        self.live_since = datetime.now(UTC)
 
     def end(self) -> None:
         self._transition("end")

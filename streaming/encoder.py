@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import av
 import cv2
@@ -30,7 +31,8 @@ VIDEO_CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 
 FrameSupplier = Callable[[], np.ndarray]
-PacketSink = Callable[[av.Packet], None]
+# Encoded packets carry no stream: they come from a bare codec context, not a container.
+PacketSink = Callable[["av.Packet[Any]"], None]
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ class SharedEncoder:
         if image.shape[0] != s.height or image.shape[1] != s.width:
             image = cv2.resize(image, (s.width, s.height), interpolation=cv2.INTER_AREA)
         yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
-        return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        return av.VideoFrame.from_ndarray(yuv.astype(np.uint8, copy=False), format="yuv420p")
 
     def _run(self) -> None:
         try:
@@ -209,7 +211,7 @@ class SharedEncoder:
             logger.exception("encoder %s failed", self.name)
             self.error = f"encoder failed: {exc}"
 
-    def _deliver(self, packet: av.Packet) -> None:
+    def _deliver(self, packet: av.Packet[Any]) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -219,7 +221,7 @@ class SharedEncoder:
         except RuntimeError:
             pass  # loop closing during shutdown
 
-    def _fan_out(self, packet: av.Packet) -> None:
+    def _fan_out(self, packet: av.Packet[Any]) -> None:
         for sink in list(self._sinks):
             try:
                 sink(packet)

@@ -32,7 +32,7 @@ def set_ice_addresses(addresses: list[str]) -> None:
                 "(give addresses of this machine's interfaces, e.g. 127.0.0.1)"
             ) from None
     if not checked:
-        aioice.ice.get_host_addresses = _aioice_default
+        aioice.ice.get_host_addresses = _aioice_default  # type: ignore[assignment]
         return
 
     def chosen(use_ipv4: bool, use_ipv6: bool) -> list[str]:

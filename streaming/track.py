@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -29,7 +30,7 @@ class EncodedVideoTrack(MediaStreamTrack):
     def __init__(self, encoder: SharedEncoder) -> None:
         super().__init__()
         self._encoder = encoder
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize=QUEUE_PACKETS)
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(maxsize=QUEUE_PACKETS)
         self._waiting_for_keyframe = True
         self.packets_sent = 0
         self.packets_dropped = 0
@@ -37,7 +38,7 @@ class EncodedVideoTrack(MediaStreamTrack):
         # A new viewer should not wait for the next natural keyframe.
         encoder.request_keyframe()
 
-    def _on_packet(self, packet: av.Packet) -> None:
+    def _on_packet(self, packet: av.Packet[Any]) -> None:
         if self._waiting_for_keyframe:
             if not packet.is_keyframe:
                 self.packets_dropped += 1
@@ -62,7 +63,7 @@ class EncodedVideoTrack(MediaStreamTrack):
             self._queue.get_nowait()
             self._queue.put_nowait(None)
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         packet = await self._queue.get()

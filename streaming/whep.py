@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcrtpsender import RTCRtpSender
@@ -117,7 +117,7 @@ class ViewerSessions:
             subject=subject,
             role=role,
             user_id=user_id,
-            joined_at=datetime.now(timezone.utc),
+            joined_at=datetime.now(UTC),
             pc=pc,
             track=track,
         )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Annotated, Any, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -58,7 +59,7 @@ class TokenSigner:
     def verify(self, token: str) -> Principal:
         try:
             payload, issued = self._serializer.loads(token, return_timestamp=True)
-            age = (datetime.now(timezone.utc) - issued).total_seconds()
+            age = (datetime.now(UTC) - issued).total_seconds()
             if age > int(payload["ttl"]):
                 raise TokenError("token expired: ask for a new one")
             return Principal(

@@ -13,8 +13,14 @@ from pydantic import ValidationError
 from config.rooms import RoomFileError, load_rooms
 from config.settings import Settings
 from library.db import Database, DatabaseError
-from library.users import Role, UserError, create_user, ensure_demo_users, get_user_by_username
-from library.users import set_password
+from library.users import (
+    Role,
+    UserError,
+    create_user,
+    ensure_demo_users,
+    get_user_by_username,
+    set_password,
+)
 from web.auth import TokenSigner
 
 

@@ -212,7 +212,7 @@ class ThreadedSource(Source):
                     started = deadline = time.monotonic()
                 image = self.render(time.monotonic() - started)
                 self._check_image(image)
-            except Exception as exc:  # noqa: BLE001 - a broken source must not kill the room
+            except Exception as exc:
                 message = f"{type(exc).__name__}: {exc}"
                 log.exception("source %s failed; retrying in %.1f s", self.id, self.retry_backoff)
                 self._set_state(stop, SourceState.FAILED, message)

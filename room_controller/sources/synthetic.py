@@ -184,7 +184,7 @@ def _draw_vessel(
     bounds = np.linspace(0, length, runs + 1).astype(int)
     for i in range(runs):
         run = pts[bounds[i] : bounds[i + 1] + 1]
-        thickness = max(1, int(round(width * (1 - 0.25 * i))))
+        thickness = max(1, round(width * (1 - 0.25 * i)))
         cv2.polylines(mask, [np.rint(run * 16).astype(np.int32)], False, 1.0, thickness,
                       cv2.LINE_AA, 4)
     if depth <= 0:
