@@ -36,6 +36,7 @@ class LiveOutput:
     encoder: SharedEncoder
     live_session_id: int
     started_monotonic: float
+    title: str
 
 
 class LiveRooms:
@@ -86,7 +87,7 @@ class LiveRooms:
             live_id = await asyncio.to_thread(
                 attendance.start_live_session, self.db, room_id, title, started_by
             )
-            self.outputs[room_id] = LiveOutput(encoder, live_id, time.monotonic())
+            self.outputs[room_id] = LiveOutput(encoder, live_id, time.monotonic(), title)
             logger.info("room %s is live (session %s)", room_id, live_id)
             return live_id
 

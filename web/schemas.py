@@ -44,6 +44,7 @@ class RoomOut(BaseModel):
     name: str
     state: str = Field(description="idle or live")
     live_since: datetime | None
+    session_title: str | None = Field(default=None, description="Title of the live session.")
     program_source: str
     sources: list[SourceOut]
     viewer_count: int

@@ -78,6 +78,7 @@ def test_instructor_goes_live_and_student_watches(browser, server: Server) -> No
         assert after - before >= 30, f"only {after - before} frames in 2 s"
         size = watch.eval_on_selector("#live-video", "v => [v.videoWidth, v.videoHeight]")
         assert size == [1280, 720]
+        assert watch.inner_text("#watch-title") == "Endoscopic polypectomy, live"
         watch.screenshot(path=str(ARTIFACTS / "student-live.png"))
 
         # The console shows the student among the viewers, and its own program preview plays.

@@ -128,6 +128,7 @@ async def test_live_program_reaches_whep_viewers(server: Server) -> None:
         assert room["viewer_count"] == 2
         assert {v["subject"] for v in room["viewers"]} == {"marko", "second"}
         assert room["encoder"]["frames_encoded"] > 0
+        assert room["session_title"] == "Polypectomy"
 
         # Someone else's session cannot be ended by a student; the owner can leave.
         other = await http.delete(second.location or "", headers=auth(student))

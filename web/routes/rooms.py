@@ -56,6 +56,7 @@ def room_out(live: LiveRooms, room: Room, full: bool) -> RoomOut:
         name=room.name,
         state=room.state.value,
         live_since=room.live_since,
+        session_title=output.title if output is not None else None,
         program_source=room.program_source,
         sources=[
             SourceOut(

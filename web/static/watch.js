@@ -44,6 +44,7 @@
       room = await MedRoom.api(`/api/rooms/${roomId}`);
       $("room-state").textContent = room.state === "live" ? "Live" : "Not live yet";
       $("watching").textContent = room.viewer_count;
+      $("watch-title").textContent = room.session_title || root.dataset.roomName;
     } catch (error) {
       $("room-state").textContent = "Cannot reach the room";
     }
