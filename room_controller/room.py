@@ -169,16 +169,25 @@ class Room:
 
     def program_frame(self) -> np.ndarray:
         """The picture on program now (a slate when the source has none)."""
-        source = self.sources[self._program_source]
+        return self.source_frame(self._program_source)
+
+    def source_frame(self, source_id: str) -> np.ndarray:
+        """A source's latest picture, or a slate naming it when it has none."""
+        source = self.sources[source_id]
         frame = source.latest_frame()
         if frame is not None:
             return frame.image
-        program = self.spec.program
         slate = self._slates.get(source.id)
         if slate is None:
+            program = self.spec.program
             slate = no_signal_slate(program.width, program.height, source.label)
             self._slates[source.id] = slate
         return slate
+
+    def source_size(self, source_id: str) -> tuple[int, int]:
+        """The (width, height) a source is described with in the room file."""
+        spec = next(s for s in self.spec.sources if s.id == source_id)
+        return spec.width, spec.height
 
     def source_views(self) -> list[SourceView]:
         return [SourceView(s.id, s.label, s.kind, s.health()) for s in self.sources.values()]

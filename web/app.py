@@ -14,10 +14,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from swagger_ui_bundle import swagger_ui_path
 
 from config.rooms import RoomSpec, load_rooms
 from config.settings import Settings
@@ -72,6 +74,8 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         version="0.1.0",
         summary="Telemedicine training room: live surgical video over WebRTC (WHEP).",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: a room PC may have no internet
+        redoc_url=None,
     )
     app.add_middleware(
         SessionMiddleware,
@@ -82,6 +86,16 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         https_only=settings.secure_cookies,
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.mount("/static-docs", StaticFiles(directory=swagger_ui_path), name="static-docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="MedRoom API",
+            swagger_js_url="/static-docs/swagger-ui-bundle.js",
+            swagger_css_url="/static-docs/swagger-ui.css",
+            swagger_favicon_url="/static-docs/favicon-32x32.png",
+        )
     app.include_router(session.router)
     app.include_router(pages.router)
     app.include_router(rooms.router)

@@ -11,16 +11,19 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from config.rooms import RoomSpec
 from config.settings import Settings
 from library import attendance
 from library.db import Database
 from room_controller.room import Room, RoomError
-from streaming.encoder import EncoderSettings, SharedEncoder
+from streaming.encoder import EncoderSettings, FrameSupplier, SharedEncoder
+from streaming.pool import EncoderPool
 from streaming.whep import Viewer, ViewerSessions
 
 logger = logging.getLogger(__name__)
+PROGRAM = "program"
 
 
 class RoomNotFound(LookupError):
@@ -48,6 +51,7 @@ class LiveRooms:
         self.rooms: dict[str, Room] = {spec.id: Room(spec, settings.data_dir) for spec in specs}
         self.outputs: dict[str, LiveOutput] = {}
         self.viewers = ViewerSessions(on_leave=self._record_leave)
+        self.encoders = EncoderPool()
         self._lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -59,8 +63,27 @@ class LiveRooms:
         for room_id in list(self.outputs):
             await self.end(room_id, reason="server stopping")
         await self.viewers.close_all("server stopping")
+        await self.encoders.stop_all()
         for room in self.rooms.values():
             await asyncio.to_thread(room.stop)
+
+    async def encoder(self, room: Room, track: str, user: str) -> SharedEncoder:
+        """The shared encoder of a room's program (``PROGRAM``) or of one source (ISO view)."""
+        def make() -> tuple[FrameSupplier, EncoderSettings]:
+            program = room.spec.program
+            if track == PROGRAM:
+                supply: FrameSupplier = room.program_frame
+                width, height = program.width, program.height
+            else:
+                supply = partial(room.source_frame, track)
+                width, height = room.source_size(track)
+            return supply, EncoderSettings(
+                width=width, height=height, fps=program.fps,
+                bitrate_kbps=program.bitrate_kbps, gop_seconds=program.gop_seconds,
+                keyframe_min_interval=self.settings.keyframe_min_interval,
+            )
+
+        return await self.encoders.acquire(f"{room.id}/{track}", user, make)
 
     def room(self, room_id: str) -> Room:
         room = self.rooms.get(room_id)
@@ -73,17 +96,7 @@ class LiveRooms:
         room = self.room(room_id)
         async with self._lock:
             room.go_live()  # raises if already live
-            program = room.spec.program
-            encoder = SharedEncoder(
-                room.program_frame,
-                EncoderSettings(
-                    width=program.width, height=program.height, fps=program.fps,
-                    bitrate_kbps=program.bitrate_kbps, gop_seconds=program.gop_seconds,
-                    keyframe_min_interval=self.settings.keyframe_min_interval,
-                ),
-                name=f"{room_id}-program",
-            )
-            encoder.start()
+            encoder = await self.encoder(room, PROGRAM, user="live")
             live_id = await asyncio.to_thread(
                 attendance.start_live_session, self.db, room_id, title, started_by
             )
@@ -97,7 +110,7 @@ class LiveRooms:
             room.end()  # raises if not live
             output = self.outputs.pop(room_id)
             await self.viewers.close_room(room_id, reason=reason)
-            await output.encoder.stop()
+            await self.encoders.release(f"{room_id}/{PROGRAM}", "live")
             await asyncio.to_thread(attendance.end_live_session, self.db, output.live_session_id)
             logger.info("room %s ended: %s", room_id, reason)
 

@@ -184,6 +184,15 @@ def test_pages_use_sessions_with_csrf(server: Server) -> None:
         assert r.status_code == 200 and r.json()["role"] == "instructor"
 
 
+def test_api_is_described_and_documented_offline(server: Server) -> None:
+    schema = httpx.get(f"{server.url}/openapi.json").json()
+    assert "/api/rooms/{room_id}/whep" in schema["paths"]
+    assert "application/sdp" in str(schema["paths"]["/api/rooms/{room_id}/whep"]["post"])
+    docs = httpx.get(f"{server.url}/docs")
+    assert docs.status_code == 200 and "/static-docs/swagger-ui-bundle.js" in docs.text
+    assert httpx.get(f"{server.url}/static-docs/swagger-ui-bundle.js").status_code == 200
+
+
 def test_student_is_sent_from_console_to_watch_page(server: Server) -> None:
     from tests.conftest import PASSWORD
 
