@@ -126,7 +126,7 @@ def test_recover_part_without_frames_is_a_clear_error(tmp_path: Path) -> None:
 async def test_header_only_part_is_a_clear_error(encoders: EncoderFactory, tmp_path: Path) -> None:
     writer, _ = await record(encoders, tmp_path / "full.mp4", 0.5)
     full = await asyncio.to_thread(writer.close)
-    kind, size = top_level_boxes(full)[0]
+    _kind, size = top_level_boxes(full)[0]
     moov_end = size + top_level_boxes(full)[1][1]
     part = tmp_path / "header.mp4.part"
     part.write_bytes(full.read_bytes()[:moov_end])
