@@ -1,0 +1,149 @@
+"""Benchmark: what recording costs per track, against re-encoding the same frames.
+
+``python -m recorder.bench [--width 1920 --height 1080 --tracks 4 --seconds 10]`` runs one
+real ``SharedEncoder`` and subscribes ``tracks`` TrackWriters to it (program plus ISOs cost the
+same per packet at the same bitrate), then reports the CPU time the recorder spent per second
+of media and per track: writer threads (``thread_time``) plus the packet hand-off on the loop.
+The plain way, a re-encoding recorder (aiortc's ``MediaRecorder`` encodes every frame again
+with libx264 at its default preset), is measured on the same frames in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from recorder.fmp4 import TrackWriter
+from streaming.encoder import EncoderSettings, SharedEncoder
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    width: int
+    height: int
+    fps: int
+    tracks: int
+    media_seconds: float
+    packets_per_track: int
+    bytes_per_track: int
+    writer_thread_cpu: float  # CPU seconds of all writer threads
+    loop_cpu: float  # CPU seconds spent in write() on the event loop, all tracks
+    reencode_cpu_per_media_second: float  # one track, libx264 default preset
+
+    @property
+    def recorder_millicores_per_track(self) -> float:
+        return (self.writer_thread_cpu + self.loop_cpu) / self.media_seconds / self.tracks * 1000
+
+    @property
+    def reencode_millicores_per_track(self) -> float:
+        return self.reencode_cpu_per_media_second * 1000
+
+    def report(self) -> str:
+        per_second = self.media_seconds * self.tracks
+        writer_mc = self.writer_thread_cpu / per_second * 1000
+        loop_mc = self.loop_cpu / per_second * 1000
+        total = self.recorder_millicores_per_track * self.tracks
+        kbps = self.bytes_per_track * 8 / self.media_seconds / 1000
+        ratio = self.reencode_millicores_per_track / max(self.recorder_millicores_per_track, 1e-9)
+        lines = [
+            (f"recording {self.tracks} track(s) of {self.width}x{self.height} at {self.fps} fps"
+            f" for {self.media_seconds:.1f} s ({kbps:.0f} kbit/s per track)"),
+            (f"  recorder (no re-encode): {self.recorder_millicores_per_track:.1f} millicores"
+            f" per track (writer thread {writer_mc:.1f}, loop {loop_mc:.1f});"
+            f" all tracks {total:.1f} mc = {total / 10:.2f} % of one core"),
+            (f"  re-encoding recorder (libx264 default preset):"
+            f" {self.reencode_millicores_per_track:.0f} millicores per track"),
+            f"  ratio: {ratio:.0f}x",
+        ]
+        return "\n".join(lines)
+
+
+def _moving(width: int, height: int) -> Callable[[], np.ndarray]:
+    base = np.random.default_rng(0).integers(0, 60, (height, width, 3), np.uint8)
+
+    def supply() -> np.ndarray:
+        image = base.copy()
+        x = int(time.monotonic() * 300) % max(1, width - 80)
+        image[:, x : x + 80] = (40, 200, 255)
+        return image
+
+    return supply
+
+
+def _reencode_cost(supply: Callable[[], np.ndarray], width: int, height: int, fps: int,
+                   frames: int) -> float:
+    """CPU seconds per media second to encode like MediaRecorder (libx264, default preset)."""
+    codec = av.CodecContext.create("libx264", "w")
+    assert isinstance(codec, av.video.codeccontext.VideoCodecContext)
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+    codec.time_base = fractions.Fraction(1, fps)
+    codec.framerate = fractions.Fraction(fps, 1)
+    codec.open()
+    images = [supply() for _ in range(8)]
+    began = time.process_time()
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(images[i % len(images)], format="bgr24")
+        frame.pts = i
+        codec.encode(frame.reformat(format="yuv420p"))
+    codec.encode(None)
+    return (time.process_time() - began) / (frames / fps)
+
+
+async def run(width: int, height: int, fps: int, seconds: float, tracks: int,
+              folder: Path) -> BenchResult:
+    supply = _moving(width, height)
+    encoder = SharedEncoder(supply, EncoderSettings(width=width, height=height, fps=fps,
+                                                    bitrate_kbps=4000), name="bench")
+    writers = [TrackWriter(folder / f"track{i}.mp4", width, height, fps) for i in range(tracks)]
+    loop_cpu = 0.0
+
+    def sink(packet: av.Packet[Any]) -> None:
+        nonlocal loop_cpu
+        began = time.thread_time()
+        for writer in writers:
+            writer.write(packet)
+        loop_cpu += time.thread_time() - began
+
+    encoder.subscribe(sink)
+    encoder.start()
+    await asyncio.sleep(seconds)
+    encoder.unsubscribe(sink)
+    await encoder.stop()
+    for writer in writers:
+        await asyncio.to_thread(writer.close)
+    stats = writers[0].stats()
+    reencode = await asyncio.to_thread(_reencode_cost, supply, width, height, fps, fps * 2)
+    return BenchResult(
+        width=width, height=height, fps=fps, tracks=tracks, media_seconds=stats.duration,
+        packets_per_track=stats.packets, bytes_per_track=stats.bytes,
+        writer_thread_cpu=sum(w.cpu_seconds for w in writers), loop_cpu=loop_cpu,
+        reencode_cpu_per_media_second=reencode,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--tracks", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="medroom-recbench-") as folder:
+        result = asyncio.run(run(args.width, args.height, args.fps, args.seconds, args.tracks,
+                                 Path(folder)))
+    print(result.report())
+
+
+if __name__ == "__main__":
+    main()
