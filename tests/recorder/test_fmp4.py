@@ -134,3 +134,25 @@ async def test_header_only_part_is_a_clear_error(encoders: EncoderFactory, tmp_p
         recover_part_file(part)
     assert part.exists() and not (tmp_path / "header.mp4").exists()
     assert av  # PyAV is what reads the files back
+
+
+async def test_full_queue_drops_until_next_keyframe(encoders: EncoderFactory, tmp_path: Path
+                                                    ) -> None:
+    encoder = encoders(gop=0.5)
+    seen: list[Any] = []
+    encoder.subscribe(seen.append)
+    await asyncio.sleep(2.2)
+    encoder.unsubscribe(seen.append)
+    first_key = next(i for i, p in enumerate(seen) if p.is_keyframe)
+    packets = seen[first_key:]
+    requests: list[int] = []
+    writer = TrackWriter(tmp_path / "burst.mp4", WIDTH, HEIGHT, FPS, max_queue_seconds=0.1,
+                         request_keyframe=lambda: requests.append(1))
+    for packet in packets:  # a burst far faster than any disk: the 8-packet queue overflows
+        writer.write(packet)
+    await asyncio.to_thread(writer.close)
+    stats = writer.stats()
+    assert stats.dropped > 0 and requests
+    assert stats.packets + stats.dropped == len(packets)
+    got = decode(tmp_path / "burst.mp4")  # what was kept (keyframe onwards) decodes
+    assert got.frames == stats.packets
