@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     keyframe_min_interval: float = Field(
         default=0.5, gt=0, description="At most one forced keyframe per this many seconds."
     )
+    recordings_dir: Path | None = Field(
+        default=None, description="Where recordings are kept; default data_dir/recordings."
+    )
+    recording_max_seconds: float = Field(
+        default=4 * 3600, gt=0,
+        description="Failsafe: a recording is stopped after this long, whatever happens.",
+    )
     demo: bool = Field(
         default=True, description="Prepare the demo data (users, CT phantom) on start."
     )
@@ -67,6 +74,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'medroom.db').resolve()}"
+
+    @property
+    def resolved_recordings_dir(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
 
     def resolve_secret_key(self) -> str:
         """The configured key, or a random one created once and kept in ``data_dir``."""

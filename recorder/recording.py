@@ -677,3 +677,29 @@ def media_duration(path: Path) -> float:
         if first is None or last is None or tb is None:
             return 0.0
         return float((last - first + step) * tb)
+
+
+# -- recordings on disk ---------------------------------------------------------------------------
+def find_manifest(recordings_dir: Path, recording_id: str) -> tuple[Path, dict[str, Any]] | None:
+    """The folder and manifest of a recording kept on disk (any state), or None."""
+    for manifest_path in recordings_dir.glob(f"*/*/{MANIFEST}"):
+        if not manifest_path.parent.name.endswith(f"-{recording_id}"):
+            continue  # folder names end with the id: skip reading unrelated manifests
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if manifest.get("id") == recording_id:
+            return manifest_path.parent, manifest
+    return None
+
+
+def list_manifests(recordings_dir: Path, room_id: str) -> list[dict[str, Any]]:
+    """Manifests of a room's recordings on disk, newest first."""
+    manifests = []
+    for manifest_path in sorted((recordings_dir / room_id).glob(f"*/{MANIFEST}"), reverse=True):
+        try:
+            manifests.append(json.loads(manifest_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            logger.warning("skipping %s: unreadable manifest: %s", manifest_path, exc)
+    return manifests

@@ -57,10 +57,12 @@ def server_env(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def start_server(data_dir: Path) -> Iterator[Server]:
+def start_server(data_dir: Path, create_users: bool = True) -> Iterator[Server]:
     port = free_port()
     env = server_env(data_dir, port)
-    for name, role in (("dr-ana", "instructor"), ("marko", "student"), ("cura", "curator")):
+    for name, role in (("dr-ana", "instructor"), ("marko", "student"), ("cura", "curator"))[
+        : 3 if create_users else 0
+    ]:
         subprocess.run(
             [*MEDROOM, "user", "add", name, "--role", role, "--password", PASSWORD],
             env=env, cwd=REPO, check=True, capture_output=True, timeout=60,

@@ -28,8 +28,9 @@ from library.db import Database
 from streaming.ice import set_ice_addresses
 from web.auth import TokenSigner
 from web.demo import prepare_demo_media
-from web.live import LiveRooms
-from web.routes import pages, rooms, session, whep
+from recorder.recording import Recorder
+from web.live import LiveRooms, RoomRecordings
+from web.routes import pages, recordings, rooms, session, whep
 
 logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
@@ -43,6 +44,7 @@ class AppState:
     db: Database
     tokens: TokenSigner
     live: LiveRooms
+    recordings: RoomRecordings
 
 
 def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> FastAPI:
@@ -60,12 +62,21 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
             logger.warning("closed %d sessions left open by an earlier stop", closed)
         if settings.demo:
             prepare_demo_media(specs, settings.data_dir)
+        recorder = Recorder(
+            settings.resolved_recordings_dir, max_duration_seconds=settings.recording_max_seconds
+        )
+        recovered = await recorder.recover()
+        if recovered:
+            logger.warning("recovered %d recordings cut off by an earlier stop: %s",
+                           len(recovered), ", ".join(recovered))
         live = LiveRooms(specs, settings, db)
-        app.state.medroom = AppState(settings, db, TokenSigner(secret), live)
+        recordings = RoomRecordings(live, recorder)
+        app.state.medroom = AppState(settings, db, TokenSigner(secret), live, recordings)
         await live.start()
         try:
             yield
         finally:
+            await recordings.stop_all()
             await live.stop()
             db.dispose()
 
@@ -100,6 +111,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(pages.router)
     app.include_router(rooms.router)
     app.include_router(whep.router)
+    app.include_router(recordings.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

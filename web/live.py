@@ -17,6 +17,7 @@ from config.rooms import RoomSpec
 from config.settings import Settings
 from library import attendance
 from library.db import Database
+from recorder.recording import Recorder, Recording, RecordingError, TrackSpec
 from room_controller.room import Room, RoomError
 from streaming.encoder import EncoderSettings, FrameSupplier, SharedEncoder
 from streaming.pool import EncoderPool
@@ -144,3 +145,55 @@ class LiveRooms:
             attendance.viewer_left(self.db, viewer.id, reason)
         except Exception:
             logger.exception("could not record that viewer %s left", viewer.id)
+
+
+class RoomRecordings:
+    """Recording a room: the program and every source's own view, from the shared encoders."""
+
+    USER = "recording"
+
+    def __init__(self, live: LiveRooms, recorder: Recorder) -> None:
+        self.live = live
+        self.recorder = recorder
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    async def start(self, room_id: str, title: str) -> Recording:
+        room = self.live.room(room_id)
+        active = self.recorder.active_in_room(room_id)
+        if active is not None:
+            raise RecordingError(
+                f"room '{room_id}' is already recording ({active.id}): stop it first"
+            )
+        tracks: dict[str, TrackSpec] = {
+            PROGRAM: TrackSpec(await self.live.encoder(room, PROGRAM, self.USER), "program", None)
+        }
+        for source_id in room.sources:
+            encoder = await self.live.encoder(room, source_id, self.USER)
+            tracks[f"iso-{source_id}"] = TrackSpec(encoder, "iso", source_id)
+        try:
+            recording = await self.recorder.start(room_id, title, tracks)
+        except BaseException:
+            await self._release(room_id)
+            raise
+        watcher = asyncio.create_task(self._release_when_finished(recording))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+        return recording
+
+    async def _release_when_finished(self, recording: Recording) -> None:
+        # Stopped by the instructor, the failsafe, a full disk or a lost folder: in every case
+        # the encoders that only the recording needed are stopped.
+        await recording.wait_finished()
+        await self._release(recording.room)
+
+    async def _release(self, room_id: str) -> None:
+        room = self.live.room(room_id)
+        for track in [PROGRAM, *room.sources]:
+            await self.live.encoders.release(f"{room_id}/{track}", self.USER)
+
+    async def stop_all(self) -> None:
+        await self.recorder.stop_all()
+        for watcher in list(self._watchers):
+            watcher.cancel()
+        for room_id in self.live.rooms:
+            await self._release(room_id)

@@ -67,3 +67,48 @@ class TokenOut(BaseModel):
     room: str
     role: str
     expires_in: int
+
+
+class RecordingTrackOut(BaseModel):
+    name: str
+    kind: str = Field(description="program, or iso (one source's own view)")
+    source_id: str | None
+    file: str
+    width: int
+    height: int
+    fps: int
+    size_bytes: int
+    error: str | None = None
+
+
+class MarkerOut(BaseModel):
+    id: str
+    title: str
+    at: float = Field(description="Seconds of recorded media (pauses excluded).")
+    author: str
+
+
+class RecordingOut(BaseModel):
+    id: str
+    room: str
+    title: str
+    state: str = Field(description="recording, paused, stopped, recovered or failed")
+    started_at: str
+    stopped_at: str | None
+    duration: float
+    size_bytes: int
+    error: str | None
+    tracks: list[RecordingTrackOut]
+    markers: list[MarkerOut]
+
+
+class RecordingStartIn(BaseModel):
+    title: str = Field(default="", max_length=200)
+
+
+class MarkerIn(BaseModel):
+    title: str = Field(description="Chapter title, 1 to 200 characters.")
+
+
+class MarkerRenameIn(BaseModel):
+    title: str

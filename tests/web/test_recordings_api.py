@@ -1,0 +1,133 @@
+"""Recording a room through the API, and surviving SIGKILL, against a real `medroom serve`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import av
+import httpx
+import pytest
+
+from tests.conftest import Server, start_server
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def decoded_seconds(path: Path) -> tuple[float, int, tuple[int, int]]:
+    """Decode every frame; return (seconds, frames, size)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [float(f.time) for f in container.decode(stream) if f.time is not None]
+        size = (stream.codec_context.width, stream.codec_context.height)
+    return (max(times) - min(times) if times else 0.0), len(times), size
+
+
+def test_record_pause_markers_stop_and_chapters(server: Server) -> None:
+    instructor, student = server.token("instructor"), server.token("student")
+    curator = server.token("curator")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert http.post("/api/rooms/demo/recordings", headers=auth(student)).status_code == 403
+        r = http.post("/api/rooms/demo/recordings", json={"title": "Septoplasty"},
+                      headers=auth(instructor))
+        assert r.status_code == 201, r.text
+        rec = r.json()
+        assert rec["state"] == "recording" and rec["title"] == "Septoplasty"
+        assert {t["name"] for t in rec["tracks"]} == {
+            "program", "iso-endoscope", "iso-room-cam", "iso-ct"}
+        rid = rec["id"]
+        again = http.post("/api/rooms/demo/recordings", headers=auth(instructor))
+        assert again.status_code == 409 and "already recording" in again.json()["detail"]
+
+        time.sleep(1.5)
+        m = http.post(f"/api/recordings/{rid}/markers", json={"title": "Mucosal incision"},
+                      headers=auth(instructor))
+        assert m.status_code == 201 and m.json()["at"] > 0.5
+        for bad in ("", "   ", "x" * 10_000):
+            r = http.post(f"/api/recordings/{rid}/markers", json={"title": bad},
+                          headers=auth(instructor))
+            assert r.status_code == 422, bad[:10]
+        assert http.post(f"/api/recordings/{rid}/pause", headers=auth(instructor)).json()[
+            "state"] == "paused"
+        twice = http.post(f"/api/recordings/{rid}/pause", headers=auth(instructor))
+        assert twice.status_code == 409
+        time.sleep(1.0)
+        assert http.post(f"/api/recordings/{rid}/resume", headers=auth(instructor)).json()[
+            "state"] == "recording"
+        time.sleep(1.5)
+        m2 = http.post(f"/api/recordings/{rid}/markers", json={"title": "Cartilage removed"},
+                       headers=auth(instructor)).json()
+        renamed = http.patch(f"/api/recordings/{rid}/markers/{m2['id']}",
+                             json={"title": "Cartilage resected"}, headers=auth(instructor))
+        assert renamed.status_code == 200 and renamed.json()["title"] == "Cartilage resected"
+
+        stopped = http.post(f"/api/recordings/{rid}/stop", headers=auth(instructor))
+        assert stopped.status_code == 200, stopped.text
+        body = stopped.json()
+        assert body["state"] == "stopped" and body["size_bytes"] > 0
+        assert [m["title"] for m in body["markers"]] == ["Mucosal incision", "Cartilage resected"]
+        assert http.post(f"/api/recordings/{rid}/stop", headers=auth(instructor)).status_code == 409
+        assert http.get("/api/recordings/nope", headers=auth(instructor)).status_code == 404
+        assert http.post("/api/recordings/nope/stop", headers=auth(instructor)).status_code == 404
+
+        # A curator reviews it; the chapters follow the markers.
+        assert http.get(f"/api/recordings/{rid}", headers=auth(student)).status_code == 403
+        listed = http.get("/api/rooms/demo/recordings", headers=auth(curator)).json()
+        assert [r["id"] for r in listed] == [rid]
+        vtt = http.get(f"/api/recordings/{rid}/chapters.vtt", headers=auth(curator))
+        assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
+        assert vtt.text.index("Mucosal incision") < vtt.text.index("Cartilage resected")
+
+    # Every track plays: the pause is not in the file, the frames are the room's sources.
+    folder = next((server.data_dir / "recordings" / "demo").glob(f"*-{rid}"))
+    for track in body["tracks"]:
+        seconds, frames, size = decoded_seconds(folder / track["file"])
+        assert size == (1280, 720)
+        assert 2.5 < seconds < 4.5, (track["name"], seconds)  # about 4 s recorded, 1 s paused
+        assert frames > 60
+
+
+def test_sigkill_mid_recording_loses_at_most_two_seconds(tmp_path: Path) -> None:
+    servers = start_server(tmp_path)
+    server = next(servers)
+    token = server.token("instructor")
+    rec = httpx.post(f"{server.url}/api/rooms/demo/recordings", json={"title": "Crash"},
+                     headers=auth(token), timeout=30).json()
+    time.sleep(1.0)
+    httpx.post(f"{server.url}/api/recordings/{rec['id']}/markers", json={"title": "Before"},
+               headers=auth(token), timeout=30).raise_for_status()
+    time.sleep(4.0)
+    started = time.monotonic()
+    elapsed_at_kill = httpx.get(f"{server.url}/api/recordings/{rec['id']}",
+                                headers=auth(token)).json()["duration"]
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=10)
+    elapsed_at_kill += time.monotonic() - started
+    with pytest.raises(StopIteration):
+        next(servers)  # the fixture's clean-up: the process is already gone
+
+    again = start_server(tmp_path, create_users=False)
+    restarted = next(again)
+    try:
+        r = httpx.get(f"{restarted.url}/api/recordings/{rec['id']}", headers=auth(token))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["state"] == "recovered"
+        assert [m["title"] for m in body["markers"]] == ["Before"]
+        folder = next((tmp_path / "recordings" / "demo").glob(f"*-{rec['id']}"))
+        assert (folder / "chapters.vtt").read_text().count("Before") == 1
+        for track in body["tracks"]:
+            seconds, frames, _ = decoded_seconds(folder / track["file"])
+            assert elapsed_at_kill - 2.0 <= seconds + 1 / 30 <= elapsed_at_kill + 0.5, (
+                track["name"], seconds, elapsed_at_kill)
+        # The room records again after the crash.
+        r = httpx.post(f"{restarted.url}/api/rooms/demo/recordings", headers=auth(token),
+                       timeout=30)
+        assert r.status_code == 201
+    finally:
+        with pytest.raises(StopIteration):
+            next(again)

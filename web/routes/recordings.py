@@ -1,0 +1,207 @@
+"""Recording API: start, pause, resume, stop a room's recording; markers; state and chapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
+from fastapi.responses import Response
+
+from library.users import Role
+from recorder.recording import (
+    CHAPTERS,
+    Recording,
+    RecordingError,
+    UnknownRecordingError,
+    find_manifest,
+    list_manifests,
+)
+from recorder.timeline import Timeline, TimelineError
+from web.auth import CONTROL_ROLES, Controller, Principal, require_roles
+from web.live import RoomNotFound, RoomRecordings
+from web.schemas import (
+    MarkerIn,
+    MarkerOut,
+    MarkerRenameIn,
+    RecordingOut,
+    RecordingStartIn,
+    RecordingTrackOut,
+)
+
+router = APIRouter(prefix="/api", tags=["recordings"])
+
+# Curators review recordings; instructors and admins make them.
+Reviewer = Annotated[Principal, Depends(require_roles(*CONTROL_ROLES, Role.CURATOR))]
+
+
+def _recordings(request: Request) -> RoomRecordings:
+    return request.app.state.medroom.recordings  # type: ignore[no-any-return]
+
+
+def recording_out(manifest: dict[str, Any], folder: Path) -> RecordingOut:
+    tracks = [
+        RecordingTrackOut(
+            name=t["name"], kind=t["kind"], source_id=t.get("source_id"), file=t["file"],
+            width=t["width"], height=t["height"], fps=t["fps"],
+            size_bytes=int(t.get("size_bytes") or 0), error=t.get("error"),
+        )
+        for t in manifest.get("tracks", [])
+    ]
+    markers = [
+        MarkerOut(id=m.id, title=m.title, at=round(m.at, 3), author=m.author)
+        for m in Timeline(folder).markers()
+    ] if folder.exists() else []
+    return RecordingOut(
+        id=manifest["id"], room=manifest["room"], title=manifest.get("title", ""),
+        state=manifest["state"], started_at=manifest["started_at"],
+        stopped_at=manifest.get("stopped_at"), duration=float(manifest.get("duration") or 0),
+        size_bytes=sum(t.size_bytes for t in tracks), error=manifest.get("error"),
+        tracks=tracks, markers=markers,
+    )
+
+
+def _check_room(principal: Principal, room_id: str) -> None:
+    if not principal.may_use_room(room_id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this token is not valid for room '{room_id}'"
+        )
+
+
+def _active(request: Request, recording_id: str, principal: Principal) -> Recording:
+    try:
+        recording = _recordings(request).recorder.get(recording_id)
+        _check_room(principal, recording.room)
+        return recording
+    except UnknownRecordingError:
+        pass
+    if _stored(request, recording_id) is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"recording {recording_id} has ended: it cannot change now"
+        )
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recording with id '{recording_id}'")
+
+
+def _stored(request: Request, recording_id: str) -> tuple[Path, dict[str, Any]] | None:
+    recorder = _recordings(request).recorder
+    return find_manifest(recorder.recordings_dir, recording_id)
+
+
+def _out(request: Request, recording_id: str, principal: Principal) -> RecordingOut:
+    try:
+        recording = _recordings(request).recorder.get(recording_id)
+        _check_room(principal, recording.room)
+        return recording_out(recording.manifest(), recording.folder)
+    except UnknownRecordingError:
+        stored = _stored(request, recording_id)
+        if stored is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no recording with id '{recording_id}'"
+            ) from None
+        folder, manifest = stored
+        _check_room(principal, str(manifest["room"]))
+        return recording_out(manifest, folder)
+
+
+def _conflict(exc: Exception) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+
+
+@router.post("/rooms/{room_id}/recordings", status_code=201, response_model=RecordingOut,
+             summary="Start recording the room (program and every source)")
+async def start_recording(
+    request: Request, room_id: str, principal: Controller,
+    body: Annotated[RecordingStartIn | None, Body()] = None,
+) -> RecordingOut:
+    live = request.app.state.medroom.live
+    try:
+        room = live.room(room_id)
+    except RoomNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    title = (body.title if body else "").strip() or f"{room.name} recording"
+    try:
+        recording = await _recordings(request).start(room_id, title)
+    except RecordingError as exc:
+        raise _conflict(exc) from None
+    return recording_out(recording.manifest(), recording.folder)
+
+
+@router.get("/rooms/{room_id}/recordings", response_model=list[RecordingOut],
+            summary="A room's recordings, newest first")
+async def list_recordings(request: Request, room_id: str, principal: Reviewer) -> list[RecordingOut]:
+    recorder = _recordings(request).recorder
+    out = []
+    for manifest in list_manifests(recorder.recordings_dir, room_id):
+        out.append(_out(request, str(manifest["id"]), principal))
+    return out
+
+
+@router.get("/recordings/{recording_id}", response_model=RecordingOut,
+            summary="A recording's state, duration, tracks, size and markers")
+async def get_recording(request: Request, recording_id: str, principal: Reviewer) -> RecordingOut:
+    return _out(request, recording_id, principal)
+
+
+@router.post("/recordings/{recording_id}/markers", status_code=201, response_model=MarkerOut,
+             summary="Add a chapter marker at the current media time")
+async def add_marker(
+    request: Request, recording_id: str, body: MarkerIn, principal: Controller
+) -> MarkerOut:
+    recording = _active(request, recording_id, principal)
+    try:
+        marker = await recording.add_marker(body.title, author=principal.subject)
+    except TimelineError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except RecordingError as exc:
+        raise _conflict(exc) from None
+    return MarkerOut(id=marker.id, title=marker.title, at=round(marker.at, 3),
+                     author=marker.author)
+
+
+@router.patch("/recordings/{recording_id}/markers/{marker_id}", response_model=MarkerOut,
+              summary="Rename a marker")
+async def rename_marker(
+    request: Request, recording_id: str, marker_id: str, body: MarkerRenameIn,
+    principal: Controller,
+) -> MarkerOut:
+    recording = _active(request, recording_id, principal)
+    try:
+        marker = await recording.rename_marker(marker_id, body.title, author=principal.subject)
+    except TimelineError as exc:
+        code = 404 if "no marker" in str(exc) else 422
+        raise HTTPException(code, str(exc)) from None
+    return MarkerOut(id=marker.id, title=marker.title, at=round(marker.at, 3),
+                     author=marker.author)
+
+
+@router.get("/recordings/{recording_id}/chapters.vtt", summary="WebVTT chapters",
+            responses={200: {"content": {"text/vtt": {}}}})
+async def chapters(request: Request, recording_id: str, principal: Reviewer) -> Response:
+    out = _out(request, recording_id, principal)
+    stored = _stored(request, recording_id)
+    if stored is None or not (stored[0] / CHAPTERS).exists():
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"recording {out.id} is {out.state}: chapters are written when it ends")
+    return Response((stored[0] / CHAPTERS).read_text(encoding="utf-8"), media_type="text/vtt")
+
+
+# Declared last: "/recordings/{id}/markers" above must win over "{action}".
+@router.post("/recordings/{recording_id}/{action}", response_model=RecordingOut,
+             summary="pause, resume or stop a recording")
+async def control_recording(
+    request: Request, recording_id: str, action: str, principal: Controller
+) -> RecordingOut:
+    if action not in ("pause", "resume", "stop"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"unknown action '{action}': use pause, resume or stop")
+    recording = _active(request, recording_id, principal)
+    try:
+        if action == "pause":
+            await recording.pause()
+        elif action == "resume":
+            await recording.resume()
+        else:
+            await recording.stop()
+    except RecordingError as exc:
+        raise _conflict(exc) from None
+    return _out(request, recording_id, principal)
