@@ -112,7 +112,7 @@ class Room:
         self._state = RoomState.IDLE
         self.live_since: datetime | None = None
         self._slates: dict[str, np.ndarray] = {}
-        self._thumbnails: dict[str, tuple[float, bytes]] = {}
+        self._thumbnails: dict[str, tuple[float, bytes]] = {}  # "source@width" -> (time, jpeg)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -197,7 +197,8 @@ class Room:
         if source_id not in self.sources:
             raise UnknownSourceError(f"room '{self.id}' has no source '{source_id}'")
         now = time.monotonic()
-        cached = self._thumbnails.get(source_id)
+        key = f"{source_id}@{width}"
+        cached = self._thumbnails.get(key)
         if cached is not None and now - cached[0] < max_age:
             return cached[1]
         source = self.sources[source_id]
@@ -207,5 +208,5 @@ class Room:
         small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 75])
         data = jpeg.tobytes() if ok else b""
-        self._thumbnails[source_id] = (now, data)
+        self._thumbnails[key] = (now, data)
         return data

@@ -25,10 +25,10 @@ from config.rooms import RoomSpec, load_rooms
 from config.settings import Settings
 from library import attendance
 from library.db import Database
+from recorder.recording import Recorder
 from streaming.ice import set_ice_addresses
 from web.auth import TokenSigner
 from web.demo import prepare_demo_media
-from recorder.recording import Recorder
 from web.live import LiveRooms, RoomRecordings
 from web.routes import pages, recordings, rooms, session, whep
 

@@ -133,3 +133,35 @@ def test_student_rejoins_after_a_network_drop(browser, server: Server) -> None: 
         student_ctx.close()
         httpx.delete(f"{server.url}/api/rooms/demo/live",
                      headers={"Authorization": f"Bearer {token}"})
+
+
+def test_instructor_records_with_keyboard_markers(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, console = log_in(browser, server, "dr-ana")
+    try:
+        console.goto(server.url + "/rooms/demo/console")
+        console.wait_for_selector("#rec-badge")
+        console.keyboard.press("r")
+        console.wait_for_selector("#rec-badge.badge-recording", timeout=15_000)
+        console.wait_for_timeout(1500)
+        console.keyboard.press("m")
+        console.keyboard.type("Dura opening")
+        console.keyboard.press("Enter")
+        console.wait_for_function(
+            "[...document.querySelectorAll('#marker-list input')].some(i => i.value === 'Dura opening')",
+            timeout=10_000,
+        )
+        console.click("body")
+        console.keyboard.press("p")
+        console.wait_for_selector("#rec-badge.badge-paused", timeout=10_000)
+        console.keyboard.press("p")
+        console.wait_for_selector("#rec-badge.badge-recording", timeout=10_000)
+        clock = console.inner_text("#rec-clock")
+        assert clock.startswith("0:0"), clock
+        console.screenshot(path=str(ARTIFACTS / "instructor-console-recording.png"))
+        console.once("dialog", lambda dialog: dialog.accept())
+        console.click("#rec-stop")
+        console.wait_for_selector("#rec-badge.badge-stopped", timeout=20_000)
+        assert "kept" in console.inner_text("#rec-clock")
+    finally:
+        context.close()

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Request, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
 from room_controller.room import InvalidTransitionError, Room, UnknownSourceError
@@ -134,10 +134,13 @@ async def end_live(request: Request, room_id: str, principal: Controller) -> Roo
     summary="A small JPEG of a source's latest frame",
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-async def thumbnail(request: Request, room_id: str, source_id: str, principal: Controller) -> Response:
+async def thumbnail(
+    request: Request, room_id: str, source_id: str, principal: Controller,
+    width: Annotated[int, Query(ge=64, le=1280, description="Width in pixels")] = 320,
+) -> Response:
     room = _room(request, room_id)
     try:
-        data = await asyncio.to_thread(room.thumbnail_jpeg, source_id)
+        data = await asyncio.to_thread(room.thumbnail_jpeg, source_id, width)
     except UnknownSourceError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -7,6 +7,7 @@
   const message = $("console-message");
   const tiles = Array.from(document.querySelectorAll(".source-tile"));
   let room = null;
+  let previewLoading = false;
   const player = new MedRoom.WhepPlayer(roomId, $("program-video"), (state, detail) => {
     $("program-video").classList.toggle("visible", state === "live");
     if (room && room.state === "live") {
@@ -107,9 +108,12 @@
       next.onload = next.onerror = () => { if (next.naturalWidth) img.src = next.src; delete img.dataset.loading; };
       next.src = `/api/rooms/${roomId}/sources/${img.dataset.thumb}/thumbnail.jpg?t=${Date.now()}`;
     });
-    if (room) {
-      const preview = document.querySelector(`img[data-thumb="${room.program_source}"]`);
-      if (preview && preview.src) $("program-preview").src = preview.src;
+    // Before going live the program monitor shows a larger still of the program source.
+    if (room && room.state !== "live" && !previewLoading) {
+      previewLoading = true;
+      const next = new Image();
+      next.onload = next.onerror = () => { if (next.naturalWidth) $("program-preview").src = next.src; previewLoading = false; };
+      next.src = `/api/rooms/${roomId}/sources/${room.program_source}/thumbnail.jpg?width=960&t=${Date.now()}`;
     }
   }
 

@@ -1,0 +1,92 @@
+// Console recording controls: record, pause/resume, stop, chapter markers (renamable).
+"use strict";
+(function () {
+  const roomId = document.querySelector(".console").dataset.room;
+  const $ = (id) => document.getElementById(id);
+  let current = null; // the room's active recording, or null
+  let clockBase = null; // [media seconds, Date.now()] when last read, to tick between polls
+
+  function say(text, kind) {
+    const message = $("console-message");
+    message.textContent = text || "";
+    message.className = "message" + (kind ? " message-" + kind : "");
+  }
+
+  async function call(promise, done) {
+    try { const body = await promise; if (done) say(done, "ok"); return body; }
+    catch (error) { say(error.message, "error"); return null; }
+    finally { refresh(); }
+  }
+
+  function render(rec) {
+    const active = rec && (rec.state === "recording" || rec.state === "paused");
+    current = active ? rec : null;
+    const badge = $("rec-badge");
+    badge.textContent = !rec ? "Not recording" : rec.state === "recording" ? "REC" : rec.state;
+    badge.className = "badge" + (rec ? " badge-" + rec.state : "");
+    $("rec-start").hidden = active;
+    $("rec-stop").hidden = !active;
+    $("rec-pause").hidden = !(active && rec.state === "recording");
+    $("rec-resume").hidden = !(active && rec.state === "paused");
+    $("marker-form").hidden = !active;
+    clockBase = active ? [rec.duration, Date.now(), rec.state === "recording"] : null;
+    if (!rec) { $("rec-clock").textContent = ""; return; }
+    if (!active) $("rec-clock").textContent = MedRoom.formatDuration(rec.duration) + " kept";
+    const list = $("marker-list");
+    const editing = list.contains(document.activeElement);
+    if (editing) return; // never rebuild under the instructor's cursor
+    list.innerHTML = "";
+    rec.markers.forEach((marker) => {
+      const li = document.createElement("li");
+      li.innerHTML = `<span class="at">${MedRoom.formatDuration(marker.at)}</span><input aria-label="Marker title">`;
+      const input = li.querySelector("input");
+      input.value = marker.title;
+      input.disabled = !active;
+      input.addEventListener("change", () => call(MedRoom.api(
+        `/api/recordings/${rec.id}/markers/${marker.id}`, { method: "PATCH", json: { title: input.value } }), "Marker renamed."));
+      list.appendChild(li);
+    });
+  }
+
+  async function refresh() {
+    try {
+      const list = await MedRoom.api(`/api/rooms/${roomId}/recordings`);
+      const latest = list[0] || null;
+      render(latest);
+    } catch (error) { /* the room poll reports connectivity */ }
+  }
+
+  const start = () => call(MedRoom.api(`/api/rooms/${roomId}/recordings`, { method: "POST", json: { title: $("session-title").value } }), "Recording.");
+  const pause = () => current && call(MedRoom.api(`/api/recordings/${current.id}/pause`, { method: "POST" }), "Recording paused.");
+  const resume = () => current && call(MedRoom.api(`/api/recordings/${current.id}/resume`, { method: "POST" }), "Recording resumed.");
+  $("rec-start").addEventListener("click", start);
+  $("rec-pause").addEventListener("click", pause);
+  $("rec-resume").addEventListener("click", resume);
+  $("rec-stop").addEventListener("click", () => {
+    if (current && window.confirm("Stop the recording? It is kept and can be published later."))
+      call(MedRoom.api(`/api/recordings/${current.id}/stop`, { method: "POST" }), "Recording stopped and kept.");
+  });
+  $("marker-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const title = $("marker-title").value.trim() || "Marker " + ($("marker-list").children.length + 1);
+    if (!current) return;
+    call(MedRoom.api(`/api/recordings/${current.id}/markers`, { method: "POST", json: { title } }), "Marker added.")
+      .then((marker) => { if (marker) $("marker-title").value = ""; });
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key.toLowerCase();
+    if (key === "r" && !current) start();
+    else if (key === "p" && current) (current.state === "paused" ? resume : pause)();
+    else if (key === "m" && current) { event.preventDefault(); $("marker-title").focus(); }
+  });
+  setInterval(() => {
+    if (clockBase) {
+      const [media, at, running] = clockBase;
+      const seconds = media + (running ? (Date.now() - at) / 1000 : 0);
+      $("rec-clock").textContent = MedRoom.formatDuration(seconds);
+    }
+  }, 250);
+  setInterval(refresh, 2000);
+  refresh();
+})();
