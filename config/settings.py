@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         default=4 * 3600, gt=0,
         description="Failsafe: a recording is stopped after this long, whatever happens.",
     )
+    storage_warn_bytes: int = Field(
+        default=10 * 10**9, ge=0, description="Warn the console below this much free space."
+    )
+    storage_stop_bytes: int = Field(
+        default=1 * 10**9, ge=0,
+        description="Stop recordings cleanly below this much free space, before the disk fills.",
+    )
     demo: bool = Field(
         default=True, description="Prepare the demo data (users, CT phantom) on start."
     )

@@ -131,18 +131,26 @@ async def run(width: int, height: int, fps: int, seconds: float, tracks: int,
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=720)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--width", type=int, default=1920)
+    parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--tracks", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--tracks", type=int, default=4, help="program + ISO tracks")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="medroom-recbench-") as folder:
         result = asyncio.run(run(args.width, args.height, args.fps, args.seconds, args.tracks,
                                  Path(folder)))
     print(result.report())
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_arguments(parser)
+    run_from_args(parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -192,6 +192,7 @@ class Recording:
         self._failsafe: asyncio.Task[None] | None = None
         self._cleanup: asyncio.Task[None] | None = None
         self._manifest_lock = asyncio.Lock()
+        self.stop_reason: str | None = None
         self._finished = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -266,6 +267,7 @@ class Recording:
         """Close every track, write chapters and the JSON sidecar; state STOPPED."""
         self._require(set(ACTIVE), "stop")
         self._stopping = True
+        self.stop_reason = reason
         if reason:
             logger.info("recording %s stops: %s", self.id, reason)
         self._cancel_failsafe()
@@ -502,6 +504,7 @@ class Recording:
             "max_duration": self.max_duration,
             "recovered": False,
             "error": self.error,
+            "stop_reason": self.stop_reason,
             "tracks": [
                 {
                     "name": t.name, "kind": t.kind, "source_id": t.source_id, "file": t.file,

@@ -57,9 +57,11 @@ def server_env(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def start_server(data_dir: Path, create_users: bool = True) -> Iterator[Server]:
+def start_server(
+    data_dir: Path, create_users: bool = True, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
     port = free_port()
-    env = server_env(data_dir, port)
+    env = {**server_env(data_dir, port), **(extra_env or {})}
     for name, role in (("dr-ana", "instructor"), ("marko", "student"), ("cura", "curator"))[
         : 3 if create_users else 0
     ]:

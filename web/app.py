@@ -73,6 +73,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         recordings = RoomRecordings(live, recorder)
         app.state.medroom = AppState(settings, db, TokenSigner(secret), live, recordings)
         await live.start()
+        recordings.start()
         try:
             yield
         finally:

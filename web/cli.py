@@ -145,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     fanout.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure aiortc's stock path (encode per viewer)")
     fanout.set_defaults(func=cmd_bench)
+    from recorder import bench as recorder_bench
+
+    recording = bench_sub.add_parser(
+        "recording", help="CPU of recording program + ISO tracks, against re-encoding them"
+    )
+    recorder_bench.add_arguments(recording)
+    recording.set_defaults(func=lambda args: recorder_bench.run_from_args(args))
     return parser
 
 

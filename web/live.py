@@ -17,7 +17,8 @@ from config.rooms import RoomSpec
 from config.settings import Settings
 from library import attendance
 from library.db import Database
-from recorder.recording import Recorder, Recording, RecordingError, TrackSpec
+from recorder.recording import Recorder, Recording, RecordingError, RecordingState, TrackSpec
+from recorder.storage import StorageGuard, StorageLevel, StorageStatus
 from room_controller.room import Room, RoomError
 from streaming.encoder import EncoderSettings, FrameSupplier, SharedEncoder
 from streaming.pool import EncoderPool
@@ -156,9 +157,31 @@ class RoomRecordings:
         self.live = live
         self.recorder = recorder
         self._watchers: set[asyncio.Task[None]] = set()
+        settings = live.settings
+        self.storage = StorageGuard(
+            recorder.recordings_dir,
+            warn_bytes=max(settings.storage_warn_bytes, settings.storage_stop_bytes),
+            stop_bytes=settings.storage_stop_bytes,
+            on_critical=self._disk_almost_full,
+        )
 
-    async def start(self, room_id: str, title: str) -> Recording:
+    def start(self) -> None:
+        self.storage.start()
+
+    async def _disk_almost_full(self, status: StorageStatus) -> None:
+        for recording in self.recorder.list():
+            if recording.state in (RecordingState.RECORDING, RecordingState.PAUSED):
+                logger.error("stopping recording %s: %s", recording.id, status.message)
+                try:
+                    await recording.stop(reason=status.message)
+                except RecordingError as exc:
+                    logger.warning("could not stop %s: %s", recording.id, exc)
+
+    async def record(self, room_id: str, title: str) -> Recording:
         room = self.live.room(room_id)
+        storage = await asyncio.to_thread(self.storage.check)
+        if storage.level is StorageLevel.CRITICAL:
+            raise RecordingError(storage.message or "disk almost full")
         active = self.recorder.active_in_room(room_id)
         if active is not None:
             raise RecordingError(
@@ -192,6 +215,7 @@ class RoomRecordings:
             await self.live.encoders.release(f"{room_id}/{track}", self.USER)
 
     async def stop_all(self) -> None:
+        await self.storage.stop()
         await self.recorder.stop_all()
         for watcher in list(self._watchers):
             watcher.cancel()

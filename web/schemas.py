@@ -52,6 +52,13 @@ class RoomOut(BaseModel):
         default=None, description="Only for instructors and admins."
     )
     encoder: EncoderOut | None = None
+    storage: StorageOut | None = Field(default=None, description="Only for instructors and admins.")
+
+
+class StorageOut(BaseModel):
+    free_bytes: int
+    level: str = Field(description="ok, low (warn) or critical (recordings are stopped)")
+    message: str | None
 
 
 class ProgramIn(BaseModel):
@@ -98,6 +105,7 @@ class RecordingOut(BaseModel):
     duration: float
     size_bytes: int
     error: str | None
+    stop_reason: str | None = Field(default=None, description="Why it stopped, when not by hand.")
     tracks: list[RecordingTrackOut]
     markers: list[MarkerOut]
 

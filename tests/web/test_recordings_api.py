@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -131,3 +133,64 @@ def test_sigkill_mid_recording_loses_at_most_two_seconds(tmp_path: Path) -> None
     finally:
         with pytest.raises(StopIteration):
             next(again)
+
+
+def test_no_recording_starts_when_the_disk_is_almost_full(tmp_path: Path) -> None:
+    everything = str(10**18)  # more free space than any disk has: the guard must act now
+    servers = start_server(tmp_path, extra_env={"MEDROOM_STORAGE_WARN_BYTES": everything,
+                                                 "MEDROOM_STORAGE_STOP_BYTES": everything})
+    server = next(servers)
+    try:
+        token = server.token("instructor")
+        room = httpx.get(f"{server.url}/api/rooms/demo", headers=auth(token)).json()
+        assert room["storage"]["level"] == "critical"
+        r = httpx.post(f"{server.url}/api/rooms/demo/recordings", headers=auth(token), timeout=30)
+        assert r.status_code == 409 and "disk almost full" in r.json()["detail"]
+    finally:
+        with pytest.raises(StopIteration):
+            next(servers)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 64 MB tmpfs for the recordings: a disk that really fills (needs root to mount)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_low_disk_stops_the_recording_cleanly_and_says_why(tmp_path: Path, small_disk: Path) -> None:
+    free = shutil.disk_usage(small_disk).free
+    servers = start_server(tmp_path / "data", extra_env={
+        "MEDROOM_RECORDINGS_DIR": str(small_disk),
+        "MEDROOM_STORAGE_WARN_BYTES": str(free - 1_000_000),
+        "MEDROOM_STORAGE_STOP_BYTES": str(free - 3_000_000),  # about 3 s of four tracks
+    })
+    server = next(servers)
+    try:
+        token = server.token("instructor")
+        rec = httpx.post(f"{server.url}/api/rooms/demo/recordings", headers=auth(token),
+                         timeout=30).json()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = httpx.get(f"{server.url}/api/recordings/{rec['id']}", headers=auth(token)).json()
+            if body["state"] != "recording":
+                break
+            time.sleep(0.3)
+        assert body["state"] == "stopped", body
+        assert "disk almost full" in (body["stop_reason"] or "")
+        room = httpx.get(f"{server.url}/api/rooms/demo", headers=auth(token)).json()
+        assert room["storage"]["level"] == "critical"
+        folder = next((small_disk / "demo").glob(f"*-{rec['id']}"))
+        seconds, frames, _ = decoded_seconds(folder / "program.mp4")
+        assert seconds > 0.5 and frames > 15  # what was recorded plays
+    finally:
+        with pytest.raises(StopIteration):
+            next(servers)

@@ -57,6 +57,7 @@ def recording_out(manifest: dict[str, Any], folder: Path) -> RecordingOut:
         state=manifest["state"], started_at=manifest["started_at"],
         stopped_at=manifest.get("stopped_at"), duration=float(manifest.get("duration") or 0),
         size_bytes=sum(t.size_bytes for t in tracks), error=manifest.get("error"),
+        stop_reason=manifest.get("stop_reason"),
         tracks=tracks, markers=markers,
     )
 
@@ -120,7 +121,7 @@ async def start_recording(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     title = (body.title if body else "").strip() or f"{room.name} recording"
     try:
-        recording = await _recordings(request).start(room_id, title)
+        recording = await _recordings(request).record(room_id, title)
     except RecordingError as exc:
         raise _conflict(exc) from None
     return recording_out(recording.manifest(), recording.folder)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
+from recorder.storage import StorageStatus
 from room_controller.room import InvalidTransitionError, Room, UnknownSourceError
 from web.auth import CONTROL_ROLES, Controller, Viewer
 from web.live import LiveRooms, RoomNotFound
@@ -19,6 +20,7 @@ from web.schemas import (
     RoomOut,
     SourceHealthOut,
     SourceOut,
+    StorageOut,
     TokenOut,
     ViewerOut,
 )
@@ -38,7 +40,9 @@ def _room(request: Request, room_id: str) -> Room:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
-def room_out(live: LiveRooms, room: Room, full: bool) -> RoomOut:
+def room_out(
+    live: LiveRooms, room: Room, full: bool, storage: StorageStatus | None = None
+) -> RoomOut:
     viewers = live.viewers.in_room(room.id)
     output = live.outputs.get(room.id)
     encoder = None
@@ -78,6 +82,8 @@ def room_out(live: LiveRooms, room: Room, full: bool) -> RoomOut:
             for v in viewers
         ] if full else None,
         encoder=encoder,
+        storage=StorageOut(free_bytes=storage.free_bytes, level=storage.level.value,
+                           message=storage.message) if storage is not None and full else None,
     )
 
 
@@ -90,7 +96,9 @@ async def list_rooms(request: Request, principal: Viewer) -> list[RoomOut]:
 
 @router.get("/{room_id}", response_model=RoomOut, summary="A room's state")
 async def get_room(request: Request, room_id: str, principal: Viewer) -> RoomOut:
-    return room_out(_live(request), _room(request, room_id), principal.role in CONTROL_ROLES)
+    storage = request.app.state.medroom.recordings.storage.status
+    return room_out(_live(request), _room(request, room_id), principal.role in CONTROL_ROLES,
+                    storage)
 
 
 @router.post("/{room_id}/program", response_model=RoomOut, summary="Put a source on program")

@@ -77,6 +77,9 @@
       const el = document.querySelector(`[data-health="${s.id}"]`);
       if (el) { el.textContent = healthText(s.health); el.className = "health health-" + s.health.state; }
     });
+    const storage = data.storage;
+    $("storage-warning").hidden = !storage || storage.level === "ok";
+    if (storage && storage.message) $("storage-warning").textContent = storage.message;
     $("viewer-count").textContent = data.viewer_count;
     const list = $("viewer-list");
     list.innerHTML = "";

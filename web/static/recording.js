@@ -30,6 +30,10 @@
     $("rec-resume").hidden = !(active && rec.state === "paused");
     $("marker-form").hidden = !active;
     clockBase = active ? [rec.duration, Date.now(), rec.state === "recording"] : null;
+    // A recording that stopped by itself (failsafe, full disk) says why, until the next one.
+    const why = rec && !active && (rec.stop_reason || rec.error);
+    $("rec-stop-reason").hidden = !why;
+    if (why) $("rec-stop-reason").textContent = `Recording ${rec.state}: ${why}`;
     if (!rec) { $("rec-clock").textContent = ""; return; }
     if (!active) $("rec-clock").textContent = MedRoom.formatDuration(rec.duration) + " kept";
     const list = $("marker-list");
