@@ -127,3 +127,30 @@ class ViewerSession(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     left_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+SCHEDULE_STATES = ("planned", "recording", "done", "cancelled", "missed", "failed")
+
+
+class ScheduledSession(Base):
+    """A session planned ahead: the room records it on time, console open or not."""
+
+    __tablename__ = "scheduled_sessions"
+    __table_args__ = (
+        Index("ix_scheduled_sessions_room_id_starts_at", "room_id", "starts_at"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    course: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(20), default="planned")
+    recording_ids: Mapped[str] = mapped_column(String(400), default="")  # comma separated
+    message: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
