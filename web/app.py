@@ -30,7 +30,10 @@ from streaming.ice import set_ice_addresses
 from web.auth import TokenSigner
 from web.demo import prepare_demo_media
 from web.live import LiveRooms, RoomRecordings
-from web.routes import pages, recordings, rooms, session, whep
+from web.routes import pages, rooms, session, whep
+from web.routes import recordings as recording_routes
+from web.routes import schedule as schedule_routes
+from web.scheduler import ScheduleRunner
 
 logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
@@ -74,9 +77,12 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         app.state.medroom = AppState(settings, db, TokenSigner(secret), live, recordings)
         await live.start()
         recordings.start()
+        scheduler = ScheduleRunner(db, recordings)
+        scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             await recordings.stop_all()
             await live.stop()
             db.dispose()
@@ -112,7 +118,8 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(pages.router)
     app.include_router(rooms.router)
     app.include_router(whep.router)
-    app.include_router(recordings.router)
+    app.include_router(recording_routes.router)
+    app.include_router(schedule_routes.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -120,3 +120,22 @@ class MarkerIn(BaseModel):
 
 class MarkerRenameIn(BaseModel):
     title: str
+
+
+class ScheduleIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    course: str | None = Field(default=None, max_length=200)
+    starts_at: datetime = Field(description="ISO 8601 with a time zone, e.g. 2026-11-24T09:00+02:00")
+    ends_at: datetime
+
+
+class ScheduledOut(BaseModel):
+    id: int
+    room: str
+    title: str
+    course: str | None
+    starts_at: datetime
+    ends_at: datetime
+    state: str = Field(description="planned, recording, done, cancelled, missed or failed")
+    recording_ids: list[str]
+    message: str | None

@@ -194,3 +194,49 @@ def test_low_disk_stops_the_recording_cleanly_and_says_why(tmp_path: Path, small
     finally:
         with pytest.raises(StopIteration):
             next(servers)
+
+
+def test_a_scheduled_session_records_on_time_without_a_console(server: Server) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    token = server.token("instructor")
+    now = datetime.now(UTC)
+    with httpx.Client(base_url=server.url, headers=auth(token), timeout=30) as http:
+        bad = http.post("/api/rooms/demo/schedule", json={
+            "title": "x", "starts_at": (now + timedelta(minutes=5)).isoformat(),
+            "ends_at": (now + timedelta(minutes=1)).isoformat()})
+        assert bad.status_code == 422 and "end after it starts" in bad.json()["detail"]
+        too_long = http.post("/api/rooms/demo/schedule", json={
+            "title": "x", "starts_at": (now + timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(hours=6)).isoformat()})
+        assert too_long.status_code == 422 and "recording limit" in too_long.json()["detail"]
+        student = http.post("/api/rooms/demo/schedule", headers=auth(server.token("student")),
+                            json={})
+        assert student.status_code == 403
+
+        start, end = now + timedelta(seconds=2), now + timedelta(seconds=6)
+        r = http.post("/api/rooms/demo/schedule", json={
+            "title": "Scheduled tonsillectomy", "course": "ENT",
+            "starts_at": start.isoformat(), "ends_at": end.isoformat()})
+        assert r.status_code == 201, r.text
+        planned = r.json()
+        clash = http.post("/api/rooms/demo/schedule", json={
+            "title": "Clash", "starts_at": start.isoformat(), "ends_at": end.isoformat()})
+        assert clash.status_code == 409 and "Scheduled tonsillectomy" in clash.json()["detail"]
+
+        deadline = time.monotonic() + 25
+        states = set()
+        while time.monotonic() < deadline:
+            item = next(s for s in http.get("/api/rooms/demo/schedule").json()
+                        if s["id"] == planned["id"])
+            states.add(item["state"])
+            if item["state"] in ("done", "failed", "missed"):
+                break
+            time.sleep(0.25)
+        assert item["state"] == "done", item
+        assert "recording" in states
+        (recording_id,) = item["recording_ids"]
+        rec = http.get(f"/api/recordings/{recording_id}").json()
+        assert rec["title"] == "Scheduled tonsillectomy" and rec["state"] == "stopped"
+        assert rec["stop_reason"] == "scheduled end"
+        assert 3.0 <= rec["duration"] <= 5.0, rec["duration"]  # 4 s window, 1 s tick
