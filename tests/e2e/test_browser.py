@@ -158,7 +158,20 @@ def test_instructor_records_with_keyboard_markers(browser, server: Server) -> No
         console.wait_for_selector("#rec-badge.badge-recording", timeout=10_000)
         clock = console.inner_text("#rec-clock")
         assert clock.startswith("0:0"), clock
-        console.screenshot(path=str(ARTIFACTS / "instructor-console-recording.png"))
+        # Plan tomorrow's list from the console, then cancel it.
+        import datetime as dt
+
+        tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+        console.fill("#plan-title", "Endoscopic sinus surgery")
+        console.fill("#plan-course", "ENT")
+        console.fill("#plan-date", tomorrow)
+        console.fill("#plan-start", "09:00")
+        console.fill("#plan-end", "10:30")
+        console.click("#schedule-form button[type=submit]")
+        console.wait_for_selector("#schedule-list li:has-text('Endoscopic sinus surgery')")
+        console.screenshot(path=str(ARTIFACTS / "instructor-console-recording.png"), full_page=True)
+        console.click("#schedule-list li:has-text('Endoscopic sinus surgery') >> text=Cancel")
+        console.wait_for_selector("#schedule-list li:has-text('cancelled')")
         console.once("dialog", lambda dialog: dialog.accept())
         console.click("#rec-stop")
         console.wait_for_selector("#rec-badge.badge-stopped", timeout=20_000)
