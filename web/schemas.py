@@ -139,3 +139,30 @@ class ScheduledOut(BaseModel):
     state: str = Field(description="planned, recording, done, cancelled, missed or failed")
     recording_ids: list[str]
     message: str | None
+
+
+class NoteIn(BaseModel):
+    text: str = Field(description="Free text, up to 5000 characters.")
+
+
+class ChatIn(BaseModel):
+    text: str
+
+
+class StrokeIn(BaseModel):
+    points: list[tuple[float, float]] = Field(
+        description="[x, y] pairs normalised to the picture: 0..1 from the top left."
+    )
+    colour: str = Field(default="#ffd400", description="#rrggbb")
+    width: float = Field(default=0.006, description="Line width as a fraction of picture width.")
+    duration_seconds: float = Field(
+        default=0.0, ge=0, le=600, description="How long the drawing took; it ends now."
+    )
+
+
+class TimelineEventOut(BaseModel):
+    id: str
+    type: str = Field(description="marker, note, stroke or chat")
+    at: float
+    author: str
+    data: dict[str, object] = Field(description="The event's own fields (title, text, points...).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,13 +152,37 @@ def test_instructor_records_with_keyboard_markers(browser, server: Server) -> No
             "[...document.querySelectorAll('#marker-list input')].some(i => i.value === 'Dura opening')",
             timeout=10_000,
         )
+        # Draw over the program: the stroke lands on the recording's timeline.
+        console.click("body")
+        console.keyboard.press("d")
+        box = console.locator("#draw-canvas").bounding_box()
+        assert box is not None
+        console.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.4)
+        console.mouse.down()
+        for i in range(1, 11):
+            console.mouse.move(box["x"] + box["width"] * (0.3 + i * 0.03),
+                               box["y"] + box["height"] * (0.4 + i * 0.01))
+        console.mouse.up()
+        console.screenshot(path=str(ARTIFACTS / "instructor-console-drawing.png"))
+        import httpx
+
+        token = server.token("instructor")
+        rec_id = httpx.get(f"{server.url}/api/rooms/demo/recordings",
+                           headers={"Authorization": f"Bearer {token}"}).json()[0]["id"]
+        events = httpx.get(f"{server.url}/api/recordings/{rec_id}/timeline",
+                           headers={"Authorization": f"Bearer {token}"}).json()
+        strokes = [e for e in events if e["type"] == "stroke"]
+        assert len(strokes) == 1 and len(strokes[0]["data"]["points"]) >= 10
+        x0, y0 = strokes[0]["data"]["points"][0]
+        assert abs(x0 - 0.3) < 0.02 and abs(y0 - 0.4) < 0.02
+        console.keyboard.press("d")
         console.click("body")
         console.keyboard.press("p")
         console.wait_for_selector("#rec-badge.badge-paused", timeout=10_000)
         console.keyboard.press("p")
         console.wait_for_selector("#rec-badge.badge-recording", timeout=10_000)
         clock = console.inner_text("#rec-clock")
-        assert clock.startswith("0:0"), clock
+        assert re.fullmatch(r"0:[0-5]\d", clock), clock  # running, in m:ss
         # Plan tomorrow's list from the console, then cancel it.
         import datetime as dt
 

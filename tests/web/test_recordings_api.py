@@ -67,6 +67,27 @@ def test_record_pause_markers_stop_and_chapters(server: Server) -> None:
                              json={"title": "Cartilage resected"}, headers=auth(instructor))
         assert renamed.status_code == 200 and renamed.json()["title"] == "Cartilage resected"
 
+        note = http.post(f"/api/recordings/{rid}/notes", json={"text": "Bleeding controlled"},
+                         headers=auth(instructor))
+        assert note.status_code == 201 and note.json()["type"] == "note"
+        stroke = http.post(f"/api/recordings/{rid}/strokes", headers=auth(instructor), json={
+            "points": [[0.2, 0.3], [0.25, 0.35], [0.3, 0.3]], "colour": "#ffd400",
+            "duration_seconds": 0.5})
+        assert stroke.status_code == 201, stroke.text
+        assert stroke.json()["data"]["ended_at"] - stroke.json()["data"]["started_at"] == (
+            pytest.approx(0.5, abs=0.01))
+        outside = http.post(f"/api/recordings/{rid}/strokes", headers=auth(instructor),
+                            json={"points": [[1.5, 0.3]]})
+        assert outside.status_code == 422 and "outside the picture" in outside.json()["detail"]
+        bad_colour = http.post(f"/api/recordings/{rid}/strokes", headers=auth(instructor),
+                               json={"points": [[0.5, 0.5]], "colour": "red"})
+        assert bad_colour.status_code == 422
+        chat = http.post(f"/api/recordings/{rid}/chat", json={"text": "Which instrument?"},
+                         headers=auth(student))
+        assert chat.status_code == 201 and chat.json()["author"] == "script-student"
+        assert http.post(f"/api/recordings/{rid}/notes", json={"text": "x"},
+                         headers=auth(student)).status_code == 403
+
         stopped = http.post(f"/api/recordings/{rid}/stop", headers=auth(instructor))
         assert stopped.status_code == 200, stopped.text
         body = stopped.json()
@@ -83,6 +104,9 @@ def test_record_pause_markers_stop_and_chapters(server: Server) -> None:
         vtt = http.get(f"/api/recordings/{rid}/chapters.vtt", headers=auth(curator))
         assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
         assert vtt.text.index("Mucosal incision") < vtt.text.index("Cartilage resected")
+        events = http.get(f"/api/recordings/{rid}/timeline", headers=auth(curator)).json()
+        assert sorted(e["type"] for e in events) == ["chat", "marker", "marker", "note", "stroke"]
+        assert all(a["at"] <= b["at"] for a, b in zip(events, events[1:]))
 
     # Every track plays: the pause is not in the file, the frames are the room's sources.
     folder = next((server.data_dir / "recordings" / "demo").glob(f"*-{rid}"))

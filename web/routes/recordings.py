@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,15 +19,19 @@ from recorder.recording import (
     list_manifests,
 )
 from recorder.timeline import Timeline, TimelineError
-from web.auth import CONTROL_ROLES, Controller, Principal, require_roles
+from web.auth import CONTROL_ROLES, Controller, Principal, Viewer, require_roles
 from web.live import RoomNotFound, RoomRecordings
 from web.schemas import (
+    ChatIn,
     MarkerIn,
     MarkerOut,
     MarkerRenameIn,
+    NoteIn,
     RecordingOut,
     RecordingStartIn,
     RecordingTrackOut,
+    StrokeIn,
+    TimelineEventOut,
 )
 
 router = APIRouter(prefix="/api", tags=["recordings"])
@@ -184,6 +189,75 @@ async def chapters(request: Request, recording_id: str, principal: Reviewer) -> 
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"recording {out.id} is {out.state}: chapters are written when it ends")
     return Response((stored[0] / CHAPTERS).read_text(encoding="utf-8"), media_type="text/vtt")
+
+
+def _timeline_error(exc: TimelineError) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+def event_out(event: Any) -> TimelineEventOut:
+    fields = {k: v for k, v in asdict(event).items() if k not in ("id", "type", "at", "author")}
+    return TimelineEventOut(id=event.id, type=event.type, at=round(event.at, 3),
+                            author=event.author, data=fields)
+
+
+@router.post("/recordings/{recording_id}/notes", status_code=201, response_model=TimelineEventOut,
+             summary="Add a note at the current media time")
+async def add_note(
+    request: Request, recording_id: str, body: NoteIn, principal: Controller
+) -> TimelineEventOut:
+    recording = _active(request, recording_id, principal)
+    try:
+        return event_out(await recording.add_note(body.text, author=principal.subject))
+    except TimelineError as exc:
+        raise _timeline_error(exc) from None
+    except RecordingError as exc:
+        raise _conflict(exc) from None
+
+
+@router.post("/recordings/{recording_id}/strokes", status_code=201,
+             response_model=TimelineEventOut, summary="Add a drawing made over the video")
+async def add_stroke(
+    request: Request, recording_id: str, body: StrokeIn, principal: Controller
+) -> TimelineEventOut:
+    recording = _active(request, recording_id, principal)
+    ended = recording.media_time()
+    try:
+        stroke = await recording.add_stroke(
+            body.points, body.colour, body.width, started_at=max(0.0, ended - body.duration_seconds),
+            ended_at=ended, author=principal.subject,
+        )
+    except TimelineError as exc:
+        raise _timeline_error(exc) from None
+    except RecordingError as exc:
+        raise _conflict(exc) from None
+    return event_out(stroke)
+
+
+@router.post("/recordings/{recording_id}/chat", status_code=201, response_model=TimelineEventOut,
+             summary="Add a chat line to the recording's timeline")
+async def add_chat(
+    request: Request, recording_id: str, body: ChatIn, principal: Viewer
+) -> TimelineEventOut:
+    recording = _active(request, recording_id, principal)
+    try:
+        return event_out(await recording.add_chat(principal.subject, body.text))
+    except TimelineError as exc:
+        raise _timeline_error(exc) from None
+    except RecordingError as exc:
+        raise _conflict(exc) from None
+
+
+@router.get("/recordings/{recording_id}/timeline", response_model=list[TimelineEventOut],
+            summary="Every timeline event, in media-time order")
+async def timeline(
+    request: Request, recording_id: str, principal: Reviewer
+) -> list[TimelineEventOut]:
+    out = _out(request, recording_id, principal)
+    stored = _stored(request, recording_id)
+    if stored is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recording with id '{out.id}'")
+    return [event_out(e) for e in Timeline(stored[0]).events()]
 
 
 # Declared last: "/recordings/{id}/markers" above must win over "{action}".
