@@ -47,6 +47,7 @@ typecheck:
 
 bench: setup
 	$(BIN)/medroom bench fanout --viewers 1 10 --seconds 10
+	$(BIN)/medroom bench recording
 
 clean:
 	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache
