@@ -8,6 +8,7 @@ from fractions import Fraction
 from library.cme import (
     DistanceMaterial,
     FinalTest,
+    Finding,
     ItemKind,
     Level,
     Organiser,
@@ -223,14 +224,17 @@ def test_dates_not_yet_filed_are_reminders() -> None:
 
 
 def test_distance_request_sixty_and_fifty_nine_days_before() -> None:
-    kw = {"kind": ONLINE, "learning_hours": Fraction(6), "final_test": FinalTest(10)}
-    assert (
-        findings(programme(request_filed_on=DAY - timedelta(days=60), **kw), "art. 12 alin. (1)")
-        == []
-    )
-    [finding] = findings(
-        programme(request_filed_on=DAY - timedelta(days=59), **kw), "art. 12 alin. (1)"
-    )
+    def filed(days: int) -> list[Finding]:
+        prog = programme(
+            kind=ONLINE,
+            learning_hours=Fraction(6),
+            final_test=FinalTest(10),
+            request_filed_on=DAY - timedelta(days=days),
+        )
+        return findings(prog, "art. 12 alin. (1)")
+
+    assert filed(60) == []
+    [finding] = filed(59)
     assert finding.severity is Severity.ERROR and "at least 60 days" in finding.message
 
 
