@@ -2,7 +2,8 @@
 
 Pure domain code: frozen dataclasses and enums in, plain values out. ``programme`` describes
 a programme, ``checker`` lists what breaks the procedure, ``credits`` computes credits for the
-programme and for each participant, ``attendance`` decides full presence and test results.
+programme and for each participant, ``attendance`` decides full presence and test results, ``totals`` adds a doctor's credits
+across programmes.
 """
 
 from library.cme.attendance import AttendeeRecord, Gap, TestAttempt, presence_gaps, test_outcome
@@ -34,15 +35,18 @@ from library.cme.programme import (
     Speaker,
     Sponsor,
 )
+from library.cme.totals import Award, Exclusion, Total, total_credits
 
 __all__ = [
     "AgendaItem",
     "AttendeeCredits",
     "AttendeeRecord",
+    "Award",
     "Contributor",
     "ContributorRole",
     "CreditResult",
     "DistanceMaterial",
+    "Exclusion",
     "FinalTest",
     "Finding",
     "Gap",
@@ -60,6 +64,7 @@ __all__ = [
     "Sponsor",
     "Step",
     "TestAttempt",
+    "Total",
     "attendee_credits",
     "check_programme",
     "creditable_hours",
@@ -67,4 +72,5 @@ __all__ = [
     "programme_credits",
     "round_credits",
     "test_outcome",
+    "total_credits",
 ]
