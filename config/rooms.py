@@ -95,9 +95,35 @@ class ProgramSpec(_Strict):
 
 
 class LayoutSpec(_Strict):
-    """How the program is composed; issue 2 ships the single-source layout."""
+    """How the program is composed at start: which sources go in which slots."""
 
-    mode: Literal["single"] = "single"
+    mode: Literal["single", "side-by-side", "pip", "grid-2x2"] = "single"
+    sources: list[str] = Field(
+        default_factory=list,
+        description="Source ids by slot (single 1, side-by-side 2, pip 2: main then inset, "
+        "grid-2x2 4); empty means the program_source alone.",
+    )
+    pip_corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = "bottom-right"
+    pip_size: Annotated[float, Field(ge=0.1, le=0.5)] = 0.3
+
+
+class OverlaysSpec(_Strict):
+    """Text burnt into the program: a title band and a clock."""
+
+    procedure: Annotated[str, Field(max_length=120)] = ""
+    presenter: Annotated[str, Field(max_length=120)] = ""
+    institution: Annotated[str, Field(max_length=120)] = ""
+    clock: bool = False
+
+
+class MaskSpec(_Strict):
+    """A privacy mask: an opaque rectangle over part of a source (fractions of its picture)."""
+
+    source: str
+    x: Annotated[float, Field(ge=0, le=1)]
+    y: Annotated[float, Field(ge=0, le=1)]
+    w: Annotated[float, Field(gt=0, le=1)]
+    h: Annotated[float, Field(gt=0, le=1)]
 
 
 class ViscaDeviceSpec(_Strict):
@@ -117,12 +143,16 @@ class RoomSpec(_Strict):
     program_source: str = Field(description="Source on program when the room starts.")
     program: ProgramSpec = ProgramSpec()
     layout: LayoutSpec = LayoutSpec()
+    overlays: OverlaysSpec = OverlaysSpec()
+    masks: list[MaskSpec] = []
     sources: Annotated[list[SourceSpec], Field(min_length=1)]
     devices: list[ViscaDeviceSpec] = []
 
     @model_validator(mode="after")
     def _check_references(self) -> RoomSpec:
         ids = [source.id for source in self.sources]
+        if "program" in ids:
+            raise ValueError("'program' is reserved (it names the composed program): rename that source")
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"source ids must be unique, repeated: {', '.join(duplicates)}")
@@ -131,6 +161,14 @@ class RoomSpec(_Strict):
                 f"program_source '{self.program_source}' is not one of the sources "
                 f"({', '.join(ids)})"
             )
+        for source in self.layout.sources:
+            if source not in ids:
+                raise ValueError(f"layout source '{source}' is not one of the sources")
+        for mask in self.masks:
+            if mask.source not in ids:
+                raise ValueError(f"mask source '{mask.source}' is not one of the sources")
+            if mask.x + mask.w > 1 or mask.y + mask.h > 1:
+                raise ValueError(f"mask on '{mask.source}' leaves the picture (x+w, y+h <= 1)")
         for device in self.devices:
             if device.camera_source is not None and device.camera_source not in ids:
                 raise ValueError(
@@ -164,10 +202,12 @@ def load_room_file(path: Path) -> RoomSpec:
     if not isinstance(room, dict):
         raise RoomFileError(path, [("room", "missing [room] table")])
     data = dict(room)
-    for key in ("program", "layout", "sources", "devices"):
+    for key in ("program", "layout", "overlays", "masks", "sources", "devices"):
         if key in raw:
             data[key] = raw[key]
-    unknown = sorted(set(raw) - {"room", "program", "layout", "sources", "devices"})
+    unknown = sorted(
+        set(raw) - {"room", "program", "layout", "overlays", "masks", "sources", "devices"}
+    )
     problems: list[tuple[str, str]] = [(key, "unknown key") for key in unknown]
     try:
         spec = RoomSpec.model_validate(data)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -20,6 +20,16 @@ import cv2
 import numpy as np
 
 from config.rooms import DicomSeriesSpec, EndoscopeSimSpec, RoomSpec, SourceSpec, TestPatternSpec
+from room_controller.composition import (
+    Composer,
+    Corner,
+    InvalidMaskError,
+    Layout,
+    LayoutKind,
+    Overlays,
+    PrivacyMask,
+    TitleLine,
+)
 from room_controller.sources import (
     DicomSeriesSource,
     EndoscopeSimSource,
@@ -29,6 +39,9 @@ from room_controller.sources import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+PROGRAM_PREVIEW = "program"  # thumbnail name of the composed program (not a source id)
 
 
 class RoomState(str, Enum):
@@ -108,8 +121,26 @@ class Room:
             s.id: build_source(s, spec.name, data_dir) for s in spec.sources
         }
         self._lock = threading.Lock()
-        self._program_source = spec.program_source
         self._state = RoomState.IDLE
+        program = spec.program
+        self._composer = Composer(program.width, program.height)
+        self._layout = Layout(
+            LayoutKind(spec.layout.mode),
+            tuple(spec.layout.sources) or (spec.program_source,),
+            pip_corner=Corner(spec.layout.pip_corner),
+            pip_size=spec.layout.pip_size,
+        )
+        title = TitleLine(spec.overlays.procedure, spec.overlays.presenter,
+                          spec.overlays.institution)
+        self._overlays = Overlays(
+            title=title if title.text() else None,
+            clock=spec.overlays.clock,
+            masks=tuple(PrivacyMask(m.x, m.y, m.w, m.h, source=m.source) for m in spec.masks),
+        )
+        self._labels = {s.id: s.label for s in spec.sources}
+        # Last composition, keyed by what it was made of: several encoders share one.
+        self._program_cache: tuple[object, np.ndarray] | None = None
+        self._source_composers: dict[str, Composer] = {}
         self.live_since: datetime | None = None
         self._slates: dict[str, np.ndarray] = {}
         self._thumbnails: dict[str, tuple[float, bytes]] = {}  # "source@width" -> (time, jpeg)
@@ -156,27 +187,115 @@ class Room:
     # -- program -----------------------------------------------------------------------------
     @property
     def program_source(self) -> str:
-        return self._program_source
+        """The main source: the one in the first slot of the layout."""
+        return self._layout.sources[0] or ""
 
-    def select_program(self, source_id: str) -> None:
-        if source_id not in self.sources:
+    @property
+    def layout(self) -> Layout:
+        return self._layout
+
+    @property
+    def overlays(self) -> Overlays:
+        return self._overlays
+
+    def _check_source(self, source_id: str | None) -> None:
+        if source_id is not None and source_id not in self.sources:
             raise UnknownSourceError(
                 f"room '{self.id}' has no source '{source_id}' "
                 f"(sources: {', '.join(self.sources)})"
             )
-        with self._lock:
-            self._program_source = source_id
+
+    def select_program(self, source_id: str) -> None:
+        """Put a source in the main slot of the current layout (swapping places if it is
+        already in another slot), as the instructor's take button and number keys do."""
+        self._check_source(source_id)
+        sources = list(self._layout.sources)
+        if source_id in sources:
+            sources[sources.index(source_id)] = sources[0]
+        sources[0] = source_id
+        self._layout = replace(self._layout, sources=tuple(sources))
+
+    def set_layout(self, layout: Layout) -> None:
+        """Change the layout; takes effect on the next frame (no black frame in between)."""
+        for source_id in layout.sources:
+            self._check_source(source_id)
+        self._layout = layout
+
+    def set_masks(self, masks: tuple[PrivacyMask, ...]) -> None:
+        for mask in masks:
+            if mask.source is None:
+                raise InvalidMaskError("a privacy mask must belong to a source")
+            self._check_source(mask.source)
+        self._overlays = replace(self._overlays, masks=masks)
+        self._source_composers.clear()
+
+    def mask_from_program_rect(self, x: float, y: float, w: float, h: float) -> PrivacyMask:
+        """A rectangle drawn on the program (fractions of it) as a mask of the source under
+        its centre, in that source's own coordinates, so it follows the source to any layout."""
+        pw, ph = self._composer.width, self._composer.height
+        cx, cy = (x + w / 2) * pw, (y + h / 2) * ph
+        sizes = {}
+        for source_id in self._layout.sources:
+            if source_id is not None:
+                frame = self.sources[source_id].latest_frame()
+                sizes[source_id] = (
+                    (frame.image.shape[1], frame.image.shape[0]) if frame is not None
+                    else self.source_size(source_id)
+                )
+        # Later slots are drawn on top (the pip inset): the topmost one under the centre wins.
+        for slot in reversed(self._composer.geometry(self._layout, sizes)):
+            sx, sy, sw, sh = slot.content
+            if slot.source is not None and sx <= cx < sx + sw and sy <= cy < sy + sh:
+                left = max(0.0, (x * pw - sx) / sw)
+                top = max(0.0, (y * ph - sy) / sh)
+                right = min(1.0, ((x + w) * pw - sx) / sw)
+                bottom = min(1.0, ((y + h) * ph - sy) / sh)
+                return PrivacyMask(left, top, right - left, bottom - top, source=slot.source)
+        raise InvalidMaskError("draw the mask over a source's picture, not over an empty area")
+
+    def set_title(self, title: TitleLine | None, clock: bool) -> None:
+        self._overlays = replace(
+            self._overlays, title=title if title is not None and title.text() else None,
+            clock=clock,
+        )
 
     def program_frame(self) -> np.ndarray:
-        """The picture on program now (a slate when the source has none)."""
-        return self.source_frame(self._program_source)
+        """The composed program now: layout, masks and overlays burnt in, before encoding."""
+        layout, overlays = self._layout, self._overlays
+        frames: dict[str, np.ndarray | None] = {}
+        key: list[object] = [layout, overlays]
+        for source_id in layout.sources:
+            if source_id is None or source_id in frames:
+                continue
+            frame = self.sources[source_id].latest_frame()
+            frames[source_id] = frame.image if frame is not None else None
+            key.append(frame.index if frame is not None else None)
+        if overlays.clock:
+            key.append(int(time.time()))
+        cache_key = tuple(key)
+        cached = self._program_cache
+        if cached is not None and cached[0] == cache_key:
+            return cached[1]
+        image = self._composer.compose(frames, layout, overlays, labels=self._labels)
+        self._program_cache = (cache_key, image)
+        return image
 
     def source_frame(self, source_id: str) -> np.ndarray:
-        """A source's latest picture, or a slate naming it when it has none."""
+        """A source's latest picture with its privacy masks, or a slate naming it."""
         source = self.sources[source_id]
         frame = source.latest_frame()
         if frame is not None:
-            return frame.image
+            masks = tuple(m for m in self._overlays.masks if m.source == source_id)
+            if not masks:
+                return frame.image
+            h, w = frame.image.shape[:2]
+            composer = self._source_composers.get(source_id)
+            if composer is None or (composer.width, composer.height) != (w, h):
+                composer = self._source_composers[source_id] = Composer(w, h)
+            return composer.compose(
+                {source_id: frame.image}, Layout(LayoutKind.SINGLE, (source_id,)),
+                Overlays(masks=masks),
+            )
         slate = self._slates.get(source.id)
         if slate is None:
             program = self.spec.program
@@ -193,17 +312,18 @@ class Room:
         return [SourceView(s.id, s.label, s.kind, s.health()) for s in self.sources.values()]
 
     def thumbnail_jpeg(self, source_id: str, width: int = 320, max_age: float = 0.2) -> bytes:
-        """A small JPEG of a source's latest frame; cached briefly so many consoles cost one."""
-        if source_id not in self.sources:
+        """A small JPEG of a source's latest frame (``PROGRAM_PREVIEW``: the composed program);
+        cached briefly so many consoles cost one."""
+        if source_id not in self.sources and source_id != PROGRAM_PREVIEW:
             raise UnknownSourceError(f"room '{self.id}' has no source '{source_id}'")
         now = time.monotonic()
         key = f"{source_id}@{width}"
         cached = self._thumbnails.get(key)
         if cached is not None and now - cached[0] < max_age:
             return cached[1]
-        source = self.sources[source_id]
-        frame = source.latest_frame()
-        image = frame.image if frame is not None else no_signal_slate(640, 360, source.label)
+        # Masked like everything else that leaves the room controller.
+        image = (self.program_frame() if source_id == PROGRAM_PREVIEW
+                 else self.source_frame(source_id))
         height = max(1, round(image.shape[0] * width / image.shape[1]))
         small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 75])

@@ -166,3 +166,44 @@ class TimelineEventOut(BaseModel):
     at: float
     author: str
     data: dict[str, object] = Field(description="The event's own fields (title, text, points...).")
+
+
+class LayoutBody(BaseModel):
+    kind: str = Field(description="single, side-by-side, pip or grid-2x2")
+    sources: list[str | None] = Field(description="Source id per slot; null leaves it empty.")
+    pip_corner: str = "bottom-right"
+    pip_size: float = 0.3
+
+
+class MaskBody(BaseModel):
+    source: str
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+class MasksBody(BaseModel):
+    masks: list[MaskBody]
+
+
+class ProgramRectIn(BaseModel):
+    """A rectangle drawn on the program picture (fractions of it); the server finds the source."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+class TitleBody(BaseModel):
+    procedure: str = Field(default="", max_length=120)
+    presenter: str = Field(default="", max_length=120)
+    institution: str = Field(default="", max_length=120)
+    clock: bool = False
+
+
+class CompositionOut(BaseModel):
+    layout: LayoutBody
+    masks: list[MaskBody]
+    title: TitleBody

@@ -3,9 +3,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from config.rooms import RoomSpec
+from room_controller.composition import Layout, LayoutKind, PrivacyMask
 from room_controller.room import InvalidTransitionError, Room, RoomState, UnknownSourceError
 
 
@@ -40,7 +43,13 @@ def test_program_frame_follows_selection_and_a_dead_source_gives_a_slate(tmp_pat
         deadline = time.monotonic() + 5
         while room.sources["cam"].latest_frame() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert room.program_frame().shape == (180, 320, 3)
+        program = room.program_frame()
+        assert program.shape == (720, 1280, 3)  # composed at the program size
+        cam = room.sources["cam"].latest_frame()
+        assert cam is not None
+        # The 16:9 camera fills the 16:9 program: same picture, upscaled.
+        expected = cv2.resize(cam.image, (1280, 720), interpolation=cv2.INTER_LINEAR)
+        assert np.abs(program.astype(int) - expected.astype(int)).mean() < 12
         with pytest.raises(UnknownSourceError, match="no source 'nope'"):
             room.select_program("nope")
         room.select_program("ct")
@@ -53,5 +62,32 @@ def test_program_frame_follows_selection_and_a_dead_source_gives_a_slate(tmp_pat
         assert health["cam"].state.value == "live"
         jpeg = room.thumbnail_jpeg("ct")
         assert jpeg[:2] == b"\xff\xd8"
+    finally:
+        room.stop()
+
+
+def test_masks_cover_the_source_everywhere_it_leaves_the_room(tmp_path: Path) -> None:
+    room = Room(spec(tmp_path), tmp_path)
+    room.start()
+    try:
+        deadline = time.monotonic() + 5
+        while room.sources["cam"].latest_frame() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # Top-left quarter of the camera hidden (the colour bars there are bright).
+        room.set_masks((PrivacyMask(0.0, 0.0, 0.5, 0.5, source="cam"),))
+        program = room.program_frame()
+        assert program[:360, :640].max() == 0  # exactly the mask colour, nothing shows through
+        assert program[400:, 700:].max() > 0
+        iso = room.source_frame("cam")  # the ISO recording and the thumbnails are masked too
+        assert iso.shape == (180, 320, 3) and iso[:90, :160].max() == 0
+        thumb = cv2.imdecode(np.frombuffer(room.thumbnail_jpeg("cam", 320), np.uint8), 1)
+        assert thumb[:80, :150].max() < 25  # JPEG ringing at most
+        # The mask follows its source into another layout: picture-in-picture inset.
+        room.set_layout(Layout(LayoutKind.PIP, ("ct", "cam")))
+        assert room.program_source == "ct"
+        with pytest.raises(UnknownSourceError):
+            room.set_layout(Layout(LayoutKind.SIDE_BY_SIDE, ("cam", "nope")))
+        with pytest.raises(UnknownSourceError):
+            room.set_masks((PrivacyMask(0.1, 0.1, 0.2, 0.2, source="nope"),))
     finally:
         room.stop()

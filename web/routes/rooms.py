@@ -139,7 +139,7 @@ async def end_live(request: Request, room_id: str, principal: Controller) -> Roo
 
 @router.get(
     "/{room_id}/sources/{source_id}/thumbnail.jpg",
-    summary="A small JPEG of a source's latest frame",
+    summary="A small JPEG of a source's latest frame ('program': the composed program)",
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 async def thumbnail(

@@ -116,7 +116,7 @@
       previewLoading = true;
       const next = new Image();
       next.onload = next.onerror = () => { if (next.naturalWidth) $("program-preview").src = next.src; previewLoading = false; };
-      next.src = `/api/rooms/${roomId}/sources/${room.program_source}/thumbnail.jpg?width=960&t=${Date.now()}`;
+      next.src = `/api/rooms/${roomId}/sources/program/thumbnail.jpg?width=960&t=${Date.now()}`;
     }
   }
 
