@@ -6,11 +6,14 @@ CME attendance, so a naive datetime that could be read as local time is never le
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -154,3 +157,51 @@ class ScheduledSession(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+CME_STATUSES = ("draft", "submitted")
+
+
+class CmeProgramme(Base):
+    """A CME programme: the engine's model as JSON, with the columns lists and filters need."""
+
+    __tablename__ = "cme_programmes"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'submitted')", name="status_valid"),
+        CheckConstraint("ends_on >= starts_on", name="ends_after_start"),
+        Index("ix_cme_programmes_starts_on", "starts_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40))
+    level: Mapped[str] = mapped_column(String(20))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    organiser: Mapped[str] = mapped_column(String(300))  # the main provider, first organiser
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Bucharest")
+    drop_tolerance_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    programme: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CmeProgrammeLiveSession(Base):
+    """A live session that carries part of a programme's agenda (derived from the agenda)."""
+
+    __tablename__ = "cme_programme_live_sessions"
+    __table_args__ = (
+        Index("ix_cme_programme_live_sessions_live_session_id", "live_session_id"),
+    )
+
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("cme_programmes.id", ondelete="CASCADE"), primary_key=True
+    )
+    # RESTRICT: a live session that earned credits cannot disappear from under them.
+    live_session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"), primary_key=True)

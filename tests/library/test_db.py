@@ -8,7 +8,10 @@ from sqlalchemy import inspect, text
 
 from library.db import Database, DatabaseError, masked_url
 
-TABLES = {"users", "live_sessions", "viewer_sessions", "scheduled_sessions", "alembic_version"}
+TABLES = {
+    "users", "live_sessions", "viewer_sessions", "scheduled_sessions", "cme_programmes",
+    "cme_programme_live_sessions", "alembic_version",
+}
 
 
 def test_migrate_creates_tables_and_is_idempotent(db_url: str) -> None:
@@ -19,7 +22,7 @@ def test_migrate_creates_tables_and_is_idempotent(db_url: str) -> None:
         assert TABLES <= set(inspect(database.engine).get_table_names())
         with database.session() as session:
             versions = session.execute(text("SELECT version_num FROM alembic_version")).all()
-        assert [v for (v,) in versions] == ["0002"]
+        assert [v for (v,) in versions] == ["0003"]
     finally:
         database.dispose()
 
