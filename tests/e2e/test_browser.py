@@ -203,3 +203,48 @@ def test_instructor_records_with_keyboard_markers(browser, server: Server) -> No
         assert "kept" in console.inner_text("#rec-clock")
     finally:
         context.close()
+
+
+def test_instructor_composes_picture_in_picture_and_masks_a_face(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, console = log_in(browser, server, "dr-ana")
+    try:
+        console.goto(server.url + "/rooms/demo/console")
+        console.click("[data-layout='pip']")
+        console.wait_for_selector("[data-layout='pip'][aria-pressed='true']")
+        # Drag the CT onto the inset (bottom right corner of the program).
+        monitor = console.locator(".program-panel .monitor").bounding_box()
+        assert monitor is not None
+        console.locator(".source-tile[data-source='ct']").drag_to(
+            console.locator(".program-panel .monitor"),
+            target_position={"x": monitor["width"] * 0.85, "y": monitor["height"] * 0.8},
+        )
+        console.wait_for_function(
+            "document.querySelector('.source-tile.on-program') !== null", timeout=5000)
+        import httpx
+
+        token = server.token("instructor")
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(50):
+            layout = httpx.get(f"{server.url}/api/rooms/demo/composition", headers=headers).json()
+            if layout["layout"]["sources"][1] == "ct":
+                break
+            console.wait_for_timeout(100)
+        assert layout["layout"]["sources"][1] == "ct", layout
+
+        # Draw a privacy mask over the main picture.
+        console.keyboard.press("k")
+        console.mouse.move(monitor["x"] + monitor["width"] * 0.1, monitor["y"] + monitor["height"] * 0.1)
+        console.mouse.down()
+        console.mouse.move(monitor["x"] + monitor["width"] * 0.3, monitor["y"] + monitor["height"] * 0.3)
+        console.mouse.up()
+        console.wait_for_selector("#mask-list li")
+        masks = httpx.get(f"{server.url}/api/rooms/demo/composition", headers=headers).json()["masks"]
+        assert len(masks) == 1 and masks[0]["source"] == layout["layout"]["sources"][0]
+        console.wait_for_timeout(1200)  # the preview refreshes with the mask burnt in
+        console.screenshot(path=str(ARTIFACTS / "instructor-console-pip-mask.png"))
+        httpx.put(f"{server.url}/api/rooms/demo/masks", json={"masks": []}, headers=headers)
+        httpx.put(f"{server.url}/api/rooms/demo/layout", headers=headers,
+                  json={"kind": "single", "sources": ["endoscope"]})
+    finally:
+        context.close()
