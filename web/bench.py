@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
-from typing import Any
+from typing import Any, Protocol
 
 import aiortc.rtcrtpreceiver
 import av
@@ -50,6 +50,7 @@ from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpCodecCapability,
+    RTCRtpTransceiver,
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRelay
@@ -57,9 +58,12 @@ from aiortc.mediastreams import VideoStreamTrack
 from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
 
+from room_controller.sources.base import Source
 from room_controller.sources.synthetic import EndoscopeSimSource
 from streaming.encoder import EncoderSettings, SharedEncoder
 from streaming.ice import set_ice_addresses
+from streaming.latency import RECEIVERS, StampWatcher, install_receiver, percentile, summarize
+from streaming.stamp import StampedSource
 from streaming.whep import ViewerSessions
 
 PATHS = ("medroom", "stock")
@@ -85,11 +89,11 @@ class BenchError(RuntimeError):
 # -- shared helpers ----------------------------------------------------------------------------
 
 
-def viewer_split(viewers: int) -> list[int]:
-    """Viewers per probe process: at most 10 each, at least 2 processes from 4 viewers on."""
+def viewer_split(viewers: int, per_process: int = MAX_VIEWERS_PER_PROCESS) -> list[int]:
+    """Viewers per probe process: at most ``per_process`` each, at least 2 from 4 viewers on."""
     if viewers <= 0:
         return []
-    processes = max(math.ceil(viewers / MAX_VIEWERS_PER_PROCESS), 2 if viewers >= 4 else 1)
+    processes = max(math.ceil(viewers / per_process), 2 if viewers >= 4 else 1)
     base, extra = divmod(viewers, processes)
     return [base + (1 if i < extra else 0) for i in range(processes)]
 
@@ -146,7 +150,7 @@ class _SourceTrack(VideoStreamTrack):
     all viewers), so the stock path pays per viewer exactly what aiortc itself adds: an encode.
     """
 
-    def __init__(self, source: EndoscopeSimSource) -> None:
+    def __init__(self, source: Source) -> None:
         super().__init__()
         self._source = source
         self.frames = 0
@@ -163,20 +167,22 @@ class _SourceTrack(VideoStreamTrack):
         return video
 
 
-def _server_main(conn: Connection, path: str) -> None:
+def _server_main(conn: Connection, path: str, stamp: bool = False) -> None:
     _quiet_child()
     try:
-        asyncio.run(_serve(conn, path))
+        asyncio.run(_serve(conn, path, stamp))
     except BaseException:  # noqa: BLE001 - anything at all goes to the parent, then exit
         _send_error(conn, f"server ({path})")
     finally:
         conn.close()
 
 
-async def _serve(conn: Connection, path: str) -> None:
-    source = EndoscopeSimSource(
+async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
+    source: Source = EndoscopeSimSource(
         "endoscope", "Endoscope", width=1280, height=720, fps=SOURCE_FPS
     )
+    if stamp:  # every frame carries its capture time (``medroom bench latency``)
+        source = StampedSource(source)
     source.start()
     encoder: SharedEncoder | None = None
     sessions: ViewerSessions | None = None
@@ -346,15 +352,21 @@ async def _signal(port: int, offer: str) -> str:
     return str(reply["sdp"])
 
 
+async def _recvonly_offer(pc: RTCPeerConnection) -> RTCRtpTransceiver:
+    """A receive-only H.264 video transceiver, and the local offer (ICE gathered) set."""
+    transceiver = pc.addTransceiver("video", direction="recvonly")
+    capabilities = RTCRtpReceiver.getCapabilities("video")
+    assert capabilities is not None
+    transceiver.setCodecPreferences(_h264_only(capabilities.codecs))
+    await pc.setLocalDescription(await pc.createOffer())
+    return transceiver
+
+
 async def _connect_viewer(port: int, deadline: float) -> _LeanViewer:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     viewer = _LeanViewer(pc=pc, times=[], started=time.monotonic())
     try:
-        transceiver = pc.addTransceiver("video", direction="recvonly")
-        capabilities = RTCRtpReceiver.getCapabilities("video")
-        assert capabilities is not None
-        transceiver.setCodecPreferences(_h264_only(capabilities.codecs))
-        await pc.setLocalDescription(await pc.createOffer())
+        transceiver = await _recvonly_offer(pc)
         answer = await asyncio.wait_for(
             _signal(port, pc.localDescription.sdp), deadline - time.monotonic()
         )
@@ -385,9 +397,21 @@ def _viewer_main(conn: Connection, port: int, count: int) -> None:
         conn.close()
 
 
-async def _probe(conn: Connection, port: int, count: int) -> None:
+class _ProbeViewer(Protocol):
+    pc: RTCPeerConnection
+    error: str | None
+
+    def window(self, t0: float, t1: float) -> Message: ...
+
+
+async def _probe(
+    conn: Connection,
+    port: int,
+    count: int,
+    connect: Callable[[int, float], Awaitable[_ProbeViewer]] = _connect_viewer,
+) -> None:
     deadline = time.monotonic() + CONNECT_TIMEOUT - 5
-    viewers = list(await asyncio.gather(*(_connect_viewer(port, deadline) for _ in range(count))))
+    viewers = list(await asyncio.gather(*(connect(port, deadline) for _ in range(count))))
     try:
         conn.send({
             "kind": "ready",
@@ -505,17 +529,39 @@ def _progress(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
-def run_once(path: str, viewers: int, seconds: float) -> RunResult:
-    """One server (fresh process) with ``viewers`` lean viewers; CPU over a steady window."""
+@dataclass
+class _Measured:
+    """What one server + probes session measured over its steady window."""
+
+    seconds: float
+    server_mc: float
+    probe_mc: float
+    probe_processes: int
+    connected: int
+    errors: list[str]
+    viewers: list[Message]
+    server_stats: Message
+
+
+def _measure(
+    server_name: str,
+    server_args: tuple[Any, ...],
+    probe_main: Callable[..., None],
+    probe_args: tuple[Any, ...],
+    split: list[int],
+    seconds: float,
+) -> _Measured:
+    """A fresh server process and probe processes (``split``: viewers each); CPU and reports
+    over a ``seconds`` window that starts ``WARMUP_SECONDS`` after every viewer is ready."""
     ctx = multiprocessing.get_context("spawn")
     children: list[_Child] = []
     try:
-        server = _start(ctx, f"server ({path})", _server_main, path)
+        server = _start(ctx, server_name, _server_main, *server_args)
         children.append(server)
         port = int(server.expect("ready", SERVER_START_TIMEOUT)["port"])
         probes: list[_Child] = []
-        for i, count in enumerate(viewer_split(viewers)):
-            probe = _start(ctx, f"viewer process {i + 1}", _viewer_main, port, count)
+        for i, count in enumerate(split):
+            probe = _start(ctx, f"viewer process {i + 1}", probe_main, port, count, *probe_args)
             children.append(probe)
             probes.append(probe)
         connected = 0
@@ -547,21 +593,36 @@ def run_once(path: str, viewers: int, seconds: float) -> RunResult:
         server.send({"kind": "stop"})
         stats: Message = server.expect("stopped", STOP_TIMEOUT)["stats"]
         errors.extend(str(v["error"]) for v in per_viewer if v["error"] and v["error"] not in errors)
-        return RunResult(
-            path=path,
-            viewers=viewers,
+        return _Measured(
             seconds=round(window, 3),
             server_mc=round(1000 * (server1 - server0) / window, 1),
             probe_mc=round(1000 * (probe1 - probe0) / window, 1),
             probe_processes=len(probes),
             connected=connected,
-            fps=[round(float(v["fps"]), 2) for v in per_viewer],
-            max_gap_ms=max((float(v["max_gap_ms"]) for v in per_viewer), default=None),
             errors=errors,
+            viewers=per_viewer,
             server_stats=stats,
         )
     finally:
         _shutdown(children)
+
+
+def run_once(path: str, viewers: int, seconds: float) -> RunResult:
+    """One server (fresh process) with ``viewers`` lean viewers; CPU over a steady window."""
+    m = _measure(f"server ({path})", (path,), _viewer_main, (), viewer_split(viewers), seconds)
+    return RunResult(
+        path=path,
+        viewers=viewers,
+        seconds=m.seconds,
+        server_mc=m.server_mc,
+        probe_mc=m.probe_mc,
+        probe_processes=m.probe_processes,
+        connected=m.connected,
+        fps=[round(float(v["fps"]), 2) for v in m.viewers],
+        max_gap_ms=max((float(v["max_gap_ms"]) for v in m.viewers), default=None),
+        errors=m.errors,
+        server_stats=m.server_stats,
+    )
 
 
 def run_fanout(viewer_counts: list[int], seconds: float, baseline: bool) -> Message:
@@ -690,7 +751,204 @@ def format_table(report: Message) -> str:
     return "\n".join(lines)
 
 
+# -- latency: stamped frames decoded by the viewers --------------------------------------------
+
+#: Decoding viewers cost the probe a software decoder each (about 0.1 core at 720p30).
+MAX_DECODING_VIEWERS_PER_PROCESS = 4
+LATENCY_TARGETS = {"p50_ms": 80.0, "p95_ms": 120.0, "first_frame_p95_s": 1.0}
+
+
+@dataclass
+class _DecodingViewer:
+    """A probe viewer that decodes (aiortc's decoder) and reads each frame's capture stamp."""
+
+    pc: RTCPeerConnection
+    watcher: StampWatcher | None = None
+    gather_s: float | None = None
+    error: str | None = None
+
+    def window(self, t0: float, t1: float) -> Message:
+        report: Message = (
+            self.watcher.window(t0, t1) if self.watcher is not None
+            else summarize([]) | {"frames": 0, "first_frame_s": None}
+        )
+        latencies = (
+            [round(s.latency_ms, 1) for s in self.watcher.samples
+             if t0 <= s.at < t1 and s.latency_ms is not None]
+            if self.watcher is not None else []
+        )
+        report.update(latencies=latencies, gather_s=self.gather_s,
+                      state=str(self.pc.connectionState), error=self.error)
+        return report
+
+
+async def _connect_decoding_viewer(port: int, deadline: float) -> _DecodingViewer:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    viewer = _DecodingViewer(pc=pc)
+    try:
+        began = time.monotonic()
+        transceiver = await _recvonly_offer(pc)  # aiortc gathers ICE before the offer goes out
+        posted = time.monotonic()
+        viewer.gather_s = round(posted - began, 3)
+        answer = await asyncio.wait_for(_signal(port, pc.localDescription.sdp), deadline - posted)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        watcher = StampWatcher(transceiver.receiver.track, started=posted)
+        viewer.watcher = watcher
+        watcher.start()
+        if not await watcher.wait_first_frame(max(0.1, deadline - time.monotonic())):
+            raise BenchError(
+                f"no frame decoded (connection {pc.connectionState}, {watcher.ended or 'waiting'})"
+            )
+    except Exception as exc:  # noqa: BLE001 - one viewer failing is a result, not a crash
+        viewer.error = f"{type(exc).__name__}: {exc}"
+    return viewer
+
+
+def _latency_viewer_main(conn: Connection, port: int, count: int, receiver: str) -> None:
+    _quiet_child()
+    install_receiver(receiver)
+    try:
+        asyncio.run(_probe(conn, port, count, _connect_decoding_viewer))
+    except BaseException:  # noqa: BLE001 - anything at all goes to the parent, then exit
+        _send_error(conn, "latency viewer process")
+    finally:
+        conn.close()
+
+
+def run_latency(viewers: int, seconds: float, receiver: str = "marker") -> Message:
+    """Glass-to-glass and first-frame figures of ``viewers`` decoding viewers; JSON-able."""
+    if receiver not in RECEIVERS:
+        raise BenchError(f"unknown receiver {receiver!r} (receivers: {', '.join(RECEIVERS)})")
+    load_before = os.getloadavg()[0]
+    m = _measure(
+        "server (medroom, stamped source)", ("medroom", True), _latency_viewer_main,
+        (receiver,), viewer_split(viewers, MAX_DECODING_VIEWERS_PER_PROCESS), seconds,
+    )
+    pooled: list[float] = []
+    rows: list[Message] = []
+    for i, v in enumerate(m.viewers):
+        pooled.extend(float(x) for x in v.pop("latencies"))
+        rows.append({"viewer": i + 1, **v})
+    firsts = [float(r["first_frame_s"]) for r in rows if r.get("first_frame_s") is not None]
+    p95s = [float(r["p95_ms"]) for r in rows if r.get("p95_ms") is not None]
+    overall = summarize(pooled)
+    first_p95 = round(percentile(firsts, 95), 3) if firsts else None
+    report: Message = {
+        "bench": "latency",
+        "receiver": receiver,
+        "viewers": viewers,
+        "connected": m.connected,
+        "seconds": m.seconds,
+        "warmup_seconds": WARMUP_SECONDS,
+        "cpus": os.cpu_count(),
+        "source_fps": SOURCE_FPS,
+        "frames": overall["count"],
+        "unreadable": sum(int(r.get("unreadable") or 0) for r in rows),
+        "p50_ms": overall["p50_ms"],
+        "p95_ms": overall["p95_ms"],
+        "max_ms": overall["max_ms"],
+        "min_ms": overall["min_ms"],
+        "viewer_p95_ms_max": max(p95s) if p95s else None,
+        "first_frame_s_p95": first_p95,
+        "first_frame_s_max": round(max(firsts), 3) if firsts else None,
+        "fps_min": min((float(r["fps"]) for r in rows if r.get("fps") is not None), default=None),
+        "server_mc": m.server_mc,
+        "probe_mc": m.probe_mc,
+        "probe_processes": m.probe_processes,
+        # Other work on the machine inflates every figure: the load says whether there was any.
+        "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "targets": LATENCY_TARGETS,
+        "per_viewer": rows,
+        "server": m.server_stats,
+    }
+    report["meets_targets"] = {
+        "p50_ms": overall["p50_ms"] is not None
+        and float(overall["p50_ms"]) <= LATENCY_TARGETS["p50_ms"],
+        "p95_ms": overall["p95_ms"] is not None
+        and float(overall["p95_ms"]) <= LATENCY_TARGETS["p95_ms"],
+        "first_frame_p95_s": first_p95 is not None
+        and first_p95 <= LATENCY_TARGETS["first_frame_p95_s"],
+    }
+    if m.errors:
+        report["errors"] = m.errors
+    return report
+
+
+def format_latency(report: Message) -> str:
+    receiver = (
+        "frames closed at the RTP marker bit, as browsers do" if report["receiver"] == "marker"
+        else "aiortc's jitter buffer (closes a frame when the next one starts: +1 frame)"
+    )
+    lines = [
+        (f"latency: stamped synthetic endoscope 1280x720 @ {report['source_fps']} fps, shared "
+        f"libx264 encoder, {report['viewers']} decoding WHEP viewer(s) in "
+        f"{report['probe_processes']} process(es), loopback, {report['seconds']:g} s after a "
+        f"{report['warmup_seconds']:g} s warm-up"),
+        (f"  glass-to-glass = decoded at the viewer - capture time stamped in the frame "
+        f"(one machine, one clock); receiver: {receiver}"),
+        "",
+        (f"{'viewer':>6} {'frames':>6} {'fps':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
+        f"{'first frame s':>13} {'unread':>6}"),
+    ]
+    for row in report["per_viewer"]:
+        lines.append(
+            f"{row['viewer']:>6} {row.get('frames', 0):>6} {_fmt(row.get('fps')):>5} "
+            f"{_fmt(row.get('p50_ms')):>7} {_fmt(row.get('p95_ms')):>7} "
+            f"{_fmt(row.get('max_ms')):>7} {_fmt(row.get('first_frame_s'), 3):>13} "
+            f"{row.get('unreadable', 0):>6}"
+        )
+        if row.get("error"):
+            lines.append(f"         ! {row['error']}")
+
+    def verdict(key: str) -> str:
+        return "ok" if report["meets_targets"][key] else "MISSED"
+
+    t = report["targets"]
+    lines += [
+        "",
+        (f"all viewers: p50 {_fmt(report['p50_ms'])} ms (target <= {t['p50_ms']:g}: "
+        f"{verdict('p50_ms')}), p95 {_fmt(report['p95_ms'])} ms (target <= {t['p95_ms']:g}: "
+        f"{verdict('p95_ms')}), max {_fmt(report['max_ms'])} ms; worst viewer p95 "
+        f"{_fmt(report['viewer_p95_ms_max'])} ms"),
+        (f"first frame (offer POST to first decoded frame): p95 over viewers "
+        f"{_fmt(report['first_frame_s_p95'], 3)} s (target <= {t['first_frame_p95_s']:g}: "
+        f"{verdict('first_frame_p95_s')}), max {_fmt(report['first_frame_s_max'], 3)} s"),
+        (f"server {_fmt(report['server_mc'])} mc, probe {_fmt(report['probe_mc'])} mc "
+        "(decoding viewers share the 2 cores with the server: their CPU is in the figure)"),
+        (f"machine load (1 min) before/after: {report['load_1min'][0]:.2f} / "
+         f"{report['load_1min'][1]:.2f} on {report['cpus']} CPUs"),
+    ]
+    return "\n".join(lines)
+
+
+def _run_latency_bench(args: argparse.Namespace) -> int:
+    viewers = int(args.viewers)
+    seconds = float(args.seconds)
+    receiver = str(getattr(args, "receiver", "marker"))
+    if not 1 <= viewers <= 64:
+        print("medroom bench latency: --viewers must be between 1 and 64", file=sys.stderr)
+        return 2
+    if not 1 <= seconds <= 600:
+        print("medroom bench latency: --seconds must be between 1 and 600", file=sys.stderr)
+        return 2
+    _progress(f"latency: {viewers} decoding viewer(s), {seconds:g} s, receiver {receiver}")
+    try:
+        report = run_latency(viewers, seconds, receiver)
+    except BenchError as exc:
+        print(f"medroom bench latency failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("medroom bench latency: interrupted; child processes stopped", file=sys.stderr)
+        return 130
+    print(format_latency(report))
+    print()
+    print(json.dumps(report), flush=True)
+    return 0
+
+
 def run_bench(args: argparse.Namespace) -> int:
+    if args.bench == "latency":
+        return _run_latency_bench(args)
     if args.bench != "fanout":
         print(f"medroom bench: unknown benchmark {args.bench!r}", file=sys.stderr)
         return 2

@@ -145,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     fanout.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure aiortc's stock path (encode per viewer)")
     fanout.set_defaults(func=cmd_bench)
+    latency = bench_sub.add_parser(
+        "latency", help="glass-to-glass and first-frame time at decoding WHEP viewers"
+    )
+    latency.add_argument("--viewers", type=int, default=1, help="decoding viewers (default 1)")
+    latency.add_argument("--seconds", type=float, default=10.0)
+    latency.add_argument(
+        "--receiver", choices=["marker", "aiortc"], default="marker",
+        help="close received frames at the RTP marker bit as browsers do (default), or use "
+        "aiortc's jitter buffer, which waits for the next frame's first packet (+1 frame)",
+    )
+    latency.set_defaults(func=cmd_bench)
     from recorder import bench as recorder_bench
 
     recording = bench_sub.add_parser(

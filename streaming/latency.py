@@ -1,0 +1,192 @@
+"""Glass-to-glass latency, measured at a viewer from the capture-time stamps in the frames.
+
+``StampWatcher`` reads a received video track (aiortc decodes it), and for every decoded frame
+notes the wall-clock time the frame came out of the decoder and the capture time stamped into
+it by ``streaming.stamp``: latency = decoded - captured, both on this machine's clock (the
+benchmark runs server and viewers on one machine, so no clock offset enters the figure).
+
+aiortc's receiver closes a video frame only when the first packet of the *next* frame arrives
+(``JitterBuffer._remove_frame``), which adds one frame interval (33 ms at 30 fps) that a browser,
+which closes a frame at the RTP marker bit, does not have. ``use_marker_bit_frames()`` makes
+the probe's receivers close a frame at its marker bit, as browsers do, so that the figure is
+MedRoom's, not the probe's; the benchmark says which receiver it used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiortc.rtcrtpreceiver
+import numpy as np
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from streaming.stamp import read_stamp_frame
+
+logger = logging.getLogger(__name__)
+
+#: Receivers: aiortc's own jitter buffer, or one that closes frames at the RTP marker bit.
+RECEIVERS = ("marker", "aiortc")
+
+
+class MarkerJitterBuffer(JitterBuffer):
+    """A video jitter buffer that hands a frame on as soon as its marker packet is in.
+
+    The frame must be contiguous from the buffer's origin up to the marker packet (same RTP
+    timestamp throughout); a frame whose marker packet was lost still closes when the next
+    frame starts, as in aiortc's buffer. Audio buffers keep aiortc's behaviour.
+    """
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        if not self._is_video:
+            return super()._remove_frame(sequence_number)
+        packets: list[Any] = []
+        timestamp: int | None = None
+        assert self._origin is not None
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self._capacity]
+            if packet is None:
+                return None
+            if timestamp is None:
+                timestamp = packet.timestamp
+            elif packet.timestamp != timestamp:
+                # the marker packet was lost: close the frame at the next one's start
+                self.remove(count)
+                return JitterFrame(b"".join(p._data for p in packets), timestamp)
+            packets.append(packet)
+            if packet.marker:
+                self.remove(count + 1)
+                return JitterFrame(b"".join(p._data for p in packets), timestamp)
+        return None
+
+
+@contextlib.contextmanager
+def use_marker_bit_frames() -> Iterator[None]:
+    """Receivers created inside close video frames at the marker bit (process-wide patch)."""
+    previous = aiortc.rtcrtpreceiver.JitterBuffer  # type: ignore[attr-defined]
+    aiortc.rtcrtpreceiver.JitterBuffer = MarkerJitterBuffer  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        aiortc.rtcrtpreceiver.JitterBuffer = previous  # type: ignore[attr-defined]
+
+
+def install_receiver(receiver: str) -> None:
+    """For a probe process: ``marker`` patches aiortc's receivers for good, ``aiortc`` not."""
+    if receiver not in RECEIVERS:
+        raise ValueError(f"unknown receiver {receiver!r} (receivers: {', '.join(RECEIVERS)})")
+    if receiver == "marker":
+        aiortc.rtcrtpreceiver.JitterBuffer = MarkerJitterBuffer  # type: ignore[attr-defined]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100), linear interpolation; NaN for no values."""
+    if not values:
+        return math.nan
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+
+
+def summarize(latencies_ms: Sequence[float]) -> dict[str, float | int | None]:
+    """p50 / p95 / max / count of latencies in milliseconds (None when there are none)."""
+    if not latencies_ms:
+        return {"count": 0, "p50_ms": None, "p95_ms": None, "max_ms": None, "min_ms": None}
+    return {
+        "count": len(latencies_ms),
+        "p50_ms": round(percentile(latencies_ms, 50), 1),
+        "p95_ms": round(percentile(latencies_ms, 95), 1),
+        "max_ms": round(max(latencies_ms), 1),
+        "min_ms": round(min(latencies_ms), 1),
+    }
+
+
+@dataclass
+class Sample:
+    at: float  # time.monotonic() when the decoded frame reached the watcher
+    latency_ms: float | None  # None: the frame carried no readable stamp
+
+
+@dataclass
+class StampWatcher:
+    """Receives a decoded track and notes each frame's glass-to-glass latency.
+
+    ``started`` is the instant the viewer's offer went out (``time.monotonic()``); the first
+    frame time is measured from it.
+    """
+
+    track: MediaStreamTrack
+    started: float
+    samples: list[Sample] = field(default_factory=list)
+    first_frame_at: float | None = None
+    first_frame_latency_ms: float | None = None
+    ended: str | None = None
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def first_frame_s(self) -> float | None:
+        if self.first_frame_at is None:
+            return None
+        return self.first_frame_at - self.started
+
+    async def wait_first_frame(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.first_frame_at is None and self.ended is None:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return self.first_frame_at is not None
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                frame = await self.track.recv()
+                now_wall = time.time()
+                now = time.monotonic()
+                stamp = read_stamp_frame(frame)
+                latency = None if stamp is None else now_wall * 1000 - stamp
+                if self.first_frame_at is None:
+                    self.first_frame_at = now
+                    self.first_frame_latency_ms = latency
+                self.samples.append(Sample(at=now, latency_ms=latency))
+        except MediaStreamError:
+            self.ended = "track ended"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # reported; the probe carries on
+            logger.exception("stamp watcher failed")
+            self.ended = f"{type(exc).__name__}: {exc}"
+
+    def window(self, t0: float, t1: float) -> dict[str, Any]:
+        """Figures for the frames decoded in [t0, t1) (monotonic)."""
+        inside = [s for s in self.samples if t0 <= s.at < t1]
+        latencies = [s.latency_ms for s in inside if s.latency_ms is not None]
+        report: dict[str, Any] = summarize(latencies)
+        report.update(
+            frames=len(inside),
+            unreadable=len(inside) - len(latencies),
+            fps=round(len(inside) / (t1 - t0), 2) if t1 > t0 else None,
+            first_frame_s=None if self.first_frame_s is None else round(self.first_frame_s, 3),
+            first_frame_latency_ms=(
+                None if self.first_frame_latency_ms is None
+                else round(self.first_frame_latency_ms, 1)
+            ),
+            ended=self.ended,
+        )
+        return report
