@@ -133,8 +133,19 @@ class ViscaDeviceSpec(_Strict):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     label: str
     host: str
-    port: Annotated[int, Field(ge=1, le=65535)] = 52381
+    port: Annotated[int, Field(ge=0, le=65535)] = 52381
     camera_source: str | None = None
+    simulate: bool = Field(
+        default=False,
+        description="Run a simulated head on host:port (port 0: any free port) that moves "
+        "the camera_source's test pattern: PTZ with no hardware, for demos and training.",
+    )
+
+    @model_validator(mode="after")
+    def _port_zero_only_when_simulated(self) -> "ViscaDeviceSpec":
+        if self.port == 0 and not self.simulate:
+            raise ValueError("port 0 is only for a simulated head: give the camera's port")
+        return self
 
 
 class RoomSpec(_Strict):

@@ -30,7 +30,7 @@ from streaming.ice import set_ice_addresses
 from web.auth import TokenSigner
 from web.demo import prepare_demo_media
 from web.live import LiveRooms, RoomRecordings
-from web.routes import composition, pages, rooms, session, whep
+from web.routes import composition, pages, ptz, rooms, session, whep
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
 from web.scheduler import ScheduleRunner
@@ -119,6 +119,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(rooms.router)
     app.include_router(whep.router)
     app.include_router(composition.router)
+    app.include_router(ptz.router)
     app.include_router(recording_routes.router)
     app.include_router(schedule_routes.router)
 

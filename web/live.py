@@ -19,7 +19,10 @@ from library import attendance
 from library.db import Database
 from recorder.recording import Recorder, Recording, RecordingError, RecordingState, TrackSpec
 from recorder.storage import StorageGuard, StorageLevel, StorageStatus
+from room_controller.ptz.controller import PtzController, PtzDevice
+from room_controller.ptz.simulated import SimulatedHead
 from room_controller.room import Room, RoomError
+from room_controller.sources import TestPatternSource
 from streaming.encoder import EncoderSettings, FrameSupplier, SharedEncoder
 from streaming.pool import EncoderPool
 from streaming.whep import Viewer, ViewerSessions
@@ -54,18 +57,44 @@ class LiveRooms:
         self.outputs: dict[str, LiveOutput] = {}
         self.viewers = ViewerSessions(on_leave=self._record_leave)
         self.encoders = EncoderPool()
+        self.ptz: dict[str, PtzController] = {}
+        self._simulated: list[SimulatedHead] = []
+        self._ptz_starts: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         for room in self.rooms.values():
+            devices = []
+            for spec in room.spec.devices:
+                port = spec.port
+                if spec.simulate:
+                    head = await SimulatedHead.start(spec.host, spec.port)
+                    assert isinstance(head, SimulatedHead)
+                    self._simulated.append(head)
+                    port = head.port
+                    source = room.sources.get(spec.camera_source or "")
+                    if isinstance(source, TestPatternSource):
+                        source.set_view(head.view)
+                devices.append(PtzDevice(spec.id, spec.host, port))
+            self.ptz[room.id] = PtzController(devices)
             await asyncio.to_thread(room.start)
+            # Opened in the background: a camera that does not answer is reported in its
+            # health and must not hold up the server's start.
+            self._ptz_starts.append(asyncio.create_task(self.ptz[room.id].start()))
 
     async def stop(self) -> None:
         for room_id in list(self.outputs):
             await self.end(room_id, reason="server stopping")
         await self.viewers.close_all("server stopping")
         await self.encoders.stop_all()
+        for task in self._ptz_starts:
+            task.cancel()
+        await asyncio.gather(*self._ptz_starts, return_exceptions=True)
+        for controller in self.ptz.values():
+            await controller.stop()
+        for head in self._simulated:
+            head.close()
         for room in self.rooms.values():
             await asyncio.to_thread(room.stop)
 

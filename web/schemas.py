@@ -207,3 +207,31 @@ class CompositionOut(BaseModel):
     layout: LayoutBody
     masks: list[MaskBody]
     title: TitleBody
+
+
+class PtzHealthOut(BaseModel):
+    id: str
+    label: str
+    address: str
+    reachable: bool | None
+    last_error: str | None
+    camera_source: str | None
+
+
+class PtzMoveIn(BaseModel):
+    pan: float = Field(ge=-1, le=1, description="-1 left .. 1 right; 0 with tilt 0 stops")
+    tilt: float = Field(ge=-1, le=1, description="-1 down .. 1 up")
+
+
+class PtzZoomIn(BaseModel):
+    speed: float = Field(ge=-1, le=1, description="-1 wide .. 1 tele; 0 stops")
+
+
+class PtzFocusIn(BaseModel):
+    mode: str = Field(description="auto, manual, near, far or stop")
+
+
+class PtzPositionOut(BaseModel):
+    pan: int
+    tilt: int
+    zoom: int

@@ -1,4 +1,6 @@
-"""A fake VISCA-over-IP camera head for the tests: the real protocol over a real UDP socket.
+"""A simulated VISCA-over-IP camera head: the real protocol over a real UDP socket.
+
+The demo room's PTZ head (there is no real one on a newcomer's machine) and the tests' camera.
 
 It keeps pan/tilt/zoom, presets and the last drive commands, answers ACK then completion as a
 Sony head does, answers inquiries with data, a syntax error to anything it cannot parse, and has
@@ -67,9 +69,9 @@ class ViscaPeer(asyncio.DatagramProtocol):
     # -- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    async def start(cls) -> ViscaPeer:
+    async def start(cls, host: str = "127.0.0.1", port: int = 0) -> ViscaPeer:
         loop = asyncio.get_running_loop()
-        transport, peer = await loop.create_datagram_endpoint(cls, local_addr=("127.0.0.1", 0))
+        transport, peer = await loop.create_datagram_endpoint(cls, local_addr=(host, port))
         peer.transport = transport
         peer.port = transport.get_extra_info("sockname")[1]
         return peer
@@ -219,3 +221,57 @@ class ViscaPeer(asyncio.DatagramProtocol):
             s.zoom = _from_nib(body[2:6], signed=False)
             return 0
         return None
+
+
+# Mechanical limits and speeds of the simulated head, in VISCA position units.
+PAN_LIMIT = 2200
+TILT_LIMIT = 1100
+ZOOM_MAX = 0x4000
+PAN_UNITS_PER_SPEED = 60.0  # per second, per step of VV/WW (1..0x18)
+ZOOM_UNITS_PER_STEP = 1800.0  # per second, per step of p (0..7)
+
+
+class SimulatedHead(ViscaPeer):
+    """A ViscaPeer whose continuous drives move it: pan, tilt and zoom change over time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ticker: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, host: str = "127.0.0.1", port: int = 0) -> ViscaPeer:
+        head = await super().start(host, port)
+        assert isinstance(head, SimulatedHead)
+        head._ticker = asyncio.get_running_loop().create_task(head._tick())
+        return head
+
+    def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        super().close()
+
+    def view(self) -> tuple[float, float, float]:
+        """(pan, tilt, zoom) as fractions: pan and tilt -1..1, zoom 0..1. Thread-safe reads."""
+        s = self.state
+        return s.pan / PAN_LIMIT, s.tilt / TILT_LIMIT, s.zoom / ZOOM_MAX
+
+    async def _tick(self, step: float = 0.04) -> None:
+        while True:
+            await asyncio.sleep(step)
+            s = self.state
+            if s.drive is not None:
+                vv, ww, dp, dq = s.drive
+                pan_dir = {1: -1, 2: 1, 3: 0}[dp]
+                tilt_dir = {1: 1, 2: -1, 3: 0}[dq]
+                s.pan = max(-PAN_LIMIT, min(PAN_LIMIT, round(
+                    s.pan + pan_dir * vv * PAN_UNITS_PER_SPEED * step)))
+                s.tilt = max(-TILT_LIMIT, min(TILT_LIMIT, round(
+                    s.tilt + tilt_dir * ww * PAN_UNITS_PER_SPEED * step)))
+                if pan_dir == 0 and tilt_dir == 0:
+                    s.drive = None
+            z = s.zoom_drive
+            if z is not None and z != 0:
+                direction = 1 if z in (0x02,) or 0x20 <= z <= 0x27 else -1
+                speed = (z & 0x0F) + 1 if z >= 0x20 else 3
+                s.zoom = max(0, min(ZOOM_MAX, round(
+                    s.zoom + direction * speed * ZOOM_UNITS_PER_STEP * step)))

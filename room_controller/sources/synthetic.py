@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -107,14 +108,38 @@ class TestPatternSource(ThreadedSource):
         self._background: Image | None = None
         self._count = 0
         self._scale = height / 720
+        self._view: Callable[[], tuple[float, float, float]] | None = None
+
+    def set_view(self, view: Callable[[], tuple[float, float, float]] | None) -> None:
+        """Follow a pan-tilt-zoom head: ``view()`` gives pan, tilt (-1..1) and zoom (0..1).
+
+        The pattern then becomes a wider scene the head looks around in, so the demo room's
+        PTZ controls visibly move the picture. Set before ``start()``.
+        """
+        self._view = view
 
     def setup(self) -> None:
-        self._background = smpte_background(self.width, self.height)
+        scene = 2 if self._view is not None else 1
+        self._background = smpte_background(self.width * scene, self.height * scene)
         self._count = 0
+
+    def _look(self, background: Image) -> Image:
+        assert self._view is not None
+        pan, tilt, zoom = self._view()
+        big_h, big_w = background.shape[:2]
+        crop_w = int(big_w * (0.75 - 0.5 * max(0.0, min(1.0, zoom))))
+        crop_h = crop_w * self.height // self.width
+        cx = big_w / 2 + max(-1.0, min(1.0, pan)) * (big_w - crop_w) / 2
+        cy = big_h / 2 - max(-1.0, min(1.0, tilt)) * (big_h - crop_h) / 2
+        x0 = int(max(0, min(big_w - crop_w, cx - crop_w / 2)))
+        y0 = int(max(0, min(big_h - crop_h, cy - crop_h / 2)))
+        crop = background[y0:y0 + crop_h, x0:x0 + crop_w]
+        return np.asarray(cv2.resize(crop, (self.width, self.height),
+                                     interpolation=cv2.INTER_LINEAR), np.uint8)
 
     def render(self, t: float) -> Image:
         assert self._background is not None, "setup() runs before render()"
-        img = self._background.copy()
+        img = self._look(self._background) if self._view is not None else self._background.copy()
         s = self._scale
         band_y = int(self.height * 0.83)
         line = int(42 * s)

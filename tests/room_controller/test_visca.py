@@ -22,7 +22,7 @@ from room_controller.ptz import (
 )
 from room_controller.ptz.visca import PT_COMMAND, PT_CONTROL, PT_INQUIRY
 
-from .visca_peer import ViscaPeer
+from room_controller.ptz.simulated import ViscaPeer
 
 
 @pytest.fixture

@@ -1,0 +1,106 @@
+"""PTZ through the API against VISCA heads on real UDP sockets: a simulated one and a dead one."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Server, start_server
+
+ROOM = """
+[room]
+id = "or1"
+name = "OR 1"
+program_source = "cam"
+
+[[sources]]
+kind = "test-pattern"
+id = "cam"
+label = "Room camera"
+width = 640
+height = 360
+
+[[devices]]
+kind = "visca-ip"
+id = "head"
+label = "Room camera head"
+host = "127.0.0.1"
+port = 0
+camera_source = "cam"
+simulate = true
+
+[[devices]]
+kind = "visca-ip"
+id = "dead"
+label = "Unplugged head"
+host = "127.0.0.1"
+port = {dead_port}
+"""
+
+
+@pytest.fixture(scope="module")
+def ptz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("ptz")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]  # closed again: nothing answers there
+    room = folder / "or1.toml"
+    room.write_text(ROOM.format(dead_port=dead_port))
+    yield from start_server(folder / "data", extra_env={"MEDROOM_ROOM_FILES": str(room)})
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def position(http: httpx.Client) -> dict[str, int]:
+    return http.get("/api/rooms/or1/ptz/head/position").json()  # type: ignore[no-any-return]
+
+
+def test_drive_presets_and_home(ptz_server: Server) -> None:
+    with httpx.Client(base_url=ptz_server.url, headers=auth(ptz_server.token("instructor", room="or1")),
+                      timeout=10) as http:
+        heads = {h["id"]: h for h in http.get("/api/rooms/or1/ptz").json()}
+        assert heads["head"]["reachable"] is True and heads["head"]["camera_source"] == "cam"
+        start = position(http)
+        assert http.post("/api/rooms/or1/ptz/head/move", json={"pan": 1, "tilt": 0.5}).status_code == 204
+        time.sleep(0.6)
+        assert http.post("/api/rooms/or1/ptz/head/move", json={"pan": 0, "tilt": 0}).status_code == 204
+        time.sleep(0.2)
+        moved = position(http)
+        assert moved["pan"] > start["pan"] + 100 and moved["tilt"] > start["tilt"]
+        time.sleep(0.3)
+        assert position(http) == moved  # stopped means stopped
+
+        assert http.put("/api/rooms/or1/ptz/head/presets/3").status_code == 204
+        assert http.post("/api/rooms/or1/ptz/head/home").status_code == 204
+        assert position(http)["pan"] == 0
+        assert http.post("/api/rooms/or1/ptz/head/presets/3/recall").status_code == 204
+        assert position(http)["pan"] == moved["pan"]
+
+        assert http.put("/api/rooms/or1/ptz/head/presets/200").status_code == 422
+        assert http.post("/api/rooms/or1/ptz/head/focus", json={"mode": "blurry"}).status_code == 422
+        assert http.post("/api/rooms/or1/ptz/nope/home").status_code == 404
+        student = http.post("/api/rooms/or1/ptz/head/move", json={"pan": 1, "tilt": 0},
+                            headers=auth(ptz_server.token("student", room="or1")))
+        assert student.status_code == 403
+        assert http.post("/api/rooms/or1/ptz/head/move", json={"pan": 3, "tilt": 0}).status_code == 422
+
+
+def test_a_dead_camera_is_reported_and_the_room_keeps_working(ptz_server: Server) -> None:
+    with httpx.Client(base_url=ptz_server.url, headers=auth(ptz_server.token("instructor", room="or1")),
+                      timeout=15) as http:
+        heads = {h["id"]: h for h in http.get("/api/rooms/or1/ptz").json()}
+        assert heads["dead"]["reachable"] is False and heads["dead"]["last_error"]
+        started = time.monotonic()
+        r = http.post("/api/rooms/or1/ptz/dead/home")
+        assert r.status_code == 504 and "127.0.0.1" in r.json()["detail"]
+        assert time.monotonic() - started < 6
+        # The room, its source and the other head are unaffected.
+        assert http.get("/api/rooms/or1").json()["sources"][0]["health"]["state"] == "live"
+        assert http.post("/api/rooms/or1/ptz/head/home").status_code == 204

@@ -1,0 +1,131 @@
+"""PTZ API: move, zoom, focus and presets of a room's camera heads (VISCA over IP).
+
+Continuous moves answer at once (204) and are coalesced per head, so a held key never floods
+the camera; one-shot actions wait for the camera and say what it answered.
+"""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import Response
+
+from room_controller.ptz.controller import PtzController, UnknownCameraError
+from room_controller.ptz.visca import (
+    FocusMode,
+    ViscaBufferFull,
+    ViscaError,
+    ViscaNotExecutable,
+    ViscaReplyError,
+    ViscaTimeout,
+)
+from web.auth import Controller
+from web.schemas import PtzFocusIn, PtzHealthOut, PtzMoveIn, PtzPositionOut, PtzZoomIn
+
+router = APIRouter(prefix="/api/rooms/{room_id}/ptz", tags=["ptz"])
+
+
+def _controller(request: Request, room_id: str, camera_id: str | None = None) -> PtzController:
+    controller: PtzController = request.app.state.medroom.live.ptz[room_id]
+    if camera_id is not None and camera_id not in controller.ids:
+        known = ", ".join(controller.ids) or "none"
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"no PTZ camera '{camera_id}' in room '{room_id}' (cameras: {known})")
+    return controller
+
+
+def _camera_error(exc: Exception) -> HTTPException:
+    if isinstance(exc, UnknownCameraError):
+        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+    if isinstance(exc, ViscaTimeout):
+        return HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, str(exc))
+    if isinstance(exc, (ViscaNotExecutable, ViscaBufferFull)):
+        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+    if isinstance(exc, ViscaReplyError | ViscaError):
+        return HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc))
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+@router.get("", response_model=list[PtzHealthOut], summary="The room's camera heads and health")
+async def heads(request: Request, room_id: str, principal: Controller) -> list[PtzHealthOut]:
+    specs = {d.id: d for d in request.app.state.medroom.live.room(room_id).spec.devices}
+    return [
+        PtzHealthOut(id=h.id, label=specs[h.id].label, address=h.address, reachable=h.reachable,
+                     last_error=h.last_error, camera_source=specs[h.id].camera_source)
+        for h in _controller(request, room_id).health()
+    ]
+
+
+@router.post("/{camera_id}/move", status_code=204, summary="Drive pan/tilt (0, 0 stops)")
+async def move(request: Request, room_id: str, camera_id: str, body: PtzMoveIn,
+               principal: Controller) -> Response:
+    _controller(request, room_id, camera_id).move(camera_id, body.pan, body.tilt)
+    return Response(status_code=204)
+
+
+@router.post("/{camera_id}/zoom", status_code=204, summary="Drive zoom (0 stops)")
+async def zoom(request: Request, room_id: str, camera_id: str, body: PtzZoomIn,
+               principal: Controller) -> Response:
+    _controller(request, room_id, camera_id).zoom(camera_id, body.speed)
+    return Response(status_code=204)
+
+
+@router.post("/{camera_id}/stop", status_code=204, summary="Stop every movement")
+async def halt(request: Request, room_id: str, camera_id: str, principal: Controller) -> Response:
+    _controller(request, room_id, camera_id).halt(camera_id)
+    return Response(status_code=204)
+
+
+@router.post("/{camera_id}/focus", status_code=204, summary="Focus: auto, manual, near, far, stop")
+async def focus(request: Request, room_id: str, camera_id: str, body: PtzFocusIn,
+                principal: Controller) -> Response:
+    modes = get_args(FocusMode)
+    if body.mode not in modes:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"focus mode must be one of {', '.join(modes)}")
+    try:
+        await _controller(request, room_id, camera_id).focus(camera_id, body.mode)  # type: ignore[arg-type]
+    except (ViscaError, ValueError) as exc:
+        raise _camera_error(exc) from None
+    return Response(status_code=204)
+
+
+@router.post("/{camera_id}/home", status_code=204, summary="Back to the home position")
+async def home(request: Request, room_id: str, camera_id: str, principal: Controller) -> Response:
+    try:
+        await _controller(request, room_id, camera_id).home(camera_id)
+    except ViscaError as exc:
+        raise _camera_error(exc) from None
+    return Response(status_code=204)
+
+
+@router.put("/{camera_id}/presets/{number}", status_code=204, summary="Store a preset (0..127)")
+async def store_preset(request: Request, room_id: str, camera_id: str, number: int,
+                       principal: Controller) -> Response:
+    try:
+        await _controller(request, room_id, camera_id).preset_store(camera_id, number)
+    except (ViscaError, ValueError) as exc:
+        raise _camera_error(exc) from None
+    return Response(status_code=204)
+
+
+@router.post("/{camera_id}/presets/{number}/recall", status_code=204, summary="Recall a preset")
+async def recall_preset(request: Request, room_id: str, camera_id: str, number: int,
+                        principal: Controller) -> Response:
+    try:
+        await _controller(request, room_id, camera_id).preset_recall(camera_id, number)
+    except (ViscaError, ValueError) as exc:
+        raise _camera_error(exc) from None
+    return Response(status_code=204)
+
+
+@router.get("/{camera_id}/position", response_model=PtzPositionOut,
+            summary="Where the head points (camera units)")
+async def position(request: Request, room_id: str, camera_id: str,
+                   principal: Controller) -> PtzPositionOut:
+    try:
+        pan, tilt, zoom_ = await _controller(request, room_id, camera_id).position(camera_id)
+    except ViscaError as exc:
+        raise _camera_error(exc) from None
+    return PtzPositionOut(pan=pan, tilt=tilt, zoom=zoom_)
