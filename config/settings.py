@@ -6,13 +6,46 @@ and handed down to whatever needs it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEMO_ROOM_FILE = Path(__file__).parent / "rooms" / "demo.toml"
+
+ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
+
+
+class IceServer(BaseModel):
+    """One STUN or TURN server handed to every peer connection (RTCIceServer's fields)."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _one_url(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("urls")
+    @classmethod
+    def _known_schemes(cls, urls: list[str]) -> list[str]:
+        if not urls:
+            raise ValueError("an ICE server needs at least one URL")
+        for url in urls:
+            if not url.startswith(ICE_SCHEMES):
+                raise ValueError(
+                    f"'{url}' is not a STUN/TURN URL (stun:host:port, turn:host:port"
+                    "?transport=udp|tcp, turns:host:port)"
+                )
+        return urls
+
+    @property
+    def is_turn(self) -> bool:
+        return any(u.startswith(("turn:", "turns:")) for u in self.urls)
 
 
 class Settings(BaseSettings):
@@ -43,6 +76,18 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Local addresses ICE may offer (comma separated, e.g. 127.0.0.1). "
         "Empty means every non-loopback interface, as aioice does by default.",
+    )
+    ice_servers: Annotated[list[IceServer], NoDecode] = Field(
+        default_factory=list,
+        description="STUN/TURN servers for viewers behind NAT: comma separated URLs "
+        "(turn:turn.example.org:3478, stun:...), credentials from ice_username and "
+        "ice_credential; or a JSON list of {urls, username, credential}. Empty: host only.",
+    )
+    ice_username: str | None = Field(
+        default=None, description="TURN username for ice_servers URLs given without one."
+    )
+    ice_credential: str | None = Field(
+        default=None, description="TURN password for ice_servers URLs given without one."
     )
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     keyframe_min_interval: float = Field(
@@ -75,6 +120,35 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _ice_servers(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON: {exc}") from None
+        return [{"urls": [part.strip()]} for part in text.split(",") if part.strip()]
+
+    @model_validator(mode="after")
+    def _turn_credentials(self) -> Settings:
+        for server in self.ice_servers:
+            if not server.is_turn:
+                continue
+            if server.username is None:
+                server.username = self.ice_username
+            if server.credential is None:
+                server.credential = self.ice_credential
+            if not server.username or not server.credential:
+                raise ValueError(
+                    f"TURN server {server.urls[0]} needs a username and a credential "
+                    "(MEDROOM_ICE_USERNAME and MEDROOM_ICE_CREDENTIAL, or in the JSON form)"
+                )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

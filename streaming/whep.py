@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcrtpsender import RTCRtpSender
 
 from streaming.encoder import SharedEncoder
@@ -86,8 +86,14 @@ def _h264_only(transceiver_codecs: list) -> list:  # type: ignore[type-arg]
 class ViewerSessions:
     """All WHEP viewers of the server, each with its own peer connection."""
 
-    def __init__(self, on_leave: LeaveCallback | None = None) -> None:
+    def __init__(
+        self,
+        on_leave: LeaveCallback | None = None,
+        ice_servers: Sequence[RTCIceServer] = (),
+    ) -> None:
+        """``ice_servers``: STUN/TURN for every viewer's connection (``streaming.turn``)."""
         self._viewers: dict[str, Viewer] = {}
+        self._ice_servers = list(ice_servers)
         self._on_leave = on_leave
         self._closing: set[str] = set()
 
@@ -109,7 +115,7 @@ class ViewerSessions:
     ) -> tuple[Viewer, str]:
         """Answer a viewer's offer; returns the viewer and the SDP answer."""
         check_offer(offer_sdp)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
         track = EncodedVideoTrack(encoder)
         viewer = Viewer(
             id=uuid.uuid4().hex,

@@ -1,0 +1,79 @@
+"""STUN/TURN for viewers behind NAT: the deployment's ICE servers, and which path a viewer took.
+
+A hospital's classroom link or a student's phone is often behind a NAT or a firewall that lets
+only a TURN relay through. The deployment names its servers in ``MEDROOM_ICE_SERVERS``
+(``config.settings.IceServer``); ``rtc_ice_servers`` turns them into aiortc's
+``RTCIceServer`` for ``ViewerSessions(ice_servers=...)`` and any client MedRoom itself runs.
+
+aiortc (through aioice) uses the first STUN and the first TURN URL it can (UDP or TCP TURN,
+TLS TURN over TCP); later ones are ignored. It exposes no candidate-pair statistics, so
+``selected_pair`` reads the nominated pair from the ICE connection (aioice's ``_nominated``),
+which is what the console shows as a viewer's path (host, srflx or relay).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiortc import RTCIceServer, RTCPeerConnection
+
+
+class IceServerLike(Protocol):
+    urls: list[str]
+    username: str | None
+    credential: str | None
+
+
+def rtc_ice_servers(servers: Iterable[IceServerLike]) -> list[RTCIceServer]:
+    """aiortc's ``RTCIceServer`` list for the configured STUN/TURN servers."""
+    return [
+        RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+        for s in servers
+    ]
+
+
+@dataclass(frozen=True)
+class SelectedPair:
+    """The candidate pair ICE nominated: which way the media actually flows."""
+
+    local_type: str  # host, srflx, prflx or relay
+    local_address: tuple[str, int]
+    remote_type: str
+    remote_address: tuple[str, int]
+    transport: str  # udp or tcp
+
+    @property
+    def relayed(self) -> bool:
+        return "relay" in (self.local_type, self.remote_type)
+
+
+def _ice_connection(pc: RTCPeerConnection) -> Any:
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport or transceiver.sender.transport
+        if dtls is not None:
+            return dtls.transport._connection
+    for sctp in [pc.sctp] if pc.sctp is not None else []:
+        return sctp.transport.transport._connection
+    return None
+
+
+def selected_pair(pc: RTCPeerConnection) -> SelectedPair | None:
+    """The nominated candidate pair of ``pc``'s (bundled) ICE transport; None before it."""
+    connection = _ice_connection(pc)
+    if connection is None:
+        return None
+    nominated = getattr(connection, "_nominated", {})
+    pair = nominated.get(1)  # RTP component; MedRoom always bundles and muxes RTCP
+    if pair is None:
+        return None
+    local = pair.local_candidate
+    remote = pair.remote_candidate
+    return SelectedPair(
+        local_type=str(local.type),
+        local_address=(str(local.host), int(local.port)),
+        remote_type=str(remote.type),
+        remote_address=(str(remote.host), int(remote.port)),
+        transport=str(local.transport).lower(),
+    )
