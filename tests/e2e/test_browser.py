@@ -248,3 +248,34 @@ def test_instructor_composes_picture_in_picture_and_masks_a_face(browser, server
                   json={"kind": "single", "sources": ["endoscope"]})
     finally:
         context.close()
+
+
+def test_ptz_pad_moves_the_demo_head_with_the_keyboard(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    context, console = log_in(browser, server, "dr-ana")
+    headers = {"Authorization": f"Bearer {server.token('instructor')}"}
+    position = f"{server.url}/api/rooms/demo/ptz/room-head/position"
+    try:
+        console.goto(server.url + "/rooms/demo/console")
+        console.wait_for_selector("#ptz-health.health-live", timeout=15_000)
+        start = httpx.get(position, headers=headers).json()
+        console.keyboard.down("ArrowRight")
+        console.wait_for_timeout(800)
+        console.keyboard.up("ArrowRight")
+        console.wait_for_timeout(400)
+        moved = httpx.get(position, headers=headers).json()
+        assert moved["pan"] > start["pan"] + 50, (start, moved)
+        console.wait_for_timeout(400)
+        assert httpx.get(position, headers=headers).json() == moved  # key released: stopped
+        console.locator("[data-preset='2']").click(modifiers=["Shift"])
+        console.wait_for_selector("#console-message:has-text('Preset 2 stored')")
+        console.click("#ptz-home")
+        console.wait_for_selector("#console-message:has-text('home position')")
+        console.click("[data-preset='2']")
+        console.wait_for_selector("#console-message:has-text('Preset 2 recalled')")
+        assert httpx.get(position, headers=headers).json()["pan"] == moved["pan"]
+        console.locator(".ptz-panel").scroll_into_view_if_needed()
+        console.screenshot(path=str(ARTIFACTS / "instructor-console-ptz.png"))
+    finally:
+        context.close()

@@ -1,0 +1,73 @@
+// Console PTZ pad: hold to move (arrow keys too), release to stop; zoom; presets; home.
+"use strict";
+(function () {
+  const panel = document.querySelector(".ptz-panel");
+  if (!panel) return;
+  const roomId = document.querySelector(".console").dataset.room;
+  const $ = (id) => document.getElementById(id);
+  const camera = () => $("ptz-camera").value;
+  const base = () => `/api/rooms/${roomId}/ptz/${camera()}`;
+  let moving = false;
+
+  function say(text, kind) {
+    const message = $("console-message");
+    message.textContent = text || "";
+    message.className = "message" + (kind ? " message-" + kind : "");
+  }
+  const post = (path, json) => MedRoom.api(base() + path, { method: "POST", json }).catch((e) => say(e.message, "error"));
+  function move(pan, tilt) { moving = pan !== 0 || tilt !== 0; return post("/move", { pan, tilt }); }
+  function zoom(speed) { moving = speed !== 0 || moving; return post("/zoom", { speed }); }
+  function stopAll() { if (moving) { moving = false; post("/stop"); } }
+
+  panel.querySelectorAll("[data-pan]").forEach((b) => {
+    b.addEventListener("pointerdown", (e) => { b.setPointerCapture(e.pointerId); b.classList.add("held"); move(+b.dataset.pan * 0.6, +b.dataset.tilt * 0.6); });
+    b.addEventListener("pointerup", () => { b.classList.remove("held"); move(0, 0); });
+    b.addEventListener("pointercancel", () => { b.classList.remove("held"); stopAll(); });
+  });
+  panel.querySelectorAll("[data-zoom]").forEach((b) => {
+    b.addEventListener("pointerdown", () => zoom(+b.dataset.zoom * 0.5));
+    b.addEventListener("pointerup", () => zoom(0));
+  });
+  $("ptz-home").addEventListener("click", () => post("/home").then(() => say("Camera at home position.", "ok")));
+  panel.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", async (e) => {
+    const n = b.dataset.preset;
+    try {
+      if (e.shiftKey) { await MedRoom.api(`${base()}/presets/${n}`, { method: "PUT" }); say(`Preset ${n} stored.`, "ok"); }
+      else { await MedRoom.api(`${base()}/presets/${n}/recall`, { method: "POST" }); say(`Preset ${n} recalled.`, "ok"); }
+    } catch (error) { say(error.message, "error"); }
+  }));
+
+  // Keyboard: arrows while held. A lost keyup (window switch) must never leave a head moving.
+  const keys = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+  const held = new Set();
+  function driveFromKeys() {
+    let pan = 0, tilt = 0;
+    held.forEach((k) => { pan += keys[k][0]; tilt += keys[k][1]; });
+    move(pan * 0.6, tilt * 0.6);
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (keys[e.key]) { e.preventDefault(); if (!held.has(e.key)) { held.add(e.key); driveFromKeys(); } }
+    else if ((e.key === "+" || e.key === "=") && !e.repeat) zoom(0.5);
+    else if (e.key === "-" && !e.repeat) zoom(-0.5);
+  });
+  document.addEventListener("keyup", (e) => {
+    if (keys[e.key]) { held.delete(e.key); driveFromKeys(); }
+    else if (e.key === "+" || e.key === "=" || e.key === "-") zoom(0);
+  });
+  window.addEventListener("blur", () => { held.clear(); stopAll(); });
+  document.addEventListener("visibilitychange", () => { if (document.hidden) { held.clear(); stopAll(); } });
+
+  async function health() {
+    try {
+      const heads = await MedRoom.api(`/api/rooms/${roomId}/ptz`);
+      const head = heads.find((h) => h.id === camera());
+      const el = $("ptz-health");
+      el.textContent = !head ? "" : head.reachable ? "answering" : head.reachable === false ? "not answering" : "…";
+      el.className = "health " + (head && head.reachable ? "health-live" : "health-lost");
+      el.title = (head && head.last_error) || "";
+    } catch (error) { /* the room poll reports */ }
+  }
+  health();
+  setInterval(health, 3000);
+})();
