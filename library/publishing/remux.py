@@ -146,7 +146,7 @@ def _remux(src: Path, dst: Path, start: float | None, end: float | None,
         if offset is None:
             raise MediaError(
                 f"{src.name}: nothing left between {start or 0:g} s and {end:g} s"
-                if end is not None else f"{src.name}: no keyframe at or after {start or 0:g} s"
+                if end is not None else f"{src.name}: {start or 0:g} s is past the end of the video"
             )
         return RemuxResult(
             path=dst, codec=ctx.name, profile=ctx.profile, width=ctx.width, height=ctx.height,
@@ -199,7 +199,8 @@ def _from_keyframe(packets: Iterable[av.Packet[Any]], start_ticks: int
         elif gop:
             gop.append(packet)
         # Packets before the first keyframe refer to pictures we do not have: dropped.
-    yield from gop
+    if gop and _ts(gop[-1]) >= start_ticks:
+        yield from gop  # the last GOP holds the start; a start past the end yields nothing
 
 
 # -- checking the output -----------------------------------------------------------------------
@@ -224,14 +225,21 @@ def top_level_boxes(path: Path) -> list[tuple[str, int]]:
 
 
 def is_faststart(path: Path) -> bool:
+    """``moov`` before ``mdat`` and no fragments: the whole sample index comes first.
+
+    A fragmented file also starts with a ``moov``, but an empty one: its index is spread over
+    the ``moof`` boxes, which is what publishing removes.
+    """
     kinds = [kind for kind, _ in top_level_boxes(path)]
-    return "moov" in kinds and "mdat" in kinds and kinds.index("moov") < kinds.index("mdat")
+    return ("moov" in kinds and "mdat" in kinds and "moof" not in kinds
+            and kinds.index("moov") < kinds.index("mdat"))
 
 
 def check_playable(path: Path) -> None:
     """Raise ``MediaError`` unless ``path`` is faststart and its first frame decodes."""
     if not is_faststart(path):
-        raise MediaError(f"{path.name}: moov is not before mdat; the file is not faststart")
+        raise MediaError(f"{path.name}: the index (moov) is not in front of the media; "
+                         "the file is not faststart")
     container, video = _open_video(path)
     with container:
         try:
