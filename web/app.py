@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -27,7 +28,7 @@ from library import attendance
 from library.db import Database
 from recorder.recording import Recorder
 from streaming.ice import set_ice_addresses
-from web.auth import TokenSigner
+from web.auth import Principal, TokenSigner, get_principal
 from web.demo import prepare_demo_media
 from web.live import LiveRooms, RoomRecordings
 from web.routes import cme as cme_routes
@@ -93,8 +94,11 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         version="0.1.0",
         summary="Telemedicine training room: live surgical video over WebRTC (WHEP).",
         lifespan=lifespan,
-        docs_url=None,  # served below from local files: a room PC may have no internet
+        # Served below, for logged-in callers only, from local files (a room PC may have no
+        # internet access).
+        docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
     app.add_middleware(
         SessionMiddleware,
@@ -107,8 +111,12 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount("/static-docs", StaticFiles(directory=swagger_ui_path), name="static-docs")
 
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_schema(principal: Annotated[Principal, Depends(get_principal)]) -> Response:
+        return JSONResponse(app.openapi())
+
     @app.get("/docs", include_in_schema=False)
-    async def api_docs() -> Response:
+    async def api_docs(principal: Annotated[Principal, Depends(get_principal)]) -> Response:
         return get_swagger_ui_html(
             openapi_url="/openapi.json", title="MedRoom API",
             swagger_js_url="/static-docs/swagger-ui-bundle.js",

@@ -185,10 +185,12 @@ def test_pages_use_sessions_with_csrf(server: Server) -> None:
 
 
 def test_api_is_described_and_documented_offline(server: Server) -> None:
-    schema = httpx.get(f"{server.url}/openapi.json").json()
+    assert httpx.get(f"{server.url}/openapi.json").status_code == 401  # who is asking?
+    headers = {"Authorization": f"Bearer {server.token('student')}"}
+    schema = httpx.get(f"{server.url}/openapi.json", headers=headers).json()
     assert "/api/rooms/{room_id}/whep" in schema["paths"]
     assert "application/sdp" in str(schema["paths"]["/api/rooms/{room_id}/whep"]["post"])
-    docs = httpx.get(f"{server.url}/docs")
+    docs = httpx.get(f"{server.url}/docs", headers=headers)
     assert docs.status_code == 200 and "/static-docs/swagger-ui-bundle.js" in docs.text
     assert httpx.get(f"{server.url}/static-docs/swagger-ui-bundle.js").status_code == 200
 
