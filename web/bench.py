@@ -915,6 +915,9 @@ def format_latency(report: Message) -> str:
         f"{verdict('first_frame_p95_s')}), max {_fmt(report['first_frame_s_max'], 3)} s"),
         (f"server {_fmt(report['server_mc'])} mc, probe {_fmt(report['probe_mc'])} mc "
         "(decoding viewers share the 2 cores with the server: their CPU is in the figure)"),
+        (f"server: source {_fmt(report['server'].get('source_fps'))} fps at the end, "
+         f"{report['server'].get('frames_encoded', '-')} frames encoded, "
+         f"{_fmt(report['server'].get('encode_ms_avg'))} ms per encode"),
         (f"machine load (1 min) before/after: {report['load_1min'][0]:.2f} / "
          f"{report['load_1min'][1]:.2f} on {report['cpus']} CPUs"),
     ]
