@@ -531,6 +531,10 @@ async def attendance(request: Request, programme_id: int, principal: Organiser) 
 @router.get("/api/cme/me", response_model=MyCreditsOut,
             summary="My credits per programme and my five-year total")
 async def me(request: Request, principal: Viewer) -> MyCreditsOut:
+    if principal.user_id is None:
+        # A script token names any subject it was given: credits belong to a real account.
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "credits are shown to a logged-in account, not to a script token")
     return await asyncio.to_thread(my_credits, _db(request), principal.subject)
 
 
