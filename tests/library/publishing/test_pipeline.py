@@ -89,9 +89,9 @@ def test_trim_snaps_to_program_keyframe_and_shifts_chapters(recording: Recorded,
                                chapters_edit=edit, thumbnail_every=1.0)
 
     assert lesson.start == pytest.approx(expected_start, abs=1e-3) and lesson.start <= start
-    assert lesson.end <= end + 0.1 and lesson.duration < 4
     program = packets(tmp_path / "cut" / "program.mp4")
     assert program[0].pts == 0 and program[0].keyframe
+    assert lesson.start + program[-1].seconds < end <= lesson.end + 1e-3
     cues = parse_vtt((tmp_path / "cut" / "chapters.vtt").read_text())
     if first_at > lesson.start:  # the keyframe fell after the first marker: not clipped
         assert cues[0][0] == pytest.approx(first_at - lesson.start, abs=0.002)

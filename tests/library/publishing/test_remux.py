@@ -54,7 +54,9 @@ def test_trim_snaps_start_to_the_keyframe_before_and_cuts_before_end(
     assert after[0].data == kept[0].data and after[0].keyframe  # the source keyframe's bytes
     assert [p.data for p in after] == [p.data for p in kept]
     assert after[0].pts == 0 and after[0].dts == 0  # rebased
-    assert result.end <= end + 0.1 and result.frames == len(kept)
+    # Exactly the packets before ``end``; the file ends with the last one's duration (which a
+    # stalled real-time encoder can make long), so ``result.end`` may pass ``end`` a little.
+    assert result.frames == len(kept) and kept[-1].seconds < end <= result.end
     assert result.duration == pytest.approx(result.end - result.start)
     assert decoded_frames(result.path) == len(kept) and is_faststart(result.path)
 
