@@ -169,6 +169,10 @@ def publish_recording(
     report = _Progress(progress)
     staging = out_dir.with_name(f".{out_dir.name}.staging")
     retired = out_dir.with_name(f".{out_dir.name}.old")
+    if retired.exists() and not out_dir.exists():
+        # A crash between the two renames of a replacement: the old lesson comes back, so a
+        # failed re-publish never costs the lesson that was already there.
+        os.rename(retired, out_dir)
     if out_dir.exists() and not replace_existing:
         raise PublishError(f"{out_dir} already holds a published lesson; unpublish it first or "
                            "publish with replace_existing")

@@ -150,6 +150,14 @@ def test_an_existing_lesson_is_replaced_only_when_asked(recording: Recorded,
     assert json.loads((out / "lesson.json").read_text())["duration"] == again.duration
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson", "rec"]
 
+    # Killed between moving the old lesson aside and moving the new one in: the next run
+    # puts the old one back before anything else.
+    out.rename(tmp_path / ".lesson.old")
+    with pytest.raises(PublishError, match="already holds a published lesson"):
+        publish_recording(recording.folder, out)
+    assert json.loads((out / "lesson.json").read_text())["duration"] == again.duration
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lesson", "rec"]
+
 
 async def test_a_recording_still_running_is_refused(tmp_path: Path) -> None:
     encoder = SharedEncoder(moving_bar(), settings(), name="program")
