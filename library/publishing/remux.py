@@ -18,7 +18,6 @@ import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +248,3 @@ def check_playable(path: Path) -> None:
             raise MediaError(f"{path.name}: first frame does not decode: {exc}") from exc
     raise MediaError(f"{path.name}: no frame decodes")
 
-
-def frame_rate(path: Path) -> Fraction | None:
-    """Average frame rate of the first video track, if the container knows it."""
-    container, video = _open_video(path)
-    with container:
-        rate = video.average_rate
-        return Fraction(rate) if rate else None
