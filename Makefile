@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup setup-test browser lint typecheck bench clean
+.PHONY: run test setup setup-test browser turn lint typecheck bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "MedRoom needs Python 3.11 ($(PYTHON) not found; set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
-setup-test: $(VENV)/.installed-test browser
+setup-test: $(VENV)/.installed-test browser turn
 
 # Headless Chromium for the page tests: Debian's package, never a downloaded browser.
 browser:
@@ -31,6 +31,17 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
 	else \
 		echo "The page tests need Debian's chromium: run 'sudo apt-get install chromium' (or set CHROMIUM=/path)"; exit 1; \
+	fi
+
+# TURN server for the relay-only ICE test: Debian's coturn, run by the test itself, never as a daemon.
+turn:
+	@if command -v turnserver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's coturn for the TURN test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn) >/dev/null; \
+		systemctl disable --now coturn >/dev/null 2>&1 || true; \
+	else \
+		echo "The TURN test needs Debian's coturn ('sudo apt-get install coturn'); it is skipped without it"; \
 	fi
 
 run: setup
@@ -48,6 +59,7 @@ typecheck:
 bench: setup
 	$(BIN)/medroom bench fanout --viewers 1 10 --seconds 10
 	$(BIN)/medroom bench recording
+	$(BIN)/medroom bench latency --viewers 4 --seconds 10
 
 clean:
 	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache

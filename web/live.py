@@ -25,6 +25,7 @@ from room_controller.room import Room, RoomError
 from room_controller.sources import TestPatternSource
 from streaming.encoder import EncoderSettings, FrameSupplier, SharedEncoder
 from streaming.pool import EncoderPool
+from streaming.turn import rtc_ice_servers
 from streaming.whep import Viewer, ViewerSessions
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ class LiveRooms:
         self.db = db
         self.rooms: dict[str, Room] = {spec.id: Room(spec, settings.data_dir) for spec in specs}
         self.outputs: dict[str, LiveOutput] = {}
-        self.viewers = ViewerSessions(on_leave=self._record_leave)
+        self.viewers = ViewerSessions(
+            on_leave=self._record_leave, ice_servers=rtc_ice_servers(settings.ice_servers)
+        )
         self.encoders = EncoderPool()
         self.ptz: dict[str, PtzController] = {}
         self._simulated: list[SimulatedHead] = []
