@@ -142,7 +142,7 @@ class ViscaDeviceSpec(_Strict):
     )
 
     @model_validator(mode="after")
-    def _port_zero_only_when_simulated(self) -> "ViscaDeviceSpec":
+    def _port_zero_only_when_simulated(self) -> ViscaDeviceSpec:
         if self.port == 0 and not self.simulate:
             raise ValueError("port 0 is only for a simulated head: give the camera's port")
         return self

@@ -130,10 +130,15 @@ def _utc_now() -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``path`` so that a crash leaves either the old or the new content, never half."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``path`` so that a crash leaves either the old or the new content, never half."""
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(temp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(temp, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, path)

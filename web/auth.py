@@ -111,6 +111,14 @@ def session_principal(request: Request) -> Principal | None:
     )
 
 
+def page_user(request: Request) -> Principal:
+    """The logged-in person of a page request; 401 (the app redirects to the login page)."""
+    principal = session_principal(request)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first")
+    return principal
+
+
 async def get_principal(request: Request) -> Principal:
     header = request.headers.get("authorization")
     if header is not None:

@@ -12,8 +12,6 @@ Shaka, JW Player): one JPEG of tiles plus ``thumbnails.vtt`` whose cues point in
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import cv2
 import numpy as np
 
 from library.publishing.errors import MediaError
+from recorder.recording import atomic_write_bytes
 from recorder.timeline import vtt_timestamp
 
 JPEG_QUALITY = 85
@@ -98,19 +97,6 @@ def _keyframe_at(container: av.container.InputContainer, video: av.video.stream.
     raise MediaError(f"no keyframe decodes at or before {seconds:.1f} s")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def _jpeg(image: np.ndarray[Any, Any]) -> bytes:
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
@@ -138,7 +124,7 @@ def poster(src: Path, dst_jpeg: Path, at_seconds: float, *,
             width = max_width
         image = frame.to_ndarray(format="bgr24", width=width, height=height)
         shown = float(frame.time) if frame.time is not None else at
-    _atomic_write(dst_jpeg, _jpeg(image))
+    atomic_write_bytes(dst_jpeg, _jpeg(image))
     return PosterInfo(path=dst_jpeg, width=width, height=height, at=shown)
 
 
@@ -177,7 +163,7 @@ def thumbnail_strip(src: Path, dst_jpeg: Path, every_seconds: float = 10,
             row, column = divmod(index, columns)
             y, x = row * tile_height, column * tile_width
             sheet[y : y + tile_height, x : x + tile_width] = tile
-    _atomic_write(dst_jpeg, _jpeg(sheet))
+    atomic_write_bytes(dst_jpeg, _jpeg(sheet))
     return StripInfo(path=dst_jpeg, columns=columns, rows=rows, tile_width=tile_width,
                      tile_height=tile_height, times=times, every_seconds=every_seconds,
                      duration=duration)
@@ -200,5 +186,5 @@ def thumbnails_vtt(strip: StripInfo, sprite_url: str | None = None) -> str:
 
 
 def write_thumbnails_vtt(strip: StripInfo, dst_vtt: Path, sprite_url: str | None = None) -> Path:
-    _atomic_write(dst_vtt, thumbnails_vtt(strip, sprite_url).encode("utf-8"))
+    atomic_write_bytes(dst_vtt, thumbnails_vtt(strip, sprite_url).encode("utf-8"))
     return dst_vtt

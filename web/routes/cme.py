@@ -57,7 +57,7 @@ from library.cme.store import (
 from library.cme.totals import Award, total_credits
 from library.db import Database
 from library.users import Role
-from web.auth import Principal, Viewer, csrf_token, require_roles, session_principal
+from web.auth import Principal, Viewer, csrf_token, page_user, require_roles
 from web.templates import templates
 
 ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
@@ -541,13 +541,6 @@ async def me(request: Request, principal: Viewer) -> MyCreditsOut:
 # -- pages ---------------------------------------------------------------------------------
 
 
-def _page_user(request: Request) -> Principal:
-    principal = session_principal(request)
-    if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first")
-    return principal
-
-
 def _context(request: Request, user: Principal, **extra: object) -> dict[str, object]:
     return {"user": user, "csrf": csrf_token(request),
             "is_organiser": user.role in ORGANISER_ROLES, **extra}
@@ -584,7 +577,7 @@ def _list_rows(db: Database) -> list[ListRow]:
 
 @router.get("/cme", response_class=HTMLResponse, include_in_schema=False)
 async def cme_page(request: Request) -> Response:
-    user = _page_user(request)
+    user = page_user(request)
     db = _db(request)
     if user.role not in ORGANISER_ROLES:
         mine = await asyncio.to_thread(my_credits, db, user.subject)
@@ -628,7 +621,7 @@ def _hours_minutes(seconds: int) -> str:
 @router.get("/cme/programmes/{programme_id}", response_class=HTMLResponse,
             include_in_schema=False)
 async def programme_page(request: Request, programme_id: int) -> Response:
-    user = _page_user(request)
+    user = page_user(request)
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse("/cme", status_code=303)
     info = await _get(request, programme_id)

@@ -5,18 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from web.auth import CONTROL_ROLES, Principal, csrf_token, session_principal
+from web.auth import CONTROL_ROLES, Principal, csrf_token, page_user
 from web.live import RoomNotFound
 from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
-
-
-def _page_user(request: Request) -> Principal:
-    principal = session_principal(request)
-    if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first")
-    return principal
 
 
 def _context(request: Request, user: Principal, **extra: object) -> dict[str, object]:
@@ -26,7 +19,7 @@ def _context(request: Request, user: Principal, **extra: object) -> dict[str, ob
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> Response:
-    user = _page_user(request)
+    user = page_user(request)
     live = request.app.state.medroom.live
     return templates.TemplateResponse(
         request, "rooms.html", _context(request, user, rooms=list(live.rooms.values()))
@@ -42,7 +35,7 @@ def _room_or_404(request: Request, room_id: str):  # type: ignore[no-untyped-def
 
 @router.get("/rooms/{room_id}/console", response_class=HTMLResponse)
 async def console(request: Request, room_id: str) -> Response:
-    user = _page_user(request)
+    user = page_user(request)
     room = _room_or_404(request, room_id)
     if user.role not in CONTROL_ROLES:
         return RedirectResponse(f"/rooms/{room_id}/watch", status_code=303)
@@ -51,6 +44,6 @@ async def console(request: Request, room_id: str) -> Response:
 
 @router.get("/rooms/{room_id}/watch", response_class=HTMLResponse)
 async def watch(request: Request, room_id: str) -> Response:
-    user = _page_user(request)
+    user = page_user(request)
     room = _room_or_404(request, room_id)
     return templates.TemplateResponse(request, "watch.html", _context(request, user, room=room))
