@@ -94,6 +94,16 @@ class ProgramSpec(_Strict):
     gop_seconds: Annotated[float, Field(gt=0, le=10)] = 1.0
 
 
+class AudioSpec(_Strict):
+    """The program sound (the instructor's microphone), encoded once to Opus for everyone."""
+
+    kind: Literal["synthetic"] = "synthetic"
+    channels: Literal[1, 2] = 1
+    bitrate_kbps: Annotated[int, Field(ge=16, le=256)] = 64
+    level_db: Annotated[float, Field(ge=-60, le=-6)] = -30.0
+    beep_interval: Annotated[float, Field(ge=0, le=10)] = 1.0
+
+
 class LayoutSpec(_Strict):
     """How the program is composed at start: which sources go in which slots."""
 
@@ -153,6 +163,7 @@ class RoomSpec(_Strict):
     name: str
     program_source: str = Field(description="Source on program when the room starts.")
     program: ProgramSpec = ProgramSpec()
+    audio: AudioSpec | None = None
     layout: LayoutSpec = LayoutSpec()
     overlays: OverlaysSpec = OverlaysSpec()
     masks: list[MaskSpec] = []
@@ -213,12 +224,11 @@ def load_room_file(path: Path) -> RoomSpec:
     if not isinstance(room, dict):
         raise RoomFileError(path, [("room", "missing [room] table")])
     data = dict(room)
-    for key in ("program", "layout", "overlays", "masks", "sources", "devices"):
+    tables = ("program", "audio", "layout", "overlays", "masks", "sources", "devices")
+    for key in tables:
         if key in raw:
             data[key] = raw[key]
-    unknown = sorted(
-        set(raw) - {"room", "program", "layout", "overlays", "masks", "sources", "devices"}
-    )
+    unknown = sorted(set(raw) - {"room", *tables})
     problems: list[tuple[str, str]] = [(key, "unknown key") for key in unknown]
     try:
         spec = RoomSpec.model_validate(data)

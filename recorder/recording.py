@@ -1,7 +1,8 @@
 """Recording sessions: one folder per session, one fragmented MP4 per track, a timeline.
 
 A ``Recording`` subscribes a ``TrackWriter`` to each encoder it is given (program and ISO
-tracks), so recording costs no encode. Its state lives in ``manifest.json`` in the session
+tracks, and the program audio: Opus, kind ``audio``, anchored to the program's video so the two
+start together), so recording costs no encode. Its state lives in ``manifest.json`` in the session
 folder, rewritten atomically at every transition, so that after a crash ``recover_recordings``
 knows which sessions were cut short and finishes them (part files remuxed, chapters written,
 state RECOVERED). The ``Recorder`` is the per-server registry: at most one active recording
@@ -29,6 +30,7 @@ import av
 
 from recorder.clock import MediaClock
 from recorder.fmp4 import (
+    AudioTrackWriter,
     DiskFullError,
     EmptyTrackError,
     RecoveryError,
@@ -65,7 +67,7 @@ class RecordingState(str, Enum):
 
 ACTIVE = (RecordingState.RECORDING, RecordingState.PAUSED)
 _E = TypeVar("_E", bound=Event)
-TrackKind = Literal["program", "iso"]
+TrackKind = Literal["program", "iso", "audio"]
 
 
 class _EncoderSettings(Protocol):
@@ -87,8 +89,23 @@ class PacketSource(Protocol):
     def request_keyframe(self) -> None: ...
 
 
+class _AudioSettings(Protocol):
+    @property
+    def channels(self) -> int: ...
+
+
+class AudioPacketSource(Protocol):
+    """An Opus encoder (``streaming.audio.SharedAudioEncoder`` is one)."""
+
+    @property
+    def settings(self) -> _AudioSettings: ...
+    def subscribe(self, sink: Callable[[av.Packet[Any]], None]) -> None: ...
+    def unsubscribe(self, sink: Callable[[av.Packet[Any]], None]) -> None: ...
+    def request_keyframe(self) -> None: ...
+
+
 class TrackSpec(NamedTuple):
-    source: PacketSource
+    source: PacketSource | AudioPacketSource
     kind: TrackKind
     source_id: str | None = None
 
@@ -212,8 +229,8 @@ class Recording:
         for name, spec in tracks.items():
             spec = TrackSpec(*spec)
             _check_name("track name", name)
-            if spec.kind not in ("program", "iso"):
-                raise RecordingError(f"track {name!r}: kind must be 'program' or 'iso'")
+            if spec.kind not in ("program", "iso", "audio"):
+                raise RecordingError(f"track {name!r}: kind must be 'program', 'iso' or 'audio'")
             specs[name] = spec
         self._loop = asyncio.get_running_loop()
         self.folder.mkdir(parents=True, exist_ok=False)
@@ -223,14 +240,27 @@ class Recording:
         self.started_at = _utc_now()
         self._clock.start()
         try:
-            for name, spec in specs.items():
+            # Video first: the audio track takes its time from the program's video track.
+            leader: TrackWriter | None = None
+            for name, spec in sorted(specs.items(), key=lambda item: item[1].kind == "audio"):
                 s = spec.source.settings
-                writer = TrackWriter(
-                    self.folder / f"{name}.mp4", s.width, s.height, s.fps,
-                    clock=self._clock,
-                    request_keyframe=spec.source.request_keyframe,
-                    on_error=self._writer_failed_in_thread,
-                )
+                writer: TrackWriter
+                if spec.kind == "audio":
+                    writer = AudioTrackWriter(
+                        self.folder / f"{name}.mp4", channels=getattr(s, "channels", 1),
+                        anchor=leader.anchor if leader is not None else None,
+                        clock=self._clock, on_error=self._writer_failed_in_thread,
+                    )
+                else:
+                    writer = TrackWriter(
+                        self.folder / f"{name}.mp4", getattr(s, "width", 0),
+                        getattr(s, "height", 0), getattr(s, "fps", 0),
+                        clock=self._clock,
+                        request_keyframe=spec.source.request_keyframe,
+                        on_error=self._writer_failed_in_thread,
+                    )
+                    if spec.kind == "program" and leader is None:
+                        leader = writer
                 self._writers[name] = writer
                 spec.source.subscribe(writer.write)
                 # Start on a keyframe now rather than at the next natural one.
@@ -366,7 +396,8 @@ class Recording:
             stats = writer.stats() if writer else None
             tracks.append(TrackStatus(
                 name=name, kind=spec.kind, source_id=spec.source_id, file=f"{name}.mp4",
-                width=s.width, height=s.height, fps=s.fps,
+                width=getattr(s, "width", 0), height=getattr(s, "height", 0),
+                fps=getattr(s, "fps", 0),
                 size_bytes=stats.size_bytes if stats else 0,
                 packets=stats.packets if stats else 0,
                 duration=round(stats.duration, 3) if stats else 0.0,
@@ -423,7 +454,8 @@ class Recording:
         )
         for name, result in zip(names, results, strict=True):
             if isinstance(result, EmptyTrackError):
-                self._track_errors[name] = "no video arrived; nothing recorded"
+                what = "sound" if self._tracks[name].kind == "audio" else "video"
+                self._track_errors[name] = f"no {what} arrived; nothing recorded"
             elif isinstance(result, BaseException):
                 self._track_errors[name] = str(result)
                 if self.state in ACTIVE:
@@ -514,6 +546,7 @@ class Recording:
                 {
                     "name": t.name, "kind": t.kind, "source_id": t.source_id, "file": t.file,
                     "width": t.width, "height": t.height, "fps": t.fps,
+                    "codec": "opus" if t.kind == "audio" else "h264",
                     "media_offset": self._writers[t.name].stats().media_offset
                     if t.name in self._writers else None,
                     "packets": t.packets, "dropped": t.dropped, "size_bytes": t.size_bytes,
@@ -669,9 +702,9 @@ def recover_session(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def media_duration(path: Path) -> float:
-    """Seconds of video in an MP4, from its packets (fragmented files carry no total)."""
+    """Seconds of video (or audio) in an MP4, from its packets (fragmented files carry no total)."""
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+        stream = (container.streams.video or container.streams.audio)[0]
         tb = stream.time_base
         first = last = None
         step = 0

@@ -37,6 +37,7 @@ from room_controller.sources import (
     SourceHealth,
     TestPatternSource,
 )
+from room_controller.sources.audio import SyntheticAudioSource
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,13 @@ class Room:
             masks=tuple(PrivacyMask(m.x, m.y, m.w, m.h, source=m.source) for m in spec.masks),
         )
         self._labels = {s.id: s.label for s in spec.sources}
+        # The program sound, when the room file has an [audio] table.
+        self.audio: SyntheticAudioSource | None = None
+        if spec.audio is not None:
+            self.audio = SyntheticAudioSource(
+                f"{spec.id}-audio", channels=spec.audio.channels, level_db=spec.audio.level_db,
+                beep_interval=spec.audio.beep_interval,
+            )
         # Last composition, keyed by what it was made of: several encoders share one.
         self._program_cache: tuple[object, np.ndarray] | None = None
         self._source_composers: dict[str, Composer] = {}
@@ -153,6 +161,11 @@ class Room:
             except Exception:
                 # pyCA's rule: a device that dies never takes the daemon down.
                 logger.exception("source %s of room %s did not start", source.id, self.id)
+        if self.audio is not None:
+            try:
+                self.audio.start()
+            except Exception:
+                logger.exception("audio of room %s did not start", self.id)
 
     def stop(self) -> None:
         for source in self.sources.values():
@@ -160,6 +173,8 @@ class Room:
                 source.stop()
             except Exception:
                 logger.exception("source %s of room %s did not stop cleanly", source.id, self.id)
+        if self.audio is not None:
+            self.audio.stop()
 
     # -- state machine -----------------------------------------------------------------------
     @property

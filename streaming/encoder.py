@@ -30,6 +30,12 @@ logger = logging.getLogger(__name__)
 VIDEO_CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 
+#: The one origin of every encoder's timestamps in this process: a packet's pts is the
+#: ``time.monotonic()`` instant it was captured, minus this, in the encoder's clock (90 kHz for
+#: video, 48 kHz for audio). Video and audio packets with the same pts in seconds were captured
+#: at the same instant, which is what keeps a recording and a viewer in lip sync.
+MEDIA_ORIGIN = time.monotonic()
+
 FrameSupplier = Callable[[], np.ndarray]
 # Encoded packets carry no stream: they come from a bare codec context, not a container.
 PacketSink = Callable[["av.Packet[Any]"], None]
@@ -56,27 +62,21 @@ class EncoderStats:
     subscribers: int
 
 
-class SharedEncoder:
-    """Encodes the frames of one output once and fans the packets out on the event loop."""
+class PacketFanOut:
+    """A worker thread that produces packets, and their fan-out to subscribers on the loop.
 
-    def __init__(
-        self, supply_frame: FrameSupplier, settings: EncoderSettings, name: str = "program"
-    ) -> None:
-        self._supply_frame = supply_frame
-        self.settings = settings
+    Subclasses implement ``_run`` (the worker, which stops when ``_stopping`` is set) and hand
+    each packet to ``_deliver``; subscribers are called on the event loop that ``start`` ran on.
+    """
+
+    name: str
+
+    def __init__(self, name: str) -> None:
         self.name = name
         self._sinks: list[PacketSink] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._keyframe_lock = threading.Lock()
-        self._keyframe_pending = False
-        self._last_forced = -1e9
-        self._frames = 0
-        self._keyframes = 0
-        self._forced = 0
-        self._bytes = 0
-        self._encode_seconds = 0.0
         self.error: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -111,6 +111,51 @@ class SharedEncoder:
     def unsubscribe(self, sink: PacketSink) -> None:
         if sink in self._sinks:
             self._sinks.remove(sink)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._sinks)
+
+    # -- worker side -----------------------------------------------------------------------
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _deliver(self, packet: av.Packet[Any]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            # One hop to the loop per packet, whatever the number of viewers.
+            loop.call_soon_threadsafe(self._fan_out, packet)
+        except RuntimeError:
+            pass  # loop closing during shutdown
+
+    def _fan_out(self, packet: av.Packet[Any]) -> None:
+        for sink in list(self._sinks):
+            try:
+                sink(packet)
+            except Exception:
+                logger.exception("packet subscriber failed; removing it")
+                self.unsubscribe(sink)
+
+
+class SharedEncoder(PacketFanOut):
+    """Encodes the frames of one output once and fans the packets out on the event loop."""
+
+    def __init__(
+        self, supply_frame: FrameSupplier, settings: EncoderSettings, name: str = "program"
+    ) -> None:
+        super().__init__(name)
+        self._supply_frame = supply_frame
+        self.settings = settings
+        self._keyframe_lock = threading.Lock()
+        self._keyframe_pending = False
+        self._last_forced = -1e9
+        self._frames = 0
+        self._keyframes = 0
+        self._forced = 0
+        self._bytes = 0
+        self._encode_seconds = 0.0
 
     def request_keyframe(self) -> None:
         """Ask for a keyframe soon; thread-safe, coalesced and rate limited."""
@@ -181,8 +226,7 @@ class SharedEncoder:
             self.error = f"could not open libx264: {exc}"
             return
         interval = 1.0 / self.settings.fps
-        started = time.monotonic()
-        deadline = started
+        deadline = time.monotonic()
         try:
             while not self._stopping.is_set():
                 now = time.monotonic()
@@ -193,7 +237,7 @@ class SharedEncoder:
                 deadline = max(deadline + interval, now - interval)
                 began = time.perf_counter()
                 frame = self._to_video_frame(self._supply_frame())
-                frame.pts = int((now - started) * VIDEO_CLOCK)
+                frame.pts = int((now - MEDIA_ORIGIN) * VIDEO_CLOCK)
                 frame.time_base = TIME_BASE
                 if self._take_keyframe_request(now):
                     frame.pict_type = PictureType.I
@@ -210,21 +254,3 @@ class SharedEncoder:
         except Exception as exc:
             logger.exception("encoder %s failed", self.name)
             self.error = f"encoder failed: {exc}"
-
-    def _deliver(self, packet: av.Packet[Any]) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            # One hop to the loop per packet, whatever the number of viewers.
-            loop.call_soon_threadsafe(self._fan_out, packet)
-        except RuntimeError:
-            pass  # loop closing during shutdown
-
-    def _fan_out(self, packet: av.Packet[Any]) -> None:
-        for sink in list(self._sinks):
-            try:
-                sink(packet)
-            except Exception:
-                logger.exception("packet subscriber failed; removing it")
-                self.unsubscribe(sink)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from streaming.encoder import EncoderSettings, FrameSupplier, SharedEncoder
+from streaming.encoder import EncoderSettings, FrameSupplier, PacketFanOut, SharedEncoder
+
+_E = TypeVar("_E", bound=PacketFanOut)
 
 
 @dataclass
 class _Entry:
-    encoder: SharedEncoder
+    encoder: PacketFanOut
     users: set[str] = field(default_factory=set)
 
 
@@ -29,14 +32,26 @@ class EncoderPool:
         self, name: str, user: str, make: Callable[[], tuple[FrameSupplier, EncoderSettings]]
     ) -> SharedEncoder:
         """The running encoder of output ``name``, started if nobody uses it yet."""
+
+        def build() -> SharedEncoder:
+            supply, settings = make()
+            return SharedEncoder(supply, settings, name=name)
+
+        return await self.acquire_built(name, user, SharedEncoder, build)
+
+    async def acquire_built(
+        self, name: str, user: str, kind: type[_E], build: Callable[[], _E]
+    ) -> _E:
+        """The running encoder of output ``name`` (any ``PacketFanOut``, e.g. the audio)."""
         async with self._lock:
             entry = self._entries.get(name)
             if entry is None:
-                supply, settings = make()
-                entry = _Entry(SharedEncoder(supply, settings, name=name))
+                entry = _Entry(build())
                 entry.encoder.start()
                 self._entries[name] = entry
             entry.users.add(user)
+            if not isinstance(entry.encoder, kind):
+                raise TypeError(f"output {name!r} is a {type(entry.encoder).__name__}")
             return entry.encoder
 
     async def release(self, name: str, user: str) -> None:
@@ -51,7 +66,8 @@ class EncoderPool:
 
     def get(self, name: str) -> SharedEncoder | None:
         entry = self._entries.get(name)
-        return entry.encoder if entry is not None else None
+        return entry.encoder if entry is not None and isinstance(
+            entry.encoder, SharedEncoder) else None
 
     def names(self) -> list[str]:
         return list(self._entries)

@@ -2,7 +2,8 @@
 
 The WHEP exchange itself (HTTP status codes, Location, bearer tokens) belongs to ``web/``; this
 module owns the peer connections: it checks the offer, attaches the shared encoder's packets to
-the viewer's video transceiver (H.264 only), routes the viewer's keyframe requests to the shared
+the viewer's video transceiver (H.264 only) and, when the offer has an audio line with Opus and
+the room has sound, the shared audio encoder's packets to an audio transceiver; routes the viewer's keyframe requests to the shared
 encoder, and closes and forgets a viewer whose connection fails or who leaves.
 """
 
@@ -18,7 +19,8 @@ from datetime import UTC, datetime
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcrtpsender import RTCRtpSender
 
-from streaming.encoder import SharedEncoder
+from streaming.audio import EncodedAudioTrack
+from streaming.encoder import PacketFanOut, SharedEncoder
 from streaming.track import EncodedVideoTrack
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class Viewer:
     joined_at: datetime
     pc: RTCPeerConnection = field(repr=False)
     track: EncodedVideoTrack = field(repr=False)
+    audio_track: EncodedAudioTrack | None = field(default=None, repr=False)
 
     @property
     def connection_state(self) -> str:
@@ -51,21 +54,34 @@ class Viewer:
 LeaveCallback = Callable[[Viewer, str], None]
 
 
+def _media_sections(text: str, kind: str) -> list[list[str]]:
+    sections: list[list[str]] = []
+    current: list[str] | None = None
+    for line in text.split("\n"):
+        if line.startswith("m="):
+            current = [line]
+            if line.startswith(f"m={kind}"):
+                sections.append(current)
+        elif current is not None:
+            current.append(line)
+    return sections
+
+
+def offers_opus_audio(sdp: str) -> bool:
+    """True when the offer has an audio line (a browser's recvonly audio) listing Opus."""
+    text = sdp.replace("\r\n", "\n")
+    return any(
+        any(l.lower().startswith("a=rtpmap:") and " opus/48000" in l.lower() for l in section)
+        for section in _media_sections(text, "audio")
+    )
+
+
 def check_offer(sdp: str) -> None:
     """Refuse an offer that is not SDP or that offers no H.264 video, with a clear reason."""
     text = sdp.replace("\r\n", "\n").strip()
     if not text.startswith("v=0"):
         raise OfferError("body is not an SDP offer (it must start with 'v=0')")
-    lines = text.split("\n")
-    video_sections: list[list[str]] = []
-    current: list[str] | None = None
-    for line in lines:
-        if line.startswith("m="):
-            current = [line]
-            if line.startswith("m=video"):
-                video_sections.append(current)
-        elif current is not None:
-            current.append(line)
+    video_sections = _media_sections(text, "video")
     if not video_sections:
         raise OfferError("the offer has no video section (m=video): nothing to receive")
     if "a=ice-ufrag:" not in text:
@@ -81,6 +97,10 @@ def check_offer(sdp: str) -> None:
 
 def _h264_only(transceiver_codecs: list) -> list:  # type: ignore[type-arg]
     return [c for c in transceiver_codecs if c.mimeType.lower() in ("video/h264", "video/rtx")]
+
+
+def _opus_only(transceiver_codecs: list) -> list:  # type: ignore[type-arg]
+    return [c for c in transceiver_codecs if c.mimeType.lower() == "audio/opus"]
 
 
 class ViewerSessions:
@@ -112,11 +132,20 @@ class ViewerSessions:
         subject: str,
         role: str,
         user_id: int | None,
+        audio: PacketFanOut | None = None,
     ) -> tuple[Viewer, str]:
-        """Answer a viewer's offer; returns the viewer and the SDP answer."""
+        """Answer a viewer's offer; returns the viewer and the SDP answer.
+
+        ``audio``: the room's shared Opus encoder; sent when the offer has an audio line with
+        Opus. A video-only offer, or a room without sound, gets video only.
+        """
         check_offer(offer_sdp)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
         track = EncodedVideoTrack(encoder)
+        audio_track = (
+            EncodedAudioTrack(audio)
+            if audio is not None and offers_opus_audio(offer_sdp) else None
+        )
         viewer = Viewer(
             id=uuid.uuid4().hex,
             room_id=room_id,
@@ -126,6 +155,7 @@ class ViewerSessions:
             joined_at=datetime.now(UTC),
             pc=pc,
             track=track,
+            audio_track=audio_track,
         )
         try:
             # The transceiver exists before the offer is applied so that the codec preference
@@ -135,6 +165,12 @@ class ViewerSessions:
             transceiver.setCodecPreferences(_h264_only(capabilities.codecs))
             # The packet path ignores PLI/FIR; send them to the shared encoder instead.
             transceiver.sender._send_keyframe = encoder.request_keyframe  # type: ignore[method-assign]
+            if audio_track is not None:
+                # Opus only: the sender's OpusEncoder.pack() sends the shared packets as they are.
+                audio_transceiver = pc.addTransceiver(audio_track, direction="sendonly")
+                audio_transceiver.setCodecPreferences(
+                    _opus_only(RTCRtpSender.getCapabilities("audio").codecs)
+                )
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             except (ValueError, KeyError, IndexError) as exc:
@@ -143,10 +179,14 @@ class ViewerSessions:
             await pc.setLocalDescription(answer)
         except OfferError:
             track.stop()
+            if audio_track is not None:
+                audio_track.stop()
             await pc.close()
             raise
         except Exception as exc:
             track.stop()
+            if audio_track is not None:
+                audio_track.stop()
             await pc.close()
             logger.exception("WHEP offer failed")
             raise OfferError(f"the offer could not be answered: {exc}") from None
@@ -167,6 +207,8 @@ class ViewerSessions:
         if viewer is None:
             return False
         viewer.track.stop()
+        if viewer.audio_track is not None:
+            viewer.audio_track.stop()
         await viewer.pc.close()
         logger.info("viewer %s left room %s: %s", viewer_id, viewer.room_id, reason)
         if self._on_leave is not None:

@@ -23,6 +23,7 @@ from room_controller.ptz.controller import PtzController, PtzDevice
 from room_controller.ptz.simulated import SimulatedHead
 from room_controller.room import Room, RoomError
 from room_controller.sources import TestPatternSource
+from streaming.audio import AudioSettings, SharedAudioEncoder
 from streaming.encoder import EncoderSettings, FrameSupplier, SharedEncoder
 from streaming.pool import EncoderPool
 from streaming.turn import rtc_ice_servers
@@ -30,6 +31,7 @@ from streaming.whep import Viewer, ViewerSessions
 
 logger = logging.getLogger(__name__)
 PROGRAM = "program"
+AUDIO = "audio"
 
 
 class RoomNotFound(LookupError):
@@ -46,6 +48,7 @@ class LiveOutput:
     live_session_id: int
     started_monotonic: float
     title: str
+    audio: SharedAudioEncoder | None = None
 
 
 class LiveRooms:
@@ -119,6 +122,20 @@ class LiveRooms:
 
         return await self.encoders.acquire(f"{room.id}/{track}", user, make)
 
+    async def audio_encoder(self, room: Room, user: str) -> SharedAudioEncoder | None:
+        """The room's shared Opus encoder of the program sound; None for a silent room."""
+        source, spec = room.audio, room.spec.audio
+        if source is None or spec is None:
+            return None
+
+        def build() -> SharedAudioEncoder:
+            settings = AudioSettings(channels=spec.channels, bitrate_kbps=spec.bitrate_kbps)
+            return SharedAudioEncoder(source.read, settings, name=f"{room.id}/{AUDIO}")
+
+        return await self.encoders.acquire_built(
+            f"{room.id}/{AUDIO}", user, SharedAudioEncoder, build
+        )
+
     def room(self, room_id: str) -> Room:
         room = self.rooms.get(room_id)
         if room is None:
@@ -131,10 +148,11 @@ class LiveRooms:
         async with self._lock:
             room.go_live()  # raises if already live
             encoder = await self.encoder(room, PROGRAM, user="live")
+            audio = await self.audio_encoder(room, user="live")
             live_id = await asyncio.to_thread(
                 attendance.start_live_session, self.db, room_id, title, started_by
             )
-            self.outputs[room_id] = LiveOutput(encoder, live_id, time.monotonic(), title)
+            self.outputs[room_id] = LiveOutput(encoder, live_id, time.monotonic(), title, audio)
             logger.info("room %s is live (session %s)", room_id, live_id)
             return live_id
 
@@ -145,6 +163,7 @@ class LiveRooms:
             output = self.outputs.pop(room_id)
             await self.viewers.close_room(room_id, reason=reason)
             await self.encoders.release(f"{room_id}/{PROGRAM}", "live")
+            await self.encoders.release(f"{room_id}/{AUDIO}", "live")
             await asyncio.to_thread(attendance.end_live_session, self.db, output.live_session_id)
             logger.info("room %s ended: %s", room_id, reason)
 
@@ -165,7 +184,7 @@ class LiveRooms:
         output = self.output(room_id)
         viewer, answer = await self.viewers.join(
             room_id=room_id, offer_sdp=offer_sdp, encoder=output.encoder, subject=subject,
-            role=role, user_id=user_id,
+            role=role, user_id=user_id, audio=output.audio,
         )
         await asyncio.to_thread(
             attendance.viewer_joined, self.db, output.live_session_id, room_id, viewer.id,
@@ -225,6 +244,9 @@ class RoomRecordings:
         for source_id in room.sources:
             encoder = await self.live.encoder(room, source_id, self.USER)
             tracks[f"iso-{source_id}"] = TrackSpec(encoder, "iso", source_id)
+        audio = await self.live.audio_encoder(room, self.USER)
+        if audio is not None:
+            tracks[AUDIO] = TrackSpec(audio, "audio", None)
         try:
             recording = await self.recorder.start(room_id, title, tracks)
         except BaseException:
@@ -243,7 +265,7 @@ class RoomRecordings:
 
     async def _release(self, room_id: str) -> None:
         room = self.live.room(room_id)
-        for track in [PROGRAM, *room.sources]:
+        for track in [PROGRAM, *room.sources, AUDIO]:
             await self.live.encoders.release(f"{room_id}/{track}", self.USER)
 
     async def stop_all(self) -> None:

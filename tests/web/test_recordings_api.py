@@ -21,8 +21,13 @@ def auth(token: str) -> dict[str, str]:
 
 
 def decoded_seconds(path: Path) -> tuple[float, int, tuple[int, int]]:
-    """Decode every frame; return (seconds, frames, size)."""
+    """Decode every frame (video, or the Opus audio track); return (seconds, frames, size)."""
     with av.open(str(path)) as container:
+        if container.streams.audio:
+            audio = container.streams.audio[0]
+            assert audio.codec_context.name == "opus"
+            times = [float(f.time) for f in container.decode(audio) if f.time is not None]
+            return (max(times) - min(times) if times else 0.0), len(times), (0, 0)
         stream = container.streams.video[0]
         times = [float(f.time) for f in container.decode(stream) if f.time is not None]
         size = (stream.codec_context.width, stream.codec_context.height)
@@ -40,7 +45,8 @@ def test_record_pause_markers_stop_and_chapters(server: Server) -> None:
         rec = r.json()
         assert rec["state"] == "recording" and rec["title"] == "Septoplasty"
         assert {t["name"] for t in rec["tracks"]} == {
-            "program", "iso-endoscope", "iso-room-cam", "iso-ct"}
+            "program", "iso-endoscope", "iso-room-cam", "iso-ct", "audio"}
+        assert {t["name"]: t["kind"] for t in rec["tracks"]}["audio"] == "audio"
         rid = rec["id"]
         again = http.post("/api/rooms/demo/recordings", headers=auth(instructor))
         assert again.status_code == 409 and "already recording" in again.json()["detail"]
@@ -112,8 +118,11 @@ def test_record_pause_markers_stop_and_chapters(server: Server) -> None:
     folder = next((server.data_dir / "recordings" / "demo").glob(f"*-{rid}"))
     for track in body["tracks"]:
         seconds, frames, size = decoded_seconds(folder / track["file"])
-        assert size == (1280, 720)
         assert 2.5 < seconds < 4.5, (track["name"], seconds)  # about 4 s recorded, 1 s paused
+        if track["kind"] == "audio":
+            assert frames > 2.5 * 50  # 20 ms Opus frames
+            continue
+        assert size == (1280, 720)
         assert frames > 60
 
 
