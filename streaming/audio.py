@@ -19,7 +19,6 @@ aiortc's sender, whose ``OpusEncoder.pack(packet)`` sends them as they are (its 
 
 from __future__ import annotations
 
-import asyncio
 import fractions
 import logging
 import time
@@ -28,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from room_controller.sources.audio import CHUNK_SECONDS, SAMPLE_RATE, AudioChunk
 from streaming.encoder import MEDIA_ORIGIN, PacketFanOut
+from streaming.track import PacketTrack
 
 logger = logging.getLogger(__name__)
 
@@ -140,18 +139,10 @@ class SharedAudioEncoder(PacketFanOut):
             self.error = f"audio encoder failed: {exc}"
 
 
-class EncodedAudioTrack(MediaStreamTrack):
+class EncodedAudioTrack(PacketTrack):
     """A viewer's audio track: the shared encoder's Opus packets, packetized by aiortc."""
 
     kind = "audio"
-
-    def __init__(self, encoder: PacketFanOut) -> None:
-        super().__init__()
-        self._encoder = encoder
-        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(maxsize=QUEUE_PACKETS)
-        self.packets_sent = 0
-        self.packets_dropped = 0
-        encoder.subscribe(self._on_packet)
 
     def _on_packet(self, packet: av.Packet[Any]) -> None:
         if self._queue.full():
@@ -159,23 +150,3 @@ class EncodedAudioTrack(MediaStreamTrack):
             self._queue.get_nowait()
             self.packets_dropped += 1
         self._queue.put_nowait(packet)
-
-    async def recv(self) -> av.Packet[Any]:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            self.stop()
-            raise MediaStreamError
-        self.packets_sent += 1
-        return packet
-
-    def end(self) -> None:
-        self._encoder.unsubscribe(self._on_packet)
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
-
-    def stop(self) -> None:
-        self._encoder.unsubscribe(self._on_packet)
-        super().stop()

@@ -16,6 +16,7 @@ import fractions
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,7 @@ class EncoderStats:
     subscribers: int
 
 
-class PacketFanOut:
+class PacketFanOut(ABC):
     """A worker thread that produces packets, and their fan-out to subscribers on the loop.
 
     Subclasses implement ``_run`` (the worker, which stops when ``_stopping`` is set) and hand
@@ -117,8 +118,9 @@ class PacketFanOut:
         return len(self._sinks)
 
     # -- worker side -----------------------------------------------------------------------
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The worker thread: encode and ``_deliver`` packets until ``_stopping`` is set."""
 
     def _deliver(self, packet: av.Packet[Any]) -> None:
         loop = self._loop

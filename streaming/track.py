@@ -10,31 +10,65 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import abstractmethod
 from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from streaming.encoder import SharedEncoder
+from streaming.encoder import PacketFanOut, SharedEncoder
 
 logger = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 30  # about one second at 30 fps
 
 
-class EncodedVideoTrack(MediaStreamTrack):
+class PacketTrack(MediaStreamTrack):
+    """A viewer's track fed with a shared encoder's packets through a short queue of its own."""
+
+    def __init__(self, encoder: PacketFanOut) -> None:
+        super().__init__()
+        self._encoder = encoder
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(maxsize=QUEUE_PACKETS)
+        self.packets_sent = 0
+        self.packets_dropped = 0
+        encoder.subscribe(self._on_packet)
+
+    @abstractmethod
+    def _on_packet(self, packet: av.Packet[Any]) -> None:
+        """Queue a packet (on the event loop); what to do when behind is the kind's choice."""
+
+    def end(self) -> None:
+        """The output has ended: let the sender finish."""
+        self._encoder.unsubscribe(self._on_packet)
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self._queue.get()
+        if packet is None:
+            self.stop()
+            raise MediaStreamError
+        self.packets_sent += 1
+        return packet
+
+    def stop(self) -> None:
+        self._encoder.unsubscribe(self._on_packet)
+        super().stop()
+
+
+class EncodedVideoTrack(PacketTrack):
     """Reads packets from a SharedEncoder; starts at a keyframe, resyncs at a keyframe."""
 
     kind = "video"
 
     def __init__(self, encoder: SharedEncoder) -> None:
-        super().__init__()
-        self._encoder = encoder
-        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(maxsize=QUEUE_PACKETS)
         self._waiting_for_keyframe = True
-        self.packets_sent = 0
-        self.packets_dropped = 0
-        encoder.subscribe(self._on_packet)
+        super().__init__(encoder)
+        self._video_encoder = encoder
         # A new viewer should not wait for the next natural keyframe.
         encoder.request_keyframe()
 
@@ -52,27 +86,4 @@ class EncodedVideoTrack(MediaStreamTrack):
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._waiting_for_keyframe = True
-            self._encoder.request_keyframe()
-
-    def end(self) -> None:
-        """The output has ended: let the sender finish."""
-        self._encoder.unsubscribe(self._on_packet)
-        try:
-            self._queue.put_nowait(None)
-        except asyncio.QueueFull:
-            self._queue.get_nowait()
-            self._queue.put_nowait(None)
-
-    async def recv(self) -> av.Packet[Any]:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            self.stop()
-            raise MediaStreamError
-        self.packets_sent += 1
-        return packet
-
-    def stop(self) -> None:
-        self._encoder.unsubscribe(self._on_packet)
-        super().stop()
+            self._video_encoder.request_keyframe()
