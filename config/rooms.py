@@ -173,8 +173,12 @@ class RoomSpec(_Strict):
     @model_validator(mode="after")
     def _check_references(self) -> RoomSpec:
         ids = [source.id for source in self.sources]
-        if "program" in ids:
-            raise ValueError("'program' is reserved (it names the composed program): rename that source")
+        for reserved in ("program", "audio"):
+            if reserved in ids:
+                raise ValueError(
+                    f"source id '{reserved}' is reserved (it names the room's {reserved} "
+                    "output): rename that source"
+                )
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"source ids must be unique, repeated: {', '.join(duplicates)}")

@@ -168,13 +168,12 @@ class LiveRooms:
             logger.info("room %s ended: %s", room_id, reason)
 
     def output(self, room_id: str) -> LiveOutput:
-        room = self.room(room_id)
+        self.room(room_id)  # an unknown room is RoomNotFound, not "not live"
         output = self.outputs.get(room_id)
         if output is None:
             raise RoomNotLive(
                 f"room '{room_id}' is not live yet: wait for the instructor to go live"
             )
-        del room
         return output
 
     # -- viewers -----------------------------------------------------------------------------

@@ -48,6 +48,7 @@ def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
          "", "repeated: cam"),
         ('[room\nid=1', "", "not valid TOML"),
         ('[rooms]\nid = "x"\n', "room", "missing [room] table"),
+        (MINIMAL.replace('"cam"', '"audio"'), "", "source id 'audio' is reserved"),
     ],
 )
 def test_bad_room_files_name_file_key_and_problem(tmp_path, text, key, problem) -> None:
