@@ -15,14 +15,12 @@ import asyncio
 import builtins
 import json
 import logging
-import os
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
@@ -33,18 +31,22 @@ from recorder.fmp4 import (
     AudioTrackWriter,
     DiskFullError,
     EmptyTrackError,
-    RecoveryError,
     TrackWriter,
     TrackWriterError,
-    recover_part_file,
+)
+from recorder.manifest import (
+    ACTIVE,
+    CHAPTERS,
+    MANIFEST,
+    TIMELINE_JSON,
+    RecordingState,
+    atomic_write_text,
+    utc_now,
 )
 from recorder.timeline import ChatMessage, Event, Marker, Note, Rename, Stroke, Timeline
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-CHAPTERS = "chapters.vtt"
-TIMELINE_JSON = "timeline.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_MAX_DURATION = 4 * 3600.0
 
@@ -57,15 +59,6 @@ class UnknownRecordingError(RecordingError, LookupError):
     pass
 
 
-class RecordingState(str, Enum):
-    RECORDING = "recording"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    RECOVERED = "recovered"
-    FAILED = "failed"
-
-
-ACTIVE = (RecordingState.RECORDING, RecordingState.PAUSED)
 _E = TypeVar("_E", bound=Event)
 TrackKind = Literal["program", "iso", "audio"]
 
@@ -141,32 +134,6 @@ class RecordingStatus:
     markers: int
 
 
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``path`` so that a crash leaves either the old or the new content, never half."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``path`` so that a crash leaves either the old or the new content, never half."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _check_name(what: str, value: str) -> str:
@@ -237,7 +204,7 @@ class Recording:
         self.timeline = Timeline(self.folder)
         self._tracks = specs
         self.state = RecordingState.RECORDING
-        self.started_at = _utc_now()
+        self.started_at = utc_now()
         self._clock.start()
         try:
             # Video first: the audio track takes its time from the program's video track.
@@ -283,7 +250,7 @@ class Recording:
         self._clock.pause()
         for writer in self._writers.values():
             writer.pause()
-        self._pauses.append({"media_at": self.media_time(), "started_at": _utc_now(),
+        self._pauses.append({"media_at": self.media_time(), "started_at": utc_now(),
                              "ended_at": None, "_mono": time.monotonic(), "seconds": None})
         await self._save_manifest()
 
@@ -294,7 +261,7 @@ class Recording:
         for writer in self._writers.values():
             writer.resume()
         pause = self._pauses[-1]
-        pause["ended_at"] = _utc_now()
+        pause["ended_at"] = utc_now()
         pause["seconds"] = round(time.monotonic() - pause.pop("_mono"), 3)
         await self._save_manifest()
 
@@ -317,7 +284,7 @@ class Recording:
             await self._finish_failed()
             return self.status()
         self.state = RecordingState.STOPPED
-        self.stopped_at = _utc_now()
+        self.stopped_at = utc_now()
         try:
             await asyncio.to_thread(self._write_sidecars, self._duration)
         except OSError as exc:
@@ -444,7 +411,7 @@ class Recording:
     async def _close_pause(self) -> None:
         pause = self._pauses[-1]
         if pause["ended_at"] is None:
-            pause["ended_at"] = _utc_now()
+            pause["ended_at"] = utc_now()
             pause["seconds"] = round(time.monotonic() - pause.pop("_mono"), 3)
 
     async def _close_writers(self) -> None:
@@ -505,7 +472,7 @@ class Recording:
         await self._finish_failed()
 
     async def _finish_failed(self) -> None:
-        self.stopped_at = _utc_now()
+        self.stopped_at = utc_now()
         # Chapters and manifest are best effort: the folder may be gone or the disk full.
         try:
             await asyncio.to_thread(self._write_sidecars, self.media_time())
@@ -638,109 +605,6 @@ class Recorder:
 
     async def recover(self, recordings_dir: Path | None = None) -> builtins.list[str]:
         """Finish the recordings a crash left active; returns their ids (run at start-up)."""
+        from recorder.archive import recover_recordings  # archive builds on this module
+
         return await asyncio.to_thread(recover_recordings, recordings_dir or self.recordings_dir)
-
-
-# -- recovery after a crash ----------------------------------------------------------------------
-def recover_recordings(recordings_dir: Path) -> list[str]:
-    """Every manifest still RECORDING/PAUSED: recover its tracks, write chapters, RECOVERED."""
-    recovered = []
-    for manifest_path in sorted(recordings_dir.glob(f"*/*/{MANIFEST}")):
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            logger.warning("skipping %s: unreadable manifest: %s", manifest_path, exc)
-            continue
-        if manifest.get("state") not in (s.value for s in ACTIVE):
-            continue
-        try:
-            recover_session(manifest_path.parent, manifest)
-        except OSError as exc:
-            logger.error("could not recover %s: %s", manifest_path.parent, exc)
-            continue
-        recovered.append(str(manifest["id"]))
-    return recovered
-
-
-def recover_session(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    last_write = 0.0
-    duration = 0.0
-    for track in manifest.get("tracks", []):
-        final = folder / str(track["file"])
-        part = final.with_name(final.name + ".part")
-        try:
-            if part.exists():
-                last_write = max(last_write, part.stat().st_mtime)
-                if not final.exists():
-                    recover_part_file(part)
-                    track["recovered"] = True
-            if final.exists():
-                duration = max(duration, media_duration(final))
-                track["size_bytes"] = final.stat().st_size
-            else:
-                track["error"] = track.get("error") or "no file: nothing was recorded"
-        except RecoveryError as exc:
-            track["error"] = str(exc)
-            logger.warning("track %s of %s not recovered: %s", final.name, folder, exc)
-    timeline = Timeline(folder)
-    atomic_write_text(folder / CHAPTERS, timeline.to_webvtt_chapters(duration))
-    atomic_write_text(folder / TIMELINE_JSON, timeline.to_json(
-        recording=manifest.get("id"), room=manifest.get("room"), title=manifest.get("title"),
-        duration=round(duration, 3),
-    ))
-    for pause in manifest.get("pauses", []):
-        pause.pop("_mono", None)
-    manifest.update(
-        state=RecordingState.RECOVERED.value,
-        recovered=True,
-        duration=round(duration, 3),
-        stopped_at=(datetime.fromtimestamp(last_write, UTC).isoformat(timespec="milliseconds")
-                    if last_write else _utc_now()),
-    )
-    atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
-    return manifest
-
-
-def media_duration(path: Path) -> float:
-    """Seconds of video (or audio) in an MP4, from its packets (fragmented files carry no total)."""
-    with av.open(str(path)) as container:
-        stream = (container.streams.video or container.streams.audio)[0]
-        tb = stream.time_base
-        first = last = None
-        step = 0
-        for packet in container.demux(stream):
-            if packet.pts is None:
-                continue
-            if first is None:
-                first = packet.pts
-            last = packet.pts if last is None else max(last, packet.pts)
-            step = packet.duration or step
-        if first is None or last is None or tb is None:
-            return 0.0
-        return float((last - first + step) * tb)
-
-
-# -- recordings on disk ---------------------------------------------------------------------------
-def find_manifest(recordings_dir: Path, recording_id: str) -> tuple[Path, dict[str, Any]] | None:
-    """The folder and manifest of a recording kept on disk (any state), or None."""
-    for manifest_path in recordings_dir.glob(f"*/*/{MANIFEST}"):
-        if not manifest_path.parent.name.endswith(f"-{recording_id}"):
-            continue  # folder names end with the id: skip reading unrelated manifests
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if manifest.get("id") == recording_id:
-            return manifest_path.parent, manifest
-    return None
-
-
-def list_manifests(recordings_dir: Path, room_id: str) -> list[dict[str, Any]]:
-    """Manifests of a room's recordings on disk, newest first."""
-    manifests = []
-    for manifest_path in sorted((recordings_dir / room_id).glob(f"*/{MANIFEST}"), reverse=True):
-        try:
-            manifests.append(json.loads(manifest_path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            logger.warning("skipping %s: unreadable manifest: %s", manifest_path, exc)
-    return manifests

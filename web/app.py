@@ -32,7 +32,7 @@ from web.auth import Principal, TokenSigner, get_principal
 from web.demo import prepare_demo_media
 from web.live import LiveRooms, RoomRecordings
 from web.routes import cme as cme_routes
-from web.routes import composition, pages, ptz, rooms, session, whep
+from web.routes import cme_pages, composition, pages, ptz, rooms, session, whep
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
 from web.scheduler import ScheduleRunner
@@ -132,6 +132,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(recording_routes.router)
     app.include_router(schedule_routes.router)
     app.include_router(cme_routes.router)
+    app.include_router(cme_pages.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

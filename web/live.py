@@ -17,7 +17,8 @@ from config.rooms import RoomSpec
 from config.settings import Settings
 from library import attendance
 from library.db import Database
-from recorder.recording import Recorder, Recording, RecordingError, RecordingState, TrackSpec
+from recorder.manifest import RecordingState
+from recorder.recording import Recorder, Recording, RecordingError, TrackSpec
 from recorder.storage import StorageGuard, StorageLevel, StorageStatus
 from room_controller.ptz.controller import PtzController, PtzDevice
 from room_controller.ptz.simulated import SimulatedHead

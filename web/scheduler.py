@@ -17,7 +17,8 @@ from library import schedule
 from library.db import Database
 from library.models import utcnow
 from library.schedule import Action, ScheduleState
-from recorder.recording import Recording, RecordingError, RecordingState
+from recorder.manifest import RecordingState
+from recorder.recording import Recording, RecordingError
 from web.live import RoomNotFound, RoomRecordings
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import av
 
-from recorder.recording import MANIFEST, Recording, TrackSpec, recover_session
+from recorder.archive import recover_session
+from recorder.manifest import MANIFEST
+from recorder.recording import Recording, TrackSpec
 from room_controller.sources.audio import SyntheticAudioSource
 from streaming.audio import AudioSettings, SharedAudioEncoder
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from recorder.manifest import RecordingState
 from recorder.recording import (
     Recorder,
     RecordingError,
-    RecordingState,
     TrackSpec,
     UnknownRecordingError,
 )

@@ -9,14 +9,11 @@ whatever the engine refuses comes back as 422 with the engine's message.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from fractions import Fraction
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from library.cme import (
@@ -57,8 +54,7 @@ from library.cme.store import (
 from library.cme.totals import Award, total_credits
 from library.db import Database
 from library.users import Role
-from web.auth import Principal, Viewer, csrf_token, page_user, require_roles
-from web.templates import templates
+from web.auth import Principal, Viewer, require_roles
 
 ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
 Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
@@ -425,7 +421,7 @@ def my_credits(db: Database, person_id: str, today: date | None = None) -> MyCre
 # -- API -----------------------------------------------------------------------------------
 
 
-def _db(request: Request) -> Database:
+def database(request: Request) -> Database:
     db: Database = request.app.state.medroom.db
     return db
 
@@ -446,8 +442,8 @@ def _store_error(exc: CmeStoreError) -> HTTPException:
     return HTTPException(422, str(exc))
 
 
-async def _get(request: Request, programme_id: int) -> ProgrammeInfo:
-    info = await asyncio.to_thread(get_programme, _db(request), programme_id)
+async def programme_or_404(request: Request, programme_id: int) -> ProgrammeInfo:
+    info = await asyncio.to_thread(get_programme, database(request), programme_id)
     if info is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no CME programme {programme_id}")
     return info
@@ -459,7 +455,7 @@ async def create(request: Request, body: ProgrammeIn, principal: Organiser) -> P
     programme = _programme(body)
     try:
         info = await asyncio.to_thread(
-            create_programme, _db(request), programme, timezone=body.timezone,
+            create_programme, database(request), programme, timezone=body.timezone,
             drop_tolerance_seconds=body.drop_tolerance_seconds, created_by=principal.user_id,
         )
     except CmeStoreError as exc:
@@ -470,7 +466,7 @@ async def create(request: Request, body: ProgrammeIn, principal: Organiser) -> P
 @router.get("/api/cme/programmes", response_model=list[ProgrammeSummaryOut],
             summary="CME programmes, the latest first")
 async def list_all(request: Request, principal: Organiser) -> list[ProgrammeSummaryOut]:
-    infos = await asyncio.to_thread(list_programmes, _db(request))
+    infos = await asyncio.to_thread(list_programmes, database(request))
     return [ProgrammeSummaryOut(**_summary(i, programme_credits(i.programme).credits))
             for i in infos]
 
@@ -478,7 +474,7 @@ async def list_all(request: Request, principal: Organiser) -> list[ProgrammeSumm
 @router.get("/api/cme/programmes/{programme_id}", response_model=ProgrammeOut,
             summary="One programme, with its full model")
 async def read(request: Request, programme_id: int, principal: Organiser) -> ProgrammeOut:
-    return programme_out(await _get(request, programme_id))
+    return programme_out(await programme_or_404(request, programme_id))
 
 
 @router.put("/api/cme/programmes/{programme_id}", response_model=ProgrammeOut,
@@ -489,7 +485,7 @@ async def update(
     programme = _programme(body)
     try:
         info = await asyncio.to_thread(
-            update_programme, _db(request), programme_id, programme, timezone=body.timezone,
+            update_programme, database(request), programme_id, programme, timezone=body.timezone,
             drop_tolerance_seconds=body.drop_tolerance_seconds,
         )
     except CmeStoreError as exc:
@@ -501,7 +497,7 @@ async def update(
              summary="Submit a draft; refused (409) while the checker finds errors")
 async def submit(request: Request, programme_id: int, principal: Organiser) -> ProgrammeOut:
     try:
-        info = await asyncio.to_thread(submit_programme, _db(request), programme_id)
+        info = await asyncio.to_thread(submit_programme, database(request), programme_id)
     except CmeStoreError as exc:
         raise _store_error(exc) from None
     return programme_out(info)
@@ -510,22 +506,22 @@ async def submit(request: Request, programme_id: int, principal: Organiser) -> P
 @router.get("/api/cme/programmes/{programme_id}/check", response_model=CheckOut,
             summary="What the programme breaks, each finding with its article")
 async def check(request: Request, programme_id: int, principal: Organiser) -> CheckOut:
-    info = await _get(request, programme_id)
+    info = await programme_or_404(request, programme_id)
     return findings_out(info, await asyncio.to_thread(check_programme, info.programme))
 
 
 @router.get("/api/cme/programmes/{programme_id}/credits", response_model=CreditsOut,
             summary="The credits a full participant earns, with how they were computed")
 async def credits(request: Request, programme_id: int, principal: Organiser) -> CreditsOut:
-    info = await _get(request, programme_id)
+    info = await programme_or_404(request, programme_id)
     return credits_out(info, await asyncio.to_thread(programme_credits, info.programme))
 
 
 @router.get("/api/cme/programmes/{programme_id}/attendance", response_model=AttendanceOut,
             summary="Each viewer's presence and credits, from the recorded viewer sessions")
 async def attendance(request: Request, programme_id: int, principal: Organiser) -> AttendanceOut:
-    info = await _get(request, programme_id)
-    return await asyncio.to_thread(attendance_out, _db(request), info)
+    info = await programme_or_404(request, programme_id)
+    return await asyncio.to_thread(attendance_out, database(request), info)
 
 
 @router.get("/api/cme/me", response_model=MyCreditsOut,
@@ -535,97 +531,4 @@ async def me(request: Request, principal: Viewer) -> MyCreditsOut:
         # A script token names any subject it was given: credits belong to a real account.
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "credits are shown to a logged-in account, not to a script token")
-    return await asyncio.to_thread(my_credits, _db(request), principal.subject)
-
-
-# -- pages ---------------------------------------------------------------------------------
-
-
-def _context(request: Request, user: Principal, **extra: object) -> dict[str, object]:
-    return {"user": user, "csrf": csrf_token(request),
-            "is_organiser": user.role in ORGANISER_ROLES, **extra}
-
-
-KIND_LABELS = {
-    ProgrammeKind.POSTGRADUATE_COURSE: "Postgraduate course",
-    ProgrammeKind.CONTINUING_EDUCATION_COURSE: "Continuing education course",
-    ProgrammeKind.SCIENTIFIC_EVENT: "Scientific event",
-    ProgrammeKind.DISTANCE_BY_POST: "Distance programme (journal)",
-    ProgrammeKind.DISTANCE_ONLINE: "Online programme (EMCD)",
-}
-
-
-@dataclass(frozen=True)
-class ListRow:
-    info: ProgrammeInfo
-    credits: int
-    errors: int
-    warnings: int
-
-
-def _list_rows(db: Database) -> list[ListRow]:
-    rows = []
-    for info in list_programmes(db):
-        found = check_programme(info.programme)
-        rows.append(ListRow(
-            info, programme_credits(info.programme).credits,
-            sum(f.severity is Severity.ERROR for f in found),
-            sum(f.severity is Severity.WARNING for f in found),
-        ))
-    return rows
-
-
-@router.get("/cme", response_class=HTMLResponse, include_in_schema=False)
-async def cme_page(request: Request) -> Response:
-    user = page_user(request)
-    db = _db(request)
-    if user.role not in ORGANISER_ROLES:
-        mine = await asyncio.to_thread(my_credits, db, user.subject)
-        return templates.TemplateResponse(
-            request, "cme_me.html",
-            _context(request, user, mine=mine, kinds={k.value: v for k, v in KIND_LABELS.items()}),
-        )
-    rows = await asyncio.to_thread(_list_rows, db)
-    return templates.TemplateResponse(
-        request, "cme_list.html", _context(request, user, rows=rows, kinds=KIND_LABELS)
-    )
-
-
-def _programme_page_data(db: Database, info: ProgrammeInfo) -> dict[str, object]:
-    programme = info.programme
-    zone = ZoneInfo(info.timezone)
-    days: dict[date, list[Any]] = {}
-    for item in sorted(programme.agenda, key=lambda i: (i.day, i.start, i.track)):
-        days.setdefault(item.day, []).append(item)
-    return {
-        "info": info, "programme": programme, "days": days,
-        "check": findings_out(info, check_programme(programme)),
-        "result": programme_credits(programme),
-        "hours": creditable_hours(programme),
-        "attendance": attendance_out(db, info),
-        "titles": live_session_titles(db, info.live_session_ids),
-        "kinds": KIND_LABELS,
-        "local": lambda moment: moment.astimezone(zone),
-        "hm": _hours_minutes,
-    }
-
-
-def _hours_minutes(seconds: int) -> str:
-    """1 h 05 min, 12 min, 40 s: how long a gap or a stretch is, for people."""
-    if seconds < 60:
-        return f"{seconds} s"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-
-
-@router.get("/cme/programmes/{programme_id}", response_class=HTMLResponse,
-            include_in_schema=False)
-async def programme_page(request: Request, programme_id: int) -> Response:
-    user = page_user(request)
-    if user.role not in ORGANISER_ROLES:
-        return RedirectResponse("/cme", status_code=303)
-    info = await _get(request, programme_id)
-    data = await asyncio.to_thread(_programme_page_data, _db(request), info)
-    return templates.TemplateResponse(
-        request, "cme_programme.html", _context(request, user, **data)
-    )
+    return await asyncio.to_thread(my_credits, database(request), principal.subject)

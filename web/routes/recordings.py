@@ -10,13 +10,12 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.responses import Response
 
 from library.users import Role
+from recorder.archive import find_manifest, list_manifests
+from recorder.manifest import CHAPTERS
 from recorder.recording import (
-    CHAPTERS,
     Recording,
     RecordingError,
     UnknownRecordingError,
-    find_manifest,
-    list_manifests,
 )
 from recorder.timeline import Timeline, TimelineError
 from web.auth import CONTROL_ROLES, Controller, Principal, Viewer, require_roles

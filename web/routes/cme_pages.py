@@ -1,0 +1,140 @@
+"""CME pages: the programme list, a programme with its check, credits and attendance, and a
+doctor's own credits (server-rendered; the numbers come from the same functions as the API)."""
+
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from library.cme import (
+    ProgrammeKind,
+    Severity,
+    check_programme,
+    creditable_hours,
+    programme_credits,
+)
+from library.cme.store import (
+    ProgrammeInfo,
+    list_programmes,
+    live_session_titles,
+)
+from library.db import Database
+from library.users import Role
+from web.auth import Principal, csrf_token, page_user, require_roles
+from web.templates import templates
+
+ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
+Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
+TOTAL_YEARS = 5  # the credits a doctor gathers are counted over five years (art. 29)
+
+from web.routes.cme import (
+    ORGANISER_ROLES,
+    attendance_out,
+    database,
+    findings_out,
+    my_credits,
+    programme_or_404,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+def _context(request: Request, user: Principal, **extra: object) -> dict[str, object]:
+    return {"user": user, "csrf": csrf_token(request),
+            "is_organiser": user.role in ORGANISER_ROLES, **extra}
+
+
+KIND_LABELS = {
+    ProgrammeKind.POSTGRADUATE_COURSE: "Postgraduate course",
+    ProgrammeKind.CONTINUING_EDUCATION_COURSE: "Continuing education course",
+    ProgrammeKind.SCIENTIFIC_EVENT: "Scientific event",
+    ProgrammeKind.DISTANCE_BY_POST: "Distance programme (journal)",
+    ProgrammeKind.DISTANCE_ONLINE: "Online programme (EMCD)",
+}
+
+
+@dataclass(frozen=True)
+class ListRow:
+    info: ProgrammeInfo
+    credits: int
+    errors: int
+    warnings: int
+
+
+def _list_rows(db: Database) -> list[ListRow]:
+    rows = []
+    for info in list_programmes(db):
+        found = check_programme(info.programme)
+        rows.append(ListRow(
+            info, programme_credits(info.programme).credits,
+            sum(f.severity is Severity.ERROR for f in found),
+            sum(f.severity is Severity.WARNING for f in found),
+        ))
+    return rows
+
+
+@router.get("/cme", response_class=HTMLResponse, include_in_schema=False)
+async def cme_page(request: Request) -> Response:
+    user = page_user(request)
+    db = database(request)
+    if user.role not in ORGANISER_ROLES:
+        mine = await asyncio.to_thread(my_credits, db, user.subject)
+        return templates.TemplateResponse(
+            request, "cme_me.html",
+            _context(request, user, mine=mine, kinds={k.value: v for k, v in KIND_LABELS.items()}),
+        )
+    rows = await asyncio.to_thread(_list_rows, db)
+    return templates.TemplateResponse(
+        request, "cme_list.html", _context(request, user, rows=rows, kinds=KIND_LABELS)
+    )
+
+
+def _programme_page_data(db: Database, info: ProgrammeInfo) -> dict[str, object]:
+    programme = info.programme
+    zone = ZoneInfo(info.timezone)
+    days: dict[date, list[Any]] = {}
+    for item in sorted(programme.agenda, key=lambda i: (i.day, i.start, i.track)):
+        days.setdefault(item.day, []).append(item)
+    return {
+        "info": info, "programme": programme, "days": days,
+        "check": findings_out(info, check_programme(programme)),
+        "result": programme_credits(programme),
+        "hours": creditable_hours(programme),
+        "attendance": attendance_out(db, info),
+        "titles": live_session_titles(db, info.live_session_ids),
+        "kinds": KIND_LABELS,
+        "local": lambda moment: moment.astimezone(zone),
+        "hm": _hours_minutes,
+    }
+
+
+def _hours_minutes(seconds: int) -> str:
+    """1 h 05 min, 12 min, 40 s: how long a gap or a stretch is, for people."""
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+@router.get("/cme/programmes/{programme_id}", response_class=HTMLResponse,
+            include_in_schema=False)
+async def programme_page(request: Request, programme_id: int) -> Response:
+    user = page_user(request)
+    if user.role not in ORGANISER_ROLES:
+        return RedirectResponse("/cme", status_code=303)
+    info = await programme_or_404(request, programme_id)
+    data = await asyncio.to_thread(_programme_page_data, database(request), info)
+    return templates.TemplateResponse(
+        request, "cme_programme.html", _context(request, user, **data)
+    )
+
