@@ -1,0 +1,46 @@
+"""``medroom bench fanout`` and ``medroom bench latency``: figures and ratios, one JSON line.
+
+The modules: ``protocol`` (limits and signalling lines shared by every process), ``server`` (the
+process that sends), ``probe`` (lean viewers that count frames), ``processes`` (one measurement:
+spawn, read CPU, stop), ``fanout`` and ``latency`` (the two benchmarks and their reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from web.bench.fanout import format_table, run_fanout
+from web.bench.latency import run_latency, run_latency_bench
+from web.bench.protocol import BenchError, viewer_split
+
+__all__ = ["BenchError", "run_bench", "run_fanout", "run_latency", "viewer_split"]
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    if args.bench == "latency":
+        return run_latency_bench(args)
+    if args.bench != "fanout":
+        print(f"medroom bench: unknown benchmark {args.bench!r}", file=sys.stderr)
+        return 2
+    viewers = [int(n) for n in args.viewers]
+    seconds = float(args.seconds)
+    if any(n < 0 for n in viewers) or not any(n > 0 for n in viewers):
+        print("medroom bench fanout: --viewers needs positive counts", file=sys.stderr)
+        return 2
+    if not 1 <= seconds <= 600:
+        print("medroom bench fanout: --seconds must be between 1 and 600", file=sys.stderr)
+        return 2
+    try:
+        report = run_fanout(viewers, seconds, bool(args.baseline))
+    except BenchError as exc:
+        print(f"medroom bench fanout failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("medroom bench fanout: interrupted; child processes stopped", file=sys.stderr)
+        return 130
+    print(format_table(report))
+    print()
+    print(json.dumps(report), flush=True)
+    return 0

@@ -1,0 +1,186 @@
+"""The benchmark's server process: the synthetic endoscope sent the MedRoom way or aiortc's stock way."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from multiprocessing.connection import Connection
+
+import av
+import cv2
+import numpy as np
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import VideoStreamTrack
+from aiortc.rtcrtpsender import RTCRtpSender
+
+from room_controller.sources.base import Source
+from room_controller.sources.synthetic import EndoscopeSimSource
+from streaming.encoder import EncoderSettings, SharedEncoder
+from streaming.stamp import StampedSource
+from streaming.whep import ViewerSessions
+from web.bench.protocol import (
+    LOOPBACK,
+    PATHS,
+    SERVER_START_TIMEOUT,
+    SIGNAL_LINE_LIMIT,
+    SOURCE_FPS,
+    BenchError,
+    Message,
+    h264_only,
+    quiet_child,
+    receive,
+    send_error,
+)
+
+# -- server process ----------------------------------------------------------------------------
+
+
+class _SourceTrack(VideoStreamTrack):
+    """aiortc's stock way: a track of decoded frames, paced by ``VideoStreamTrack``.
+
+    The BGR to I420 conversion is done once here (MediaRelay calls ``recv`` once per frame for
+    all viewers), so the stock path pays per viewer exactly what aiortc itself adds: an encode.
+    """
+
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        self._source = source
+        self.frames = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = self._source.latest_frame()
+        assert frame is not None, "the server waits for the first frame before answering"
+        yuv = np.asarray(cv2.cvtColor(frame.image, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
+        video = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        video.pts = pts
+        video.time_base = time_base
+        self.frames += 1
+        return video
+
+
+def server_main(conn: Connection, path: str, stamp: bool = False) -> None:
+    quiet_child()
+    try:
+        asyncio.run(_serve(conn, path, stamp))
+    except BaseException:  # noqa: BLE001 - anything at all goes to the parent, then exit
+        send_error(conn, f"server ({path})")
+    finally:
+        conn.close()
+
+
+async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
+    source: Source = EndoscopeSimSource(
+        "endoscope", "Endoscope", width=1280, height=720, fps=SOURCE_FPS
+    )
+    if stamp:  # every frame carries its capture time (``medroom bench latency``)
+        source = StampedSource(source)
+    source.start()
+    encoder: SharedEncoder | None = None
+    sessions: ViewerSessions | None = None
+    stock_track: _SourceTrack | None = None
+    stock_pcs: list[RTCPeerConnection] = []
+    answered = 0
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while source.latest_frame() is None:
+            if time.monotonic() > deadline:
+                raise BenchError(f"the endoscope source gave no frame: {source.health()}")
+            await asyncio.sleep(0.02)
+        first = source.latest_frame()
+        assert first is not None
+        last_image: list[np.ndarray] = [first.image]
+
+        def supply() -> np.ndarray:
+            frame = source.latest_frame()
+            if frame is not None:
+                last_image[0] = frame.image
+            return last_image[0]
+
+        answer: Callable[[str], Awaitable[str]]
+        if path == "medroom":
+            encoder = SharedEncoder(supply, EncoderSettings(width=1280, height=720, fps=SOURCE_FPS))
+            encoder.start()
+            sessions = ViewerSessions()
+            medroom_encoder, medroom_sessions = encoder, sessions
+
+            async def answer_medroom(offer: str) -> str:
+                nonlocal answered
+                answered += 1
+                _, sdp = await medroom_sessions.join(
+                    room_id="bench", offer_sdp=offer, encoder=medroom_encoder,
+                    subject=f"bench-{answered}", role="student", user_id=None,
+                )
+                return sdp
+
+            answer = answer_medroom
+        elif path == "stock":
+            stock_track = _SourceTrack(source)
+            relay = MediaRelay()
+            track = stock_track
+            capabilities = RTCRtpSender.getCapabilities("video")
+            assert capabilities is not None
+
+            async def answer_stock(offer: str) -> str:
+                nonlocal answered
+                answered += 1
+                pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                stock_pcs.append(pc)
+                # Unbuffered: a sender that falls behind takes the latest frame, never a backlog.
+                transceiver = pc.addTransceiver(
+                    relay.subscribe(track, buffered=False), direction="sendonly"
+                )
+                transceiver.setCodecPreferences(h264_only(capabilities.codecs))
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+                return pc.localDescription.sdp
+
+            answer = answer_stock
+        else:
+            raise BenchError(f"unknown path {path!r} (paths: {', '.join(PATHS)})")
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                request = json.loads(await reader.readline())
+                try:
+                    reply: Message = {"sdp": await answer(str(request["sdp"]))}
+                except Exception as exc:  # noqa: BLE001 - reported to the viewer process
+                    reply = {"error": f"{type(exc).__name__}: {exc}"}
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(handle, LOOPBACK, 0, limit=SIGNAL_LINE_LIMIT)
+        port = int(server.sockets[0].getsockname()[1])
+        conn.send({"kind": "ready", "port": port, "pid": os.getpid()})
+        while (await receive(conn)).get("kind") != "stop":
+            pass
+        server.close()
+
+        stats: Message = {"source_fps": round(source.health().fps, 1), "offers": answered}
+        if encoder is not None:
+            s = encoder.stats()
+            stats.update(frames_encoded=s.frames_encoded, keyframes=s.keyframes,
+                         forced_keyframes=s.forced_keyframes, encode_ms_avg=s.encode_ms_avg)
+        if stock_track is not None:
+            stats["frames_made"] = stock_track.frames
+        if sessions is not None:
+            await sessions.close_all("benchmark over")
+        await asyncio.gather(*(pc.close() for pc in stock_pcs), return_exceptions=True)
+        if encoder is not None:
+            await encoder.stop()
+            encoder = None
+        conn.send({"kind": "stopped", "stats": stats})
+    finally:
+        if encoder is not None:
+            await encoder.stop()
+        source.stop()
