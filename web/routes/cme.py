@@ -2,7 +2,7 @@
 
 Organisers (admin, instructor, curator) create, edit, check and submit programmes and see every
 attendee; anyone logged in sees their own credits (``/api/cme/me``, the ``/cme`` page). The
-body of a programme is the engine's model as JSON (``library.cme.store.programme_to_json``);
+body of a programme is the engine's model as JSON (``library.cme.codec``);
 whatever the engine refuses comes back as 422 with the engine's message.
 """
 
@@ -32,6 +32,7 @@ from library.cme import (
     creditable_hours,
     programme_credits,
 )
+from library.cme.codec import programme_from_json, programme_to_json
 from library.cme.programme import ContributorRole, OrganiserKind
 from library.cme.store import (
     DEFAULT_TIMEZONE,
@@ -45,8 +46,6 @@ from library.cme.store import (
     list_programmes,
     live_session_titles,
     presence_for,
-    programme_from_json,
-    programme_to_json,
     programmes_attended_by,
     submit_programme,
     update_programme,

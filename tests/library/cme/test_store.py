@@ -28,6 +28,7 @@ from library.cme import (
     attendee_credits,
     programme_credits,
 )
+from library.cme.codec import programme_from_json, programme_to_json
 from library.cme.errors import ProgrammeError
 from library.cme.store import (
     CmeStoreError,
@@ -42,8 +43,6 @@ from library.cme.store import (
     list_programmes,
     presence_for,
     presence_from_connections,
-    programme_from_json,
-    programme_to_json,
     programmes_attended_by,
     submit_programme,
     update_programme,
