@@ -26,9 +26,9 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 import av
 
+from recorder.audio_track import AudioTrackWriter
 from recorder.clock import MediaClock
 from recorder.fmp4 import (
-    AudioTrackWriter,
     DiskFullError,
     EmptyTrackError,
     TrackWriter,
