@@ -6,7 +6,8 @@ the camera; one-shot actions wait for the camera and say what it answered.
 
 from __future__ import annotations
 
-from typing import get_args
+from collections.abc import Awaitable
+from typing import TypeVar, get_args
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
@@ -24,6 +25,7 @@ from web.auth import Controller
 from web.schemas import PtzFocusIn, PtzHealthOut, PtzMoveIn, PtzPositionOut, PtzZoomIn
 
 router = APIRouter(prefix="/api/rooms/{room_id}/ptz", tags=["ptz"])
+T = TypeVar("T")
 
 
 def _controller(request: Request, room_id: str, camera_id: str | None = None) -> PtzController:
@@ -45,6 +47,14 @@ def _camera_error(exc: Exception) -> HTTPException:
     if isinstance(exc, ViscaReplyError | ViscaError):
         return HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc))
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+async def _answer(action: Awaitable[T]) -> T:
+    """Wait for the camera; its refusals and silences become HTTP errors that say what it did."""
+    try:
+        return await action
+    except (ViscaError, ValueError) as exc:
+        raise _camera_error(exc) from None
 
 
 @router.get("", response_model=list[PtzHealthOut], summary="The room's camera heads and health")
@@ -84,39 +94,27 @@ async def focus(request: Request, room_id: str, camera_id: str, body: PtzFocusIn
     if body.mode not in modes:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"focus mode must be one of {', '.join(modes)}")
-    try:
-        await _controller(request, room_id, camera_id).focus(camera_id, body.mode)  # type: ignore[arg-type]
-    except (ViscaError, ValueError) as exc:
-        raise _camera_error(exc) from None
+    await _answer(_controller(request, room_id, camera_id).focus(camera_id, body.mode))  # type: ignore[arg-type]
     return Response(status_code=204)
 
 
 @router.post("/{camera_id}/home", status_code=204, summary="Back to the home position")
 async def home(request: Request, room_id: str, camera_id: str, principal: Controller) -> Response:
-    try:
-        await _controller(request, room_id, camera_id).home(camera_id)
-    except ViscaError as exc:
-        raise _camera_error(exc) from None
+    await _answer(_controller(request, room_id, camera_id).home(camera_id))
     return Response(status_code=204)
 
 
 @router.put("/{camera_id}/presets/{number}", status_code=204, summary="Store a preset (0..127)")
 async def store_preset(request: Request, room_id: str, camera_id: str, number: int,
                        principal: Controller) -> Response:
-    try:
-        await _controller(request, room_id, camera_id).preset_store(camera_id, number)
-    except (ViscaError, ValueError) as exc:
-        raise _camera_error(exc) from None
+    await _answer(_controller(request, room_id, camera_id).preset_store(camera_id, number))
     return Response(status_code=204)
 
 
 @router.post("/{camera_id}/presets/{number}/recall", status_code=204, summary="Recall a preset")
 async def recall_preset(request: Request, room_id: str, camera_id: str, number: int,
                         principal: Controller) -> Response:
-    try:
-        await _controller(request, room_id, camera_id).preset_recall(camera_id, number)
-    except (ViscaError, ValueError) as exc:
-        raise _camera_error(exc) from None
+    await _answer(_controller(request, room_id, camera_id).preset_recall(camera_id, number))
     return Response(status_code=204)
 
 
@@ -124,8 +122,5 @@ async def recall_preset(request: Request, room_id: str, camera_id: str, number: 
             summary="Where the head points (camera units)")
 async def position(request: Request, room_id: str, camera_id: str,
                    principal: Controller) -> PtzPositionOut:
-    try:
-        pan, tilt, zoom_ = await _controller(request, room_id, camera_id).position(camera_id)
-    except ViscaError as exc:
-        raise _camera_error(exc) from None
+    pan, tilt, zoom_ = await _answer(_controller(request, room_id, camera_id).position(camera_id))
     return PtzPositionOut(pan=pan, tilt=tilt, zoom=zoom_)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.responses import Response
@@ -34,6 +35,7 @@ from web.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["recordings"])
+E = TypeVar("E")
 
 # Curators review recordings; instructors and admins make them.
 Reviewer = Annotated[Principal, Depends(require_roles(*CONTROL_ROLES, Role.CURATOR))]
@@ -112,6 +114,16 @@ def _conflict(exc: Exception) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
+async def _added(action: Awaitable[E]) -> E:
+    """Add a timeline event: bad content is 422 with the reason, an ended recording 409."""
+    try:
+        return await action
+    except TimelineError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except RecordingError as exc:
+        raise _conflict(exc) from None
+
+
 @router.post("/rooms/{room_id}/recordings", status_code=201, response_model=RecordingOut,
              summary="Start recording the room (program and every source)")
 async def start_recording(
@@ -153,12 +165,7 @@ async def add_marker(
     request: Request, recording_id: str, body: MarkerIn, principal: Controller
 ) -> MarkerOut:
     recording = _active(request, recording_id, principal)
-    try:
-        marker = await recording.add_marker(body.title, author=principal.subject)
-    except TimelineError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    except RecordingError as exc:
-        raise _conflict(exc) from None
+    marker = await _added(recording.add_marker(body.title, author=principal.subject))
     return MarkerOut(id=marker.id, title=marker.title, at=round(marker.at, 3),
                      author=marker.author)
 
@@ -190,10 +197,6 @@ async def chapters(request: Request, recording_id: str, principal: Reviewer) -> 
     return Response((stored[0] / CHAPTERS).read_text(encoding="utf-8"), media_type="text/vtt")
 
 
-def _timeline_error(exc: TimelineError) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
-
-
 def event_out(event: Any) -> TimelineEventOut:
     fields = {k: v for k, v in asdict(event).items() if k not in ("id", "type", "at", "author")}
     return TimelineEventOut(id=event.id, type=event.type, at=round(event.at, 3),
@@ -206,12 +209,7 @@ async def add_note(
     request: Request, recording_id: str, body: NoteIn, principal: Controller
 ) -> TimelineEventOut:
     recording = _active(request, recording_id, principal)
-    try:
-        return event_out(await recording.add_note(body.text, author=principal.subject))
-    except TimelineError as exc:
-        raise _timeline_error(exc) from None
-    except RecordingError as exc:
-        raise _conflict(exc) from None
+    return event_out(await _added(recording.add_note(body.text, author=principal.subject)))
 
 
 @router.post("/recordings/{recording_id}/strokes", status_code=201,
@@ -221,16 +219,10 @@ async def add_stroke(
 ) -> TimelineEventOut:
     recording = _active(request, recording_id, principal)
     ended = recording.media_time()
-    try:
-        stroke = await recording.add_stroke(
-            body.points, body.colour, body.width, started_at=max(0.0, ended - body.duration_seconds),
-            ended_at=ended, author=principal.subject,
-        )
-    except TimelineError as exc:
-        raise _timeline_error(exc) from None
-    except RecordingError as exc:
-        raise _conflict(exc) from None
-    return event_out(stroke)
+    return event_out(await _added(recording.add_stroke(
+        body.points, body.colour, body.width, started_at=max(0.0, ended - body.duration_seconds),
+        ended_at=ended, author=principal.subject,
+    )))
 
 
 @router.post("/recordings/{recording_id}/chat", status_code=201, response_model=TimelineEventOut,
@@ -239,12 +231,7 @@ async def add_chat(
     request: Request, recording_id: str, body: ChatIn, principal: Viewer
 ) -> TimelineEventOut:
     recording = _active(request, recording_id, principal)
-    try:
-        return event_out(await recording.add_chat(principal.subject, body.text))
-    except TimelineError as exc:
-        raise _timeline_error(exc) from None
-    except RecordingError as exc:
-        raise _conflict(exc) from None
+    return event_out(await _added(recording.add_chat(principal.subject, body.text)))
 
 
 @router.get("/recordings/{recording_id}/timeline", response_model=list[TimelineEventOut],
