@@ -12,7 +12,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -32,25 +39,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TestPatternSpec(_Strict):
+class _SourceBase(_Strict):
+    """What every source has: an id, a label, and the size of its pictures in the room."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    label: str
+    width: Annotated[int, Field(ge=16, le=3840)] = 1280
+    height: Annotated[int, Field(ge=16, le=2160)] = 720
+
+
+class TestPatternSpec(_SourceBase):
     """A room-camera test pattern with the room name and a running clock."""
 
     kind: Literal["test-pattern"]
-    id: Annotated[str, Field(pattern=ID_PATTERN)]
-    label: str
-    width: Annotated[int, Field(ge=16, le=3840)] = 1280
-    height: Annotated[int, Field(ge=16, le=2160)] = 720
     fps: Annotated[float, Field(gt=0, le=60)] = 30
 
 
-class EndoscopeSimSpec(_Strict):
+class EndoscopeSimSpec(_SourceBase):
     """A simulated endoscope: moving tissue in a circular field."""
 
     kind: Literal["endoscope-sim"]
-    id: Annotated[str, Field(pattern=ID_PATTERN)]
-    label: str
-    width: Annotated[int, Field(ge=16, le=3840)] = 1280
-    height: Annotated[int, Field(ge=16, le=2160)] = 720
     fps: Annotated[float, Field(gt=0, le=60)] = 30
     seed: int = 0
 
@@ -62,26 +70,103 @@ class WindowPreset(str, Enum):
     SOFT_TISSUE = "soft-tissue"
 
 
-class DicomSeriesSpec(_Strict):
+class DicomSeriesSpec(_SourceBase):
     """A DICOM series shown slice after slice (cine), windowed."""
 
     kind: Literal["dicom-series"]
-    id: Annotated[str, Field(pattern=ID_PATTERN)]
-    label: str
     path: Path = Field(description="Folder of the series; relative paths are under data_dir.")
     window: WindowPreset = WindowPreset.BRAIN
-    seconds_per_slice: Annotated[float, Field(gt=0, le=60)] = 0.25
-    width: Annotated[int, Field(ge=16, le=3840)] = 1280
-    height: Annotated[int, Field(ge=16, le=2160)] = 720
+    seconds_per_slice: Annotated[float, Field(
+        ge=1 / 30, le=2, description="Cine: 1/30 to 2 s per slice (30 to 0.5 slices per second).")
+    ] = 0.25
     fps: Annotated[float, Field(gt=0, le=60)] = 10
     demo_phantom: bool = Field(
         default=False, description="Write a synthetic head CT there first if the folder is empty."
     )
 
 
+#: URL schemes a network source reads (FFmpeg protocols); a plain path is a file.
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "srt", "http", "https", "udp", "tcp", "rtp",
+                  "file")
+
+
+class NetworkStreamSpec(_SourceBase):
+    """Video from the network: an encoder's RTSP/RTMP/SRT/MPEG-TS stream, or a file by URL."""
+
+    kind: Literal["network"]
+    url: Annotated[str, Field(min_length=1)]
+    fps: Annotated[float, Field(gt=0, le=60)] = 30
+    open_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    read_timeout: Annotated[float, Field(gt=0, le=60)] = 3.0
+    options: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        scheme, sep, _ = url.partition("://")
+        if sep and scheme.lower() not in STREAM_SCHEMES:
+            raise ValueError(
+                f"unsupported URL scheme '{scheme}': use "
+                + ", ".join(f"{s}://" for s in STREAM_SCHEMES)
+                + " or a file path"
+            )
+        return url
+
+
+class ClipSpec(_SourceBase):
+    """A local video file played in a loop at its own frame rate (a reference video)."""
+
+    kind: Literal["clip"]
+    path: Path = Field(description="Video file; relative paths are under data_dir.")
+    fps: Annotated[float, Field(gt=0, le=60)] = 30
+
+
+class StillSpec(_SourceBase):
+    """A still picture (PNG/JPEG slide), letterboxed into the frame."""
+
+    kind: Literal["still"]
+    path: Path = Field(description="Image file; relative paths are under data_dir.")
+    fps: Annotated[float, Field(gt=0, le=60)] = 1
+
+
+class DeviceSpec(_SourceBase):
+    """A local video device (USB camera, HDMI/SDI capture card) through V4L2."""
+
+    kind: Literal["device"]
+    device: int | str = Field(
+        description="Index N (/dev/videoN) or a path under /dev, e.g. /dev/v4l/by-id/..."
+    )
+    fps: Annotated[float, Field(gt=0, le=60)] = 30
+    fourcc: Annotated[str, Field(pattern=r"^[A-Za-z0-9 ]{4}$")] | None = None
+
+    @field_validator("device")
+    @classmethod
+    def _index_or_dev_path(cls, device: int | str) -> int | str:
+        if isinstance(device, str) and device.isdigit():
+            device = int(device)
+        if isinstance(device, int) and device >= 0:
+            return device
+        if isinstance(device, str) and device.startswith("/dev/") and len(device) > 5:
+            return device
+        raise ValueError(
+            f"give an index (0 for /dev/video0) or a path under /dev, got {device!r}"
+        )
+
+
+class WhipSourceSpec(_SourceBase):
+    """An encoder (OBS Studio, a hardware encoder, a browser) that publishes into the room by
+    WHIP (RFC 9725); its picture is scaled to width x height."""
+
+    kind: Literal["whip"]
+
+
 SourceSpec = Annotated[
-    TestPatternSpec | EndoscopeSimSpec | DicomSeriesSpec, Field(discriminator="kind")
+    TestPatternSpec | EndoscopeSimSpec | DicomSeriesSpec | NetworkStreamSpec | ClipSpec
+    | StillSpec | DeviceSpec | WhipSourceSpec,
+    Field(discriminator="kind"),
 ]
+SOURCE_KINDS = ("test-pattern", "endoscope-sim", "dicom-series", "network", "clip", "still",
+                "device", "whip")
 
 
 class ProgramSpec(_Strict):
@@ -206,10 +291,11 @@ class RoomSpec(_Strict):
 
 def _key(location: tuple[int | str, ...]) -> str:
     key = ""
-    for part in location:
+    previous: int | str | None = None
+    for part, previous in zip(location, (None, *location)):
         if isinstance(part, int):
             key += f"[{part}]"
-        elif part in ("test-pattern", "endoscope-sim", "dicom-series", "visca-ip"):
+        elif isinstance(previous, int) and (part in SOURCE_KINDS or part == "visca-ip"):
             continue  # the discriminator's branch name says nothing to the person editing
         else:
             key += f".{part}" if key else str(part)

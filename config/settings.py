@@ -72,6 +72,18 @@ class Settings(BaseSettings):
         default=None,
         description="Signs sessions and tokens; default is a random key kept in data_dir.",
     )
+    cnp_key: str | None = Field(
+        default=None,
+        description="Master key of the CNPs encrypted at rest (at least 32 characters); "
+        "default is a random key kept in data_dir/cnp.key, apart from secret_key so that "
+        "rotating the session key never makes the stored CNPs unreadable.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The address people reach MedRoom at (e.g. https://medroom.example.org), "
+        "for links that leave the server, such as the certificates' QR codes; default: the "
+        "address each request came to.",
+    )
     ice_addresses: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Local addresses ICE may offer (comma separated, e.g. 127.0.0.1). "
@@ -90,11 +102,27 @@ class Settings(BaseSettings):
         default=None, description="TURN password for ice_servers URLs given without one."
     )
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    media_link_ttl_seconds: int = Field(
+        default=6 * 3600, gt=0,
+        description="Lifetime of a signed link to a lesson's media (a page load makes new ones).",
+    )
     keyframe_min_interval: float = Field(
         default=0.5, gt=0, description="At most one forced keyframe per this many seconds."
     )
+    whep_joins_per_minute: int = Field(
+        default=20, gt=0,
+        description="WHEP joins one user (or token subject) may make per minute (token bucket); "
+        "more are refused with 429 and Retry-After.",
+    )
+    whep_sessions_per_user: int = Field(
+        default=5, gt=0, description="Live WHEP sessions one user may hold at once."
+    )
     recordings_dir: Path | None = Field(
         default=None, description="Where recordings are kept; default data_dir/recordings."
+    )
+    library_dir: Path | None = Field(
+        default=None, description="Where published lessons and their attachments are kept; "
+        "default data_dir/library.",
     )
     recording_max_seconds: float = Field(
         default=4 * 3600, gt=0,
@@ -160,13 +188,22 @@ class Settings(BaseSettings):
     def resolved_recordings_dir(self) -> Path:
         return self.recordings_dir or self.data_dir / "recordings"
 
+    @property
+    def resolved_library_dir(self) -> Path:
+        return self.library_dir or self.data_dir / "library"
+
     def resolve_secret_key(self) -> str:
         """The configured key, or a random one created once and kept in ``data_dir``."""
-        if self.secret_key:
-            return self.secret_key
+        return self.secret_key or self._kept_key("secret.key")
+
+    def resolve_cnp_key(self) -> str:
+        """The CNP master key: ``cnp_key``, or a random one kept in ``data_dir/cnp.key``."""
+        return self.cnp_key or self._kept_key("cnp.key")
+
+    def _kept_key(self, name: str) -> str:
         import secrets
 
-        path = self.data_dir / "secret.key"
+        path = self.data_dir / name
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))

@@ -6,6 +6,7 @@ connected at import time; ``Database(url)`` is built by whoever owns the process
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +58,10 @@ class Database:
                 "(MEDROOM_DATABASE_URL)."
             ) from exc
         self.masked_url = masked_url(self._url)
+        # The search index follows the lessons in the same transactions (library/search).
+        from library.search.index import install as keep_search_index
+
+        keep_search_index()
         self.is_sqlite = self._url.get_backend_name() == "sqlite"
         try:
             self._engine = self._create_engine()
@@ -170,6 +175,22 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.masked_url!r})"
+
+
+@contextmanager
+def throwaway_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database named ``<prefix>_<random>`` on the server of ``admin_url``,
+    dropped at the end (FORCE: a leaked connection must not keep it alive). Yields its URL."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

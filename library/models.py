@@ -16,12 +16,16 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -205,3 +209,407 @@ class CmeProgrammeLiveSession(Base):
     )
     # RESTRICT: a live session that earned credits cannot disappear from under them.
     live_session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"), primary_key=True)
+
+
+# -- library: courses, lessons, publishing jobs -------------------------------------------------
+# Curation times (trim, hidden segments, chapters, notes) are session media seconds, the
+# recording's own clock, so they stay right whatever the trim; a published lesson's clock starts
+# at ``Lesson.published_start`` (lesson seconds = session seconds - published_start).
+
+COURSE_MEMBER_ROLES = ("instructor", "student")
+LESSON_STATUSES = ("draft", "publishing", "published", "failed", "unpublished")
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    specialty: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CourseMember(Base):
+    """A user's place in a course: 'instructor' (curates its lessons) or enrolled 'student'."""
+
+    __tablename__ = "course_members"
+    __table_args__ = (
+        CheckConstraint("role IN ('instructor', 'student')", name="role_valid"),
+        Index("ix_course_members_user_id", "user_id"),
+    )
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Lesson(Base):
+    """A recording on its way to (or in) the library, with the curator's decisions."""
+
+    __tablename__ = "lessons"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft', 'publishing', 'published', 'failed', 'unpublished')",
+            name="status_valid",
+        ),
+        CheckConstraint("trim_end IS NULL OR trim_start IS NULL OR trim_end > trim_start",
+                        name="trim_end_after_start"),
+        Index("ix_lessons_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recording_id: Mapped[str] = mapped_column(String(64), unique=True)
+    room_id: Mapped[str] = mapped_column(String(64))
+    # Relative to the recordings folder: '<room>/<date>-<id>'.
+    recording_folder: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    title: Mapped[str] = mapped_column(String(200))
+    specialty: Mapped[str] = mapped_column(String(100), default="")
+    procedure: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(35), default="en")
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    instructors: Mapped[list[str]] = mapped_column(JSON, default=list)  # names as shown
+    recording_duration: Mapped[float] = mapped_column(Float, default=0.0)  # session seconds
+    trim_start: Mapped[float | None] = mapped_column(Float, nullable=True)
+    trim_end: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # [{"start": s, "end": s}] in session seconds; the player skips them (see lessons.py).
+    hidden_segments: Mapped[list[dict[str, float]]] = mapped_column(JSON, default=list)
+    consent_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    deidentification_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    privacy_confirmed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    privacy_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Filled when published: the lesson folder (relative to the library media folder), the
+    # lesson's length and where it starts on the session clock, and lesson.json as written.
+    media_path: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    published_start: Mapped[float | None] = mapped_column(Float, nullable=True)
+    technical: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LessonCourse(Base):
+    __tablename__ = "lesson_courses"
+    __table_args__ = (Index("ix_lesson_courses_course_id", "course_id"),)
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True
+    )
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class LessonChapter(Base):
+    """A chapter as curated: starts from a recording marker (``marker_id``) or a curator."""
+
+    __tablename__ = "lesson_chapters"
+    __table_args__ = (Index("ix_lesson_chapters_lesson_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    marker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    title: Mapped[str] = mapped_column(String(200))
+    start: Mapped[float] = mapped_column(Float)  # session seconds
+    position: Mapped[int] = mapped_column(Integer)  # 0-based order in the chapter list
+
+
+class LessonNote(Base):
+    __tablename__ = "lesson_notes"
+    __table_args__ = (Index("ix_lesson_notes_lesson_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    at: Mapped[float] = mapped_column(Float)  # session seconds
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LessonAttachment(Base):
+    """De-identified material stored with a lesson (a DICOM series after PS3.15 Annex E)."""
+
+    __tablename__ = "lesson_attachments"
+    __table_args__ = (Index("ix_lesson_attachments_lesson_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20), default="dicom")
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(400))  # relative to the library media folder
+    files: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PublishJob(Base):
+    """One attempt series at publishing a lesson; the runner works the oldest queued one."""
+
+    __tablename__ = "publish_jobs"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state_valid"),
+        Index("ix_publish_jobs_lesson_id", "lesson_id"),
+        Index("ix_publish_jobs_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    step: Mapped[str] = mapped_column(String(40), default="")
+    percent: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -- watching and finding lessons: progress, views, the search documents ----------------------
+# Times here are lesson seconds (the published media's clock), which is what a player knows.
+
+VIEW_KINDS = ("page", "media")
+SEARCH_DOCUMENT_KINDS = ("lesson", "chapter", "note")
+
+
+class LessonProgress(Base):
+    """Where one person left a lesson, so the player resumes there."""
+
+    __tablename__ = "lesson_progress"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    position: Mapped[float] = mapped_column(Float, default=0.0)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LessonView(Base):
+    """One opening of a lesson page, or one start of its media; pings add the seconds watched."""
+
+    __tablename__ = "lesson_views"
+    __table_args__ = (
+        CheckConstraint("kind IN ('page', 'media')", name="kind_valid"),
+        Index("ix_lesson_views_lesson_id_started_at", "lesson_id", "started_at"),
+        Index("ix_lesson_views_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    # SET NULL: the count of views outlives an account; ``subject`` says who it was.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    subject: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    seconds_watched: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class SearchDocument(Base):
+    """A searchable piece of a lesson: its own text, one chapter, or one note.
+
+    The full-text index over it lives outside the ORM (see ``SEARCH_INDEX_OBJECTS``): an FTS5
+    table kept in sync by triggers on SQLite, a generated tsvector column with a GIN index on
+    PostgreSQL. ``folded_*`` is the text as indexed (lower case, without diacritics); ``title``
+    and ``body`` are as written, for the result snippets.
+    """
+
+    __tablename__ = "search_documents"
+    __table_args__ = (
+        CheckConstraint("kind IN ('lesson', 'chapter', 'note')", name="kind_valid"),
+        Index("ix_search_documents_lesson_id", "lesson_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    at: Mapped[float | None] = mapped_column(Float, nullable=True)  # lesson seconds
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    folded_title: Mapped[str] = mapped_column(Text, default="")
+    folded_body: Mapped[str] = mapped_column(Text, default="")
+
+
+# Schema objects the migrations create by hand because the ORM cannot describe them on both
+# backends: comparing the models with a database must leave them out.
+SEARCH_INDEX_OBJECTS = frozenset({
+    "search_fts", "search_fts_data", "search_fts_idx", "search_fts_docsize", "search_fts_config",
+    "search_fts_content", "ix_search_documents_tsv", "tsv",
+})
+
+
+def include_in_schema_comparison(name: str | None, type_: str, _parents: Any = None) -> bool:
+    """Alembic ``include_name``: everything but the hand-made search index objects."""
+    return name not in SEARCH_INDEX_OBJECTS
+
+class CmeAuditEntry(Base):
+    """One line of the CME access log (art. 12 alin. (2) lit. a): append-only.
+
+    No foreign keys on purpose: a cascade or SET NULL would be an UPDATE or DELETE, which the
+    triggers of migration 0005 refuse, and the log must outlive the rows it names.
+    """
+
+    __tablename__ = "cme_audit_log"
+    __table_args__ = (
+        Index("ix_cme_audit_log_programme_id_at", "programme_id", "at"),
+        Index("ix_cme_audit_log_actor_at", "actor", "at"),
+        Index("ix_cme_audit_log_action", "action"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40))
+    programme_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    target_kind: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    client: Mapped[str] = mapped_column(String(64))
+
+
+class CmeQuestion(Base):
+    """One question of a programme's final-test bank; options and the correct ones as JSON."""
+
+    __tablename__ = "cme_questions"
+    __table_args__ = (
+        Index("ix_cme_questions_programme_id", "programme_id"),
+        CheckConstraint("kind IN ('single', 'multiple')", name="kind_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("cme_programmes.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(String(2000))
+    options: Mapped[list[str]] = mapped_column(JSON)
+    correct: Mapped[list[int]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CmeTestAttempt(Base):
+    """One attempt at a final test: the questions as drawn (a snapshot, so editing the bank
+    never changes a result), the server's deadline and, once submitted, the score."""
+
+    __tablename__ = "cme_test_attempts"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "person_id", "number", name="uq_cme_test_attempts_number"),
+        Index("ix_cme_test_attempts_programme_id_person_id", "programme_id", "person_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("cme_programmes.id"))
+    person_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    drawn: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    correct: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    total: Mapped[int] = mapped_column(Integer)
+
+
+GRADE_VALUES = ("rezident", "specialist", "primar", "medic")
+
+
+class CmeParticipant(Base):
+    """A doctor's participant profile: what the participant list (art. 6 alin. (5)) needs.
+
+    The CNP is never stored in plain text: ``cnp_sealed`` is AES-GCM (nonce, ciphertext, tag)
+    under ``cnp_key_id``, and ``cnp_lookup`` a keyed hash (HMAC) that makes a CNP unique.
+    """
+
+    __tablename__ = "cme_participants"
+    __table_args__ = (
+        CheckConstraint(
+            "grade IN ('rezident', 'specialist', 'primar', 'medic')", name="grade_valid"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    full_name: Mapped[str] = mapped_column(String(200))
+    cnp_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    cnp_lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    cnp_key_id: Mapped[str] = mapped_column(String(16))
+    specialty: Mapped[str] = mapped_column(String(200))
+    grade: Mapped[str] = mapped_column(String(20))
+    workplace: Mapped[str] = mapped_column(String(300))
+    titles: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CmeCertificate(Base):
+    """A certificate issued to one participant of one programme (art. 26), as issued.
+
+    The programme's and the holder's details are a snapshot taken at issue time, so the PDF
+    and the public verification page say what was certified even if the programme or the
+    profile changes later. Rows are never deleted (a certificate is revoked), and the id is
+    AUTOINCREMENT on SQLite too, so a registration number is never given out twice.
+    """
+
+    __tablename__ = "cme_certificates"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "person_id", name="uq_cme_certificates_holder"),
+        CheckConstraint("kind IN ('completion', 'participation')", name="kind_valid"),
+        Index("ix_cme_certificates_user_id", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("cme_programmes.id"))
+    person_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    holder_name: Mapped[str] = mapped_column(String(200))
+    holder_initials: Mapped[str] = mapped_column(String(20))
+    programme_ref: Mapped[str] = mapped_column(String(64))
+    programme_title: Mapped[str] = mapped_column(String(300))
+    programme_kind: Mapped[str] = mapped_column(String(40))
+    organiser: Mapped[str] = mapped_column(String(300))
+    venue: Mapped[str] = mapped_column(String(300))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    credits: Mapped[int] = mapped_column(Integer)
+    test_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    issued_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)

@@ -14,12 +14,24 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from config.rooms import DicomSeriesSpec, EndoscopeSimSpec, RoomSpec, SourceSpec, TestPatternSpec
+from config.rooms import (
+    ClipSpec,
+    DeviceSpec,
+    DicomSeriesSpec,
+    EndoscopeSimSpec,
+    NetworkStreamSpec,
+    RoomSpec,
+    SourceSpec,
+    StillSpec,
+    TestPatternSpec,
+    WhipSourceSpec,
+)
 from room_controller.composition import (
     Composer,
     Corner,
@@ -30,14 +42,21 @@ from room_controller.composition import (
     PrivacyMask,
     TitleLine,
 )
+from room_controller.events import RoomEvents
 from room_controller.sources import (
     DicomSeriesSource,
     EndoscopeSimSource,
+    Frame,
     Source,
     SourceHealth,
+    SourceState,
+    StillImageSource,
+    StreamSource,
     TestPatternSource,
+    VideoDeviceSource,
 )
 from room_controller.sources.audio import SyntheticAudioSource
+from room_controller.sources.whip import WhipSource
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +114,29 @@ def build_source(spec: SourceSpec, room_name: str, data_dir: Path) -> Source:
             seconds_per_slice=spec.seconds_per_slice, width=spec.width, height=spec.height,
             fps=spec.fps,
         )
+    if isinstance(spec, NetworkStreamSpec):
+        return StreamSource(
+            spec.id, spec.label, spec.url, width=spec.width, height=spec.height, fps=spec.fps,
+            open_timeout=spec.open_timeout, read_timeout=spec.read_timeout, options=spec.options,
+        )
+    if isinstance(spec, ClipSpec):
+        path = spec.path if spec.path.is_absolute() else data_dir / spec.path
+        return StreamSource(
+            spec.id, spec.label, str(path), kind="clip", loop=True, width=spec.width,
+            height=spec.height, fps=spec.fps,
+        )
+    if isinstance(spec, StillSpec):
+        path = spec.path if spec.path.is_absolute() else data_dir / spec.path
+        return StillImageSource(
+            spec.id, spec.label, path, width=spec.width, height=spec.height, fps=spec.fps
+        )
+    if isinstance(spec, DeviceSpec):
+        return VideoDeviceSource(
+            spec.id, spec.label, spec.device, width=spec.width, height=spec.height,
+            fps=spec.fps, fourcc=spec.fourcc,
+        )
+    if isinstance(spec, WhipSourceSpec):
+        return WhipSource(spec.id, spec.label, width=spec.width, height=spec.height)
     raise TypeError(f"no source for {spec!r}")  # unreachable: the room file is validated
 
 
@@ -121,6 +163,9 @@ class Room:
         self.sources: dict[str, Source] = {
             s.id: build_source(s, spec.name, data_dir) for s in spec.sources
         }
+        self.events = RoomEvents(spec.id)
+        for source in self.sources.values():
+            source.on_change = partial(self.events.notify, "source")
         self._lock = threading.Lock()
         self._state = RoomState.IDLE
         program = spec.program
@@ -151,7 +196,8 @@ class Room:
         self._source_composers: dict[str, Composer] = {}
         self.live_since: datetime | None = None
         self._slates: dict[str, np.ndarray] = {}
-        self._thumbnails: dict[str, tuple[float, bytes]] = {}  # "source@width" -> (time, jpeg)
+        # "source@width" -> (time, the picture it was made of, jpeg)
+        self._thumbnails: dict[str, tuple[float, np.ndarray, bytes]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -194,10 +240,12 @@ class Room:
     def go_live(self) -> None:
         self._transition("go_live")
         self.live_since = datetime.now(UTC)
+        self.events.notify("state")
 
     def end(self) -> None:
         self._transition("end")
         self.live_since = None
+        self.events.notify("state")
 
     # -- program -----------------------------------------------------------------------------
     @property
@@ -229,12 +277,14 @@ class Room:
             sources[sources.index(source_id)] = sources[0]
         sources[0] = source_id
         self._layout = replace(self._layout, sources=tuple(sources))
+        self.events.notify("program")
 
     def set_layout(self, layout: Layout) -> None:
         """Change the layout; takes effect on the next frame (no black frame in between)."""
         for source_id in layout.sources:
             self._check_source(source_id)
         self._layout = layout
+        self.events.notify("layout")
 
     def set_masks(self, masks: tuple[PrivacyMask, ...]) -> None:
         for mask in masks:
@@ -243,6 +293,7 @@ class Room:
             self._check_source(mask.source)
         self._overlays = replace(self._overlays, masks=masks)
         self._source_composers.clear()
+        self.events.notify("masks")
 
     def mask_from_program_rect(self, x: float, y: float, w: float, h: float) -> PrivacyMask:
         """A rectangle drawn on the program (fractions of it) as a mask of the source under
@@ -273,6 +324,7 @@ class Room:
             self._overlays, title=title if title is not None and title.text() else None,
             clock=clock,
         )
+        self.events.notify("title")
 
     def program_frame(self) -> np.ndarray:
         """The composed program now: layout, masks and overlays burnt in, before encoding."""
@@ -282,7 +334,7 @@ class Room:
         for source_id in layout.sources:
             if source_id is None or source_id in frames:
                 continue
-            frame = self.sources[source_id].latest_frame()
+            frame = self._showable_frame(source_id)
             frames[source_id] = frame.image if frame is not None else None
             key.append(frame.index if frame is not None else None)
         if overlays.clock:
@@ -295,10 +347,20 @@ class Room:
         self._program_cache = (cache_key, image)
         return image
 
+    def _showable_frame(self, source_id: str) -> Frame | None:
+        """The source's latest frame, or None when the source is lost or failed: a camera that
+        stopped delivering shows its "no signal" slate, never a frozen picture that an
+        instructor (or a student) could take for live."""
+        source = self.sources[source_id]
+        frame = source.latest_frame()
+        if frame is not None and source.health().state in (SourceState.LOST, SourceState.FAILED):
+            return None
+        return frame
+
     def source_frame(self, source_id: str) -> np.ndarray:
         """A source's latest picture with its privacy masks, or a slate naming it."""
         source = self.sources[source_id]
-        frame = source.latest_frame()
+        frame = self._showable_frame(source_id)
         if frame is not None:
             masks = tuple(m for m in self._overlays.masks if m.source == source_id)
             if not masks:
@@ -333,15 +395,17 @@ class Room:
             raise UnknownSourceError(f"room '{self.id}' has no source '{source_id}'")
         now = time.monotonic()
         key = f"{source_id}@{width}"
-        cached = self._thumbnails.get(key)
-        if cached is not None and now - cached[0] < max_age:
-            return cached[1]
         # Masked like everything else that leaves the room controller.
         image = (self.program_frame() if source_id == PROGRAM_PREVIEW
                  else self.source_frame(source_id))
+        cached = self._thumbnails.get(key)
+        # The JPEG is reused only for the very picture it was made of: a source that goes away
+        # shows its slate at once, not a cached picture of what it last sent.
+        if cached is not None and cached[1] is image and now - cached[0] < max_age:
+            return cached[2]
         height = max(1, round(image.shape[0] * width / image.shape[1]))
         small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 75])
         data = jpeg.tobytes() if ok else b""
-        self._thumbnails[key] = (now, data)
+        self._thumbnails[key] = (now, image, data)
         return data

@@ -61,7 +61,13 @@ class PacketTrack(MediaStreamTrack):
 
 
 class EncodedVideoTrack(PacketTrack):
-    """Reads packets from a SharedEncoder; starts at a keyframe, resyncs at a keyframe."""
+    """Reads packets from a SharedEncoder; starts at a keyframe, resyncs at a keyframe.
+
+    ``switch`` moves the track to another encoder (another rendition of the same output): the
+    current encoder's packets keep flowing until the new one delivers a keyframe, and the track
+    cuts over exactly there, so the viewer's picture never stops. Both encoders stamp pts from
+    the same capture clock, so the RTP timestamps run on without a jump.
+    """
 
     kind = "video"
 
@@ -69,8 +75,57 @@ class EncodedVideoTrack(PacketTrack):
         self._waiting_for_keyframe = True
         super().__init__(encoder)
         self._video_encoder = encoder
+        self._next: SharedEncoder | None = None
+        self._switched: asyncio.Future[SharedEncoder] | None = None
         # A new viewer should not wait for the next natural keyframe.
         encoder.request_keyframe()
+
+    @property
+    def encoder(self) -> SharedEncoder:
+        return self._video_encoder
+
+    def request_keyframe(self) -> None:
+        """The viewer asked for a keyframe (PLI/FIR): ask the encoder it receives now."""
+        self._video_encoder.request_keyframe()
+
+    def switch(self, encoder: SharedEncoder) -> asyncio.Future[SharedEncoder]:
+        """Move to ``encoder`` at its next keyframe; the future resolves at the cut-over with
+        the encoder left behind (the caller releases it)."""
+        self.cancel_switch()
+        loop = asyncio.get_running_loop()
+        self._switched = loop.create_future()
+        self._next = encoder
+        encoder.subscribe(self._on_next_packet)
+        encoder.request_keyframe()
+        return self._switched
+
+    def cancel_switch(self) -> None:
+        if self._next is not None:
+            self._next.unsubscribe(self._on_next_packet)
+            self._next = None
+        if self._switched is not None and not self._switched.done():
+            self._switched.cancel()
+        self._switched = None
+
+    def _on_next_packet(self, packet: av.Packet[Any]) -> None:
+        target = self._next
+        if target is None or not packet.is_keyframe:
+            return
+        previous = self._video_encoder
+        previous.unsubscribe(self._on_packet)
+        target.unsubscribe(self._on_next_packet)
+        self._next = None
+        self._encoder = self._video_encoder = target
+        target.subscribe(self._on_packet)
+        self._waiting_for_keyframe = False
+        self._on_packet(packet)
+        if self._switched is not None and not self._switched.done():
+            self._switched.set_result(previous)
+        self._switched = None
+
+    def stop(self) -> None:
+        self.cancel_switch()
+        super().stop()
 
     def _on_packet(self, packet: av.Packet[Any]) -> None:
         if self._waiting_for_keyframe:

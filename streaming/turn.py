@@ -3,7 +3,10 @@
 A hospital's classroom link or a student's phone is often behind a NAT or a firewall that lets
 only a TURN relay through. The deployment names its servers in ``MEDROOM_ICE_SERVERS``
 (``config.settings.IceServer``); ``rtc_ice_servers`` turns them into aiortc's
-``RTCIceServer`` for ``ViewerSessions(ice_servers=...)`` and any client MedRoom itself runs.
+``RTCIceServer`` for ``ViewerSessions(ice_servers=...)`` and any client MedRoom itself runs;
+``link_headers`` into the WHEP answer's ``Link: <turn:...>; rel="ice-server"`` headers and
+``browser_ice_servers`` into what MedRoom's own player (whep.js) gives its peer connection, so a
+browser behind a NAT relays through the same TURN server.
 
 aiortc (through aioice) uses the first STUN and the first TURN URL it can (UDP or TCP TURN,
 TLS TURN over TCP); later ones are ignored. It exposes no candidate-pair statistics, so
@@ -24,6 +27,41 @@ class IceServerLike(Protocol):
     urls: list[str]
     username: str | None
     credential: str | None
+
+
+def link_headers(servers: Iterable[IceServerLike]) -> list[str]:
+    """WHEP/WHIP ``Link`` header values (RFC 9725 section 4.6) telling the client the servers.
+
+    One value per URL: ``<turn:host:3478>; rel="ice-server"; username="u"; credential="p";
+    credential-type="password"`` (the credential parameters only for TURN with credentials).
+    """
+    values = []
+    for server in servers:
+        for url in server.urls:
+            value = f'<{url}>; rel="ice-server"'
+            if url.startswith(("turn:", "turns:")) and server.username and server.credential:
+                value += (
+                    f'; username="{_quoted(server.username)}"'
+                    f'; credential="{_quoted(server.credential)}"; credential-type="password"'
+                )
+            values.append(value)
+    return values
+
+
+def _quoted(text: str) -> str:
+    """An HTTP quoted-string's content (RFC 9110 5.6.4)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def browser_ice_servers(servers: Iterable[IceServerLike]) -> list[dict[str, object]]:
+    """The servers as a browser's ``RTCPeerConnection({iceServers})`` takes them."""
+    result: list[dict[str, object]] = []
+    for server in servers:
+        entry: dict[str, object] = {"urls": list(server.urls)}
+        if server.username and server.credential:
+            entry.update(username=server.username, credential=server.credential)
+        result.append(entry)
+    return result
 
 
 def rtc_ice_servers(servers: Iterable[IceServerLike]) -> list[RTCIceServer]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -21,7 +21,10 @@ from aiortc.rtcrtpsender import RTCRtpSender
 
 from streaming.audio import EncodedAudioTrack
 from streaming.encoder import PacketFanOut, SharedEncoder
+from streaming.ice import guard_empty_datagrams
+from streaming.renditions import QualityController
 from streaming.track import EncodedVideoTrack
+from streaming.viewer_stats import LinkMonitor, LinkStats, StatsSampler
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +47,50 @@ class Viewer:
     joined_at: datetime
     pc: RTCPeerConnection = field(repr=False)
     track: EncodedVideoTrack = field(repr=False)
+    link: LinkMonitor = field(repr=False)
+    rendition: str
     audio_track: EncodedAudioTrack | None = field(default=None, repr=False)
+    #: What each video line carries, in the offer's order: "program", then source ids.
+    views: list[str] = field(default_factory=lambda: ["program"])
+    view_tracks: list[EncodedVideoTrack] = field(default_factory=list, repr=False)
+    release: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
+    quality: QualityPlan | None = field(default=None, repr=False)
+
+    @property
+    def pinned(self) -> bool:
+        return self.quality is not None and self.quality.controller.pinned
 
     @property
     def connection_state(self) -> str:
         return str(self.pc.connectionState)
 
+    @property
+    def stats(self) -> LinkStats | None:
+        """The video link's latest figures (sampled each second); None before the first."""
+        return self.link.last
+
+
+@dataclass
+class QualityPlan:
+    """How a viewer's first video line moves between renditions of its output.
+
+    ``acquire(name)`` holds that rendition's shared encoder for this viewer (started if nobody
+    receives it yet); ``release(name)`` lets it go.
+    """
+
+    controller: QualityController
+    acquire: Callable[[str], Awaitable[SharedEncoder]]
+    release: Callable[[str], Awaitable[None]]
+
+
+#: A switch waits this long for the target rendition's keyframe, then gives up (and stays).
+SWITCH_TIMEOUT = 5.0
+
 
 LeaveCallback = Callable[[Viewer, str], None]
 
 
-def _media_sections(text: str, kind: str) -> list[list[str]]:
+def media_sections(text: str, kind: str) -> list[list[str]]:
     sections: list[list[str]] = []
     current: list[str] | None = None
     for line in text.split("\n"):
@@ -67,12 +103,17 @@ def _media_sections(text: str, kind: str) -> list[list[str]]:
     return sections
 
 
+def video_line_count(sdp: str) -> int:
+    """How many video lines (m=video) the offer has: how many views it can receive."""
+    return len(media_sections(sdp.replace("\r\n", "\n"), "video"))
+
+
 def offers_opus_audio(sdp: str) -> bool:
     """True when the offer has an audio line (a browser's recvonly audio) listing Opus."""
     text = sdp.replace("\r\n", "\n")
     return any(
         any(l.lower().startswith("a=rtpmap:") and " opus/48000" in l.lower() for l in section)
-        for section in _media_sections(text, "audio")
+        for section in media_sections(text, "audio")
     )
 
 
@@ -81,17 +122,24 @@ def check_offer(sdp: str) -> None:
     text = sdp.replace("\r\n", "\n").strip()
     if not text.startswith("v=0"):
         raise OfferError("body is not an SDP offer (it must start with 'v=0')")
-    video_sections = _media_sections(text, "video")
+    video_sections = media_sections(text, "video")
     if not video_sections:
         raise OfferError("the offer has no video section (m=video): nothing to receive")
     if "a=ice-ufrag:" not in text:
         raise OfferError("the offer has no ICE credentials (a=ice-ufrag)")
+    offered: list[str] = []
     for section in video_sections:
-        if any(l.lower().startswith("a=rtpmap:") and " h264/" in l.lower() for l in section):
-            return
+        for line in section:
+            if line.lower().startswith("a=rtpmap:") and " " in line:
+                name = line.split(" ", 1)[1].split("/", 1)[0].strip()
+                if name.lower() == "h264":
+                    return
+                if name.lower() not in ("rtx", "red", "ulpfec", "flexfec-03") and name not in offered:
+                    offered.append(name)
+    what = ", ".join(offered) if offered else "no codec at all (no a=rtpmap lines)"
     raise CodecError(
-        "the offer has no H.264 video codec; MedRoom sends H.264 constrained baseline, "
-        "which every current browser supports: enable H.264 in the client"
+        f"the offer's video lists {what} but not H.264; MedRoom sends H.264 constrained "
+        "baseline, which every current browser supports: enable H.264 in the client"
     )
 
 
@@ -110,15 +158,75 @@ class ViewerSessions:
         self,
         on_leave: LeaveCallback | None = None,
         ice_servers: Sequence[RTCIceServer] = (),
+        stats_interval: float = 1.0,
     ) -> None:
         """``ice_servers``: STUN/TURN for every viewer's connection (``streaming.turn``)."""
+        guard_empty_datagrams()  # one empty UDP packet must not end a viewer's connection
         self._viewers: dict[str, Viewer] = {}
         self._ice_servers = list(ice_servers)
         self._on_leave = on_leave
-        self._closing: set[str] = set()
+        self.sampler = StatsSampler(
+            lambda: [v.link for v in self._viewers.values()], interval=stats_interval,
+            on_sampled=self._adapt,
+        )
+        self._switches: set[asyncio.Task[bool]] = set()
+
+    def start(self) -> None:
+        """Start sampling every viewer's link figures (``Viewer.stats``)."""
+        self.sampler.start()
+
+    async def stop(self) -> None:
+        await self.sampler.stop()
+        for task in list(self._switches):
+            task.cancel()
+        await asyncio.gather(*self._switches, return_exceptions=True)
+        await self.close_all("server stopping")
+
+    # -- adaptive quality --------------------------------------------------------------------
+    def _adapt(self, link: LinkMonitor) -> None:
+        viewer = next((v for v in self._viewers.values() if v.link is link), None)
+        if viewer is None or viewer.quality is None or link.last is None:
+            return
+        target = viewer.quality.controller.observe(link.last)
+        if target is None:
+            return
+        logger.info("viewer %s: %s -> %s (loss %.1f %%, REMB %s kbit/s)", viewer.id,
+                    viewer.rendition, target.name, link.last.fraction_lost * 100,
+                    link.last.remb_kbps)
+        task = asyncio.create_task(self.switch_quality(viewer, target.name))
+        self._switches.add(task)
+        task.add_done_callback(self._switches.discard)
+
+    async def switch_quality(self, viewer: Viewer, name: str) -> bool:
+        """Move the viewer's first video line to rendition ``name`` at its next keyframe.
+
+        False when the rendition's keyframe did not come in time (the viewer stays where it
+        was) or the viewer left meanwhile.
+        """
+        plan = viewer.quality
+        if plan is None or name == viewer.rendition:
+            return False
+        plan.controller.switching = True
+        try:
+            encoder = await plan.acquire(name)
+            switched = viewer.track.switch(encoder)
+            await asyncio.wait({switched}, timeout=SWITCH_TIMEOUT)
+            if not switched.done() or switched.cancelled():
+                viewer.track.cancel_switch()
+                await plan.release(name)
+                return False
+            previous, viewer.rendition = viewer.rendition, name
+            plan.controller.moved_to(name)
+            await plan.release(previous)
+            return True
+        finally:
+            plan.controller.switching = False
 
     def get(self, viewer_id: str) -> Viewer | None:
         return self._viewers.get(viewer_id)
+
+    def all(self) -> list[Viewer]:
+        return list(self._viewers.values())
 
     def in_room(self, room_id: str) -> list[Viewer]:
         return [v for v in self._viewers.values() if v.room_id == room_id]
@@ -133,38 +241,64 @@ class ViewerSessions:
         role: str,
         user_id: int | None,
         audio: PacketFanOut | None = None,
+        views: Sequence[tuple[str, SharedEncoder]] = (),
+        release: Callable[[], Awaitable[None]] | None = None,
+        first_view: str = "program",
+        quality: QualityPlan | None = None,
     ) -> tuple[Viewer, str]:
         """Answer a viewer's offer; returns the viewer and the SDP answer.
 
-        ``audio``: the room's shared Opus encoder; sent when the offer has an audio line with
-        Opus. A video-only offer, or a room without sound, gets video only.
+        The offer's first video line gets ``encoder`` (named ``first_view``, the program unless
+        the viewer asked otherwise); its next video lines get
+        ``views`` in order (multi-view: each a source's own shared encoder), as many as the
+        offer has lines for. ``audio``: the room's shared Opus encoder; sent when the offer has
+        an audio line with Opus. ``release`` is awaited when the viewer leaves (whoever
+        acquired the encoders gives them back there), and also when the offer is refused.
         """
-        check_offer(offer_sdp)
+        try:
+            check_offer(offer_sdp)
+        except OfferError:
+            if release is not None:
+                await release()
+            raise
+        outputs = [(first_view, encoder), *views][: max(1, video_line_count(offer_sdp))]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
-        track = EncodedVideoTrack(encoder)
+        tracks = [EncodedVideoTrack(e) for _, e in outputs]
         audio_track = (
             EncodedAudioTrack(audio)
             if audio is not None and offers_opus_audio(offer_sdp) else None
         )
-        viewer = Viewer(
-            id=uuid.uuid4().hex,
-            room_id=room_id,
-            subject=subject,
-            role=role,
-            user_id=user_id,
-            joined_at=datetime.now(UTC),
-            pc=pc,
-            track=track,
-            audio_track=audio_track,
-        )
         try:
-            # The transceiver exists before the offer is applied so that the codec preference
-            # (H.264 only) is used when aiortc negotiates; it takes the offer's first video line.
-            transceiver = pc.addTransceiver(track, direction="sendonly")
+            # The transceivers exist before the offer is applied so that the codec preference
+            # (H.264 only) is used when aiortc negotiates; they take the offer's video lines in
+            # order.
             capabilities = RTCRtpSender.getCapabilities("video")
-            transceiver.setCodecPreferences(_h264_only(capabilities.codecs))
-            # The packet path ignores PLI/FIR; send them to the shared encoder instead.
-            transceiver.sender._send_keyframe = encoder.request_keyframe  # type: ignore[method-assign]
+            transceivers = []
+            for track, (_, output) in zip(tracks, outputs, strict=True):
+                transceiver = pc.addTransceiver(track, direction="sendonly")
+                transceiver.setCodecPreferences(_h264_only(capabilities.codecs))
+                # The packet path ignores PLI/FIR; send them to the shared encoder instead.
+                transceiver.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+                transceivers.append(transceiver)
+            viewer = Viewer(
+                id=uuid.uuid4().hex,
+                room_id=room_id,
+                subject=subject,
+                role=role,
+                user_id=user_id,
+                joined_at=datetime.now(UTC),
+                pc=pc,
+                track=tracks[0],
+                link=LinkMonitor.install(transceivers[0].sender, tracks[0]),
+                rendition=f"{encoder.settings.height}p",
+                audio_track=audio_track,
+                views=[name for name, _ in outputs],
+                view_tracks=tracks[1:],
+                release=release,
+                quality=quality,
+            )
+            if quality is not None:
+                viewer.rendition = quality.controller.current.name
             if audio_track is not None:
                 # Opus only: the sender's OpusEncoder.pack() sends the shared packets as they are.
                 audio_transceiver = pc.addTransceiver(audio_track, direction="sendonly")
@@ -177,17 +311,16 @@ class ViewerSessions:
                 raise OfferError(f"the SDP offer could not be parsed: {exc}") from None
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
-        except OfferError:
-            track.stop()
-            if audio_track is not None:
-                audio_track.stop()
-            await pc.close()
-            raise
         except Exception as exc:
-            track.stop()
+            for track in tracks:
+                track.stop()
             if audio_track is not None:
                 audio_track.stop()
             await pc.close()
+            if release is not None:
+                await release()
+            if isinstance(exc, OfferError):
+                raise
             logger.exception("WHEP offer failed")
             raise OfferError(f"the offer could not be answered: {exc}") from None
 
@@ -206,10 +339,21 @@ class ViewerSessions:
         viewer = self._viewers.pop(viewer_id, None)
         if viewer is None:
             return False
-        viewer.track.stop()
+        for track in (viewer.track, *viewer.view_tracks):
+            track.stop()
         if viewer.audio_track is not None:
             viewer.audio_track.stop()
         await viewer.pc.close()
+        # aiortc race: a close that lands while the DTLS handshake completes lets the
+        # connecting task start the senders afterwards, and their RTCP task then runs forever
+        # (``medroom bench churn`` found it). Stopping a sender again is harmless.
+        for transceiver in viewer.pc.getTransceivers():
+            await transceiver.sender.stop()
+        if viewer.release is not None:
+            try:
+                await viewer.release()
+            except Exception:
+                logger.exception("could not release the outputs of viewer %s", viewer_id)
         logger.info("viewer %s left room %s: %s", viewer_id, viewer.room_id, reason)
         if self._on_leave is not None:
             try:

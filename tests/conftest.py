@@ -6,13 +6,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from web.bench.churn import wait_until_serving
 
 REPO = Path(__file__).resolve().parent.parent
 MEDROOM = [sys.executable, "-m", "web.cli"]
@@ -36,7 +36,7 @@ class Server:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*MEDROOM, *args], env=self.env, cwd=REPO, capture_output=True, text=True,
-            check=check, timeout=60,
+            check=check, timeout=180,
         )
 
     def token(self, role: str, room: str = "demo", subject: str | None = None) -> str:
@@ -67,23 +67,15 @@ def start_server(
     ]:
         subprocess.run(
             [*MEDROOM, "user", "add", name, "--role", role, "--password", PASSWORD],
-            env=env, cwd=REPO, check=True, capture_output=True, timeout=60,
+            env=env, cwd=REPO, check=True, capture_output=True, timeout=180,
         )
     log = data_dir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen([*MEDROOM, "serve"], env=env, cwd=REPO, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     server = Server(url, env, data_dir, process, log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/login", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("medroom serve did not start:\n" + log.read_text())
-        time.sleep(0.2)
+    # Generous: on a shared 2-core machine under load, start-up can take a minute or more.
+    wait_until_serving(process, url, log, timeout=180)
     try:
         yield server
     finally:

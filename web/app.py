@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -25,14 +26,42 @@ from swagger_ui_bundle import swagger_ui_path
 from config.rooms import RoomSpec, load_rooms
 from config.settings import Settings
 from library import attendance
+from library.cme.demo import ensure_demo_programme
+from library.cme.vault import CnpVault
 from library.db import Database
+from library.media_links import MediaLinkSigner
 from recorder.recording import Recorder
 from streaming.ice import set_ice_addresses
 from web.auth import Principal, TokenSigner, get_principal
 from web.demo import prepare_demo_media
 from web.live import LiveRooms, RoomRecordings
+from web.publisher import PublishRunner
+from web.room_feed import RoomFeed
 from web.routes import cme as cme_routes
-from web.routes import cme_pages, composition, pages, ptz, rooms, session, whep
+from web.routes import (
+    cme_audit,
+    cme_certificates,
+    cme_pages,
+    cme_participant_pages,
+    cme_participants,
+    cme_tests,
+    composition,
+    diagnostics,
+    dicom,
+    events,
+    lesson_media,
+    library_pages,
+    pages,
+    player,
+    ptz,
+    rooms,
+    search,
+    session,
+    viewers,
+    whep,
+    whip,
+)
+from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
 from web.scheduler import ScheduleRunner
@@ -50,6 +79,9 @@ class AppState:
     tokens: TokenSigner
     live: LiveRooms
     recordings: RoomRecordings
+    publisher: PublishRunner
+    cnp_vault: CnpVault
+    feed: RoomFeed | None = None  # room state pushed to consoles (set once the rooms run)
 
 
 def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> FastAPI:
@@ -58,6 +90,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     set_ice_addresses(settings.ice_addresses)
     secret = settings.resolve_secret_key()
     db = Database(settings.resolved_database_url)
+    cnp_vault = CnpVault(settings.resolve_cnp_key())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +100,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
             logger.warning("closed %d sessions left open by an earlier stop", closed)
         if settings.demo:
             prepare_demo_media(specs, settings.data_dir)
+            ensure_demo_programme(db, cnp_vault)
         recorder = Recorder(
             settings.resolved_recordings_dir, max_duration_seconds=settings.recording_max_seconds
         )
@@ -76,15 +110,27 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
                            len(recovered), ", ".join(recovered))
         live = LiveRooms(specs, settings, db)
         recordings = RoomRecordings(live, recorder)
-        app.state.medroom = AppState(settings, db, TokenSigner(secret), live, recordings)
+        publisher = PublishRunner(db, settings.resolved_recordings_dir,
+                                  settings.resolved_library_dir)
+        app.state.medroom = AppState(settings, db, TokenSigner(secret), live, recordings,
+                                     publisher, cnp_vault)
         await live.start()
         recordings.start()
+        state = app.state.medroom
+        feed = state.feed = RoomFeed(
+            {room_id: room.events for room_id, room in live.rooms.items()},
+            partial(events.room_state, state),
+        )
+        feed.start()
         scheduler = ScheduleRunner(db, recordings)
         scheduler.start()
+        publisher.start()
         try:
             yield
         finally:
+            await publisher.stop()
             await scheduler.stop()
+            await feed.stop()
             await recordings.stop_all()
             await live.stop()
             db.dispose()
@@ -100,6 +146,8 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         redoc_url=None,
         openapi_url=None,
     )
+    # Signed, expiring links to published lesson files (web/routes/lesson_media.py).
+    app.state.media_links = MediaLinkSigner(secret, ttl_seconds=settings.media_link_ttl_seconds)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -127,12 +175,27 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(pages.router)
     app.include_router(rooms.router)
     app.include_router(whep.router)
+    app.include_router(whip.router)
+    app.include_router(events.router)
+    app.include_router(viewers.router)
+    app.include_router(diagnostics.router)
     app.include_router(composition.router)
+    app.include_router(dicom.router)
     app.include_router(ptz.router)
     app.include_router(recording_routes.router)
     app.include_router(schedule_routes.router)
     app.include_router(cme_routes.router)
     app.include_router(cme_pages.router)
+    app.include_router(library_routes.router)
+    app.include_router(library_pages.router)
+    app.include_router(lesson_media.router)
+    app.include_router(player.router)
+    app.include_router(search.router)
+    app.include_router(cme_tests.router)
+    app.include_router(cme_audit.router)
+    app.include_router(cme_participants.router)
+    app.include_router(cme_certificates.router)
+    app.include_router(cme_participant_pages.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -14,10 +14,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, WebSocket, status
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import HTTPConnection
 
+from library.cme.audit import Actor
 from library.users import Role, get_user
 
 TOKEN_SALT = "medroom.api-token.v1"
@@ -97,7 +100,7 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def session_principal(request: Request) -> Principal | None:
+def session_principal(request: HTTPConnection) -> Principal | None:
     user_id = request.session.get("uid")
     if user_id is None:
         return None
@@ -163,5 +166,49 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
     return dependency
 
 
+class SocketRefused(Exception):
+    """A websocket that may not connect: closed with `code` (4401 who are you, 4403 not you,
+    4404 no such room) and `reason`."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def socket_controller(websocket: WebSocket, room_id: str, token: str | None) -> Principal:
+    """The instructor or admin behind a room's websocket: a ``?token=`` bearer token, or the
+    session cookie of a logged-in page (then only from this server's own pages: a websocket is
+    not bound by CORS, so another site's page must not ride on the cookie)."""
+    if token is not None:
+        try:
+            principal: Principal = websocket.app.state.medroom.tokens.verify(token)
+        except TokenError as exc:
+            raise SocketRefused(4401, str(exc)) from None
+    else:
+        session = session_principal(websocket)
+        if session is None:
+            raise SocketRefused(4401, "log in, or connect with ?token=<bearer token>")
+        origin = websocket.headers.get("origin")
+        if origin and urlsplit(origin).netloc != websocket.headers.get("host"):
+            raise SocketRefused(4403, f"cross-site websocket from {origin} refused")
+        principal = session
+    if principal.role not in CONTROL_ROLES:
+        raise SocketRefused(
+            4403, f"role '{principal.role.value}' may not watch the console (needs: admin, instructor)"
+        )
+    if room_id not in websocket.app.state.medroom.live.rooms:
+        raise SocketRefused(4404, f"no room '{room_id}'")
+    if not principal.may_use_room(room_id):
+        raise SocketRefused(4403, f"this token is not valid for room '{room_id}'")
+    return principal
+
+
 Viewer = Annotated[Principal, Depends(require_roles(*VIEW_ROLES))]
 Controller = Annotated[Principal, Depends(require_roles(*CONTROL_ROLES))]
+
+
+def audit_actor(request: Request, principal: Principal) -> Actor:
+    """The access log's view of who is asking (art. 12 alin. (2) lit. a)."""
+    client = request.client.host if request.client else ""
+    return Actor(principal.subject, principal.role.value, principal.user_id, client)

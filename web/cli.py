@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from config.rooms import RoomFileError, load_rooms
 from config.settings import Settings
+from library.courses import ensure_demo_courses
 from library.db import Database, DatabaseError
 from library.users import (
     Role,
@@ -60,6 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             for username, password, role in created:
                 print(f"    {role.value:<11} {username:<11} {password}")
             print()
+        ensure_demo_courses(db)
     db.dispose()
     app = create_app(settings, specs)
     print(f"  MedRoom: open http://{settings.host}:{settings.port}/ "
@@ -102,6 +104,15 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    from room_controller.video_devices import find_v4l2_ctl, format_devices, list_video_devices
+
+    v4l2_ctl = find_v4l2_ctl()
+    devices = list_video_devices(v4l2_ctl=v4l2_ctl)
+    print(format_devices(devices, modes_listed=v4l2_ctl is not None))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from web.bench import run_bench
 
@@ -137,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (default 12 h)")
     token.set_defaults(func=cmd_token)
 
+    devices = sub.add_parser(
+        "devices", help="list the local video devices (cameras, capture cards) and their modes"
+    )
+    devices.set_defaults(func=cmd_devices)
+
     bench = sub.add_parser("bench", help="benchmarks that print figures and ratios")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     fanout = bench_sub.add_parser("fanout", help="server CPU per WHEP viewer")
@@ -156,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
         "aiortc's jitter buffer, which waits for the next frame's first packet (+1 frame)",
     )
     latency.set_defaults(func=cmd_bench)
+    churn = bench_sub.add_parser(
+        "churn", help="viewers join and leave through WHEP; checks tasks and memory come back"
+    )
+    churn.add_argument("--cycles", type=int, default=1000)
+    churn.set_defaults(func=cmd_bench)
     from recorder import bench as recorder_bench
 
     recording = bench_sub.add_parser(
@@ -163,6 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recorder_bench.add_arguments(recording)
     recording.set_defaults(func=lambda args: recorder_bench.run_from_args(args))
+    from room_controller import composition_bench
+    from room_controller.dicom import bench as dicom_bench
+
+    composition = bench_sub.add_parser(
+        "composition", help="cores to compose a 1080p30 program (PiP, 2x2 of three sources), "
+        "against naive composition",
+    )
+    composition_bench.add_arguments(composition)
+    composition.set_defaults(func=lambda args: composition_bench.run_from_args(args))
+    dicom = bench_sub.add_parser(
+        "dicom", help="CT slice to frame (ms) and 300-slice series load (s), against pydicom's "
+        "plain path",
+    )
+    dicom_bench.add_arguments(dicom)
+    dicom.set_defaults(func=lambda args: dicom_bench.run_from_args(args))
+    from library.search import bench as search_bench
+
+    search_bench_parser = bench_sub.add_parser(
+        "search", help="search latency (p50/p95) with 10,000 generated lessons"
+    )
+    search_bench.add_arguments(search_bench_parser)
+    search_bench_parser.set_defaults(func=lambda args: search_bench.run_from_args(args))
     return parser
 
 

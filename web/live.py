@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,13 +23,16 @@ from recorder.recording import Recorder, Recording, RecordingError, TrackSpec
 from recorder.storage import StorageGuard, StorageLevel, StorageStatus
 from room_controller.ptz.controller import PtzController, PtzDevice
 from room_controller.ptz.simulated import SimulatedHead
-from room_controller.room import Room, RoomError
-from room_controller.sources import TestPatternSource
+from room_controller.room import Room, RoomError, UnknownSourceError
+from room_controller.sources import TestPatternSource, WhipSource
 from streaming.audio import AudioSettings, SharedAudioEncoder
 from streaming.encoder import EncoderSettings, FrameSupplier, SharedEncoder
+from streaming.limits import JoinLimiter
 from streaming.pool import EncoderPool
+from streaming.renditions import QualityController, Rendition, find, ladder
 from streaming.turn import rtc_ice_servers
-from streaming.whep import Viewer, ViewerSessions
+from streaming.whep import QualityPlan, Viewer, ViewerSessions, video_line_count
+from streaming.whip import Publisher, WhipIngest
 
 logger = logging.getLogger(__name__)
 PROGRAM = "program"
@@ -40,6 +44,10 @@ class RoomNotFound(LookupError):
 
 
 class RoomNotLive(RoomError):
+    pass
+
+
+class NotAWhipSource(RoomError):
     pass
 
 
@@ -64,6 +72,10 @@ class LiveRooms:
             on_leave=self._record_leave, ice_servers=rtc_ice_servers(settings.ice_servers)
         )
         self.encoders = EncoderPool()
+        self.whip = WhipIngest(ice_servers=rtc_ice_servers(settings.ice_servers))
+        self.join_limits = JoinLimiter(
+            settings.whep_joins_per_minute, settings.whep_sessions_per_user
+        )
         self.ptz: dict[str, PtzController] = {}
         self._simulated: list[SimulatedHead] = []
         self._ptz_starts: list[asyncio.Task[None]] = []
@@ -71,6 +83,7 @@ class LiveRooms:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        self.viewers.start()
         for room in self.rooms.values():
             devices = []
             for spec in room.spec.devices:
@@ -93,7 +106,8 @@ class LiveRooms:
     async def stop(self) -> None:
         for room_id in list(self.outputs):
             await self.end(room_id, reason="server stopping")
-        await self.viewers.close_all("server stopping")
+        await self.viewers.stop()
+        await self.whip.close_all("server stopping")
         await self.encoders.stop_all()
         for task in self._ptz_starts:
             task.cancel()
@@ -105,23 +119,44 @@ class LiveRooms:
         for room in self.rooms.values():
             await asyncio.to_thread(room.stop)
 
-    async def encoder(self, room: Room, track: str, user: str) -> SharedEncoder:
-        """The shared encoder of a room's program (``PROGRAM``) or of one source (ISO view)."""
+    def renditions(self, room: Room, track: str) -> list[Rendition]:
+        """The ladder of a room's output (``PROGRAM`` or a source id), best first."""
+        program = room.spec.program
+        if track == PROGRAM:
+            width, height = program.width, program.height
+        else:
+            width, height = room.source_size(track)
+        return ladder(width, height, program.bitrate_kbps)
+
+    def _rendition_key(
+        self, room: Room, track: str, rendition: str | None
+    ) -> tuple[Rendition, str]:
+        """The rendition (None: the top one) and its pool key: the top rendition is the output
+        itself, "room/track", which recordings share; lower ones are "room/track@360p"."""
+        rungs = self.renditions(room, track)
+        rung = rungs[0] if rendition is None else find(rungs, rendition)
+        key = f"{room.id}/{track}" if rung == rungs[0] else f"{room.id}/{track}@{rung.name}"
+        return rung, key
+
+    async def encoder(
+        self, room: Room, track: str, user: str, rendition: str | None = None
+    ) -> SharedEncoder:
+        """The shared encoder of a room's program (``PROGRAM``) or of one source (ISO view),
+        at its own size (what recordings take) or at a lower ``rendition`` of its ladder."""
+        rung, key = self._rendition_key(room, track, rendition)
+
         def make() -> tuple[FrameSupplier, EncoderSettings]:
             program = room.spec.program
-            if track == PROGRAM:
-                supply: FrameSupplier = room.program_frame
-                width, height = program.width, program.height
-            else:
-                supply = partial(room.source_frame, track)
-                width, height = room.source_size(track)
+            supply: FrameSupplier = (
+                room.program_frame if track == PROGRAM else partial(room.source_frame, track)
+            )
             return supply, EncoderSettings(
-                width=width, height=height, fps=program.fps,
-                bitrate_kbps=program.bitrate_kbps, gop_seconds=program.gop_seconds,
+                width=rung.width, height=rung.height, fps=program.fps,
+                bitrate_kbps=rung.bitrate_kbps, gop_seconds=program.gop_seconds,
                 keyframe_min_interval=self.settings.keyframe_min_interval,
             )
 
-        return await self.encoders.acquire(f"{room.id}/{track}", user, make)
+        return await self.encoders.acquire(key, user, make)
 
     async def audio_encoder(self, room: Room, user: str) -> SharedAudioEncoder | None:
         """The room's shared Opus encoder of the program sound; None for a silent room."""
@@ -179,24 +214,107 @@ class LiveRooms:
 
     # -- viewers -----------------------------------------------------------------------------
     async def join(
-        self, room_id: str, offer_sdp: str, subject: str, role: str, user_id: int | None
+        self, room_id: str, offer_sdp: str, subject: str, role: str, user_id: int | None,
+        views: list[str] | None = None, quality: str | None = None,
     ) -> tuple[Viewer, str]:
+        """Join a viewer. ``views``: what the offer's video lines carry, in order (multi-view);
+        default the program, then every source of the room in the room's order. ``quality``:
+        pin the first line to this rendition (e.g. "360p"); default adaptive from the top."""
         output = self.output(room_id)
+        room = self.room(room_id)
+        wanted = views or [PROGRAM, *room.sources]
+        for name in wanted:
+            if name != PROGRAM and name not in room.sources:
+                raise UnknownSourceError(
+                    f"no view '{name}' in room '{room_id}' "
+                    f"(views: {', '.join([PROGRAM, *room.sources])})"
+                )
+        if quality:
+            find(self.renditions(room, wanted[0]), quality)  # LookupError names the choices
+        # Counted before the offer is even read: garbage offers cost a join too.
+        key = _limit_key(user_id, subject)
+        self.join_limits.admit(
+            key, sum(1 for v in self.viewers.all() if _limit_key(v.user_id, v.subject) == key)
+        )
+        # Each view is its output's one shared encoder, held for as long as this viewer stays;
+        # the first line's rendition may change while it watches (adaptive, or pinned).
+        lease = f"whep-{uuid.uuid4().hex}"
+        wanted = wanted[: max(1, video_line_count(offer_sdp))]
+        rungs = self.renditions(room, wanted[0])
+        start = find(rungs, quality) if quality else rungs[0]
+        held: list[tuple[str, str | None]] = []  # (view, rendition) pairs this lease holds
+
+        async def hold(view: str, rendition: str | None) -> SharedEncoder:
+            encoder = await self.encoder(room, view, lease, rendition)
+            held.append((view, rendition))
+            return encoder
+
+        async def let_go(view: str, rendition: str | None) -> None:
+            if (view, rendition) in held:
+                held.remove((view, rendition))
+            await self.encoders.release(self._rendition_key(room, view, rendition)[1], lease)
+
+        async def release() -> None:
+            while held:  # let_go removes what it releases
+                await let_go(*held[-1])
+
+        encoders = [await hold(wanted[0], start.name)]
+        for name in wanted[1:]:
+            encoders.append(await hold(name, None))
+        plan = QualityPlan(
+            QualityController(rungs, start.name, pinned=quality is not None),
+            acquire=partial(hold, wanted[0]), release=partial(let_go, wanted[0]),
+        )
         viewer, answer = await self.viewers.join(
-            room_id=room_id, offer_sdp=offer_sdp, encoder=output.encoder, subject=subject,
+            room_id=room_id, offer_sdp=offer_sdp, encoder=encoders[0], subject=subject,
             role=role, user_id=user_id, audio=output.audio,
+            views=list(zip(wanted[1:], encoders[1:], strict=True)), release=release,
+            first_view=wanted[0], quality=plan,
         )
         await asyncio.to_thread(
             attendance.viewer_joined, self.db, output.live_session_id, room_id, viewer.id,
             user_id, subject, role,
         )
+        self.room(room_id).events.notify("viewers")
         return viewer, answer
 
     def _record_leave(self, viewer: Viewer, reason: str) -> None:
+        room = self.rooms.get(viewer.room_id)
+        if room is not None:
+            room.events.notify("viewers")
         try:
             attendance.viewer_left(self.db, viewer.id, reason)
         except Exception:
             logger.exception("could not record that viewer %s left", viewer.id)
+
+    # -- WHIP publishers ---------------------------------------------------------------------
+    def whip_source(self, room_id: str, source_id: str) -> WhipSource:
+        room = self.room(room_id)
+        source = room.sources.get(source_id)
+        if source is None:
+            raise UnknownSourceError(
+                f"room '{room_id}' has no source '{source_id}' (sources: {', '.join(room.sources)})"
+            )
+        if not isinstance(source, WhipSource):
+            raise NotAWhipSource(
+                f"source '{source_id}' of room '{room_id}' is a {source.kind} source, not a WHIP "
+                "one: add a source with kind = \"whip\" to the room file to publish into it"
+            )
+        return source
+
+    async def publish(
+        self, room_id: str, source_id: str, offer_sdp: str, subject: str
+    ) -> tuple[Publisher, str]:
+        """An encoder publishes into a WHIP source of a room (see streaming.whip)."""
+        source = self.whip_source(room_id, source_id)
+        return await self.whip.publish(
+            room_id=room_id, source=source, offer_sdp=offer_sdp, subject=subject
+        )
+
+
+def _limit_key(user_id: int | None, subject: str) -> str:
+    """Whose joins count together: an account, or a script token's subject."""
+    return f"user:{user_id}" if user_id is not None else f"subject:{subject}"
 
 
 class RoomRecordings:

@@ -14,6 +14,7 @@ class SourceHealthOut(BaseModel):
     height: int
     last_frame_age: float | None
     error: str | None
+    note: str | None = None  # e.g. "waiting for a WHIP publisher": not an error
 
 
 class SourceOut(BaseModel):
@@ -29,6 +30,26 @@ class ViewerOut(BaseModel):
     role: str
     joined_at: datetime
     connection_state: str
+
+
+class ViewerLinkOut(BaseModel):
+    """What one viewer receives, sampled each second from RTCP and the sender's counters."""
+
+    id: str
+    subject: str
+    role: str
+    joined_at: datetime
+    connection_state: str
+    rendition: str = Field(description="The quality the viewer receives, e.g. 720p")
+    path: str | None = Field(description="host, srflx or relay (through TURN); None before ICE")
+    rtt_ms: float | None = Field(description="Round-trip time from RTCP receiver reports")
+    fps: float = Field(description="Frames sent to this viewer per second")
+    bitrate_kbps: float
+    fraction_lost: float = Field(description="0..1, from the viewer's latest receiver report")
+    packets_lost: int = Field(description="Cumulative, as the viewer reports it")
+    nacks: int = Field(description="Packets the viewer asked to be sent again")
+    keyframe_requests: int
+    remb_kbps: float | None = Field(description="The viewer's bandwidth estimate (REMB)")
 
 
 class EncoderOut(BaseModel):
@@ -235,3 +256,55 @@ class PtzPositionOut(BaseModel):
     pan: int
     tilt: int
     zoom: int
+
+
+class DicomWindowOut(BaseModel):
+    preset: str | None = Field(description="Preset name, or null for a free window.")
+    center: float = Field(description="Window centre (level) in HU.")
+    width: float = Field(description="Window width in HU.")
+    label: str = Field(description="As burnt into the picture, e.g. 'brain W:80 L:40'.")
+
+
+class DicomPresetOut(BaseModel):
+    name: str
+    center: float
+    width: float
+
+
+class DicomSourceOut(BaseModel):
+    source: str
+    state: str = Field(description="The source's health state: starting, live, lost, failed...")
+    error: str | None = Field(description="Why the series cannot be shown (names the file).")
+    loaded: bool = Field(description="A series is loaded and can be scrolled.")
+    count: int = Field(description="Slices (frames) in the series.")
+    rows: int
+    cols: int
+    files: int
+    modality: str
+    index: int = Field(description="Slice shown, 0 = lowest along the slice normal.")
+    position_mm: float | None = Field(description="Its position along the slice normal, mm.")
+    playing: bool = Field(description="Cine running.")
+    speed: float = Field(description="Cine speed, slices per second.")
+    window: DicomWindowOut
+    presets: list[DicomPresetOut]
+
+
+class DicomSliceIn(BaseModel):
+    """Exactly one of `index` (absolute) or `delta` (relative, e.g. -1 / +1 for a wheel step)."""
+
+    index: int | None = Field(default=None, ge=0, description="Slice to show (pauses the cine).")
+    delta: int | None = Field(default=None, ge=-10_000, le=10_000,
+                              description="Move by this many slices (pauses the cine).")
+
+
+class DicomCineIn(BaseModel):
+    playing: bool = Field(description="true plays, false pauses.")
+    speed: float | None = Field(default=None, description="Slices per second, 0.5 to 30.")
+
+
+class DicomWindowIn(BaseModel):
+    """A preset by name, or a free window as centre and width (HU)."""
+
+    preset: str | None = Field(default=None, description="brain, subdural, bone or soft-tissue.")
+    center: float | None = Field(default=None, description="Window centre (level), HU.")
+    width: float | None = Field(default=None, description="Window width, HU, greater than 0.")

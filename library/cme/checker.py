@@ -64,7 +64,8 @@ class Finding:
 
 
 def check_programme(
-    programme: Programme, *, provider_national_events_in_year: int = 0
+    programme: Programme, *, provider_national_events_in_year: int = 0,
+    bank_size: int | None = None,
 ) -> list[Finding]:
     """Every finding for ``programme``, errors first, in agenda order within each rule.
 
@@ -86,6 +87,7 @@ def check_programme(
         findings += _days(programme)
         findings += _satellites(programme)
         findings += _course(programme)
+    findings += _bank(programme, bank_size)
     findings += _credit_cap(programme)
     return sorted(findings, key=lambda f: f.severity is not Severity.ERROR)
 
@@ -502,6 +504,23 @@ def _distance_test(programme: Programme) -> list[Finding]:
     if online and test.max_attempts > MAX_TEST_ATTEMPTS:
         findings.append(_error(article, f"the test allows {test.max_attempts} attempts; at most 2"))
     return findings
+
+
+def _bank(programme: Programme, bank_size: int | None) -> list[Finding]:
+    test = programme.final_test
+    if test is None or bank_size is None or bank_size >= test.question_count:
+        return []
+    article = {
+        ProgrammeKind.DISTANCE_ONLINE: "art. 10 lit. e",
+        ProgrammeKind.DISTANCE_BY_POST: "art. 10 lit. c",
+    }.get(programme.kind, "art. 26 alin. (2)")
+    return [
+        _error(
+            article,
+            f"the final test draws {test.question_count} questions but its bank holds"
+            f" {bank_size}: add {test.question_count - bank_size} question(s) to the bank",
+        )
+    ]
 
 
 def _credit_cap(programme: Programme) -> list[Finding]:

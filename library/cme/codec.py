@@ -100,7 +100,7 @@ def programme_to_json(programme: Programme) -> dict[str, Any]:
         },
         "final_test": None if test is None else {
             "question_count": test.question_count, "pass_ratio": str(test.pass_ratio),
-            "max_attempts": test.max_attempts,
+            "max_attempts": test.max_attempts, "time_limit_minutes": test.time_limit_minutes,
         },
         "papers": [
             {"ref": p.ref, "title": p.title, "first_author_id": p.first_author_id,
@@ -187,6 +187,7 @@ def _programme_from_json(data: Mapping[str, Any]) -> Programme:
             pass_ratio=_fraction_in(test.get("pass_ratio", "3/4"), "final_test.pass_ratio")
             or Fraction(0),
             max_attempts=int(test.get("max_attempts", 2)),
+            time_limit_minutes=int(test.get("time_limit_minutes") or 30),
         ),
         papers=tuple(
             Paper(str(p["ref"]), str(p.get("title") or ""), str(p["first_author_id"]),

@@ -247,8 +247,14 @@ class FinalTest:
     question_count: int
     pass_ratio: Fraction = MIN_PASS_RATIO
     max_attempts: int = 2
+    time_limit_minutes: int = 30
+    """How long an attempt may take, counted on the server from the moment it starts."""
 
     def __post_init__(self) -> None:
+        if not 1 <= self.time_limit_minutes <= 600:
+            raise ProgrammeError(
+                f"final test: time limit {self.time_limit_minutes} min must be 1 to 600 minutes"
+            )
         if self.question_count <= 0 or self.max_attempts <= 0:
             raise ProgrammeError(
                 f"final test: {self.question_count} questions and {self.max_attempts} attempts;"

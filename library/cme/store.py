@@ -24,7 +24,7 @@ from enum import Enum
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,10 +36,12 @@ from library.cme.programme import (
     Programme,
     ProgrammeKind,
 )
+from library.cme.quiz_store import attempts_by_person, programmes_tested_by
 from library.db import Database
 from library.models import (
     CmeProgramme,
     CmeProgrammeLiveSession,
+    CmeQuestion,
     LiveSession,
     User,
     ViewerSession,
@@ -330,13 +332,22 @@ def link_live_session(
         return _info(session, row)
 
 
+def _bank_size(session: Session, programme_id: int) -> int:
+    count = session.scalar(
+        select(func.count()).select_from(CmeQuestion).where(CmeQuestion.programme_id == programme_id)
+    )
+    return int(count or 0)
+
+
 def submit_programme(db: Database, programme_id: int) -> ProgrammeInfo:
     """Mark a draft as submitted; refused while the checker finds an error."""
     with db.session() as session:
         row = _row(session, programme_id)
         _draft(row)
         errors = [
-            f for f in check_programme(programme_from_json(row.programme))
+            f for f in check_programme(
+                programme_from_json(row.programme), bank_size=_bank_size(session, row.id)
+            )
             if f.severity is Severity.ERROR
         ]
         if errors:
@@ -422,7 +433,8 @@ def programme_windows(programme: Programme, zone: ZoneInfo) -> dict[int, list[In
 
 
 def presence_from_connections(
-    programme: Programme, zone: ZoneInfo, connections: Iterable[Connection], *, now: datetime
+    programme: Programme, zone: ZoneInfo, connections: Iterable[Connection], *, now: datetime,
+    also: Iterable[str] = (),
 ) -> list[Presence]:
     """Each connected person's seconds present per live session, inside programme time.
 
@@ -433,6 +445,8 @@ def presence_from_connections(
     by_person: dict[str, list[Connection]] = defaultdict(list)
     for c in connections:
         by_person[c.person_id].append(c)
+    for person in also:  # took the test without watching: absent from every live session
+        by_person.setdefault(person, [])
     result = []
     for person in sorted(by_person):
         conns = by_person[person]
@@ -445,12 +459,12 @@ def presence_from_connections(
             merged = _merge(per_live.get(live_id, ()))
             seconds[str(live_id)] = sum(iv.seconds for iv in _overlap(merged, window))
             absences += [Absence(live_id, iv.start, iv.end) for iv in _minus(window, merged)]
-        latest = max(conns, key=lambda c: c.joined_at)
+        latest = max(conns, key=lambda c: c.joined_at, default=None)
         result.append(
             Presence(
                 person_id=person,
                 display_name=next((c.display_name for c in conns if c.display_name), person),
-                role=latest.role,
+                role=latest.role if latest else "",
                 record=AttendeeRecord(person, seconds),
                 absences=tuple(absences),
                 connections=len(conns),
@@ -485,11 +499,18 @@ def presence_for(
     A person is the viewer session's subject (the username, or a guest token's subject), the
     same id agenda speakers and paper authors use (``person_id``).
     """
+    now = now or utcnow()
     with db.session() as session:
         connections = _connections(session, info.live_session_ids)
-    return presence_from_connections(
-        info.programme, _zone(info.timezone), connections, now=now or utcnow()
+    tests = attempts_by_person(db, info.id, now=now)
+    presence = presence_from_connections(
+        info.programme, _zone(info.timezone), connections, now=now, also=tests
     )
+    # The final test's counted attempts feed the credit engine (art. 10 lit. c, e; 26 (2)).
+    return [
+        replace(p, record=replace(p.record, test_attempts=tests.get(p.person_id, ())))
+        for p in presence
+    ]
 
 
 def attendance_for(
@@ -501,6 +522,7 @@ def attendance_for(
 
 def programmes_attended_by(db: Database, person_id: str) -> list[ProgrammeInfo]:
     """Programmes carried by a live session that ``person_id`` watched, the latest first."""
+    tested = programmes_tested_by(db, person_id)
     with db.session() as session:
         ids = session.scalars(
             select(CmeProgrammeLiveSession.programme_id)
@@ -511,11 +533,12 @@ def programmes_attended_by(db: Database, person_id: str) -> list[ProgrammeInfo]:
             .where(ViewerSession.subject == person_id)
             .distinct()
         ).all()
-        if not ids:
+        wanted = set(ids) | tested
+        if not wanted:
             return []
         rows = session.scalars(
             select(CmeProgramme)
-            .where(CmeProgramme.id.in_(ids))
+            .where(CmeProgramme.id.in_(wanted))
             .order_by(CmeProgramme.starts_on.desc(), CmeProgramme.id.desc())
         )
         return [_info(session, row) for row in rows]

@@ -30,7 +30,7 @@ import av
 
 from library.publishing.chapters import Chapter, ChapterEdit, chapters_to_webvtt, curate_chapters
 from library.publishing.errors import MediaError, PublishError
-from library.publishing.remux import RemuxResult, remux_faststart
+from library.publishing.remux import RemuxResult, remux_audio_faststart, remux_faststart
 from library.publishing.stills import (
     PosterInfo,
     StripInfo,
@@ -154,6 +154,8 @@ def publish_recording(
     *,
     trim: Trim | None = None,
     chapters_edit: ChapterEdit | None = None,
+    markers: Sequence[Marker] | None = None,
+    hidden: Sequence[tuple[float, float]] = (),
     progress: ProgressCallback | None = None,
     poster_at: float = 10.0,
     thumbnail_every: float = 10.0,
@@ -165,6 +167,9 @@ def publish_recording(
     ``progress(step, fraction)`` is called with the overall fraction (0..1, never decreasing,
     1.0 only once the lesson is in place). ``poster_at`` is lesson seconds. An existing
     ``out_dir`` is replaced only with ``replace_existing`` (re-publishing after curation).
+    ``markers`` replaces the recording's markers as the chapters' source (the curated list);
+    ``hidden`` segments (session seconds) are left out of the published timeline and listed in
+    ``lesson.json`` on the lesson clock for the player to skip.
     """
     report = _Progress(progress)
     staging = out_dir.with_name(f".{out_dir.name}.staging")
@@ -192,7 +197,7 @@ def publish_recording(
     try:
         lesson = _build(folder, staging, manifest, tracks, window, chapters_edit, report,
                         poster_at=poster_at, thumbnail_every=thumbnail_every,
-                        tile_width=tile_width)
+                        tile_width=tile_width, markers=markers, hidden=hidden)
         _fsync_dir(staging)
         report("finish", 0.5)
         if out_dir.exists():
@@ -242,34 +247,40 @@ def check_recording(folder: Path) -> tuple[dict[str, Any], list[_Track]]:
         if path.parent != folder:
             problems.append(f"track {name}: file {entry.get('file')!r} is outside the folder")
             continue
-        problem = _track_problem(path)
+        kind = str(entry.get("kind", "iso"))
+        problem = _track_problem(path, audio=kind == "audio")
         if problem:
             problems.append(f"track {name}: {problem}")
             continue
         tracks.append(_Track(
-            name=name, kind=str(entry.get("kind", "iso")), source_id=entry.get("source_id"),
+            name=name, kind=kind, source_id=entry.get("source_id"),
             path=path, fps=entry.get("fps"), media_offset=float(entry.get("media_offset") or 0.0),
             size_bytes=path.stat().st_size,
         ))
     if problems:
         raise PublishError("cannot publish: " + "; ".join(problems))
-    # The program track leads: it defines the lesson clock, the poster and the strip.
-    tracks.sort(key=lambda t: t.kind != "program")
+    # The program track leads: it defines the lesson clock, the poster and the strip; the
+    # sound follows the video, cut to the lesson's window once that is known.
+    tracks.sort(key=lambda t: (t.kind != "program", t.kind == "audio"))
+    if tracks[0].kind == "audio":
+        raise PublishError(f"recording {manifest.get('id')} holds no video track")
     return manifest, tracks
 
 
-def _track_problem(path: Path) -> str | None:
+def _track_problem(path: Path, *, audio: bool = False) -> str | None:
     if not path.exists():
         if path.with_name(path.name + ".part").exists():
             return f"{path.name} is still a part file (recover the recording first)"
         return f"{path.name} is missing"
     try:
         with av.open(str(path), "r") as container:
-            if not container.streams.video:
-                return f"{path.name} has no video"
-            for _packet in container.demux(container.streams.video[0]):
+            what = "sound" if audio else "video"
+            streams = container.streams.audio if audio else container.streams.video
+            if not streams:
+                return f"{path.name} has no {what}"
+            for _packet in container.demux(streams[0]):
                 return None
-            return f"{path.name} holds no video"
+            return f"{path.name} holds no {what}"
     except (av.FFmpegError, OSError) as exc:
         return f"{path.name} is unreadable ({exc})"
     return None
@@ -293,6 +304,7 @@ def _build(
     folder: Path, staging: Path, manifest: dict[str, Any], tracks: Sequence[_Track],
     window: tuple[float | None, float | None], chapters_edit: ChapterEdit | None,
     report: _Progress, *, poster_at: float, thumbnail_every: float, tile_width: int,
+    markers: Sequence[Marker] | None = None, hidden: Sequence[tuple[float, float]] = (),
 ) -> PublishedLesson:
     trim_start, trim_end = window
     total_bytes = sum(t.size_bytes for t in tracks) or 1
@@ -304,6 +316,12 @@ def _build(
                      ) -> None:
             report("remux", (base + fraction * size) / total_bytes)
 
+        if track.kind == "audio":
+            results.append((track, _remux_audio(track, staging, lesson_start,
+                                                lesson_start + results[0][1].duration)))
+            done_bytes += track.size_bytes
+            report("remux", done_bytes / total_bytes)
+            continue
         if index == 0:
             start = trim_start
         else:
@@ -341,12 +359,13 @@ def _build(
     report("thumbnails", 1.0)
 
     timeline = Timeline(folder)
-    chapters = curate_chapters(timeline.markers(), chapters_edit,
+    chapters = curate_chapters(timeline.markers() if markers is None else markers, chapters_edit,
                                duration=float(manifest.get("duration") or lesson_end),
                                window=(lesson_start, lesson_end))
     _write(staging / CHAPTERS_VTT, chapters_to_webvtt(chapters))
     _write(staging / TIMELINE_JSON, json.dumps(
-        _lesson_timeline(timeline, lesson_start, lesson_end), ensure_ascii=False, indent=2))
+        _lesson_timeline(timeline, lesson_start, lesson_end, hidden), ensure_ascii=False,
+        indent=2))
     report("chapters", 1.0)
 
     published = tuple(
@@ -366,13 +385,30 @@ def _build(
         start=round(lesson_start, 3), end=round(lesson_end, 3), tracks=published,
         poster=poster_info, strip=strip, chapters=tuple(chapters),
     )
-    _write(staging / LESSON_JSON, json.dumps(
-        lesson_metadata(lesson, manifest, window), ensure_ascii=False, indent=2))
+    metadata = lesson_metadata(lesson, manifest, window)
+    metadata["hidden"] = [
+        {"start": round(max(lo, lesson_start) - lesson_start, 3),
+         "end": round(min(hi, lesson_end) - lesson_start, 3)}
+        for lo, hi in sorted(hidden) if hi > lesson_start and lo < lesson_end]
+    _write(staging / LESSON_JSON, json.dumps(metadata, ensure_ascii=False, indent=2))
     report("metadata", 1.0)
     return lesson
 
 
-def _lesson_timeline(timeline: Timeline, start: float, end: float) -> dict[str, Any]:
+def _remux_audio(track: _Track, staging: Path, lesson_start: float, lesson_end: float
+                 ) -> RemuxResult:
+    """The sound of the lesson's window, from the audio file's own clock."""
+    try:
+        return remux_audio_faststart(
+            track.path, staging / track.path.name,
+            start=max(0.0, lesson_start - track.media_offset),
+            end=lesson_end - track.media_offset)
+    except MediaError as exc:
+        raise PublishError(f"track {track.name}: {exc}") from exc
+
+
+def _lesson_timeline(timeline: Timeline, start: float, end: float,
+                     hidden: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
     """Notes and drawings inside the lesson, on the lesson clock (for the player).
 
     Chat stays out: it is the participants' conversation, not course material, and publishing
@@ -382,6 +418,8 @@ def _lesson_timeline(timeline: Timeline, start: float, end: float) -> dict[str, 
     for event in timeline.events():
         if not isinstance(event, Note | Stroke | Marker) or not start <= event.at < end:
             continue
+        if any(lo <= event.at < hi for lo, hi in hidden):
+            continue  # the player skips hidden segments: nothing of them is shown
         data = event_to_dict(event)
         data["at"] = round(event.at - start, 3)
         if isinstance(event, Stroke):

@@ -248,3 +248,60 @@ def check_playable(path: Path) -> None:
             raise MediaError(f"{path.name}: first frame does not decode: {exc}") from exc
     raise MediaError(f"{path.name}: no frame decodes")
 
+
+
+# -- the program audio -----------------------------------------------------------------------------
+def remux_audio_faststart(src: Path, dst: Path, *, start: float, end: float | None
+                          ) -> RemuxResult:
+    """Copy the audio of ``src`` (seconds ``start``..``end`` from its first packet) into a
+    faststart ``dst``. Every Opus packet decodes alone, so any packet boundary is a cut point."""
+    temp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        try:
+            container = av.open(str(src), "r")
+        except av.FFmpegError as exc:
+            raise MediaError(f"{src.name} cannot be read as audio: {exc}") from exc
+        with container:
+            if not container.streams.audio:
+                raise MediaError(f"{src.name} has no audio track")
+            audio = container.streams.audio[0]
+            tb = audio.time_base
+            if tb is None:
+                raise MediaError(f"{src.name}: audio track has no time base")
+            origin: int | None = None
+            offset: int | None = None
+            packets = last_end = 0
+            with av.open(str(temp), "w", format="mp4", options=dict(FASTSTART_OPTIONS)) as out:
+                target = out.add_stream_from_template(audio)
+                try:
+                    for packet in container.demux(audio):
+                        if packet.size == 0 or packet.pts is None:
+                            continue
+                        origin = packet.pts if origin is None else origin
+                        seconds = float((packet.pts - origin) * tb)
+                        if seconds < start:
+                            continue
+                        if end is not None and seconds >= end:
+                            break
+                        offset = packet.pts if offset is None else offset
+                        packet.pts = packet.dts = packet.pts - offset
+                        last_end = packet.pts + (packet.duration or 0)
+                        packet.stream = target
+                        out.mux(packet)
+                        packets += 1
+                except av.FFmpegError as exc:
+                    raise MediaError(f"{src.name} is damaged: {exc}") from exc
+        if offset is None or origin is None:
+            raise MediaError(f"{src.name}: no sound between {start:g} s and "
+                             f"{'the end' if end is None else f'{end:g} s'}")
+        with open(temp, "rb") as done:
+            os.fsync(done.fileno())
+        os.replace(temp, dst)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    first = float((offset - origin) * tb)
+    return RemuxResult(path=dst, codec=audio.codec_context.name, profile=None, width=0,
+                       height=0, frames=packets, duration=float(last_end * tb),
+                       size_bytes=dst.stat().st_size, start=first,
+                       end=first + float(last_end * tb))

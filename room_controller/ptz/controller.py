@@ -6,6 +6,11 @@ moves (pan/tilt, zoom, focus drive) go through a coalescer per camera and axis: 
 command per `min_interval`, and the newest request replaces any not yet sent (last wins). The
 final request, usually the stop when the key is released, is therefore always sent.
 
+A continuous move is held like a dead man's switch: it lasts `deadman` seconds unless renewed
+(the console repeats the move or sends `keepalive` while the key is held). When the console
+vanishes (tab closed, laptop asleep, network gone) the controller sends Stop itself, so a head
+never keeps panning with nobody at the controls.
+
 Continuous moves return at once and report failures through `health()`: the key handler has
 nothing useful to do with an error 50 ms later, and a dead camera must never raise out of a
 background task. One-shot actions (presets, home, focus mode, position) are awaited and raise
@@ -150,6 +155,11 @@ class _Head:
         self.reachable: bool | None = None
         self.last_error: str | None = None
         self.moved = False  # a move was sent: stop the head on shutdown
+        self.driving_pan_tilt = False
+        self.driving_zoom = False
+        # A continuous move lasts until this time unless the console renews it (dead man's
+        # switch): a console that vanishes mid-move must not leave the head turning.
+        self.lease_until: float | None = None
         self.pan_tilt: Coalescer[tuple[float, float]] = Coalescer(
             self._send_pan_tilt, interval, self.record_error, self.record_ok)
         self.zoom: Coalescer[float] = Coalescer(
@@ -201,9 +211,14 @@ class PtzController:
         retries: int = 1,
         completion_timeout: float = 15.0,
         min_interval: float = 0.05,
+        deadman: float = 1.0,
     ) -> None:
         if min_interval < 0:
             raise ValueError(f"min_interval must be 0 or more, got {min_interval}")
+        if deadman <= 0:
+            raise ValueError(f"deadman must be positive, got {deadman}")
+        self.deadman = deadman
+        self._watchdog: asyncio.Task[None] | None = None
         self._heads: dict[str, _Head] = {}
         for device in devices:
             if device.id in self._heads:
@@ -227,6 +242,8 @@ class PtzController:
 
     async def start(self) -> None:
         """Open every camera concurrently; a silent camera is reported, not raised."""
+        if self._watchdog is None and self._heads:
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch_leases())
         await asyncio.gather(*(self._start_head(h) for h in self._heads.values()))
 
     async def _start_head(self, head: _Head) -> None:
@@ -239,6 +256,11 @@ class PtzController:
 
     async def stop(self) -> None:
         """Cancel pending moves, stop heads that were moving (best effort), close sockets."""
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
         for head in self._heads.values():
             for coalescer in head.coalescers():
                 await coalescer.cancel()
@@ -259,6 +281,8 @@ class PtzController:
         pan_tilt_drive(pan, tilt)  # validate now, so a bad value is the caller's error
         head = self._head(camera_id)
         head.moved = head.moved or pan != 0 or tilt != 0
+        head.driving_pan_tilt = pan != 0 or tilt != 0
+        self._renew(head)
         head.pan_tilt.submit((pan, tilt))
 
     def zoom(self, camera_id: str, speed: float) -> None:
@@ -266,6 +290,8 @@ class PtzController:
         zoom_drive(speed)
         head = self._head(camera_id)
         head.moved = head.moved or speed != 0
+        head.driving_zoom = speed != 0
+        self._renew(head)
         head.zoom.submit(speed)
 
     def focus_drive(self, camera_id: str, mode: FocusMode) -> None:
@@ -277,8 +303,36 @@ class PtzController:
     def halt(self, camera_id: str) -> None:
         """Stop pan, tilt and zoom (coalesced, so it follows any move still queued)."""
         head = self._head(camera_id)
+        head.driving_pan_tilt = head.driving_zoom = False
+        head.lease_until = None
         head.pan_tilt.submit((0.0, 0.0))
         head.zoom.submit(0.0)
+
+    def keepalive(self, camera_id: str) -> bool:
+        """The console still holds the move: renew its lease. False when nothing is moving."""
+        head = self._head(camera_id)
+        self._renew(head)
+        return head.lease_until is not None
+
+    def driving(self, camera_id: str) -> bool:
+        """Whether a continuous pan/tilt or zoom of this head is in progress."""
+        head = self._head(camera_id)
+        return head.driving_pan_tilt or head.driving_zoom
+
+    def _renew(self, head: _Head) -> None:
+        driving = head.driving_pan_tilt or head.driving_zoom
+        head.lease_until = time.monotonic() + self.deadman if driving else None
+
+    async def _watch_leases(self) -> None:
+        """Stop every head whose move was not renewed in time (the dead man's switch)."""
+        while True:
+            await asyncio.sleep(min(0.1, self.deadman / 4))
+            now = time.monotonic()
+            for head in self._heads.values():
+                if head.lease_until is not None and now > head.lease_until:
+                    log.warning("PTZ camera %s: no keep-alive for %.1f s, stopping the head",
+                                head.id, self.deadman)
+                    self.halt(head.id)
 
     async def drain(self, camera_id: str | None = None) -> None:
         """Wait until queued continuous moves have been sent (tests, shutdown)."""

@@ -1,9 +1,13 @@
-"""Source contract of the room controller, and a threaded base for frame producers.
+"""Source contract of the room controller, and threaded bases for frame producers.
 
 A source produces raw BGR frames for the room; only the latest frame matters (live video never
 queues stale frames), so a source keeps exactly one and consumers poll it. A source that fails
-must never take the room down: the worker thread catches, reports FAILED through `health()`,
-backs off and tries again.
+must never take the room down: the worker thread catches, reports FAILED (or LOST, when it was
+delivering) through `health()`, backs off and tries again.
+
+`WorkerSource` owns the thread, the latest frame and health; `ThreadedSource` adds a paced
+`render(t)` loop for pictures drawn on demand (synthetic, DICOM, stills), while sources that
+wait for pictures (streams, cameras) write their own loop.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -37,8 +42,13 @@ class Frame:
     index: int
 
 
+class SourceError(Exception):
+    """A source problem a person can fix (a missing file, a bad device); shown as is in health."""
+
+
 class SourceState(str, Enum):
     STARTING = "starting"
+    WAITING = "waiting"  # ready, but nothing feeds it yet (a WHIP source before its publisher)
     LIVE = "live"
     LOST = "lost"
     STOPPED = "stopped"
@@ -53,6 +63,33 @@ class SourceHealth:
     height: int
     last_frame_age: float | None  # seconds since the latest frame, None before the first
     error: str | None
+    note: str | None = None  # what a person should know that is not an error
+
+
+class FrameRate:
+    """Frame rate measured over the last `window` seconds (not thread-safe: hold your lock)."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._times: collections.deque[float] = collections.deque()
+
+    def add(self, now: float) -> None:
+        self._times.append(now)
+        self._drop_old(now)
+
+    def clear(self) -> None:
+        self._times.clear()
+
+    def fps(self, now: float) -> float:
+        self._drop_old(now)
+        times = self._times
+        if len(times) >= 2 and times[-1] > times[0]:
+            return (len(times) - 1) / (times[-1] - times[0])
+        return 0.0
+
+    def _drop_old(self, now: float) -> None:
+        while self._times and self._times[0] < now - self.window:
+            self._times.popleft()
 
 
 class Source(ABC):
@@ -61,6 +98,9 @@ class Source(ABC):
     id: str
     label: str
     kind: str
+    #: Called (from any thread) when the source changes state by itself, e.g. a publisher
+    #: arrives; the room sets it to tell consoles at once. Must be quick and must not raise.
+    on_change: Callable[[], None] | None = None
 
     @abstractmethod
     def start(self) -> None:
@@ -79,17 +119,39 @@ class Source(ABC):
         """A snapshot of the source's state for the room's status page."""
 
 
-class ThreadedSource(Source):
-    """A source whose frames are drawn by `render(t)` on its own daemon thread at `fps`.
+class Backoff:
+    """Retry delays that grow: `initial`, doubled after each failure, never above `maximum`.
 
-    Subclasses implement `render` and may override `setup` for slow preparation (loading files,
-    precomputing textures) that must not block the caller of `start()`.
+    A device or stream that is gone is retried soon (it may be a cable wiggle) and then less
+    and less often, so a room with a dead encoder does not hammer the network; `reset()` after
+    a success starts again from `initial`.
     """
 
-    #: No frame for this long -> LOST (a hung render, a stalled device).
+    def __init__(self, initial: float = 0.5, maximum: float = 10.0, factor: float = 2.0) -> None:
+        if not 0 < initial <= maximum or factor < 1:
+            raise ValueError(f"bad back-off {initial} -> {maximum} (x{factor})")
+        self.initial, self.maximum, self.factor = initial, maximum, factor
+        self._next = initial
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self.maximum, self._next * self.factor)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
+
+
+class WorkerSource(Source):
+    """A source fed by its own daemon thread: lifecycle, the latest frame, health and LOST.
+
+    Subclasses implement `_run(stop)`, the worker's loop, and hand each picture to
+    `_publish`; `_retry_after` reports a failure and waits out a back-off. Only the latest
+    frame is kept, so a consumer never sees stale pictures queued behind a slow one.
+    """
+
+    #: No frame for this long -> LOST (a hung render, a stalled device, a silent stream).
     lost_after: float = 2.0
-    #: Wait after a failure before calling setup/render again, so a broken source does not spin.
-    retry_backoff: float = 1.0
     #: Window over which `health().fps` is measured.
     fps_window: float = 2.0
     #: How long `stop()` waits for the worker; a render hung in native code must not hang the
@@ -115,17 +177,8 @@ class ThreadedSource(Source):
         self._frame: Frame | None = None
         self._state = SourceState.STOPPED
         self._error: str | None = None
-        self._frame_times: collections.deque[float] = collections.deque()
+        self._rate = FrameRate(self.fps_window)
         self._next_index = 0
-
-    # -- to implement -------------------------------------------------------------------------
-
-    def setup(self) -> None:
-        """Prepare before the first render, in the worker thread. Raising marks FAILED."""
-
-    @abstractmethod
-    def render(self, t: float) -> Image:
-        """Draw the picture for `t` seconds since start: BGR uint8, shape (height, width, 3)."""
 
     # -- Source -------------------------------------------------------------------------------
 
@@ -137,7 +190,7 @@ class ThreadedSource(Source):
             self._state = SourceState.STARTING
             self._error = None
             self._frame = None
-            self._frame_times.clear()
+            self._rate.clear()
             self._thread = threading.Thread(
                 target=self._run,
                 args=(self._stop_event,),
@@ -170,14 +223,10 @@ class ThreadedSource(Source):
             frame = self._frame
             state = self._state
             error = self._error
-            self._drop_old_frame_times(now)
-            times = list(self._frame_times)
+            fps = self._rate.fps(now)
         age = None if frame is None else now - frame.captured_at
         if state is SourceState.LIVE and (age is None or age > self.lost_after):
             state = SourceState.LOST
-        fps = 0.0
-        if len(times) >= 2 and times[-1] > times[0]:
-            fps = (len(times) - 1) / (times[-1] - times[0])
         return SourceHealth(
             state=state,
             fps=fps,
@@ -189,47 +238,15 @@ class ThreadedSource(Source):
 
     # -- worker -------------------------------------------------------------------------------
 
-    def _drop_old_frame_times(self, now: float) -> None:
-        while self._frame_times and self._frame_times[0] < now - self.fps_window:
-            self._frame_times.popleft()
+    @abstractmethod
+    def _run(self, stop: threading.Event) -> None:
+        """The worker's loop, until `stop` is set: produce pictures, `_publish` each one."""
 
     def _set_state(self, stop: threading.Event, state: SourceState, error: str | None) -> None:
         with self._lock:
             if not stop.is_set():  # never overwrite STOPPED set by stop()
                 self._state = state
                 self._error = error
-
-    def _run(self, stop: threading.Event) -> None:
-        period = 1.0 / self.fps
-        ready = False
-        started = time.monotonic()
-        deadline = started
-        while not stop.is_set():
-            try:
-                if not ready:
-                    self.setup()
-                    ready = True
-                    started = deadline = time.monotonic()
-                image = self.render(time.monotonic() - started)
-                self._check_image(image)
-            except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                log.exception("source %s failed; retrying in %.1f s", self.id, self.retry_backoff)
-                self._set_state(stop, SourceState.FAILED, message)
-                if stop.wait(self.retry_backoff):
-                    break
-                deadline = time.monotonic()
-                continue
-            self._publish(stop, image)
-            # Monotonic deadline: the next frame is due one period after the previous *due*
-            # time, so render cost does not accumulate as drift. If we fell more than a period
-            # behind (slow render, suspended process) skip ahead instead of bursting.
-            deadline += period
-            now = time.monotonic()
-            if now - deadline > period:
-                deadline = now
-            if deadline > now and stop.wait(deadline - now):
-                break
 
     def _check_image(self, image: Image) -> None:
         expected = (self.height, self.width, 3)
@@ -246,10 +263,78 @@ class ThreadedSource(Source):
                 return
             self._frame = Frame(image=image, captured_at=now, index=self._next_index)
             self._next_index += 1
-            self._frame_times.append(now)
-            self._drop_old_frame_times(now)
+            self._rate.add(now)
             if self._state is not SourceState.LIVE or self._error is not None:
-                if self._state is SourceState.FAILED:
+                if self._state in (SourceState.FAILED, SourceState.LOST):
                     log.info("source %s recovered", self.id)
                 self._state = SourceState.LIVE
                 self._error = None
+
+    def _retry_after(self, stop: threading.Event, problem: str, backoff: Backoff) -> bool:
+        """Report `problem`, then wait the next back-off delay; True if stopped meanwhile.
+
+        A source that was delivering and went away is LOST (it may come back by itself: a
+        cable, an encoder restarting); one that never came up since the last success is FAILED.
+        """
+        delay = backoff.next_delay()
+        message = f"{problem} \N{EM DASH} retrying in {delay:g} s"
+        with self._lock:
+            was_live = self._state in (SourceState.LIVE, SourceState.LOST)
+        state = SourceState.LOST if was_live else SourceState.FAILED
+        log.warning("source %s %s: %s", self.id, state.value, message)
+        self._set_state(stop, state, message)
+        return stop.wait(delay)
+
+
+class ThreadedSource(WorkerSource):
+    """A source whose frames are drawn by `render(t)` on its own daemon thread at `fps`.
+
+    Subclasses implement `render` and may override `setup` for slow preparation (loading files,
+    precomputing textures) that must not block the caller of `start()`.
+    """
+
+    #: Wait after a failure before calling setup/render again, so a broken source does not spin.
+    retry_backoff: float = 1.0
+
+    def setup(self) -> None:
+        """Prepare before the first render, in the worker thread. Raising marks FAILED."""
+
+    @abstractmethod
+    def render(self, t: float) -> Image:
+        """Draw the picture for `t` seconds since start: BGR uint8, shape (height, width, 3)."""
+
+    def _run(self, stop: threading.Event) -> None:
+        period = 1.0 / self.fps
+        ready = False
+        started = time.monotonic()
+        deadline = started
+        while not stop.is_set():
+            try:
+                if not ready:
+                    self.setup()
+                    ready = True
+                    started = deadline = time.monotonic()
+                image = self.render(time.monotonic() - started)
+                self._check_image(image)
+            except Exception as exc:
+                if isinstance(exc, SourceError):  # expected, explained: no traceback
+                    message = str(exc)
+                    log.warning("source %s failed: %s", self.id, message)
+                else:
+                    message = f"{type(exc).__name__}: {exc}"
+                    log.exception("source %s failed", self.id)
+                self._set_state(stop, SourceState.FAILED, message)
+                if stop.wait(self.retry_backoff):
+                    break
+                deadline = time.monotonic()
+                continue
+            self._publish(stop, image)
+            # Monotonic deadline: the next frame is due one period after the previous *due*
+            # time, so render cost does not accumulate as drift. If we fell more than a period
+            # behind (slow render, suspended process) skip ahead instead of bursting.
+            deadline += period
+            now = time.monotonic()
+            if now - deadline > period:
+                deadline = now
+            if deadline > now and stop.wait(deadline - now):
+                break

@@ -26,6 +26,94 @@ def test_demo_and_example_files_are_valid() -> None:
     assert [s.kind for s in demo.sources] == ["endoscope-sim", "test-pattern", "dicom-series"]
     example = load_room_file(EXAMPLE)
     assert example.devices[0].port == 52381
+    kinds = {s.kind for s in example.sources}
+    assert kinds == {"endoscope-sim", "test-pattern", "dicom-series", "network", "clip", "still",
+                     "device", "whip"}, "example.toml documents every source kind"
+
+
+REAL_SOURCES = MINIMAL + """
+[[sources]]
+kind = "network"
+id = "tower"
+label = "Tower"
+url = "rtsp://cam:pw@192.0.2.20:8554/endo"
+options = { rtsp_transport = "udp" }
+[[sources]]
+kind = "clip"
+id = "ref"
+label = "Reference"
+path = "media/approach.mp4"
+[[sources]]
+kind = "still"
+id = "slide"
+label = "Slide"
+path = "/srv/slides/case.png"
+[[sources]]
+kind = "device"
+id = "field"
+label = "Field"
+device = 2
+[[sources]]
+kind = "device"
+id = "card"
+label = "SDI"
+device = "/dev/v4l/by-id/usb-capture-video-index0"
+fourcc = "YUYV"
+"""
+
+
+def test_room_file_with_real_source_kinds_loads_and_builds(tmp_path: Path) -> None:
+    from room_controller.room import Room
+
+    room = load_room_file(write(tmp_path, REAL_SOURCES))
+    kinds = [s.kind for s in room.sources]
+    assert kinds == ["test-pattern", "network", "clip", "still", "device", "device"]
+    tower, clip, still, field, card = room.sources[1:]
+    assert tower.options == {"rtsp_transport": "udp"} and tower.read_timeout == 3.0
+    assert (clip.fps, still.fps) == (30, 1)
+    assert field.device == 2 and card.fourcc == "YUYV"
+    built = Room(room, tmp_path).sources  # not started: building must not touch the devices
+    assert built["ref"].kind == "clip" and built["ref"].url == str(tmp_path / "media/approach.mp4")
+    assert str(built["slide"].path) == "/srv/slides/case.png"
+    assert str(built["field"].path) == "/dev/video2"
+    assert {s.kind for s in built.values()} == {"test-pattern", "network", "clip", "still",
+                                                "device"}
+
+
+def source(kind: str, body: str) -> str:
+    return MINIMAL + f'[[sources]]\nkind = "{kind}"\nid = "x"\nlabel = "X"\n{body}'
+
+
+@pytest.mark.parametrize(
+    "text, key, problem",
+    [
+        (source("network", ""), "sources[1].url", "Field required"),
+        (source("network", 'url = ""\n'), "sources[1].url", "at least 1 character"),
+        (source("network", 'url = "ftp://nas/a.mp4"\n'), "sources[1].url",
+         "unsupported URL scheme 'ftp': use rtsp://"),
+        (source("network", 'url = "rtsp://a/b"\nfps = -5\n'), "sources[1].fps",
+         "greater than 0"),
+        (source("network", 'url = "rtsp://a/b"\nread_timeout = 0\n'),
+         "sources[1].read_timeout", "greater than 0"),
+        (source("network", 'url = "rtsp://a/b"\noptions = { probesize = 5 }\n'),
+         "sources[1].options.probesize", "valid string"),
+        (source("clip", ""), "sources[1].path", "Field required"),
+        (source("clip", 'path = "a.mp4"\nloop = false\n'), "sources[1].loop", "Extra inputs"),
+        (source("still", 'path = "a.png"\nfps = -1\n'), "sources[1].fps", "greater than 0"),
+        (source("device", ""), "sources[1].device", "Field required"),
+        (source("device", 'device = "video0"\n'), "sources[1].device",
+         "give an index (0 for /dev/video0) or a path under /dev, got 'video0'"),
+        (source("device", "device = -1\n"), "sources[1].device", "give an index"),
+        (source("device", 'device = 0\nfourcc = "MJPEG"\n'), "sources[1].fourcc", "pattern"),
+        (source("hdmi-in", ""), "sources[1]", "'hdmi-in' found using 'kind'"),
+    ],
+)
+def test_bad_real_source_values_name_file_key_and_problem(tmp_path, text, key, problem) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(RoomFileError) as caught:
+        load_room_file(path)
+    assert f"{path}: {key}: " in str(caught.value)
+    assert problem in str(caught.value)
 
 
 def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
@@ -49,6 +137,8 @@ def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
         ('[room\nid=1', "", "not valid TOML"),
         ('[rooms]\nid = "x"\n', "room", "missing [room] table"),
         (MINIMAL.replace('"cam"', '"audio"'), "", "source id 'audio' is reserved"),
+        (MINIMAL + '[[sources]]\nkind = "dicom-series"\nid = "ct"\nlabel = "CT"\npath = "ct"\n'
+         'seconds_per_slice = 5\n', "sources[1].seconds_per_slice", "less than or equal to 2"),
     ],
 )
 def test_bad_room_files_name_file_key_and_problem(tmp_path, text, key, problem) -> None:

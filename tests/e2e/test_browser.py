@@ -90,8 +90,16 @@ def test_instructor_goes_live_and_student_watches(browser, server: Server) -> No
         console.wait_for_function(
             "document.getElementById('program-video').videoWidth === 1280", timeout=20_000
         )
+        # Each viewer's link figures: a measured round-trip time and the delivered frame rate.
+        console.wait_for_function(
+            """[...document.querySelectorAll('#viewer-list .viewer-row')].some(r =>
+                 r.textContent.includes('marko') && / ms/.test(r.querySelector('.metric b').textContent)
+                 && Number(r.querySelectorAll('.metric b')[1].textContent) >= 20)""",
+            timeout=20_000,
+        )
         console.wait_for_timeout(1000)
         console.screenshot(path=str(ARTIFACTS / "instructor-console-live.png"))
+        console.locator(".viewers-panel").screenshot(path=str(ARTIFACTS / "console-viewers-panel.png"))
 
         # A tablet-sized console still works.
         console.set_viewport_size({"width": 820, "height": 1180})
@@ -130,6 +138,72 @@ def test_student_rejoins_after_a_network_drop(browser, server: Server) -> None: 
         frames = int(watch.eval_on_selector("#live-video", "v => v.dataset.frames || 0"))
         watch.wait_for_timeout(1500)
         assert int(watch.eval_on_selector("#live-video", "v => v.dataset.frames")) > frames + 20
+    finally:
+        student_ctx.close()
+        httpx.delete(f"{server.url}/api/rooms/demo/live",
+                     headers={"Authorization": f"Bearer {token}"})
+
+
+MEAN_COLOURS = """thumbs => Object.fromEntries(thumbs.map(t => {
+    const v = t.querySelector('video'), c = document.createElement('canvas');
+    c.width = 64; c.height = 36;
+    const g = c.getContext('2d'); g.drawImage(v, 0, 0, 64, 36);
+    const d = g.getImageData(0, 0, 64, 36).data, sum = [0, 0, 0];
+    for (let i = 0; i < d.length; i += 4) { sum[0] += d[i]; sum[1] += d[i + 1]; sum[2] += d[i + 2]; }
+    return [t.dataset.view, sum.map(x => x / (d.length / 4))];
+}))"""
+
+
+def test_student_watches_multi_view_and_swaps_the_large_picture(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    token = server.token("instructor")
+    httpx.post(f"{server.url}/api/rooms/demo/live", json={"title": "multi-view"},
+               headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+    student_ctx, watch = log_in(browser, server, "marko")
+    try:
+        watch.goto(server.url + "/rooms/demo/watch")
+        watch.wait_for_selector(".watch[data-state='live']", timeout=20_000)
+        watch.click("#multiview")
+        # Four pictures in one connection: the program, endoscope, room camera and CT.
+        watch.wait_for_function(
+            "[...document.querySelectorAll('.view-thumb video')].every(v => v.videoWidth > 0)",
+            timeout=30_000,
+        )
+        sizes = watch.eval_on_selector_all(
+            ".view-thumb", "ts => ts.map(t => [t.dataset.view, t.querySelector('video').videoWidth,"
+            " t.querySelector('video').videoHeight])",
+        )
+        by_view = {name: (w, h) for name, w, h in sizes}
+        assert set(by_view) == {"program", "endoscope", "room-cam", "ct"}
+        assert by_view["program"] == (1280, 720)
+        # Different pictures: the endoscope (on program) is red, the CT grey, the room camera's
+        # colour bars are neither (mean colour of each small video, drawn on a canvas).
+        colours = watch.eval_on_selector_all(".view-thumb", MEAN_COLOURS)
+        red, grey = (lambda c: c[0] > 1.4 * c[2]), (lambda c: max(c) - min(c) < 12)
+        assert red(colours["program"]) and red(colours["endoscope"]), colours
+        assert grey(colours["ct"]) and not red(colours["ct"]), colours
+        assert not grey(colours["room-cam"]) and not red(colours["room-cam"]), colours
+        assert watch.eval_on_selector("#live-video", "v => v.videoWidth") == 1280
+        # One viewer on the server, with four video lines.
+        viewers = httpx.get(f"{server.url}/api/rooms/demo/viewers",
+                            headers={"Authorization": f"Bearer {token}"}).json()
+        assert len(viewers) == 1
+        watch.wait_for_timeout(1000)
+        watch.screenshot(path=str(ARTIFACTS / "student-multiview.png"))
+        # Click the CT: it becomes the large picture, swapped in the page.
+        watch.click(".view-thumb[data-view='ct']")
+        watch.wait_for_selector(".watch[data-large='ct']")
+        assert watch.inner_text("#large-label") == "CT head (phantom)"
+        large = watch.evaluate(
+            "() => (" + MEAN_COLOURS + ")([{dataset: {view: 'large'}, querySelector: () =>"
+            " document.getElementById('live-video')}])"
+        )["large"]
+        assert grey(large), large  # the large picture is now the CT
+        frames = int(watch.eval_on_selector("#live-video", "v => v.dataset.frames || 0"))
+        watch.wait_for_timeout(1500)
+        assert int(watch.eval_on_selector("#live-video", "v => v.dataset.frames")) > frames + 10
+        watch.screenshot(path=str(ARTIFACTS / "student-multiview-ct-large.png"))
     finally:
         student_ctx.close()
         httpx.delete(f"{server.url}/api/rooms/demo/live",

@@ -91,3 +91,33 @@ def test_masks_cover_the_source_everywhere_it_leaves_the_room(tmp_path: Path) ->
             room.set_masks((PrivacyMask(0.1, 0.1, 0.2, 0.2, source="nope"),))
     finally:
         room.stop()
+
+
+def test_a_source_that_stops_delivering_shows_its_slate_not_a_frozen_picture(
+    tmp_path: Path,
+) -> None:
+    slide = tmp_path / "slide.png"
+    cv2.imwrite(str(slide), np.full((90, 160, 3), (0, 200, 255), np.uint8))  # orange
+    room = Room(RoomSpec.model_validate({
+        "id": "or1", "name": "OR 1", "program_source": "slide",
+        "sources": [{"kind": "still", "id": "slide", "label": "Slide", "path": str(slide),
+                     "width": 320, "height": 180, "fps": 5}],
+    }), tmp_path)
+    room.start()
+    try:
+        deadline = time.monotonic() + 10
+        while room.sources["slide"].latest_frame() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        centre = room.program_frame()[360, 640]
+        assert abs(int(centre[2]) - 255) < 30 and abs(int(centre[1]) - 200) < 30, centre
+        slide.unlink()  # the slide goes away: the source is lost or failed within seconds
+        deadline = time.monotonic() + 15
+        while (room.sources["slide"].health().state.value not in ("lost", "failed")
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+        assert room.sources["slide"].health().state.value in ("lost", "failed")
+        assert room.sources["slide"].latest_frame() is not None  # the source still holds it...
+        for picture in (room.program_frame(), room.source_frame("slide")):
+            assert picture.mean() < 60, "...but the room shows the no-signal slate, not the slide"
+    finally:
+        room.stop()

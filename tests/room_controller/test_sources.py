@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from room_controller.dicom import write_head_phantom
+from room_controller.dicom import Window, write_head_phantom
 from room_controller.sources import (
     DicomSeriesSource,
     EndoscopeSimSource,
@@ -20,7 +20,10 @@ from room_controller.sources import (
     ThreadedSource,
 )
 from room_controller.sources.base import Image
-from room_controller.sources.dicom_source import ping_pong_index
+from room_controller.sources.dicom_source import overlay_lines, ping_pong_index
+from tests.room_controller.dicom_files import PATIENT_ID, PATIENT_NAME, write_ct_slices
+
+from .polling import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -30,29 +33,11 @@ def ct_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 def first_frame(source: ThreadedSource, timeout: float = 1.5) -> Frame:
     assert wait_for(lambda: source.latest_frame() is not None, timeout), source.health()
     frame = source.latest_frame()
     assert frame is not None
     return frame
-
-
-@pytest.fixture
-def started() -> Iterator[list[ThreadedSource]]:
-    """Sources appended here are stopped even when the test fails."""
-    sources: list[ThreadedSource] = []
-    yield sources
-    for s in sources:
-        s.stop()
 
 
 SOURCES: dict[str, Callable[[Path], ThreadedSource]] = {
@@ -102,21 +87,79 @@ def test_endoscope_frames_move(started: list[ThreadedSource]) -> None:
     assert centre[2] > 90 and centre[2] > centre[1] and centre[2] > centre[0]
 
 
-def test_dicom_source_cycles_slices_and_caches(ct_folder: Path) -> None:
-    source = DicomSeriesSource("ct", "Head CT", ct_folder, width=640, height=360)
+class Clock:
+    """The cine's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_dicom_source_cine_scroll_and_window(ct_folder: Path) -> None:
+    clock = Clock()
+    source = DicomSeriesSource("ct", "Head CT", ct_folder, width=640, height=360,
+                               seconds_per_slice=0.25, clock=clock)
     source.setup()
     assert [ping_pong_index(i, 4) for i in range(8)] == [0, 1, 2, 3, 2, 1, 0, 1]
     first = source.render(0.0)
-    assert source.render(0.1) is first  # same slice: cached frame
-    assert source.render(0.3) is not first
-    assert source.render(0.25 * 22) is first  # back to slice 1 after a ping-pong period
+    assert source.view().index == 0 and source.view().playing
+    assert source.render(0.0) is first  # nothing changed: the cached frame
+    clock.now += 1.0  # 4 slices per second
+    assert source.view().index == 4 and source.render(0.0) is not first
+    clock.now += 0.25 * 18  # ping-pong: 22 steps of 12 slices is back at slice 0
+    assert source.view().index == 0
+    # Scrolling pauses the cine on that slice; time passing does not move it.
+    source.set_slice(7)
+    clock.now += 5
+    view = source.view()
+    assert (view.index, view.playing) == (7, False)
+    assert view.position_mm == pytest.approx(source.series.slices[7].position_mm)
+    assert source.step_slice(+10) == 11 and source.step_slice(-3) == 8
+    with pytest.raises(ValueError, match="between 0 and 11"):
+        source.set_slice(12)
+    # Play resumes from the slice shown, at the new speed, without a jump.
+    source.set_cine(True, speed=2.0)
+    clock.now += 1.0
+    assert source.view().index == 10 and source.view().speed == 2.0
+    source.set_cine(False)
+    clock.now += 3
+    assert source.view().index == 10
+    with pytest.raises(ValueError, match="between 0.5 and 30"):
+        source.set_cine(True, speed=100)
     # The image is centred and fits the height: a 360x360 picture on a 640x360 canvas.
-    bright_cols = np.flatnonzero(first[130:, :, 0].max(axis=0) > 60)  # below the text
+    frame = source.render(0.0)
+    bright_cols = np.flatnonzero(frame[150:, :, 0].max(axis=0) > 60)  # below the text
     assert bright_cols.min() >= 140 and bright_cols.max() < 500
     source.set_window("bone")
-    assert source.render(0.0) is not first
+    bone = source.render(0.0)
+    assert bone is not frame and source.window.label == "bone W:2800 L:600"
+    source.set_window(Window(40, 80))
+    assert source.window.preset is None
     with pytest.raises(ValueError, match="unknown window"):
         source.set_window("lung-ish")
+
+
+def test_dicom_picture_text_shows_slice_position_window_and_no_patient_data(
+    tmp_path: Path,
+) -> None:
+    write_ct_slices(tmp_path, [40, 40, 40], z_mm=[-2.5, 0.0, 2.5])
+    source = DicomSeriesSource("ct", "Head CT", tmp_path, width=640, height=360,
+                               clock=Clock(), playing=False)
+    source.setup()
+    source.set_slice(2)
+    lines = overlay_lines(2, 3, 2.5, Window.named("brain"), False, 4.0)
+    assert lines == ["Slice 3/3", "Pos +2.5 mm", "brain W:80 L:40", "PAUSED"]
+    assert overlay_lines(0, 3, None, Window(35, 100), True, 4)[1:] == [
+        "Pos -", "W:100 L:35", "CINE 4/s"]
+    text = " ".join(lines)
+    for secret in (PATIENT_NAME, PATIENT_ID, "DOE", "JANE", "HEAD"):
+        assert secret not in text
+    # The text sits top left on the black margin; the rest of the margin stays black.
+    frame = source.render(0.0)
+    assert frame[:140, :130].max() == 255
+    assert frame[140:, :130].max() == 0 and frame[:, 510:].max() == 0
 
 
 def test_dicom_source_with_bad_folder_fails_without_raising(

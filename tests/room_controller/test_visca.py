@@ -297,3 +297,25 @@ async def test_controller_stop_halts_a_moving_head(peer: ViscaPeer) -> None:
     await ptz.drain()
     await ptz.stop()
     assert peer.commands()[-2:] == [h("81 01 06 01 01 01 03 03 ff"), h("81 01 04 07 00 ff")]
+
+
+async def test_controller_stops_a_move_nobody_renews(peer: ViscaPeer) -> None:
+    stop = h("81 01 06 01 01 01 03 03 ff")
+    ptz = PtzController([PtzDevice("cam", "127.0.0.1", peer.port)], timeout=0.3, deadman=0.4)
+    await ptz.start()
+    try:
+        ptz.move("cam", 1, 0)
+        # Held: the console renews the move; no stop is sent however long it is held.
+        for _ in range(10):
+            await asyncio.sleep(0.1)
+            assert ptz.keepalive("cam") is True
+        await ptz.drain()
+        assert stop not in peer.commands() and ptz.driving("cam")
+        # The console vanishes: the controller stops the head by itself.
+        deadline = time.monotonic() + 5
+        while stop not in peer.commands():
+            assert time.monotonic() < deadline, "the head was never stopped"
+            await asyncio.sleep(0.05)
+        assert not ptz.driving("cam") and ptz.keepalive("cam") is False
+    finally:
+        await ptz.stop()

@@ -1,8 +1,9 @@
-"""``medroom bench fanout`` and ``medroom bench latency``: figures and ratios, one JSON line.
+"""``medroom bench fanout``, ``latency`` and ``churn``: figures and ratios, one JSON line.
 
 The modules: ``protocol`` (limits and signalling lines shared by every process), ``server`` (the
 process that sends), ``probe`` (lean viewers that count frames), ``processes`` (one measurement:
-spawn, read CPU, stop), ``fanout`` and ``latency`` (the two benchmarks and their reports).
+spawn, read CPU, stop), ``fanout`` and ``latency`` (the two benchmarks and their reports), ``churn`` (join/leave leak check
+against a real ``medroom serve``).
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ import argparse
 import json
 import sys
 
+from web.bench.churn import run_churn, run_churn_bench
 from web.bench.fanout import format_table, run_fanout
 from web.bench.latency import run_latency, run_latency_bench
 from web.bench.protocol import BenchError, viewer_split
 
-__all__ = ["BenchError", "run_bench", "run_fanout", "run_latency", "viewer_split"]
+__all__ = ["BenchError", "run_bench", "run_churn", "run_fanout", "run_latency", "viewer_split"]
 
 
 def run_bench(args: argparse.Namespace) -> int:
     if args.bench == "latency":
         return run_latency_bench(args)
+    if args.bench == "churn":
+        return run_churn_bench(args)
     if args.bench != "fanout":
         print(f"medroom bench: unknown benchmark {args.bench!r}", file=sys.stderr)
         return 2

@@ -110,6 +110,7 @@ async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
             encoder = SharedEncoder(supply, EncoderSettings(width=1280, height=720, fps=SOURCE_FPS))
             encoder.start()
             sessions = ViewerSessions()
+            sessions.start()  # per-viewer link figures sampled each second, as in the server
             medroom_encoder, medroom_sessions = encoder, sessions
 
             async def answer_medroom(offer: str) -> str:
@@ -174,7 +175,7 @@ async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
         if stock_track is not None:
             stats["frames_made"] = stock_track.frames
         if sessions is not None:
-            await sessions.close_all("benchmark over")
+            await sessions.stop()
         await asyncio.gather(*(pc.close() for pc in stock_pcs), return_exceptions=True)
         if encoder is not None:
             await encoder.stop()

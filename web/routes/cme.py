@@ -28,12 +28,14 @@ from library.cme import (
     Severity,
     Step,
     attendee_credits,
+    audit,
     check_programme,
     creditable_hours,
     programme_credits,
 )
 from library.cme.codec import programme_from_json, programme_to_json
 from library.cme.programme import ContributorRole, OrganiserKind
+from library.cme.quiz_store import bank_size
 from library.cme.store import (
     DEFAULT_TIMEZONE,
     CmeStoreError,
@@ -53,7 +55,7 @@ from library.cme.store import (
 from library.cme.totals import Award, total_credits
 from library.db import Database
 from library.users import Role
-from web.auth import Principal, Viewer, require_roles
+from web.auth import Principal, Viewer, audit_actor, require_roles
 
 ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
 Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
@@ -113,6 +115,7 @@ class FinalTestIn(BaseModel):
     question_count: int
     pass_ratio: Number = "3/4"
     max_attempts: int = 2
+    time_limit_minutes: int = 30
 
 
 class PaperIn(BaseModel):
@@ -303,9 +306,9 @@ def programme_out(info: ProgrammeInfo) -> ProgrammeOut:
     )
 
 
-def findings_out(info: ProgrammeInfo, findings: list[Finding]) -> CheckOut:
+def findings_out(programme_id: int, findings: list[Finding]) -> CheckOut:
     return CheckOut(
-        programme_id=info.id,
+        programme_id=programme_id,
         errors=sum(f.severity is Severity.ERROR for f in findings),
         warnings=sum(f.severity is Severity.WARNING for f in findings),
         findings=[FindingOut(severity=f.severity.value, article=f.article, message=f.message,
@@ -313,10 +316,10 @@ def findings_out(info: ProgrammeInfo, findings: list[Finding]) -> CheckOut:
     )
 
 
-def credits_out(info: ProgrammeInfo, result: CreditResult) -> CreditsOut:
+def credits_out(programme_id: int, programme: Programme, result: CreditResult) -> CreditsOut:
     return CreditsOut(
-        programme_id=info.id, credits=result.credits, exact=_num(result.exact),
-        uncapped=_num(result.uncapped), creditable_hours=_num(creditable_hours(info.programme)),
+        programme_id=programme_id, credits=result.credits, exact=_num(result.exact),
+        uncapped=_num(result.uncapped), creditable_hours=_num(creditable_hours(programme)),
         steps=_steps(result.steps), explain=result.explain(),
     )
 
@@ -441,6 +444,18 @@ def _store_error(exc: CmeStoreError) -> HTTPException:
     return HTTPException(422, str(exc))
 
 
+async def log_action(
+    request: Request, principal: Principal, action: audit.Action, info: ProgrammeInfo,
+    **detail: Any,
+) -> None:
+    """One line in the access log for an action on programme ``info``."""
+    await asyncio.to_thread(
+        audit.record, database(request), audit_actor(request, principal), action,
+        target=audit.Target.PROGRAMME, target_id=info.id, programme_id=info.id,
+        detail={"ref": info.ref, **detail},
+    )
+
+
 async def programme_or_404(request: Request, programme_id: int) -> ProgrammeInfo:
     info = await asyncio.to_thread(get_programme, database(request), programme_id)
     if info is None:
@@ -459,6 +474,7 @@ async def create(request: Request, body: ProgrammeIn, principal: Organiser) -> P
         )
     except CmeStoreError as exc:
         raise _store_error(exc) from None
+    await log_action(request, principal, audit.Action.PROGRAMME_CREATE, info)
     return programme_out(info)
 
 
@@ -489,6 +505,8 @@ async def update(
         )
     except CmeStoreError as exc:
         raise _store_error(exc) from None
+    await log_action(request, principal, audit.Action.PROGRAMME_EDIT, info,
+                     items=len(info.programme.agenda))
     return programme_out(info)
 
 
@@ -499,6 +517,7 @@ async def submit(request: Request, programme_id: int, principal: Organiser) -> P
         info = await asyncio.to_thread(submit_programme, database(request), programme_id)
     except CmeStoreError as exc:
         raise _store_error(exc) from None
+    await log_action(request, principal, audit.Action.PROGRAMME_SUBMIT, info)
     return programme_out(info)
 
 
@@ -506,21 +525,52 @@ async def submit(request: Request, programme_id: int, principal: Organiser) -> P
             summary="What the programme breaks, each finding with its article")
 async def check(request: Request, programme_id: int, principal: Organiser) -> CheckOut:
     info = await programme_or_404(request, programme_id)
-    return findings_out(info, await asyncio.to_thread(check_programme, info.programme))
+    questions = await asyncio.to_thread(bank_size, database(request), programme_id)
+    return findings_out(
+        info.id, await asyncio.to_thread(check_programme, info.programme, bank_size=questions)
+    )
 
 
 @router.get("/api/cme/programmes/{programme_id}/credits", response_model=CreditsOut,
             summary="The credits a full participant earns, with how they were computed")
 async def credits(request: Request, programme_id: int, principal: Organiser) -> CreditsOut:
     info = await programme_or_404(request, programme_id)
-    return credits_out(info, await asyncio.to_thread(programme_credits, info.programme))
+    return credits_out(
+        info.id, info.programme, await asyncio.to_thread(programme_credits, info.programme)
+    )
 
 
 @router.get("/api/cme/programmes/{programme_id}/attendance", response_model=AttendanceOut,
             summary="Each viewer's presence and credits, from the recorded viewer sessions")
 async def attendance(request: Request, programme_id: int, principal: Organiser) -> AttendanceOut:
     info = await programme_or_404(request, programme_id)
-    return await asyncio.to_thread(attendance_out, database(request), info)
+    result = await asyncio.to_thread(attendance_out, database(request), info)
+    await log_action(request, principal, audit.Action.ATTENDANCE_VIEW, info,
+                     attendees=len(result.attendees))
+    return result
+
+
+class PreviewOut(BaseModel):
+    check: CheckOut
+    credits: CreditsOut
+
+
+@router.post("/api/cme/preview", response_model=PreviewOut,
+             summary="Check a programme and compute its credits without saving it")
+async def preview(request: Request, body: ProgrammeIn, principal: Organiser,
+                  programme_id: int | None = None) -> PreviewOut:
+    """What the programme editor shows beside the form while the organiser types."""
+    programme = _programme(body)
+    questions = None
+    if programme_id is not None:
+        questions = await asyncio.to_thread(bank_size, database(request), programme_id)
+
+    def compute() -> tuple[list[Finding], CreditResult]:
+        return check_programme(programme, bank_size=questions), programme_credits(programme)
+
+    found, result = await asyncio.to_thread(compute)
+    return PreviewOut(check=findings_out(programme_id or 0, found),
+                      credits=credits_out(programme_id or 0, programme, result))
 
 
 @router.get("/api/cme/me", response_model=MyCreditsOut,

@@ -7,41 +7,42 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from library.attendance import list_live_sessions
 from library.cme import (
+    ItemKind,
+    Level,
     ProgrammeKind,
     Severity,
+    audit,
     check_programme,
     creditable_hours,
     programme_credits,
 )
+from library.cme.codec import programme_to_json
+from library.cme.programme import OrganiserKind
+from library.cme.quiz_store import bank_size
 from library.cme.store import (
     ProgrammeInfo,
     list_programmes,
     live_session_titles,
 )
 from library.db import Database
-from library.users import Role
-from web.auth import Principal, csrf_token, page_user, require_roles
-from web.templates import templates
-
-ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
-Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
-TOTAL_YEARS = 5  # the credits a doctor gathers are counted over five years (art. 29)
-
+from web.auth import Principal, csrf_token, page_user
 from web.routes.cme import (
     ORGANISER_ROLES,
     attendance_out,
     database,
     findings_out,
-    my_credits,
+    log_action,
     programme_or_404,
 )
+from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,11 +89,10 @@ async def cme_page(request: Request) -> Response:
     user = page_user(request)
     db = database(request)
     if user.role not in ORGANISER_ROLES:
-        mine = await asyncio.to_thread(my_credits, db, user.subject)
-        return templates.TemplateResponse(
-            request, "cme_me.html",
-            _context(request, user, mine=mine, kinds={k.value: v for k, v in KIND_LABELS.items()}),
-        )
+        # A doctor's own page: profile, five-year score, certificates (also at /cme/me).
+        from web.routes.cme_participant_pages import doctor_page
+
+        return await doctor_page(request)
     rows = await asyncio.to_thread(_list_rows, db)
     return templates.TemplateResponse(
         request, "cme_list.html", _context(request, user, rows=rows, kinds=KIND_LABELS)
@@ -107,7 +107,8 @@ def _programme_page_data(db: Database, info: ProgrammeInfo) -> dict[str, object]
         days.setdefault(item.day, []).append(item)
     return {
         "info": info, "programme": programme, "days": days,
-        "check": findings_out(info, check_programme(programme)),
+        "check": findings_out(info.id, check_programme(
+            programme, bank_size=bank_size(db, info.id))),
         "result": programme_credits(programme),
         "hours": creditable_hours(programme),
         "attendance": attendance_out(db, info),
@@ -134,7 +135,49 @@ async def programme_page(request: Request, programme_id: int) -> Response:
         return RedirectResponse("/cme", status_code=303)
     info = await programme_or_404(request, programme_id)
     data = await asyncio.to_thread(_programme_page_data, database(request), info)
+    await log_action(request, user, audit.Action.ATTENDANCE_VIEW, info, page=True)
     return templates.TemplateResponse(
         request, "cme_programme.html", _context(request, user, **data)
     )
 
+
+
+def _editor_data(db: Database, info: ProgrammeInfo | None) -> dict[str, object]:
+    sessions = list_live_sessions(db)[:100]
+    return {
+        "id": info.id if info else None,
+        "programme": programme_to_json(info.programme) if info else None,
+        "timezone": info.timezone if info else "Europe/Bucharest",
+        "drop_tolerance_seconds": info.drop_tolerance_seconds if info else 0,
+        "live_sessions": [{"id": s.id, "title": s.title, "room": s.room_id,
+                           "started_at": s.started_at.isoformat()} for s in sessions],
+        "item_kinds": [k.value for k in ItemKind],
+        "organiser_kinds": [k.value for k in OrganiserKind],
+        "levels": [lv.value for lv in Level],
+    }
+
+
+async def _editor(request: Request, programme_id: int | None) -> Response:
+    user = page_user(request)
+    if user.role not in ORGANISER_ROLES:
+        return RedirectResponse("/cme", status_code=303)
+    info = await programme_or_404(request, programme_id) if programme_id is not None else None
+    if info is not None and info.status.value != "draft":
+        return RedirectResponse(f"/cme/programmes/{info.id}", status_code=303)
+    editor = await asyncio.to_thread(_editor_data, database(request), info)
+    return templates.TemplateResponse(request, "cme_edit.html", _context(
+        request, user, info=info, editor=editor,
+        kinds=[(k.value, label) for k, label in KIND_LABELS.items()],
+        levels=[lv.value for lv in Level],
+    ))
+
+
+@router.get("/cme/new", response_class=HTMLResponse, include_in_schema=False)
+async def new_programme_page(request: Request) -> Response:
+    return await _editor(request, None)
+
+
+@router.get("/cme/programmes/{programme_id}/edit", response_class=HTMLResponse,
+            include_in_schema=False)
+async def edit_programme_page(request: Request, programme_id: int) -> Response:
+    return await _editor(request, programme_id)

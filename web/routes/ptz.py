@@ -1,7 +1,10 @@
 """PTZ API: move, zoom, focus and presets of a room's camera heads (VISCA over IP).
 
 Continuous moves answer at once (204) and are coalesced per head, so a held key never floods
-the camera; one-shot actions wait for the camera and say what it answered.
+the camera; one-shot actions wait for the camera and say what it answered. A continuous move
+lasts one second unless renewed (repeat it, or POST keepalive): a client that dies mid-move
+leaves a stopped camera, not a turning one. Consoles send moves over the room's websocket
+(web/routes/events.py), whose closing stops the heads it was driving.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from room_controller.ptz.visca import (
     ViscaTimeout,
 )
 from web.auth import Controller
+from web.live import LiveRooms
 from web.schemas import PtzFocusIn, PtzHealthOut, PtzMoveIn, PtzPositionOut, PtzZoomIn
 
 router = APIRouter(prefix="/api/rooms/{room_id}/ptz", tags=["ptz"])
@@ -57,14 +61,19 @@ async def _answer(action: Awaitable[T]) -> T:
         raise _camera_error(exc) from None
 
 
-@router.get("", response_model=list[PtzHealthOut], summary="The room's camera heads and health")
-async def heads(request: Request, room_id: str, principal: Controller) -> list[PtzHealthOut]:
-    specs = {d.id: d for d in request.app.state.medroom.live.room(room_id).spec.devices}
+def heads_out(live: LiveRooms, room_id: str) -> list[PtzHealthOut]:
+    specs = {d.id: d for d in live.room(room_id).spec.devices}
+    controller = live.ptz.get(room_id)
     return [
         PtzHealthOut(id=h.id, label=specs[h.id].label, address=h.address, reachable=h.reachable,
                      last_error=h.last_error, camera_source=specs[h.id].camera_source)
-        for h in _controller(request, room_id).health()
+        for h in (controller.health() if controller is not None else [])
     ]
+
+
+@router.get("", response_model=list[PtzHealthOut], summary="The room's camera heads and health")
+async def heads(request: Request, room_id: str, principal: Controller) -> list[PtzHealthOut]:
+    return heads_out(request.app.state.medroom.live, room_id)
 
 
 @router.post("/{camera_id}/move", status_code=204, summary="Drive pan/tilt (0, 0 stops)")
@@ -78,6 +87,14 @@ async def move(request: Request, room_id: str, camera_id: str, body: PtzMoveIn,
 async def zoom(request: Request, room_id: str, camera_id: str, body: PtzZoomIn,
                principal: Controller) -> Response:
     _controller(request, room_id, camera_id).zoom(camera_id, body.speed)
+    return Response(status_code=204)
+
+
+@router.post("/{camera_id}/keepalive", status_code=204,
+             summary="Still holding the move: renew it (moves stop after 1 s without one)")
+async def keepalive(request: Request, room_id: str, camera_id: str,
+                    principal: Controller) -> Response:
+    _controller(request, room_id, camera_id).keepalive(camera_id)
     return Response(status_code=204)
 
 

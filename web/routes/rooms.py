@@ -70,7 +70,7 @@ def room_out(
                     width=s.health.width, height=s.health.height,
                     last_frame_age=None if s.health.last_frame_age is None
                     else round(s.health.last_frame_age, 2),
-                    error=s.health.error,
+                    error=s.health.error, note=s.health.note,
                 ),
             )
             for s in room.source_views()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from library.cme import audit
 from library.users import authenticate
-from web.auth import check_csrf, csrf_token
+from web.auth import audit_actor, check_csrf, csrf_token, session_principal
 from web.templates import templates
 
 router = APIRouter(tags=["session"])
@@ -48,6 +50,12 @@ async def login(
         )
     request.session.clear()  # a fresh session on login: no fixation
     request.session["uid"] = user.id
+    # The CME audit report compares attendance with logins (art. 12 alin. (2) lit. a).
+    await asyncio.to_thread(
+        audit.record, request.app.state.medroom.db, _actor(request, user.username,
+                                                           user.role.value, user.id),
+        audit.Action.LOGIN, target=audit.Target.ACCOUNT, target_id=user.id,
+    )
     csrf_token(request)
     return RedirectResponse(_safe_next(next), status_code=303)
 
@@ -55,5 +63,15 @@ async def login(
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request, csrf: Annotated[str, Form()]) -> Response:
     check_csrf(request, csrf)
+    principal = session_principal(request)
+    if principal is not None:
+        await asyncio.to_thread(
+            audit.record, request.app.state.medroom.db, audit_actor(request, principal),
+            audit.Action.LOGOUT, target=audit.Target.ACCOUNT, target_id=principal.user_id or 0,
+        )
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+def _actor(request: Request, subject: str, role: str, user_id: int) -> audit.Actor:
+    return audit.Actor(subject, role, user_id, request.client.host if request.client else "")

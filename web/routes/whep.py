@@ -3,13 +3,22 @@
 ``POST /api/rooms/{room}/whep`` with an SDP offer (``application/sdp``) and a bearer token is
 answered ``201 Created`` with the SDP answer and a ``Location``; ``DELETE`` on that Location
 leaves. The offer must be complete (ICE candidates gathered): trickle ICE is not offered.
+
+Multi-view: an offer with several video lines gets the program on the first and the room's
+sources (each encoded once, shared by every viewer) on the next, in the room's order, or in the
+order ``?views=program,endoscope,ct`` names.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
+from room_controller.room import UnknownSourceError
+from streaming.limits import JoinRefused
+from streaming.turn import browser_ice_servers, link_headers
 from streaming.whep import CodecError, OfferError
 from web.auth import CONTROL_ROLES, Viewer
 from web.live import LiveRooms, RoomNotFound, RoomNotLive
@@ -25,6 +34,23 @@ SDP_BODY = {
 }
 
 
+async def read_sdp_offer(request: Request) -> str:
+    """The request's SDP offer: 415 unless application/sdp, 413 when huge, 400 unless UTF-8."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/sdp":
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"send the offer as application/sdp (got '{content_type or 'nothing'}')",
+        )
+    body = await request.body()
+    if len(body) > MAX_OFFER_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "SDP offer is too large")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "SDP offer is not UTF-8 text") from None
+
+
 def _live(request: Request) -> LiveRooms:
     return request.app.state.medroom.live  # type: ignore[no-any-return]
 
@@ -38,44 +64,68 @@ def _live(request: Request) -> LiveRooms:
         201: {"content": {"application/sdp": {}}, "description": "SDP answer; Location to DELETE"},
         400: {"description": "Malformed SDP, or no H.264 in the offer"},
         409: {"description": "The room is not live"},
+        429: {"description": "Too many joins per minute, or too many live sessions; "
+                             "Retry-After says when to try again"},
         415: {"description": "Body is not application/sdp"},
     },
 )
-async def whep_join(request: Request, room_id: str, principal: Viewer) -> Response:
+async def whep_join(
+    request: Request, room_id: str, principal: Viewer,
+    views: Annotated[str | None, Query(
+        description="Multi-view: what the offer's video lines carry, in order, comma "
+        "separated: 'program' or a source id (e.g. program,endoscope,ct). Default: the "
+        "program, then every source in the room's order. Extra names are ignored."
+    )] = None,
+    quality: Annotated[str | None, Query(
+        description="Pin the first video line to one rendition (e.g. 360p); default: adaptive "
+        "from the best, moved down on loss or low bandwidth and up again when it clears."
+    )] = None,
+) -> Response:
     live = _live(request)
     try:
         live.room(room_id)
     except RoomNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/sdp":
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send the offer as application/sdp (got '{content_type or 'nothing'}')",
-        )
-    body = await request.body()
-    if len(body) > MAX_OFFER_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "SDP offer is too large")
-    try:
-        offer = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "SDP offer is not UTF-8 text") from None
+    offer = await read_sdp_offer(request)
     try:
         viewer, answer = await live.join(
             room_id, offer, subject=principal.subject, role=principal.role.value,
             user_id=principal.user_id,
+            views=[v.strip() for v in views.split(",") if v.strip()] if views else None,
+            quality=quality.strip() or None if quality else None,
         )
     except RoomNotLive as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except (UnknownSourceError, LookupError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    except JoinRefused as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, str(exc),
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     except CodecError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     except OfferError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"bad SDP offer: {exc}") from None
     location = f"/api/rooms/{room_id}/whep/{viewer.id}"
-    return Response(
+    response = Response(
         answer, status_code=201, media_type="application/sdp",
         headers={"Location": location},
     )
+    # RFC 9725 section 4.6: the STUN/TURN servers the client may use, one Link header each.
+    for value in link_headers(live.settings.ice_servers):
+        response.headers.append("Link", value)
+    return response
+
+
+@router.get(
+    "/{room_id}/ice-servers",
+    summary="STUN/TURN servers for a player's peer connection (RTCIceServer list)",
+)
+async def ice_servers(request: Request, room_id: str, principal: Viewer) -> list[dict[str, object]]:
+    """The same servers as the WHEP answer's Link headers, before the offer is made: a browser
+    behind a NAT must know the TURN server while it gathers candidates."""
+    return browser_ice_servers(_live(request).settings.ice_servers)
 
 
 @router.patch("/{room_id}/whep/{viewer_id}", summary="Trickle ICE (not supported)")

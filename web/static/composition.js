@@ -138,9 +138,6 @@
       institution: $("title-institution").value, clock: $("title-clock").checked }, "Title updated.");
   });
 
-  async function refresh() {
-    try { render(await MedRoom.api(`/api/rooms/${roomId}/composition`)); } catch (error) { /* room poll reports */ }
-  }
-  refresh();
-  setInterval(refresh, 3000);
+  // The room socket pushes the composition whenever it changes (another console, the API).
+  document.addEventListener("medroom:state", (event) => render(event.detail.composition));
 })();

@@ -1,4 +1,6 @@
-// Instructor console: pick the program source, go live and end, watch the program and viewers.
+// Instructor console: pick the program source, go live and end, watch the program.
+// The room's state arrives over the room socket (roomsocket.js) whenever it changes;
+// the viewers panel and its figures: viewers.js.
 "use strict";
 (function () {
   const root = document.querySelector(".console");
@@ -54,8 +56,10 @@
 
   function healthText(h) {
     if (h.state === "live") return `${h.width}×${h.height} · ${h.fps.toFixed(0)} fps`;
-    if (h.state === "failed") return "failed: " + (h.error || "");
-    return h.state;
+    // Failed or lost: why, and what happens next (the next retry, or "accepting a new publisher").
+    const why = [h.error, h.note].filter(Boolean).join(" · ");
+    if (h.state === "waiting") return h.note || "waiting";
+    return why ? `${h.state}: ${why}` : h.state;
   }
 
   function render(data) {
@@ -75,23 +79,15 @@
     });
     data.sources.forEach((s) => {
       const el = document.querySelector(`[data-health="${s.id}"]`);
-      if (el) { el.textContent = healthText(s.health); el.className = "health health-" + s.health.state; }
+      if (el) {
+        el.textContent = el.title = healthText(s.health);  // the title shows a long reason whole
+        el.className = "health health-" + s.health.state;
+      }
     });
     const storage = data.storage;
     $("storage-warning").hidden = !storage || storage.level === "ok";
     if (storage && storage.message) $("storage-warning").textContent = storage.message;
     $("viewer-count").textContent = data.viewer_count;
-    const list = $("viewer-list");
-    list.innerHTML = "";
-    const viewers = data.viewers || [];
-    if (!viewers.length) list.innerHTML = '<li class="muted">No one is watching yet.</li>';
-    viewers.forEach((v) => {
-      const li = document.createElement("li");
-      const since = MedRoom.formatDuration((Date.now() - Date.parse(v.joined_at)) / 1000);
-      li.innerHTML = `<span class="viewer-name"></span><span class="role role-${v.role}">${v.role}</span><span class="muted small">${since} · ${v.connection_state}</span>`;
-      li.querySelector(".viewer-name").textContent = v.subject;
-      list.appendChild(li);
-    });
     const stats = $("encoder-stats");
     stats.innerHTML = data.encoder
       ? `<dt>Encoder</dt><dd>H.264 · ${data.encoder.bitrate_kbps} kbit/s · ${data.encoder.encode_ms_avg} ms/frame</dd>` +
@@ -109,7 +105,7 @@
       img.dataset.loading = "1";
       const next = new Image();
       next.onload = next.onerror = () => { if (next.naturalWidth) img.src = next.src; delete img.dataset.loading; };
-      next.src = `/api/rooms/${roomId}/sources/${img.dataset.thumb}/thumbnail.jpg?t=${Date.now()}`;
+      next.src = `/api/rooms/${roomId}/sources/${img.dataset.thumb}/thumbnail.jpg?width=${img.dataset.thumbWidth || 320}&t=${Date.now()}`;
     });
     // Before going live the program monitor shows a larger still of the program source.
     if (room && room.state !== "live" && !previewLoading) {
@@ -120,12 +116,10 @@
     }
   }
 
-  async function poll() {
-    try { render(await MedRoom.api(`/api/rooms/${roomId}`)); }
-    catch (error) { say("Cannot reach the room: " + error.message, "error"); }
-    setTimeout(poll, 1000);
-  }
-  poll();
+  const socket = (MedRoom.roomSocket = new MedRoom.RoomSocket(roomId, $("connection-banner")));
+  document.addEventListener("medroom:state", (event) => render(event.detail.room));
+  document.addEventListener("medroom:error", (event) => say(event.detail.message, "error"));
+  socket.start();
   setInterval(tick, 500);
   window.addEventListener("pagehide", () => player.leave());
 })();

@@ -1,4 +1,7 @@
 // Console PTZ pad: hold to move (arrow keys too), release to stop; zoom; presets; home.
+// Moves go over the room socket (REST when it is down) and are renewed every 300 ms while held:
+// the server stops a head whose move is not renewed within a second, or whose console's socket
+// closes, so a closed tab or a frozen laptop never leaves a camera turning.
 "use strict";
 (function () {
   const panel = document.querySelector(".ptz-panel");
@@ -15,9 +18,16 @@
     message.className = "message" + (kind ? " message-" + kind : "");
   }
   const post = (path, json) => MedRoom.api(base() + path, { method: "POST", json }).catch((e) => say(e.message, "error"));
-  function move(pan, tilt) { moving = pan !== 0 || tilt !== 0; return post("/move", { pan, tilt }); }
-  function zoom(speed) { moving = speed !== 0 || moving; return post("/zoom", { speed }); }
-  function stopAll() { if (moving) { moving = false; post("/stop"); } }
+  // One PTZ command: over the socket when it is open, else by REST.
+  function drive(action, values, path) {
+    const sent = MedRoom.roomSocket && MedRoom.roomSocket.send(Object.assign({ type: "ptz", camera: camera(), action }, values));
+    if (!sent) post(path, action === "keepalive" || action === "stop" ? undefined : values);
+  }
+  let panning = false, zooming = false;
+  function move(pan, tilt) { panning = pan !== 0 || tilt !== 0; moving = panning || zooming; drive("move", { pan, tilt }, "/move"); }
+  function zoom(speed) { zooming = speed !== 0; moving = panning || zooming; drive("zoom", { speed }, "/zoom"); }
+  function stopAll() { if (moving) { moving = panning = zooming = false; drive("stop", {}, "/stop"); } }
+  setInterval(() => { if (moving) drive("keepalive", {}, "/keepalive"); }, 300);
 
   panel.querySelectorAll("[data-pan]").forEach((b) => {
     b.addEventListener("pointerdown", (e) => { b.setPointerCapture(e.pointerId); b.classList.add("held"); move(+b.dataset.pan * 0.6, +b.dataset.tilt * 0.6); });
@@ -58,16 +68,16 @@
   window.addEventListener("blur", () => { held.clear(); stopAll(); });
   document.addEventListener("visibilitychange", () => { if (document.hidden) { held.clear(); stopAll(); } });
 
-  async function health() {
-    try {
-      const heads = await MedRoom.api(`/api/rooms/${roomId}/ptz`);
-      const head = heads.find((h) => h.id === camera());
-      const el = $("ptz-health");
-      el.textContent = !head ? "" : head.reachable ? "answering" : head.reachable === false ? "not answering" : "…";
-      el.className = "health " + (head && head.reachable ? "health-live" : "health-lost");
-      el.title = (head && head.last_error) || "";
-    } catch (error) { /* the room poll reports */ }
+  let heads = [];
+  function health() {
+    const head = heads.find((h) => h.id === camera());
+    const el = $("ptz-health");
+    el.textContent = !head ? "" : head.reachable ? "answering" : head.reachable === false ? "not answering" : "…";
+    el.className = "health " + (head && head.reachable ? "health-live" : "health-lost");
+    el.title = (head && head.last_error) || "";
   }
-  health();
-  setInterval(health, 3000);
+  document.addEventListener("medroom:state", (event) => { heads = event.detail.ptz; health(); });
+  $("ptz-camera").addEventListener("change", health);
+  // The link is gone: the server stops the head; forget what this page thought was held.
+  document.addEventListener("medroom:disconnected", () => { held.clear(); moving = panning = zooming = false; });
 })();

@@ -60,7 +60,7 @@
       const list = await MedRoom.api(`/api/rooms/${roomId}/recordings`);
       const latest = list[0] || null;
       render(latest);
-    } catch (error) { /* the room poll reports connectivity */ }
+    } catch (error) { /* the room socket reports connectivity */ }
   }
 
   const start = () => call(MedRoom.api(`/api/rooms/${roomId}/recordings`, { method: "POST", json: { title: $("session-title").value } }), "Recording.");
@@ -152,6 +152,12 @@
       $("rec-clock").textContent = MedRoom.formatDuration(seconds);
     }
   }, 250);
-  setInterval(refresh, 2000);
+  // The room socket says when the room's recording starts, pauses, resumes or stops (here, on
+  // another console, by the schedule or the failsafe); the details are fetched then.
+  let lastSeen;
+  document.addEventListener("medroom:state", (event) => {
+    const seen = JSON.stringify(event.detail.recording);
+    if (seen !== lastSeen) { lastSeen = seen; refresh(); }
+  });
   refresh();
 })();

@@ -1,4 +1,5 @@
-// Student view: join the live session by WHEP, show the connection state, rejoin on drops.
+// Student view: join the live session by WHEP, show the connection state, rejoin on drops;
+// multi-view shows the program and the room's sources together.
 "use strict";
 (function () {
   const root = document.querySelector(".watch");
@@ -13,7 +14,7 @@
   let room = null;
   let frames = 0;
 
-  const player = new MedRoom.WhepPlayer(roomId, video, (state, detail) => {
+  function onState(state, detail) {
     const [text, cls] = labels[state] || [state, "conn-waiting"];
     $("conn-state").textContent = text;
     $("conn-state").className = "conn " + cls;
@@ -23,6 +24,53 @@
     $("watch-overlay-text").textContent =
       state === "waiting" ? "The session has not started yet. The video starts by itself when the instructor goes live." :
       state === "reconnecting" ? "Connection lost. Rejoining…" : "Connecting…";
+  }
+
+  // Multi-view: the program and every source arrive as tracks of one connection; one is
+  // shown large, the others small beside it. Choosing another swaps the pictures here, in the
+  // page: nothing is renegotiated and the server sends the same.
+  const thumbs = Array.from(document.querySelectorAll(".view-thumb"));
+  const views = thumbs.map((t) => t.dataset.view);
+  const streams = [];
+  let large = 0;
+  let multi = false;
+
+  function showLarge(index) {
+    large = index;
+    if (streams[index]) { video.srcObject = streams[index]; video.play().catch(() => {}); }
+    thumbs.forEach((t, i) => t.classList.toggle("is-large", i === index));
+    $("large-label").textContent = thumbs[index].querySelector("span").textContent;
+    root.dataset.large = views[index];
+  }
+
+  function onTrack(index, stream) {
+    if (index < 0) return;
+    streams[index] = stream;
+    const small = thumbs[index].querySelector("video");
+    small.srcObject = stream;
+    small.play().catch(() => {});
+    if (index === large) showLarge(index);
+  }
+  thumbs.forEach((thumb, i) => thumb.addEventListener("click", () => showLarge(i)));
+
+  function makePlayer() {
+    return new MedRoom.WhepPlayer(roomId, video, onState, multi ? { views, onTrack } : undefined);
+  }
+  let player = makePlayer();
+
+  $("multiview").addEventListener("click", () => {
+    multi = !multi;
+    player.stop();
+    streams.length = 0;
+    thumbs.forEach((t) => (t.querySelector("video").srcObject = null));
+    $("multiview").setAttribute("aria-pressed", String(multi));
+    $("multiview").classList.toggle("btn-on", multi);
+    $("view-strip").hidden = !multi;
+    $("large-label").hidden = !multi;
+    root.classList.toggle("is-multiview", multi);
+    if (multi) showLarge(0);
+    player = makePlayer();
+    player.start();
   });
 
   // Count decoded frames: the page (and its tests) can tell the video really advances.

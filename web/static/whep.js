@@ -30,13 +30,18 @@ MedRoom.api = async function (path, options = {}) {
 };
 
 class WhepPlayer {
-  constructor(roomId, video, onState) {
+  // options.views: multi-view, what each video line carries ("program" or source ids);
+  // options.onTrack(index, stream) then receives each line's stream (index in views).
+  constructor(roomId, video, onState, options) {
     this.roomId = roomId;
     this.video = video;
     this.onState = onState || (() => {});
+    this.views = (options && options.views) || null;
+    this.onTrack = (options && options.onTrack) || null;
     this.pc = null;
     this.location = null;
     this.token = null;
+    this.iceServers = null;
     this.stopped = true;
     this.retryDelay = 1000;
     this.retryTimer = null;
@@ -56,6 +61,16 @@ class WhepPlayer {
     return this.token;
   }
 
+  // The deployment's STUN/TURN servers (the same as the WHEP answer's Link headers), asked
+  // for before the offer so that a browser behind a NAT gathers relay candidates.
+  async getIceServers() {
+    if (!this.iceServers) {
+      try { this.iceServers = await MedRoom.api(`/api/rooms/${this.roomId}/ice-servers`); }
+      catch (error) { return []; }  // host candidates still work on the hospital network
+    }
+    return this.iceServers;
+  }
+
   start() {
     if (!this.stopped) return;
     this.stopped = false;
@@ -67,16 +82,25 @@ class WhepPlayer {
     if (this.stopped) return;
     this.teardown(false);
     this.setState("connecting");
-    const pc = new RTCPeerConnection();
+    const iceServers = await this.getIceServers();
+    if (this.stopped) return;
+    const pc = new RTCPeerConnection({ iceServers });
     this.pc = pc;
-    const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
     const caps = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
-    if (caps && transceiver.setCodecPreferences) {
-      const h264 = caps.codecs.filter((c) => /h264|rtx/i.test(c.mimeType));
-      if (h264.some((c) => /h264/i.test(c.mimeType))) transceiver.setCodecPreferences(h264);
+    const lines = [];
+    for (let i = 0; i < (this.views ? this.views.length : 1); i++) {
+      const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+      if (caps && transceiver.setCodecPreferences) {
+        const h264 = caps.codecs.filter((c) => /h264|rtx/i.test(c.mimeType));
+        if (h264.some((c) => /h264/i.test(c.mimeType))) transceiver.setCodecPreferences(h264);
+      }
+      lines.push(transceiver);
     }
     pc.ontrack = (event) => {
-      this.video.srcObject = event.streams[0] || new MediaStream([event.track]);
+      const stream = new MediaStream([event.track]);
+      const index = lines.indexOf(event.transceiver);
+      if (this.onTrack) { this.onTrack(index, stream); return; }
+      this.video.srcObject = event.streams[0] || stream;
       this.video.play().catch(() => {});
     };
     pc.onconnectionstatechange = () => {
@@ -97,7 +121,8 @@ class WhepPlayer {
       await pc.setLocalDescription(await pc.createOffer());
       await this.gathered(pc, 2000);
       const token = await this.getToken();
-      const response = await fetch(`/api/rooms/${this.roomId}/whep`, {
+      const query = this.views ? "?views=" + encodeURIComponent(this.views.join(",")) : "";
+      const response = await fetch(`/api/rooms/${this.roomId}/whep${query}`, {
         method: "POST",
         headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + token },
         body: pc.localDescription.sdp,

@@ -1,0 +1,232 @@
+"""The audit report: the access log compared with the attendance and test records.
+
+Art. 12 alin. (2) lit. a asks that the whole process can be audited "with access logs kept and
+compared with the entries of the database". This module does that comparison for one
+programme and lists every mismatch, each saying what does not fit and where to look:
+
+- a test attempt with no attendance at any of the programme's live sessions;
+- attendance by an account with no login in the access log within a session lifetime before
+  joining (or by a token not issued to an account);
+- a test attempt started or submitted outside the programme's test window, or after its deadline;
+- an attempt the log does not know (written to the database past the application), a logged
+  start or submit with no attempt behind it, or a logged score that differs from the stored one.
+
+Records older than the log's first entry are not compared (the log cannot speak for them), and
+the report says how many were left out.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from library.cme import audit
+from library.cme.quiz import NETWORK_GRACE_SECONDS
+from library.cme.quiz_store import Attempt, all_attempts, test_window
+from library.cme.store import ProgrammeInfo
+from library.db import Database
+from library.models import CmeAuditEntry, ViewerSession
+
+
+class MismatchKind(str, Enum):
+    TEST_WITHOUT_ATTENDANCE = "test_without_attendance"
+    ATTENDANCE_WITHOUT_LOGIN = "attendance_without_login"
+    ATTEMPT_OUTSIDE_WINDOW = "attempt_outside_window"
+    SUBMITTED_AFTER_DEADLINE = "submitted_after_deadline"
+    ATTEMPT_NOT_LOGGED = "attempt_not_logged"
+    LOGGED_WITHOUT_RECORD = "logged_without_record"
+    SCORE_DIFFERS = "score_differs"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    kind: MismatchKind
+    person_id: str
+    at: datetime
+    message: str
+    record: str
+    """The database record concerned: 'attempt <id>', 'viewer session <id>' or 'log <id>'."""
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    programme_id: int
+    log_started_at: datetime | None
+    viewer_sessions_checked: int
+    attempts_checked: int
+    log_entries_checked: int
+    left_out_before_log: int
+    mismatches: tuple[Mismatch, ...]
+
+
+@dataclass(frozen=True)
+class _Viewing:
+    id: str
+    person_id: str
+    user_id: int | None
+    joined_at: datetime
+
+
+def _viewings(db: Database, live_ids: tuple[int, ...]) -> list[_Viewing]:
+    if not live_ids:
+        return []
+    with db.session() as session:
+        rows = session.scalars(
+            select(ViewerSession).where(ViewerSession.live_session_id.in_(live_ids))
+            .order_by(ViewerSession.joined_at)
+        )
+        return [_Viewing(v.id, v.subject, v.user_id, v.joined_at) for v in rows]
+
+
+def _log(db: Database, programme_id: int) -> list[CmeAuditEntry]:
+    with db.session() as session:
+        return list(session.scalars(
+            select(CmeAuditEntry).where(CmeAuditEntry.programme_id == programme_id)
+            .order_by(CmeAuditEntry.at, CmeAuditEntry.id)
+        ))
+
+
+def _logins(db: Database, user_ids: set[int]) -> dict[int, list[tuple[datetime, str]]]:
+    """Per account, its logins and logouts in time order."""
+    if not user_ids:
+        return {}
+    with db.session() as session:
+        rows = session.execute(
+            select(CmeAuditEntry.actor_user_id, CmeAuditEntry.at, CmeAuditEntry.action)
+            .where(CmeAuditEntry.actor_user_id.in_(user_ids),
+                   CmeAuditEntry.action.in_([audit.Action.LOGIN.value, audit.Action.LOGOUT.value]))
+            .order_by(CmeAuditEntry.at)
+        )
+        result: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+        for user_id, at, action in rows:
+            if user_id is not None:
+                result[user_id].append((at, action))
+        return result
+
+
+def _logged_in(events: list[tuple[datetime, str]], moment: datetime, lifetime: timedelta) -> bool:
+    """The account's last login or logout before ``moment`` is a login less than a session
+    lifetime old."""
+    index = bisect_right([at for at, _ in events], moment)
+    if index == 0:
+        return False
+    at, action = events[index - 1]
+    return action == audit.Action.LOGIN.value and moment - at <= lifetime
+
+
+def audit_report(
+    db: Database, info: ProgrammeInfo, *, session_seconds: int
+) -> AuditReport:
+    """Every mismatch between the log and the records of programme ``info``.
+
+    ``session_seconds`` is how long a page login lasts (``MEDROOM_TOKEN_TTL_SECONDS``).
+    """
+    started = audit.first_entry_at(db)
+    viewings = _viewings(db, info.live_session_ids)
+    attempts = all_attempts(db, info.id)
+    log = _log(db, info.id)
+    found: list[Mismatch] = []
+    left_out = 0
+
+    def comparable(moment: datetime) -> bool:
+        nonlocal left_out
+        if started is None or moment < started:
+            left_out += 1
+            return False
+        return True
+
+    watchers = {v.person_id for v in viewings}
+    uses_live = bool(info.live_session_ids) and not info.kind.is_distance
+    opens, closes = test_window(info.programme, ZoneInfo(info.timezone))
+    starts = {e.target_id: e for e in log if e.action == audit.Action.TEST_START.value}
+    submits = {e.target_id: e for e in log if e.action == audit.Action.TEST_SUBMIT.value}
+    grace = timedelta(seconds=NETWORK_GRACE_SECONDS)
+    for attempt in attempts:
+        if not comparable(attempt.started_at):
+            continue
+        found += _attempt_mismatches(attempt, starts, submits, (opens, closes), grace)
+        if uses_live and attempt.person_id not in watchers:
+            found.append(Mismatch(
+                MismatchKind.TEST_WITHOUT_ATTENDANCE, attempt.person_id, attempt.started_at,
+                f"attempt {attempt.number} by {attempt.person_id!r}, who never joined a live"
+                " session of the programme", f"attempt {attempt.id}",
+            ))
+    known = {a.id for a in attempts}
+    for entry in [*starts.values(), *submits.values()]:
+        if entry.target_id not in known:
+            found.append(Mismatch(
+                MismatchKind.LOGGED_WITHOUT_RECORD, entry.actor, entry.at,
+                f"the log has {entry.action} of attempt {entry.target_id!r}, which the"
+                " database does not hold", f"log {entry.id}",
+            ))
+    lifetime = timedelta(seconds=session_seconds)
+    logins = _logins(db, {v.user_id for v in viewings if v.user_id is not None})
+    for viewing in viewings:
+        if not comparable(viewing.joined_at):
+            continue
+        if viewing.user_id is None:
+            why = "with a token not issued to a logged-in account"
+        elif not _logged_in(logins.get(viewing.user_id, []), viewing.joined_at, lifetime):
+            why = "with no login of that account in the access log before joining"
+        else:
+            continue
+        found.append(Mismatch(
+            MismatchKind.ATTENDANCE_WITHOUT_LOGIN, viewing.person_id, viewing.joined_at,
+            f"{viewing.person_id!r} joined a live session {why}", f"viewer session {viewing.id}",
+        ))
+    found.sort(key=lambda m: (m.at, m.kind.value))
+    return AuditReport(
+        programme_id=info.id, log_started_at=started, viewer_sessions_checked=len(viewings),
+        attempts_checked=len(attempts), log_entries_checked=len(log),
+        left_out_before_log=left_out, mismatches=tuple(found),
+    )
+
+
+def _attempt_mismatches(
+    attempt: Attempt,
+    starts: dict[str, CmeAuditEntry],
+    submits: dict[str, CmeAuditEntry],
+    window: tuple[datetime, datetime],
+    grace: timedelta,
+) -> list[Mismatch]:
+    found = []
+    record = f"attempt {attempt.id}"
+    person = attempt.person_id
+
+    def add(kind: MismatchKind, at: datetime, message: str) -> None:
+        found.append(Mismatch(kind, person, at, message, record))
+
+    opens, closes = window
+    if not opens <= attempt.started_at < closes:
+        add(MismatchKind.ATTEMPT_OUTSIDE_WINDOW, attempt.started_at,
+            f"attempt {attempt.number} started outside the test window"
+            f" ({opens:%Y-%m-%d %H:%M} to {closes:%Y-%m-%d %H:%M} UTC)")
+    if attempt.id not in starts:
+        add(MismatchKind.ATTEMPT_NOT_LOGGED, attempt.started_at,
+            f"attempt {attempt.number} is in the database but its start is not in the log")
+    submitted = attempt.submitted_at
+    if submitted is None:
+        return found
+    if submitted > attempt.deadline_at + grace:
+        add(MismatchKind.SUBMITTED_AFTER_DEADLINE, submitted,
+            f"attempt {attempt.number} was submitted at {submitted:%H:%M:%S}, after its"
+            f" deadline {attempt.deadline_at:%H:%M:%S} UTC")
+    if submitted >= closes + grace:
+        add(MismatchKind.ATTEMPT_OUTSIDE_WINDOW, submitted,
+            f"attempt {attempt.number} was submitted after the test window closed")
+    logged = submits.get(attempt.id)
+    if logged is None:
+        add(MismatchKind.ATTEMPT_NOT_LOGGED, submitted,
+            f"attempt {attempt.number} is scored in the database but its submission is not"
+            " in the log")
+    elif logged.detail.get("correct") != attempt.correct:
+        add(MismatchKind.SCORE_DIFFERS, submitted,
+            f"attempt {attempt.number}: the log recorded {logged.detail.get('correct')} correct,"
+            f" the database holds {attempt.correct}")
+    return found

@@ -1,0 +1,217 @@
+"""The participant list of a programme (art. 6 alin. (5), art. 12 alin. (3)), as rows and files.
+
+After a programme the organiser sends the College the list of participants, printed and
+electronic, with each one's name, CNP, specialty, professional grade and workplace; MedRoom adds
+the credits the engine computed from the recorded attendance (and the final test, where there
+is one), so the list is also what certificates are issued from (art. 24 alin. (5)).
+
+Rows carry the CNP masked unless the caller asks to reveal it (an organiser's or an admin's
+export, which the caller logs). The files are CSV (UTF-8 with a byte-order mark, which
+spreadsheet programs need to read diacritics right), xlsx and a printable A4 PDF.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+
+from fpdf.fonts import FontFace
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+
+from library.cme.attendance import test_outcome
+from library.cme.credits import attendee_credits, programme_credits
+from library.cme.participants import Profile, profiles_by_username, reveal_cnp
+from library.cme.pdf import FAMILY, MUTED, new_document, to_bytes
+from library.cme.store import ProgrammeInfo, presence_for
+from library.cme.vault import CnpVault
+from library.db import Database
+
+HEADERS = (
+    "Nr.", "Nume și prenume", "CNP", "Specialitatea", "Gradul profesional", "Locul de muncă",
+    "Credite EMC", "Observații",
+)
+
+HEADINGS = FontFace(family=FAMILY, emphasis="BOLD", color=(255, 255, 255),
+                    fill_color=(31, 58, 95))
+
+
+@dataclass(frozen=True)
+class ParticipantRow:
+    person_id: str
+    user_id: int | None
+    full_name: str
+    cnp: str
+    """Masked, plain when revealed, empty when the participant has no profile."""
+    specialty: str
+    grade: str
+    workplace: str
+    credits: int
+    qualified: bool
+    test_passed: bool | None
+    """None when the programme has no final test."""
+    note: str
+    explanation: str
+
+
+@dataclass(frozen=True)
+class ParticipantList:
+    info: ProgrammeInfo
+    programme_credits: int
+    rows: tuple[ParticipantRow, ...]
+    revealed: bool
+
+    @property
+    def missing_profiles(self) -> tuple[str, ...]:
+        return tuple(r.person_id for r in self.rows if r.user_id is None)
+
+
+def _note(qualified: bool, test_passed: bool | None, has_profile: bool, gaps: int) -> str:
+    parts = []
+    if qualified:
+        parts.append("prezent integral" + (", test promovat" if test_passed else ""))
+    else:
+        if gaps:
+            parts.append("absent o parte din program (art. 5 lit. a)")
+        if test_passed is False:
+            parts.append("test nepromovat")
+    if not has_profile:
+        parts.append("fără profil: lipsesc CNP și datele profesionale")
+    return "; ".join(parts)
+
+
+def participant_list(
+    db: Database, vault: CnpVault, info: ProgrammeInfo, *, reveal: bool = False
+) -> ParticipantList:
+    """Everyone who attended, with the engine's credits; qualified participants first."""
+    presence = presence_for(db, info)
+    results = attendee_credits(
+        info.programme, [p.record for p in presence], tolerance_seconds=info.drop_tolerance_seconds
+    )
+    profiles = profiles_by_username(db, vault, (p.person_id for p in presence))
+    plain = (
+        reveal_cnp(db, vault, (pr.user_id for pr in profiles.values())) if reveal else {}
+    )
+    tested = info.programme.final_test is not None or info.programme.kind.is_distance
+    rows = []
+    for p in presence:
+        result = results[p.person_id]
+        outcome = test_outcome(info.programme, p.record)
+        profile: Profile | None = profiles.get(p.person_id)
+        test_passed = outcome.passed if tested else None
+        rows.append(ParticipantRow(
+            person_id=p.person_id,
+            user_id=profile.user_id if profile else None,
+            full_name=profile.full_name if profile else p.display_name,
+            cnp=(plain[profile.user_id] if reveal else profile.cnp_masked) if profile else "",
+            specialty=profile.specialty if profile else "",
+            grade=profile.grade.label if profile else "",
+            workplace=profile.workplace if profile else "",
+            credits=result.credits, qualified=result.qualified, test_passed=test_passed,
+            note=_note(result.qualified, test_passed, profile is not None, len(result.gaps)),
+            explanation=result.explain(),
+        ))
+    rows.sort(key=lambda r: (not r.qualified, r.full_name.casefold(), r.person_id))
+    return ParticipantList(
+        info, programme_credits(info.programme).credits, tuple(rows), revealed=reveal
+    )
+
+
+def _cells(index: int, row: ParticipantRow) -> list[str | int]:
+    return [index, row.full_name, row.cnp, row.specialty, row.grade, row.workplace, row.credits,
+            row.note]
+
+
+def filename(plist: ParticipantList, extension: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in plist.info.ref)
+    return f"lista-participanti-{safe}.{extension}"
+
+
+def to_csv(plist: ParticipantList) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADERS)
+    for index, row in enumerate(plist.rows, start=1):
+        writer.writerow(_cells(index, row))
+    return out.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(plist: ParticipantList) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Participanți"
+    info = plist.info
+    sheet.append([f"Lista participanților — {info.title}"])
+    dates = _dates(info.starts_on, info.ends_on)
+    sheet.append([f"{info.ref} · {info.organiser} · {dates} · {plist.programme_credits} credite EMC"])
+    sheet.append([])
+    sheet.append(list(HEADERS))
+    header_row = sheet.max_row
+    for index, row in enumerate(plist.rows, start=1):
+        sheet.append(_cells(index, row))
+        # A CNP is an identifier, not a number: as text it keeps every digit exactly.
+        sheet.cell(row=sheet.max_row, column=3).number_format = "@"
+    sheet["A1"].font = Font(bold=True, size=13)
+    for cell in sheet[header_row]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor="1F3A5F")
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    for column, width in zip("ABCDEFGH", (5, 30, 16, 22, 20, 34, 12, 40), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _dates(start: date, end: date) -> str:
+    return start.strftime("%d.%m.%Y") if start == end else (
+        f"{start:%d.%m.%Y} – {end:%d.%m.%Y}"
+    )
+
+
+def to_pdf(plist: ParticipantList) -> bytes:
+    info = plist.info
+    pdf = new_document(landscape=True, title=f"Lista participanților — {info.title}")
+    pdf.add_page()
+    pdf.set_font(FAMILY, "B", 14)
+    pdf.multi_cell(0, 7, "Lista participanților", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FAMILY, "", 11)
+    pdf.multi_cell(0, 6, info.title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FAMILY, "", 9)
+    pdf.set_text_color(*MUTED)
+    pdf.multi_cell(
+        0, 5,
+        f"{info.ref} · organizator: {info.organiser} · {_dates(info.starts_on, info.ends_on)}"
+        f" · {plist.programme_credits} credite EMC pentru prezența integrală"
+        " · art. 6 alin. (5) și art. 12 alin. (3) din Procedura standard de creditare (CMR)",
+        new_x="LMARGIN", new_y="NEXT", align="L",
+    )
+    pdf.set_text_color(0, 0, 0)
+    pdf.ln(3)
+    pdf.set_font(FAMILY, "", 8.5)
+    with pdf.table(
+        col_widths=(8, 44, 27, 34, 28, 50, 16, 60),
+        text_align=("RIGHT", "LEFT", "LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "LEFT"),
+        line_height=4.6, repeat_headings=1,
+        headings_style=HEADINGS,
+    ) as table:
+        table.row(HEADERS)
+        for index, row in enumerate(plist.rows, start=1):
+            table.row([str(c) for c in _cells(index, row)])
+    pdf.ln(4)
+    pdf.set_font(FAMILY, "", 8)
+    pdf.set_text_color(*MUTED)
+    qualified = sum(r.qualified for r in plist.rows)
+    pdf.multi_cell(
+        0, 4.5,
+        f"{len(plist.rows)} participanți, dintre care {qualified} cu prezență integrală."
+        " Creditele sunt calculate de MedRoom din prezența înregistrată în sesiunile live."
+        + ("" if plist.revealed else " CNP mascat: doar organizatorul îl poate exporta complet."),
+        new_x="LMARGIN", new_y="NEXT", align="L",
+    )
+    return to_bytes(pdf)
+

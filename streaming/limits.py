@@ -1,0 +1,90 @@
+"""Join limits for WHEP: a token bucket of joins per user, and a cap on a user's live sessions.
+
+A join costs the room PC a peer connection, ICE and a DTLS handshake; a script (or a stuck
+player) joining a thousand times must not take the room down for everybody else. Each user (or
+token subject) has a bucket of ``per_minute`` joins that refills continuously; an empty bucket
+refuses with the seconds until the next join is allowed. Separately, one user holds at most
+``max_sessions`` live sessions at once (a tab closed without leaving is counted until ICE
+consent expires, about 30 s).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: A closed tab's session ends when ICE consent expires (aioice: 6 missed checks, ~5 s apart).
+CONSENT_EXPIRY_SECONDS = 30
+
+
+class JoinRefused(Exception):
+    """Too many joins or sessions; ``retry_after`` seconds until trying again makes sense."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class JoinLimiter:
+    def __init__(
+        self, per_minute: int, max_sessions: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if per_minute <= 0 or max_sessions <= 0:
+            raise ValueError("join limits must be positive")
+        self.per_minute = per_minute
+        self.max_sessions = max_sessions
+        self._rate = per_minute / 60.0  # tokens per second
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+
+    def _refill(self, key: str, now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(float(self.per_minute), now)
+        else:
+            bucket.tokens = min(
+                float(self.per_minute), bucket.tokens + (now - bucket.updated) * self._rate
+            )
+            bucket.updated = now
+        return bucket
+
+    def admit(self, key: str, live_sessions: int) -> None:
+        """Take one join for ``key`` (who holds ``live_sessions`` now), or raise JoinRefused."""
+        if live_sessions >= self.max_sessions:
+            raise JoinRefused(
+                f"you already have {live_sessions} live sessions (at most "
+                f"{self.max_sessions}): close a player you no longer watch; a closed tab "
+                f"is noticed within about {CONSENT_EXPIRY_SECONDS} s",
+                retry_after=CONSENT_EXPIRY_SECONDS,
+            )
+        now = self._clock()
+        bucket = self._refill(key, now)
+        if bucket.tokens < 1.0:
+            wait = math.ceil((1.0 - bucket.tokens) / self._rate)
+            raise JoinRefused(
+                f"too many joins: at most {self.per_minute} per minute per user; "
+                f"try again in {wait} s",
+                retry_after=wait,
+            )
+        bucket.tokens -= 1.0
+        self._forget_full(now)
+
+    def _forget_full(self, now: float) -> None:
+        # Keep memory bounded: a bucket that has refilled completely is the same as none.
+        if len(self._buckets) < 1024:
+            return
+        full = [
+            key for key, b in self._buckets.items()
+            if b.tokens + (now - b.updated) * self._rate >= self.per_minute
+        ]
+        for key in full:
+            del self._buckets[key]

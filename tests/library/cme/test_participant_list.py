@@ -1,0 +1,107 @@
+"""The participant list (art. 6 alin. (5), art. 12 alin. (3)) and its files, built from the demo
+programme's recorded attendance, and each file reopened and read back."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from library.cme.demo import DEMO_REF, ensure_demo_programme
+from library.cme.participant_list import (
+    HEADERS,
+    ParticipantList,
+    participant_list,
+    to_csv,
+    to_pdf,
+    to_xlsx,
+)
+from library.cme.store import get_programme
+from library.cme.vault import CnpVault
+from library.db import Database
+from tests.library.cme.conftest import DEMO_NOW as NOW
+
+
+def the_list(db: Database, vault: CnpVault, programme_id: int, reveal: bool) -> ParticipantList:
+    info = get_programme(db, programme_id)
+    assert info is not None
+    return participant_list(db, vault, info, reveal=reveal)
+
+
+def test_demo_is_built_once(db: Database, vault: CnpVault, demo: int) -> None:
+    assert ensure_demo_programme(db, vault, now=NOW) == demo
+    info = get_programme(db, demo)
+    assert info is not None and info.ref == DEMO_REF and info.status.value == "submitted"
+
+
+def test_art_6_5_rows_carry_the_columns_and_the_engines_credits(
+    db: Database, vault: CnpVault, demo: int
+) -> None:
+    plist = the_list(db, vault, demo, reveal=False)
+    # 2 h 35 min effective at a national event: 2.58 h -> 3 credits (art. 14 lit. b, 5 lit. h).
+    assert plist.programme_credits == 3
+    rows = {r.person_id: r for r in plist.rows}
+    assert [r.person_id for r in plist.rows][:2] == ["guest-rezident-7f3a", "demo.ionescu"]
+    ionescu = rows["demo.ionescu"]
+    assert (ionescu.full_name, ionescu.specialty, ionescu.grade, ionescu.credits) == (
+        "Maria-Ștefania Ionescu", "neurochirurgie", "medic specialist", 3)
+    assert ionescu.cnp.startswith("•••••••••") and ionescu.qualified
+    # Țurcanu dropped out 09:50-10:10: absent, no credits (art. 5 lit. a).
+    turcanu = rows["demo.turcanu"]
+    assert (turcanu.qualified, turcanu.credits) == (False, 0)
+    assert "art. 5 lit. a" in turcanu.note and "art. 5 lit. a" in turcanu.explanation
+    # The guest was there throughout but has no profile: on the list, flagged.
+    assert plist.missing_profiles == ("guest-rezident-7f3a",)
+    assert rows["guest-rezident-7f3a"].cnp == "" and "fără profil" in rows[
+        "guest-rezident-7f3a"].note
+
+
+def test_art_6_5_csv_reopened(db: Database, vault: CnpVault, demo: int) -> None:
+    plist = the_list(db, vault, demo, reveal=True)
+    data = to_csv(plist)
+    assert data.startswith(b"\xef\xbb\xbf")  # the BOM spreadsheet programs need for ș ț
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert tuple(rows[0]) == HEADERS and "Nume și prenume" in rows[0]
+    by_name = {r[1]: r for r in rows[1:]}
+    assert by_name["Andrei Țurcanu"][6] == "0"
+    assert by_name["Marko Jovanović"][6] == "3"
+    assert len(by_name["Marko Jovanović"][2]) == 13 and by_name["Marko Jovanović"][2].isdigit()
+    assert len(rows) == 1 + 4
+
+
+def test_art_6_5_xlsx_reopened(db: Database, vault: CnpVault, demo: int) -> None:
+    plist = the_list(db, vault, demo, reveal=True)
+    sheet = load_workbook(io.BytesIO(to_xlsx(plist))).active
+    assert sheet is not None and sheet.title == "Participanți"
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    header_at = values.index(list(HEADERS))
+    body = {r[1]: r for r in values[header_at + 1:]}
+    assert "Endoscopie nazosinusală" in str(values[0][0])
+    assert body["Maria-Ștefania Ionescu"][6] == 3
+    cnp = body["Maria-Ștefania Ionescu"][2]
+    assert isinstance(cnp, str) and len(cnp) == 13  # kept as text, every digit
+    assert body["Andrei Țurcanu"][4] == "medic primar"
+
+
+def test_art_6_5_printable_pdf_reopened(db: Database, vault: CnpVault, demo: int) -> None:
+    masked = the_list(db, vault, demo, reveal=False)
+    pdf = PdfReader(io.BytesIO(to_pdf(masked)))
+    text = "\n".join(page.extract_text() for page in pdf.pages)
+    for expected in ("Lista participanților", "Maria-Ștefania Ionescu", "Andrei Țurcanu",
+                     "Locul de muncă", "Spitalul Clinic Județean de Urgență", "neurochirurgie",
+                     "art. 6 alin. (5)", "3 credite EMC"):
+        assert expected in text, expected
+    # The masked PDF carries no full CNP; the revealed one does.
+    full = the_list(db, vault, demo, reveal=True)
+    cnps = [r.cnp for r in full.rows if r.cnp]
+    assert not any(c in text for c in cnps)
+    revealed = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(to_pdf(full))).pages)
+    assert all(c in revealed for c in cnps)
+    # The font is embedded (the document prints the same anywhere).
+    fonts = {str(f) for page in pdf.pages for f in page["/Resources"]["/Font"].values()}
+    assert fonts
+    descriptor = pdf.pages[0]["/Resources"]["/Font"]
+    first = next(iter(descriptor.values())).get_object()
+    assert "DejaVu" in str(first["/BaseFont"])

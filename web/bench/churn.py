@@ -1,0 +1,242 @@
+"""``medroom bench churn --cycles N``: viewers join and leave N times; nothing may stay behind.
+
+A real ``medroom serve`` (demo room, live) runs in its own process; aiortc viewers join through
+the real WHEP endpoint (HTTP POST of an offer, ICE and DTLS on loopback), wait until connected,
+and leave: two in three with DELETE, one in three by closing their peer connection only (DTLS
+close, no DELETE), which the server must notice by itself. After a warm-up, and again after all
+cycles once the server lists no viewer, it reads the server's asyncio task count, threads, open
+files and resident memory (``GET /api/diagnostics``) and compares.
+
+Pass: tasks, threads and open files back to the baseline (``TASK_TOLERANCE`` for timers that
+happen to be alive), resident memory within ``RSS_TOLERANCE_BYTES`` of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from library.users import Role
+from streaming.ice import set_ice_addresses
+from web.auth import TokenSigner
+from web.bench.probe import recvonly_offer
+from web.bench.processes import progress
+from web.bench.protocol import LOOPBACK, BenchError, Message
+
+WARMUP_CYCLES = 20
+CONCURRENCY = 4
+CONNECT_TIMEOUT = 30.0
+SETTLE_TIMEOUT = 60.0  # a viewer that closed without DELETE is noticed by DTLS close
+TASK_TOLERANCE = 2
+RSS_TOLERANCE_BYTES = 24 * 1024 * 1024
+ROOM = "demo"
+
+
+@dataclass
+class Served:
+    url: str
+    pid: int
+    token: str  # an admin's bearer token: may watch, go live, read diagnostics
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 120
+) -> None:
+    """Wait for a ``medroom serve`` child to answer; kill it and raise if it does not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/login", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()  # never leave a half-started server behind
+            process.wait()
+            raise BenchError("medroom serve did not start:\n" + log.read_text()[-4000:])
+        time.sleep(0.2)
+
+
+@contextmanager
+def serve(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Served]:
+    """A ``medroom serve`` child on loopback with join limits lifted; stopped on exit."""
+    port = _free_port()
+    secret = secrets.token_urlsafe(24)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDROOM_")}
+    env.update(
+        MEDROOM_DATA_DIR=str(data_dir), MEDROOM_PORT=str(port), MEDROOM_ICE_ADDRESSES=LOOPBACK,
+        MEDROOM_SECRET_KEY=secret, MEDROOM_WHEP_JOINS_PER_MINUTE="1000000",
+        MEDROOM_WHEP_SESSIONS_PER_USER="1000", **(extra_env or {}),
+    )
+    log = (data_dir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--log-level", "warning"],
+        env=env, stdout=log, stderr=log,
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        wait_until_serving(process, url, data_dir / "server.log")
+        token = TokenSigner(secret).issue(subject="bench-churn", role=Role.ADMIN, room="*",
+                                          ttl_seconds=24 * 3600)
+        yield Served(url, process.pid, token)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+async def _one_cycle(http: httpx.AsyncClient, served: Served, n: int) -> None:
+    pc = RTCPeerConnection()
+    try:
+        await recvonly_offer(pc)
+        r = await http.post(
+            f"/api/rooms/{ROOM}/whep", content=pc.localDescription.sdp,
+            headers={"Content-Type": "application/sdp",
+                     "Authorization": f"Bearer {served.token}"},
+        )
+        if r.status_code != 201:
+            raise BenchError(f"cycle {n}: join refused {r.status_code}: {r.text[:200]}")
+        location = r.headers["location"]
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while pc.connectionState != "connected":
+            if pc.connectionState in ("failed", "closed") or time.monotonic() > deadline:
+                raise BenchError(f"cycle {n}: connection {pc.connectionState}")
+            await asyncio.sleep(0.02)
+        if n % 3 != 2:  # one in three leaves without DELETE: only its DTLS close tells
+            d = await http.delete(location, headers={"Authorization": f"Bearer {served.token}"})
+            if d.status_code != 200:
+                raise BenchError(f"cycle {n}: DELETE answered {d.status_code}")
+    finally:
+        await pc.close()
+
+
+async def _cycles(served: Served, first: int, count: int) -> None:
+    numbers = iter(range(first, first + count))
+    # Its own HTTP client, closed afterwards: its keep-alive sockets are not counted as leaks.
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+
+        async def worker() -> None:
+            for n in numbers:
+                await _one_cycle(http, served, n)
+                if n % 50 == 0 and n:
+                    progress(f"churn: {n} cycles")
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+
+async def _settled(http: httpx.AsyncClient, served: Served) -> Message:
+    """Diagnostics once the server lists no viewer (and a second more for closing tasks)."""
+    headers = {"Authorization": f"Bearer {served.token}"}
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        diag: Message = (await http.get("/api/diagnostics", headers=headers)).json()
+        if diag["viewers"] == 0:
+            await asyncio.sleep(1.5)
+            return (await http.get("/api/diagnostics", headers=headers)).json()  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise BenchError(f"{diag['viewers']} viewers still listed {SETTLE_TIMEOUT:.0f} s "
+                             "after the last one left")
+        await asyncio.sleep(0.5)
+
+
+async def _run(served: Served, cycles: int) -> Message:
+    headers = {"Authorization": f"Bearer {served.token}"}
+    async with httpx.AsyncClient(
+        base_url=served.url, timeout=30, limits=httpx.Limits(max_connections=1)
+    ) as http:
+        r = await http.post(f"/api/rooms/{ROOM}/live", json={"title": "churn"}, headers=headers)
+        if r.status_code != 201:
+            raise BenchError(f"could not go live: {r.status_code} {r.text[:200]}")
+        await _cycles(served, 0, WARMUP_CYCLES)
+        baseline = await _settled(http, served)
+        started = time.monotonic()
+        await _cycles(served, WARMUP_CYCLES, cycles)
+        elapsed = time.monotonic() - started
+        final = await _settled(http, served)
+        await http.delete(f"/api/rooms/{ROOM}/live", headers=headers)
+    rss_growth = final["rss_bytes"] - baseline["rss_bytes"]
+    report: Message = {
+        "cycles": cycles,
+        "seconds": round(elapsed, 1),
+        "cycles_per_second": round(cycles / elapsed, 2),
+        "tasks": [baseline["asyncio_tasks"], final["asyncio_tasks"]],
+        "threads": [baseline["threads"], final["threads"]],
+        "open_files": [baseline["open_files"], final["open_files"]],
+        "rss_mb": [round(baseline["rss_bytes"] / 2**20, 1), round(final["rss_bytes"] / 2**20, 1)],
+        "rss_growth_kb_per_cycle": round(rss_growth / 1024 / cycles, 2),
+        "task_kinds": [baseline["task_kinds"], final["task_kinds"]],
+        "task_tolerance": TASK_TOLERANCE,
+        "rss_tolerance_mb": RSS_TOLERANCE_BYTES / 2**20,
+    }
+    report["leak_free"] = (
+        final["asyncio_tasks"] <= baseline["asyncio_tasks"] + TASK_TOLERANCE
+        and final["threads"] <= baseline["threads"] + TASK_TOLERANCE
+        and final["open_files"] <= baseline["open_files"] + TASK_TOLERANCE
+        and rss_growth <= RSS_TOLERANCE_BYTES
+    )
+    return report
+
+
+def run_churn(cycles: int) -> Message:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    set_ice_addresses([LOOPBACK])  # this process's viewers offer loopback only, like the server
+    with tempfile.TemporaryDirectory(prefix="medroom-churn-") as tmp, serve(Path(tmp)) as served:
+        return asyncio.run(_run(served, cycles))
+
+
+def format_churn(report: Message) -> str:
+    tasks, threads, files, rss = (
+        report["tasks"], report["threads"], report["open_files"], report["rss_mb"]
+    )
+    lines = [
+        (f"medroom bench churn: {report['cycles']} join/leave cycles through WHEP in "
+         f"{report['seconds']} s ({report['cycles_per_second']}/s; 1 in 3 left without DELETE)"),
+        f"  asyncio tasks  {tasks[0]} -> {tasks[1]} (tolerance +{report['task_tolerance']})",
+        f"  threads        {threads[0]} -> {threads[1]}",
+        f"  open files     {files[0]} -> {files[1]}",
+        (f"  resident MB    {rss[0]} -> {rss[1]} ({report['rss_growth_kb_per_cycle']} kB per "
+         f"cycle; tolerance {report['rss_tolerance_mb']:.0f} MB)"),
+        f"  verdict        {'no leak' if report['leak_free'] else 'LEAK'}",
+    ]
+    return "\n".join(lines)
+
+
+def run_churn_bench(args: argparse.Namespace) -> int:
+    if not 1 <= args.cycles <= 100_000:
+        print("medroom bench churn: --cycles must be between 1 and 100000", file=sys.stderr)
+        return 2
+    try:
+        report = run_churn(args.cycles)
+    except BenchError as exc:
+        print(f"medroom bench churn failed: {exc}", file=sys.stderr)
+        return 1
+    print(format_churn(report))
+    print()
+    print(json.dumps(report), flush=True)
+    return 0 if report["leak_free"] else 1

@@ -1,0 +1,158 @@
+"""API schemas of the library: courses, lessons and their curation, publishing jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class CourseIn(BaseModel):
+    slug: str = Field(description="short name in URLs: a-z, 0-9 and '-'")
+    title: str
+    specialty: str
+    description: str = ""
+
+
+class CourseOut(BaseModel):
+    id: int
+    slug: str
+    title: str
+    specialty: str
+    description: str
+    lessons: int
+
+
+class MemberIn(BaseModel):
+    role: str = Field(description="instructor or student")
+
+
+class MemberOut(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+
+
+class LessonCreateIn(BaseModel):
+    recording_id: str
+    course_ids: list[int] = Field(default_factory=list)
+    title: str | None = Field(None, description="default: the recording's title")
+
+
+class LessonEditIn(BaseModel):
+    title: str | None = None
+    specialty: str | None = None
+    procedure: str | None = None
+    language: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+    instructors: list[str] | None = None
+    course_ids: list[int] | None = None
+
+
+class TrimIn(BaseModel):
+    start: float | None = Field(None, description="session seconds; null: from the beginning")
+    end: float | None = Field(None, description="session seconds; null: to the end")
+
+
+class ChapterIn(BaseModel):
+    id: int | None = Field(None, description="an existing chapter's id; null: a new chapter")
+    title: str
+    start: float = Field(description="session seconds")
+
+
+class SegmentIn(BaseModel):
+    start: float
+    end: float
+
+
+class NoteIn(BaseModel):
+    at: float = Field(description="session seconds")
+    text: str
+
+
+class PrivacyIn(BaseModel):
+    consent: bool = Field(description="the patient consented to teaching use")
+    deidentified: bool = Field(description="the video and attachments show no patient identity")
+
+
+class ChapterOut(BaseModel):
+    id: int
+    title: str
+    start: float
+    position: int
+    marker_id: str | None
+
+
+class NoteOut(BaseModel):
+    id: int
+    at: float
+    text: str
+    author: str
+    created_at: datetime
+
+
+class JobOut(BaseModel):
+    id: int
+    lesson_id: int
+    state: str = Field(description="queued, running, done or failed")
+    step: str
+    percent: float
+    error: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    kind: str
+    name: str
+    files: int
+    report: dict[str, Any]
+    created_at: datetime
+
+
+class LessonOut(BaseModel):
+    id: int
+    recording_id: str
+    room_id: str
+    status: str
+    title: str
+    specialty: str
+    procedure: str
+    language: str
+    description: str
+    tags: list[str]
+    instructors: list[str]
+    course_ids: list[int]
+    recording_duration: float
+    trim_start: float | None
+    trim_end: float | None
+    hidden_segments: list[SegmentIn]
+    chapters: list[ChapterOut]
+    notes: list[NoteOut]
+    consent_confirmed: bool
+    deidentification_confirmed: bool
+    privacy_confirmed_by: int | None
+    privacy_confirmed_at: datetime | None
+    privacy_problem: str | None
+    duration: float | None
+    published_start: float | None
+    published_at: datetime | None
+    technical: dict[str, Any] | None
+    job: JobOut | None = None
+
+
+class RecordingEntryOut(BaseModel):
+    id: str
+    room: str
+    title: str
+    state: str
+    started_at: str
+    duration: float
+    lesson_id: int | None
+    lesson_status: str | None

@@ -1,0 +1,187 @@
+"""The CME access log and the audit report over HTTP and as an organiser's page
+(art. 12 alin. (2) lit. a). Reading the log is itself logged."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from library.cme import audit
+from library.cme.audit_report import AuditReport, audit_report
+from library.cme.store import ProgrammeInfo, get_programme, list_programmes
+from library.db import Database
+from library.users import Role
+from web.auth import Principal, audit_actor, csrf_token, page_user, require_roles
+from web.routes.cme import database, programme_or_404
+from web.templates import templates
+
+ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
+Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
+PAGE_ZONE = ZoneInfo("Europe/Bucharest")
+
+router = APIRouter(tags=["cme audit"])
+
+
+class EntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    actor_user_id: int | None
+    actor_role: str
+    action: str
+    programme_id: int | None
+    target: str
+    target_id: str
+    detail: dict[str, Any]
+    client: str
+
+
+class MismatchOut(BaseModel):
+    kind: str
+    person_id: str
+    at: datetime
+    message: str
+    record: str
+
+
+class ReportOut(BaseModel):
+    programme_id: int
+    log_started_at: datetime | None
+    viewer_sessions_checked: int
+    attempts_checked: int
+    log_entries_checked: int
+    left_out_before_log: int
+    mismatches: list[MismatchOut]
+
+
+def _entry_out(e: audit.Entry) -> EntryOut:
+    return EntryOut(
+        id=e.id, at=e.at, actor=e.actor, actor_user_id=e.actor_user_id, actor_role=e.actor_role,
+        action=e.action, programme_id=e.programme_id, target=e.target, target_id=e.target_id,
+        detail=dict(e.detail), client=e.client,
+    )
+
+
+def _report_out(report: AuditReport) -> ReportOut:
+    return ReportOut(
+        programme_id=report.programme_id, log_started_at=report.log_started_at,
+        viewer_sessions_checked=report.viewer_sessions_checked,
+        attempts_checked=report.attempts_checked,
+        log_entries_checked=report.log_entries_checked,
+        left_out_before_log=report.left_out_before_log,
+        mismatches=[MismatchOut(kind=m.kind.value, person_id=m.person_id, at=m.at,
+                                message=m.message, record=m.record) for m in report.mismatches],
+    )
+
+
+def _filter(
+    programme_id: int | None, actor: str | None, action: str | None, target: str | None,
+    since: date | None, until: date | None, limit: int,
+) -> audit.Filter:
+    known = {a.value for a in audit.Action}
+    if action and action not in known:
+        raise HTTPException(422, f"action {action!r} is unknown; one of {', '.join(sorted(known))}")
+    if since and until and until < since:
+        raise HTTPException(422, f"'until' {until} is before 'since' {since}")
+
+    def moment(day: date | None) -> datetime | None:
+        return None if day is None else datetime.combine(day, time(0), PAGE_ZONE)
+
+    return audit.Filter(
+        programme_id=programme_id, actor=actor or None, action=action or None,
+        target=target or None, since=moment(since),
+        until=moment(until + timedelta(days=1)) if until else None, limit=limit,
+    )
+
+
+def _read_log(db: Database, actor: audit.Actor, where: audit.Filter) -> list[audit.Entry]:
+    found = audit.entries(db, where)
+    audit.record(db, actor, audit.Action.AUDIT_VIEW, target=audit.Target.LOG, target_id="log",
+                 programme_id=where.programme_id,
+                 detail={"action": where.action, "actor": where.actor, "shown": len(found)})
+    return found
+
+
+def _report(request: Request, db: Database, info: ProgrammeInfo, actor: audit.Actor) -> AuditReport:
+    report = audit_report(
+        db, info, session_seconds=request.app.state.medroom.settings.token_ttl_seconds
+    )
+    audit.record(db, actor, audit.Action.AUDIT_VIEW, target=audit.Target.PROGRAMME,
+                 target_id=info.id, programme_id=info.id,
+                 detail={"report": True, "mismatches": len(report.mismatches)})
+    return report
+
+
+@router.get("/api/cme/audit", response_model=list[EntryOut],
+            summary="The CME access log, newest first, filtered (organisers)")
+async def read_log(
+    request: Request,
+    principal: Organiser,
+    programme_id: int | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=audit.MAX_ENTRIES)] = 200,
+) -> list[EntryOut]:
+    where = _filter(programme_id, actor, action, target, since, until, limit)
+    found = await asyncio.to_thread(
+        _read_log, database(request), audit_actor(request, principal), where
+    )
+    return [_entry_out(e) for e in found]
+
+
+@router.get("/api/cme/programmes/{programme_id}/audit-report", response_model=ReportOut,
+            summary="Mismatches between the access log and the attendance and test records")
+async def read_report(request: Request, programme_id: int, principal: Organiser) -> ReportOut:
+    info = await programme_or_404(request, programme_id)
+    report = await asyncio.to_thread(
+        _report, request, database(request), info, audit_actor(request, principal)
+    )
+    return _report_out(report)
+
+
+@router.get("/cme/audit", response_class=HTMLResponse, include_in_schema=False)
+async def audit_page(
+    request: Request,
+    programme_id: str = "",
+    actor: str = "",
+    action: str = "",
+    since: str = "",
+    until: str = "",
+) -> Response:
+    user = page_user(request)
+    if user.role not in ORGANISER_ROLES:
+        return RedirectResponse("/cme", status_code=303)
+    db = database(request)
+    error = ""
+    try:
+        where = _filter(int(programme_id) if programme_id else None, actor, action, None,
+                        date.fromisoformat(since) if since else None,
+                        date.fromisoformat(until) if until else None, 300)
+    except (ValueError, HTTPException) as exc:
+        error = exc.detail if isinstance(exc, HTTPException) else f"bad filter: {exc}"
+        where = audit.Filter(limit=300)
+    actor_ = audit_actor(request, user)
+    found = await asyncio.to_thread(_read_log, db, actor_, where)
+    report = None
+    info = None
+    if where.programme_id is not None:
+        info = await asyncio.to_thread(get_programme, db, where.programme_id)
+        if info is not None:
+            report = await asyncio.to_thread(_report, request, db, info, actor_)
+    programmes = await asyncio.to_thread(list_programmes, db)
+    return templates.TemplateResponse(request, "cme_audit.html", {
+        "user": user, "csrf": csrf_token(request), "entries": found, "report": report,
+        "info": info, "programmes": programmes, "actions": [a.value for a in audit.Action],
+        "form": {"programme_id": programme_id, "actor": actor, "action": action,
+                 "since": since, "until": until},
+        "error": error, "local": lambda moment: moment.astimezone(PAGE_ZONE),
+    })

@@ -1,0 +1,115 @@
+"""Certificates (art. 26): issuing them, downloading them, and the public verification page.
+
+Organisers issue a programme's certificates (``POST .../certificates``), to the participants the
+credit engine qualifies. A certificate's PDF goes to its holder or an organiser. ``/verify/{n}``
+is public on purpose: whoever holds a certificate (a hospital, the College) opens it from the QR
+code without an account; it shows the holder's initials only, and an unknown number is a 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from library.cme import audit
+from library.cme.certificate_pdf import certificate_pdf
+from library.cme.certificates import (
+    CertificateError,
+    certificates_of_programme,
+    get_certificate,
+    issue_certificates,
+    verification,
+)
+from web.auth import Viewer
+from web.routes.cme import ORGANISER_ROLES, Organiser, database, programme_or_404
+from web.routes.cme_participants import CertificateOut, actor, certificate_out, vault
+from web.templates import templates
+
+router = APIRouter(tags=["cme certificates"])
+
+
+class SkippedOut(BaseModel):
+    person_id: str
+    name: str
+    reason: str
+
+
+class IssueOut(BaseModel):
+    programme_id: int
+    issued: list[CertificateOut]
+    already_issued: list[CertificateOut]
+    skipped: list[SkippedOut]
+
+
+def verify_url(request: Request, number: str) -> str:
+    """Where the QR code points: MEDROOM_PUBLIC_URL, or the address this request came to."""
+    base = request.app.state.medroom.settings.public_url or str(request.base_url)
+    return f"{base.rstrip('/')}/verify/{number}"
+
+
+@router.post("/api/cme/programmes/{programme_id}/certificates", response_model=IssueOut,
+             summary="Issue certificates to every qualifying participant (art. 26)")
+async def issue(request: Request, programme_id: int, principal: Organiser) -> IssueOut:
+    info = await programme_or_404(request, programme_id)
+    db = database(request)
+    try:
+        report = await asyncio.to_thread(
+            issue_certificates, db, vault(request), info, issued_by=principal.user_id
+        )
+    except CertificateError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    for cert in report.issued:
+        await asyncio.to_thread(
+            audit.record, db, actor(principal, request), audit.Action.CERTIFICATE_ISSUE,
+            target=audit.Target.CERTIFICATE, target_id=cert.number, programme_id=programme_id,
+            detail={"person_id": cert.person_id, "credits": cert.credits},
+        )
+    return IssueOut(
+        programme_id=programme_id,
+        issued=[certificate_out(c) for c in report.issued],
+        already_issued=[certificate_out(c) for c in report.already],
+        skipped=[SkippedOut(person_id=s.person_id, name=s.name, reason=s.reason)
+                 for s in report.skipped],
+    )
+
+
+@router.get("/api/cme/programmes/{programme_id}/certificates",
+            response_model=list[CertificateOut], summary="A programme's certificates")
+async def programme_certificates(request: Request, programme_id: int,
+                                 principal: Organiser) -> list[CertificateOut]:
+    await programme_or_404(request, programme_id)
+    certs = await asyncio.to_thread(certificates_of_programme, database(request), programme_id)
+    return [certificate_out(c) for c in certs]
+
+
+@router.get("/api/cme/certificates/{number}.pdf", summary="A certificate as PDF (its holder or"
+            " an organiser)")
+async def certificate_file(request: Request, number: str, principal: Viewer) -> Response:
+    cert = await asyncio.to_thread(get_certificate, database(request), number)
+    mine = cert is not None and principal.user_id is not None and cert.user_id == principal.user_id
+    if cert is None or not (mine or principal.role in ORGANISER_ROLES):
+        # The same answer for "no such number" and "not yours": numbers are not a way to probe.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no certificate {number} of yours")
+    body = await asyncio.to_thread(certificate_pdf, cert, verify_url(request, cert.number))
+    return Response(
+        body, media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="certificat-{cert.number}.pdf"',
+                 "Cache-Control": "private, no-store"},
+    )
+
+
+@router.get("/verify/{number}", response_class=HTMLResponse, include_in_schema=False)
+async def verify_page(request: Request, number: str) -> Response:
+    """Public: confirms a certificate from its number, without personal data."""
+    found = await asyncio.to_thread(verification, database(request), number)
+    context = {"user": None, "csrf": "", "number": number, "found": found,
+               "today": date.today()}
+    return templates.TemplateResponse(
+        request, "cme_verify.html", context,
+        status_code=status.HTTP_200_OK if found else status.HTTP_404_NOT_FOUND,
+        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
+    )

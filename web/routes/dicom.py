@@ -1,0 +1,191 @@
+"""DICOM source API: the series shown, slice, cine, window, and uploading a new series.
+
+Only instructors and admins control a source or upload to it. An uploaded series is written
+under the data dir, checked (every slice decoded once) off the event loop, and replaces what
+the source shows only when it is good; a bad upload is refused with 422 naming the file, and
+the source goes on showing what it showed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from starlette.datastructures import UploadFile
+
+from room_controller.dicom import WINDOW_PRESETS, Window, WindowError
+from room_controller.dicom.upload import (
+    MAX_FILES,
+    UploadedFile,
+    UploadError,
+    remove_other_uploads,
+    store_series,
+    upload_root,
+)
+from room_controller.room import Room
+from room_controller.sources.dicom_source import CineError, DicomSeriesSource
+from web.auth import Controller
+from web.live import RoomNotFound
+from web.schemas import (
+    DicomCineIn,
+    DicomPresetOut,
+    DicomSliceIn,
+    DicomSourceOut,
+    DicomWindowIn,
+    DicomWindowOut,
+)
+
+router = APIRouter(prefix="/api/rooms/{room_id}/sources/{source_id}/dicom", tags=["dicom"])
+
+
+def _room(request: Request, room_id: str) -> Room:
+    try:
+        return request.app.state.medroom.live.room(room_id)  # type: ignore[no-any-return]
+    except RoomNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+def _source(request: Request, room_id: str, source_id: str) -> DicomSeriesSource:
+    room = _room(request, room_id)
+    source = room.sources.get(source_id)
+    if isinstance(source, DicomSeriesSource):
+        return source
+    dicom = [s.id for s in room.sources.values() if isinstance(s, DicomSeriesSource)]
+    what = "no source" if source is None else "not a DICOM series source:"
+    raise HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"room '{room_id}' has {what} '{source_id}' (DICOM sources: {', '.join(dicom) or 'none'})",
+    )
+
+
+def dicom_out(source: DicomSeriesSource) -> DicomSourceOut:
+    view, health = source.view(), source.health()
+    window = view.window
+    return DicomSourceOut(
+        source=source.id, state=health.state.value, error=health.error, loaded=view.loaded,
+        count=view.count, rows=view.rows, cols=view.cols, files=view.files,
+        modality=view.modality, index=view.index,
+        position_mm=None if view.position_mm is None else round(view.position_mm, 2),
+        playing=view.playing, speed=view.speed,
+        window=DicomWindowOut(preset=window.preset, center=window.center, width=window.width,
+                              label=window.label),
+        presets=[DicomPresetOut(name=name, center=c, width=w)
+                 for name, (c, w) in WINDOW_PRESETS.items()],
+    )
+
+
+def _unprocessable(exc: Exception) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+@router.get("", response_model=DicomSourceOut, summary="The DICOM series shown by a source")
+async def get_dicom(
+    request: Request, room_id: str, source_id: str, principal: Controller
+) -> DicomSourceOut:
+    return dicom_out(_source(request, room_id, source_id))
+
+
+@router.put("/slice", response_model=DicomSourceOut,
+            summary="Show a slice (absolute index or relative delta); pauses the cine")
+async def put_slice(
+    request: Request, room_id: str, source_id: str, body: DicomSliceIn, principal: Controller
+) -> DicomSourceOut:
+    source = _source(request, room_id, source_id)
+    if (body.index is None) == (body.delta is None):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "give exactly one of 'index' (slice to show) or 'delta' (move by)")
+    try:
+        if body.index is not None:
+            source.set_slice(body.index)
+        else:
+            source.step_slice(body.delta or 0)
+    except CineError as exc:
+        raise _unprocessable(exc) from None
+    return dicom_out(source)
+
+
+@router.put("/cine", response_model=DicomSourceOut, summary="Play or pause the cine, set its speed")
+async def put_cine(
+    request: Request, room_id: str, source_id: str, body: DicomCineIn, principal: Controller
+) -> DicomSourceOut:
+    source = _source(request, room_id, source_id)
+    try:
+        source.set_cine(body.playing, body.speed)
+    except CineError as exc:
+        raise _unprocessable(exc) from None
+    return dicom_out(source)
+
+
+@router.put("/window", response_model=DicomSourceOut,
+            summary="Window preset by name, or a free centre/width in HU")
+async def put_window(
+    request: Request, room_id: str, source_id: str, body: DicomWindowIn, principal: Controller
+) -> DicomSourceOut:
+    source = _source(request, room_id, source_id)
+    free = body.center is not None or body.width is not None
+    try:
+        if body.preset is not None and free:
+            raise WindowError("give either 'preset' or 'center' and 'width', not both")
+        if body.preset is not None:
+            window = Window.named(body.preset)
+        elif body.center is not None and body.width is not None:
+            window = Window(body.center, body.width)
+        else:
+            raise WindowError("give 'preset' (e.g. 'brain'), or both 'center' and 'width' in HU")
+    except WindowError as exc:
+        raise _unprocessable(exc) from None
+    source.set_window(window)
+    return dicom_out(source)
+
+
+def _replace_series(source: DicomSeriesSource, uploads: list[UploadedFile], root: Path) -> None:
+    """Store and check the upload, show it, delete the previous one: one upload at a time."""
+    with source.replace_lock:
+        series = store_series(uploads, root)
+        source.use_series(series)
+        remove_other_uploads(root, series.folder)
+
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["files"],
+            "properties": {"files": {
+                "type": "array", "items": {"type": "string", "format": "binary"},
+                "description": "The series' DICOM files, or zip files of them "
+                               f"(at most {MAX_FILES} files).",
+            }},
+        }}},
+    }
+}
+
+
+@router.post(
+    "", response_model=DicomSourceOut, status_code=201, openapi_extra=_UPLOAD_BODY,
+    summary="Upload a series (.dcm files or a .zip) to show on this source",
+    responses={422: {"description": "Not one showable series; the message names the file."}},
+)
+async def upload_series(
+    request: Request, room_id: str, source_id: str, principal: Controller
+) -> DicomSourceOut:
+    """The files become the source's series at once; the previous upload is deleted."""
+    source = _source(request, room_id, source_id)
+    form = await request.form(max_files=MAX_FILES, max_fields=10)
+    try:
+        parts = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        if not parts:
+            raise _unprocessable(UploadError(
+                "no files: send the series as multipart form field 'files' (.dcm files or a .zip)"
+            ))
+        uploads = [UploadedFile(p.filename or "file", p.file) for p in parts]
+        root = upload_root(request.app.state.medroom.settings.data_dir, room_id, source_id)
+        try:
+            await asyncio.to_thread(_replace_series, source, uploads, root)
+        except UploadError as exc:
+            raise _unprocessable(exc) from None
+    finally:
+        await form.close()
+    return dicom_out(source)

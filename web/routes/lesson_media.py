@@ -1,0 +1,90 @@
+"""A published lesson's files, only through signed, expiring links, with byte ranges.
+
+``GET /media/lessons/{id}/{file}?exp=..&sig=..``: the link must carry a valid signature for
+this lesson, this file and the person presenting it (session cookie or bearer token), must not
+have expired, and the person must still be allowed to watch the lesson. Range requests get 206
+with ``Content-Range`` (so seeking fetches only what it needs); a range outside the file or a
+malformed one gets 416 with ``Content-Range: bytes */size``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import Response
+from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
+
+from library.media_links import MediaLinkError, MediaLinkSigner, media_type
+from library.viewing import Watcher, WatchError, watchable_lesson
+from web.auth import Principal, Viewer
+
+router = APIRouter(tags=["media"])
+# Browsers may keep a media file while the link is valid, shared caches never (links are
+# personal); at most an hour, so a revoked enrolment does not live on in a cache for long.
+MAX_CACHE_SECONDS = 3600
+
+
+class MediaFileResponse(FileResponse):
+    """Starlette's file response (ranges, If-Range, ETag) with 416 for malformed ranges too.
+
+    RFC 9110 lets a server answer a range set it rejects as invalid with 416; a clear "not
+    satisfiable" beats Starlette's 400, and a player treats both as "ask again without Range".
+    """
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            raise RangeNotSatisfiable(file_size) from None
+
+
+def media_signer(request: Request) -> MediaLinkSigner:
+    return request.app.state.media_links  # type: ignore[no-any-return]
+
+
+def watcher(principal: Principal) -> Watcher:
+    return Watcher(principal.user_id, principal.subject, principal.role)
+
+
+async def lesson_for(request: Request, principal: Principal, lesson_id: int):  # type: ignore[no-untyped-def]
+    """The lesson if the caller may watch it (off the event loop); HTTP errors otherwise."""
+    try:
+        return await asyncio.to_thread(watchable_lesson, request.app.state.medroom.db, lesson_id,
+                                       watcher(principal))
+    except WatchError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+def lesson_folder(request: Request, media_path: str) -> Path:
+    return Path(request.app.state.medroom.settings.resolved_library_dir) / media_path
+
+
+@router.head("/media/lessons/{lesson_id}/{file}", include_in_schema=False)
+@router.get("/media/lessons/{lesson_id}/{file}",
+            summary="A published lesson's file, by signed link (byte ranges supported)",
+            response_class=Response,
+            responses={206: {"description": "Partial content"},
+                       403: {"description": "Link expired, altered or not yours"},
+                       416: {"description": "Range not satisfiable"}})
+async def lesson_file(request: Request, lesson_id: int, file: str, principal: Viewer,
+                      exp: str | None = None, sig: str | None = None) -> Response:
+    try:
+        media_signer(request).verify(lesson_id, file, principal.subject, exp, sig)
+    except MediaLinkError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    lesson = await lesson_for(request, principal, lesson_id)
+    path = lesson_folder(request, str(lesson.media_path)) / file
+    stat = await asyncio.to_thread(lambda: path.stat() if path.is_file() else None)
+    if stat is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"lesson {lesson_id} has no file {file!r}")
+    left = max(0, int(exp or 0) - int(time.time()))
+    return MediaFileResponse(
+        path, media_type=media_type(file), stat_result=stat,
+        headers={"Cache-Control": f"private, max-age={min(left, MAX_CACHE_SECONDS)}",
+                 "X-Content-Type-Options": "nosniff"},
+    )

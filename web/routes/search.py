@@ -1,0 +1,125 @@
+"""Search: ``GET /api/search`` (JSON) and the search page ``/library/search`` (same query)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import DBAPIError
+
+from library.courses import CourseAccess, access_for, list_courses
+from library.search.query import Filters, SearchError, SearchHit, SearchResults, search
+from web.auth import Principal, Viewer, csrf_token, page_user
+from web.player_schemas import FragmentOut, MatchOut, SearchHitOut, SearchOut
+from web.templates import templates
+
+router = APIRouter(tags=["search"])
+MAX_QUERY = 200
+
+
+def hit_url(hit: SearchHit) -> str:
+    """The player page; at the matching chapter or note when the words are in one."""
+    url = f"/library/lessons/{hit.lesson_id}"
+    if hit.match is not None and hit.match.at is not None:
+        url += f"#t={hit.match.at:g}"
+    return url
+
+
+def search_out(query: str, results: SearchResults) -> SearchOut:
+    return SearchOut(
+        query=query, words=list(results.terms.words), total=results.total,
+        offset=results.offset, limit=results.limit, took_ms=results.took_ms,
+        hits=[SearchHitOut(
+            lesson_id=h.lesson_id, title=h.title, url=hit_url(h), specialty=h.specialty,
+            language=h.language, status=h.status, instructors=list(h.instructors),
+            courses=list(h.courses), duration=h.duration, date=h.date,
+            match=None if h.match is None else MatchOut(
+                kind=h.match.kind, title=h.match.title, at=h.match.at,
+                snippet=[FragmentOut(text=f.text, hit=f.hit) for f in h.match.snippet]))
+            for h in results.hits],
+    )
+
+
+async def _run(request: Request, principal: Principal, q: str, filters: Filters, limit: int,
+               offset: int) -> tuple[SearchResults, CourseAccess]:
+    if len(q) > MAX_QUERY:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"the search is {len(q)} characters long; the limit is {MAX_QUERY}")
+    db = request.app.state.medroom.db
+
+    def run() -> tuple[SearchResults, CourseAccess]:
+        access = access_for(db, principal.user_id, principal.role)
+        return search(db, q, access, filters, limit=limit, offset=offset), access
+
+    try:
+        return await asyncio.to_thread(run)
+    except SearchError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except DBAPIError as exc:  # never expected: the query is always well formed
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR,
+                            "the search failed; the server log has the details") from exc
+
+
+Text = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/api/search", response_model=SearchOut,
+            summary="Find lessons by words in titles, descriptions, chapters, notes and tags")
+async def api_search(
+    request: Request, principal: Viewer, q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
+    specialty: Text = None, course: int | None = None, instructor: Text = None,
+    language: Text = None, date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
+) -> SearchOut:
+    filters = Filters(specialty or None, course, instructor or None, language or None,
+                      date_from, date_to)
+    results, _ = await _run(request, principal, q, filters, limit, offset)
+    return search_out(q, results)
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/library/search", response_class=HTMLResponse, include_in_schema=False)
+async def search_page(request: Request, q: str = "", specialty: str = "", course: str = "",
+                      instructor: str = "", language: str = "",
+                      date_from: Annotated[str, Query(alias="from")] = "",
+                      date_to: Annotated[str, Query(alias="to")] = "", page: int = 1) -> Response:
+    user = page_user(request)
+    form = {"q": q[:MAX_QUERY], "specialty": specialty, "course": course,
+            "instructor": instructor, "language": language, "from": date_from, "to": date_to}
+    filters = Filters(specialty or None, int(course) if course.isdigit() else None,
+                      instructor or None, language or None, _date(date_from), _date(date_to))
+    per_page, page = 20, max(1, page)
+    error, results = None, None
+    try:
+        results, access = await _run(request, user, form["q"], filters, per_page,
+                                     (page - 1) * per_page)
+    except HTTPException as exc:
+        error = str(exc.detail)
+        access = await asyncio.to_thread(access_for, request.app.state.medroom.db, user.user_id,
+                                         user.role)
+    only = None if access.everything else access.teaches | access.enrolled
+    courses = await asyncio.to_thread(list_courses, request.app.state.medroom.db, only)
+    pages = {}
+    if results is not None:
+        base = {k: v for k, v in form.items() if v}
+        if page > 1:
+            pages["previous"] = "?" + urlencode({**base, "page": page - 1})
+        if results.offset + len(results.hits) < results.total:
+            pages["next"] = "?" + urlencode({**base, "page": page + 1})
+    return templates.TemplateResponse(request, "search.html", {
+        "user": user, "csrf": csrf_token(request), "form": form, "results": results,
+        "out": search_out(form["q"], results) if results else None, "error": error,
+        "courses": courses, "specialties": sorted({c.specialty for c in courses}),
+        "pages": pages, "page": page,
+    })

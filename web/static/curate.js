@@ -1,0 +1,308 @@
+// Curation pages: the recordings list and the lesson editor, both driven by /api/library.
+"use strict";
+
+const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+
+async function api(method, path, body, isForm) {
+  const options = { method, headers: { "X-CSRF-Token": CSRF } };
+  if (body !== undefined) {
+    if (isForm) options.body = body;
+    else { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
+  }
+  const response = await fetch("/api/library" + path, options);
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.detail || `${response.status} ${response.statusText}`);
+  return data;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : String(child ?? ""));
+  return node;
+}
+
+function chip(state) { return el("span", { class: `chip chip-${state}` }, state); }
+
+function clock(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  const s = Math.max(0, seconds);
+  const m = Math.floor(s / 60);
+  return `${m}:${(s - m * 60).toFixed(1).padStart(4, "0")}`;
+}
+
+let flashTimer = null;
+function flash(message, isError) {
+  document.querySelector(".flash")?.remove();
+  const box = el("div", { class: "flash" + (isError ? " error" : ""), role: "status" }, message);
+  document.body.append(box);
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => box.remove(), isError ? 8000 : 2500);
+}
+
+const FAILED = Symbol("failed");
+
+async function attempt(action) {
+  try { return await action(); }
+  catch (error) { flash(error.message, true); return FAILED; }
+}
+
+// -- the list ------------------------------------------------------------------------------------
+async function renderList(root) {
+  const [recordings, courses, lessons] = await Promise.all([
+    api("GET", "/recordings"), api("GET", "/courses"), api("GET", "/lessons")]);
+  const body = root.querySelector("#recordings tbody");
+  body.replaceChildren();
+  for (const rec of recordings) {
+    const pick = el("select", { "aria-label": "course" },
+      ...courses.map(c => el("option", { value: c.id }, c.title)));
+    const action = rec.lesson_id
+      ? el("a", { class: "btn btn-small", href: `/library/lessons/${rec.lesson_id}/edit` }, "Edit lesson")
+      : el("span", { class: "row-actions" }, pick, el("button", {
+          class: "btn btn-small btn-primary",
+          onclick: async () => {
+            const lesson = await attempt(() => api("POST", "/lessons",
+              { recording_id: rec.id, course_ids: [Number(pick.value)] }));
+            if (lesson !== FAILED) location.href = `/library/lessons/${lesson.id}/edit`;
+          } }, "Make lesson"));
+    if (rec.state === "recording" && !rec.lesson_id) {
+      const button = action.querySelector("button");
+      button.disabled = true;
+      button.title = "Stop the recording first";
+    }
+    body.append(el("tr", {},
+      el("td", {}, rec.title, el("div", { class: "muted small" }, `${rec.room} · ${rec.id}`)),
+      el("td", { class: "small" }, new Date(rec.started_at).toLocaleString()),
+      el("td", { class: "num" }, clock(rec.duration)),
+      el("td", {}, chip(rec.state)),
+      el("td", {}, rec.lesson_status ? chip(rec.lesson_status) : el("span", { class: "muted small" }, "none")),
+      el("td", {}, el("div", { class: "row-actions" }, action))));
+  }
+  root.querySelector("#no-recordings").hidden = recordings.length > 0;
+  root.querySelector("#rec-count").textContent = `${recordings.length}`;
+  root.querySelector("#courses tbody").replaceChildren(...courses.map(c => el("tr", {},
+    el("td", {}, c.title, el("div", { class: "muted small" }, c.specialty)),
+    el("td", { class: "num" }, `${c.lessons} lesson${c.lessons === 1 ? "" : "s"}`))));
+  root.querySelector("#lessons tbody").replaceChildren(...lessons.map(l => el("tr", {},
+    el("td", {}, el("a", { href: `/library/lessons/${l.id}/edit` }, l.title),
+      el("div", { class: "muted small" }, [l.specialty, l.procedure].filter(Boolean).join(" · "))),
+    el("td", { class: "num" }, chip(l.status)))));
+  root.querySelector("#no-lessons").hidden = lessons.length > 0;
+  root.querySelector("#lesson-count").textContent = `${lessons.length}`;
+}
+
+// -- the editor ----------------------------------------------------------------------------------
+class Editor {
+  constructor(root) {
+    this.root = root;
+    this.id = Number(root.dataset.lesson);
+    this.isCurator = root.dataset.curator === "yes";
+    this.lesson = null;
+    this.courses = [];
+    this.chapters = [];
+    this.segments = [];
+    this.polling = null;
+    this.$ = selector => root.querySelector(selector);
+    this.bind();
+  }
+
+  bind() {
+    const on = (id, fn) => this.$(id).addEventListener("click", fn);
+    on("#save-trim", () => this.save(() => api("PUT", `/lessons/${this.id}/trim`, {
+      start: this.number("#trim-start"), end: this.number("#trim-end") }), "Trim saved"));
+    on("#add-chapter", () => {
+      const last = this.chapters.at(-1);
+      this.chapters.push({ id: null, title: "New chapter", start: last ? last.start + 1 : (this.lesson.trim_start || 0) });
+      this.renderChapters();
+    });
+    on("#save-chapters", () => this.save(() => api("PUT", `/lessons/${this.id}/chapters`, this.chapters), "Chapters saved"));
+    on("#add-segment", () => {
+      const start = this.lesson.trim_start || 0;
+      this.segments.push({ start, end: Math.min(start + 5, this.lesson.recording_duration) });
+      this.renderSegments();
+    });
+    on("#save-segments", () => this.save(() => api("PUT", `/lessons/${this.id}/hidden`, this.segments), "Hidden segments saved"));
+    on("#add-note", () => this.save(async () => {
+      await api("POST", `/lessons/${this.id}/notes`, { at: this.number("#note-at") ?? 0, text: this.$("#note-text").value });
+      this.$("#note-text").value = "";
+    }, "Note added"));
+    on("#save-details", () => this.save(() => api("PATCH", `/lessons/${this.id}`, {
+      title: this.$("#f-title").value, specialty: this.$("#f-specialty").value,
+      procedure: this.$("#f-procedure").value, language: this.$("#f-language").value,
+      description: this.$("#f-description").value, tags: this.words("#f-tags"),
+      instructors: this.words("#f-instructors"),
+      course_ids: [...this.$("#f-courses").querySelectorAll("input:checked")].map(i => Number(i.value)),
+    }), "Details saved"));
+    on("#save-privacy", () => this.save(() => api("PUT", `/lessons/${this.id}/privacy`, {
+      consent: this.$("#consent").checked, deidentified: this.$("#deidentified").checked }), "Privacy confirmation recorded"));
+    on("#publish", () => this.save(() => api("POST", `/lessons/${this.id}/publish`), "Publishing started"));
+    on("#retry", () => this.save(() => api("POST", `/jobs/${this.lesson.job.id}/retry`), "Publishing again"));
+    on("#unpublish", () => this.save(() => api("POST", `/lessons/${this.id}/unpublish`), "Unpublished"));
+    on("#attach", () => this.save(async () => {
+      const files = this.$("#dicom-files").files;
+      if (!files.length) throw new Error("choose the DICOM files to attach first");
+      const form = new FormData();
+      for (const file of files) form.append("files", file);
+      await api("POST", `/lessons/${this.id}/attachments`, form, true);
+      this.$("#dicom-files").value = "";
+    }, "De-identified and attached"));
+  }
+
+  number(selector) {
+    const text = this.$(selector).value.trim();
+    return text === "" ? null : Number(text);
+  }
+
+  words(selector) { return this.$(selector).value.split(",").map(w => w.trim()).filter(Boolean); }
+
+  async save(action, message) {
+    // The confirmation shows once the page holds the saved state (a reload re-renders inputs).
+    if (await attempt(action) === FAILED) return;
+    try { await this.load(); flash(message); } catch (error) { flash(error.message, true); }
+  }
+
+  async load() {
+    const [lesson, courses, attachments] = await Promise.all([
+      api("GET", `/lessons/${this.id}`), api("GET", "/courses"), api("GET", `/lessons/${this.id}/attachments`)]);
+    this.lesson = lesson;
+    this.courses = courses;
+    this.chapters = lesson.chapters.map(c => ({ id: c.id, title: c.title, start: c.start }));
+    this.segments = lesson.hidden_segments.map(s => ({ ...s }));
+    this.render(attachments);
+    this.watchJob();
+  }
+
+  render(attachments) {
+    const l = this.lesson;
+    document.title = `${l.title} · MedRoom`;
+    this.$("#lesson-title").textContent = l.title;
+    document.querySelector("#crumb-title").textContent = l.title;
+    this.$("#lesson-sub").textContent = `Recording ${l.recording_id} · room ${l.room_id} · ${clock(l.recording_duration)}`;
+    const status = this.$("#lesson-status");
+    status.className = `chip chip-${l.status}`;
+    status.textContent = l.status;
+    this.$("#trim-start").value = l.trim_start ?? "";
+    this.$("#trim-end").value = l.trim_end ?? "";
+    for (const key of ["title", "specialty", "procedure", "language", "description"]) this.$(`#f-${key}`).value = l[key];
+    this.$("#f-tags").value = l.tags.join(", ");
+    this.$("#f-instructors").value = l.instructors.join(", ");
+    this.$("#f-courses").replaceChildren(...this.courses.map(c => el("label", {},
+      el("input", Object.assign({ type: "checkbox", value: c.id }, l.course_ids.includes(c.id) ? { checked: "" } : {})), c.title)));
+    this.renderChapters();
+    this.renderSegments();
+    this.$("#notes").replaceChildren(...(l.notes.length ? l.notes.map(n => el("div", { class: "list-row note-row" },
+      el("span", { class: "note-at" }, clock(n.at)), el("span", {}, n.text, el("div", { class: "muted small" }, n.author)),
+      el("button", { class: "btn btn-small btn-ghost", title: "Delete note",
+        onclick: () => this.save(() => api("DELETE", `/lessons/${this.id}/notes/${n.id}`), "Note deleted") }, "✕")))
+      : [el("p", { class: "empty" }, "No notes yet.")]));
+    this.$("#consent").checked = l.consent_confirmed;
+    this.$("#deidentified").checked = l.deidentification_confirmed;
+    for (const id of ["#consent", "#deidentified", "#save-privacy"]) this.$(id).disabled = !this.isCurator;
+    const gate = this.$("#gate");
+    gate.className = "gate " + (l.privacy_problem ? "gate-closed" : "gate-open");
+    gate.textContent = l.privacy_problem ? "Publishing is blocked: a curator must confirm patient consent and de-identification."
+      : "Consent and de-identification confirmed.";
+    this.$("#privacy-who").textContent = l.privacy_confirmed_at
+      ? `Recorded ${new Date(l.privacy_confirmed_at).toLocaleString()}` : (this.isCurator ? "" : "Only a curator can confirm.");
+    this.$("#publish").textContent = l.status === "published" ? "Publish again" : "Publish";
+    this.$("#publish").disabled = l.status === "publishing" || Boolean(l.privacy_problem);
+    this.$("#unpublish").hidden = l.status !== "published";
+    this.renderPublished();
+    this.$("#attachments").replaceChildren(...(attachments.length ? attachments.map(a => el("div", { class: "list-row note-row" },
+      el("span", { class: "note-at" }, `${a.files} file${a.files === 1 ? "" : "s"}`),
+      el("span", {}, a.name, el("div", { class: "muted small" }, `${a.report.profile}`)), el("span")))
+      : [el("p", { class: "empty" }, "None. Files are de-identified (DICOM PS3.15 Annex E) before they are stored.")]));
+    this.renderStrip();
+    this.renderJob(l.job);
+  }
+
+  renderPublished() {
+    const l = this.lesson;
+    const rows = l.status === "published" && l.technical ? [
+      ["Length", clock(l.duration)], ["Starts at", `${clock(l.published_start)} of the recording`],
+      ["Tracks", l.technical.tracks.map(t => t.kind === "audio" ? `${t.name} (${t.codec})` : `${t.name} ${t.width}×${t.height}`).join(", ")],
+      ["Chapters", `${l.technical.chapters.items.length}`],
+      ["Published", new Date(l.published_at).toLocaleString()],
+    ] : [["State", l.status === "publishing" ? "publishing…" : "not in the library"]];
+    this.$("#published").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  }
+
+  renderChapters() {
+    const rows = this.chapters.map((c, i) => el("div", { class: "list-row" },
+      el("span", { class: "n" }, i + 1),
+      el("input", { type: "text", value: c.title, "aria-label": `chapter ${i + 1} title`,
+        oninput: e => { c.title = e.target.value; } }),
+      el("input", { type: "number", step: "0.1", min: "0", value: c.start, "aria-label": `chapter ${i + 1} start`,
+        onchange: e => { c.start = Number(e.target.value); this.renderStrip(); } }),
+      el("button", { class: "btn btn-small btn-ghost", title: "Remove chapter",
+        onclick: () => { this.chapters.splice(i, 1); this.renderChapters(); } }, "✕")));
+    this.$("#chapters").replaceChildren(...(rows.length ? rows : [el("p", { class: "empty" }, "No chapters: press M while recording, or add one.")]));
+    this.renderStrip();
+  }
+
+  renderSegments() {
+    const rows = this.segments.map((s, i) => el("div", { class: "list-row seg-row" },
+      el("input", { type: "number", step: "0.1", min: "0", value: s.start, "aria-label": `segment ${i + 1} start`,
+        onchange: e => { s.start = Number(e.target.value); this.renderStrip(); } }),
+      el("input", { type: "number", step: "0.1", min: "0", value: s.end, "aria-label": `segment ${i + 1} end`,
+        onchange: e => { s.end = Number(e.target.value); this.renderStrip(); } }),
+      el("span", { class: "muted small" }, `${clock(s.start)} – ${clock(s.end)} skipped`),
+      el("button", { class: "btn btn-small btn-ghost", title: "Show this segment again",
+        onclick: () => { this.segments.splice(i, 1); this.renderSegments(); } }, "✕")));
+    this.$("#segments").replaceChildren(...(rows.length ? rows : [el("p", { class: "empty" }, "Nothing hidden.")]));
+    this.renderStrip();
+  }
+
+  renderStrip() {
+    const l = this.lesson;
+    if (!l) return;
+    const total = l.recording_duration || 1;
+    const pct = s => `${Math.max(0, Math.min(100, (s / total) * 100))}%`;
+    const start = l.trim_start ?? 0, end = l.trim_end ?? total;
+    const parts = [el("div", { class: "kept", style: `left:${pct(start)};width:calc(${pct(end)} - ${pct(start)})` })];
+    for (const s of this.segments) parts.push(el("div", { class: "hidden-seg", style: `left:${pct(s.start)};width:calc(${pct(s.end)} - ${pct(s.start)})`, title: "hidden" }));
+    for (const c of this.chapters) parts.push(el("div", { class: "tick", style: `left:${pct(c.start)}`, title: c.title }, el("span", {}, c.title)));
+    for (const n of l.notes) parts.push(el("div", { class: "dot", style: `left:${pct(n.at)}`, title: n.text }));
+    this.$("#strip").replaceChildren(...parts);
+    this.$("#strip-end").textContent = clock(total);
+  }
+
+  renderJob(job) {
+    this.$("#job").hidden = !job;
+    this.$("#retry").hidden = !job || job.state !== "failed";
+    if (!job) return;
+    const percent = job.state === "done" ? 100 : job.percent;
+    this.$("#job-bar").style.width = `${percent}%`;
+    this.$("#job-step").textContent = job.state === "running" ? `Step: ${job.step}` : `Job ${job.state}` + (job.attempts > 1 ? ` (attempt ${job.attempts})` : "");
+    this.$("#job-percent").textContent = `${Math.round(percent)} %`;
+    const error = this.$("#job-error");
+    error.hidden = !job.error;
+    error.textContent = job.error || "";
+  }
+
+  watchJob() {
+    const job = this.lesson.job;
+    if (this.polling || !job || !["queued", "running"].includes(job.state)) return;
+    this.polling = setInterval(async () => {
+      const current = await api("GET", `/jobs/${job.id}`).catch(() => null);
+      if (!current) return;
+      this.renderJob(current);
+      if (current.state === "done" || current.state === "failed") {
+        clearInterval(this.polling);
+        this.polling = null;
+        flash(current.state === "done" ? "Published" : `Publishing failed: ${current.error}`, current.state === "failed");
+        await this.load();
+      }
+    }, 400);
+  }
+}
+
+const listRoot = document.querySelector("#curate");
+if (listRoot) renderList(listRoot).catch(error => flash(error.message, true));
+const editorRoot = document.querySelector("#editor");
+if (editorRoot) new Editor(editorRoot).load().catch(error => flash(error.message, true));
