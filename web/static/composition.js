@@ -20,7 +20,10 @@
 
   function render(data) {
     state = data;
-    document.querySelectorAll("[data-layout]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.layout === data.layout.kind)));
+    document.querySelectorAll("[data-layout]").forEach((b) => {
+      b.setAttribute("aria-pressed", String(b.dataset.layout === data.layout.kind));
+      b.disabled = false;
+    });
     const list = $("mask-list");
     list.innerHTML = "";
     data.masks.forEach((mask, i) => {
