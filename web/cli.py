@@ -199,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dicom_bench.add_arguments(dicom)
     dicom.set_defaults(func=lambda args: dicom_bench.run_from_args(args))
+    from library.publishing import bench as publishing_bench
+
+    publishing = bench_sub.add_parser(
+        "publishing", help="publishing a 60-minute 3-track 720p recording, against re-encoding "
+        "it with PyAV",
+    )
+    publishing_bench.add_arguments(publishing)
+    publishing.set_defaults(func=lambda args: publishing_bench.run_from_args(args))
     from library.search import bench as search_bench
 
     search_bench_parser = bench_sub.add_parser(

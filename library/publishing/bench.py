@@ -1,6 +1,6 @@
 """Benchmark: publishing a 60-minute recording, against re-encoding the same tracks with PyAV.
 
-``python -m library.publishing.bench [--minutes 60 --tracks 3 --width 1280 --height 720]``
+``medroom bench publishing [--minutes 60 --tracks 3 --width 1280 --height 720]``
 
 The synthetic recording is built the way the recorder writes one, but without waiting an
 hour: each track encodes a short clip once (``--clip-seconds``, libx264 with the shared
@@ -239,8 +239,7 @@ def run(args: argparse.Namespace, workdir: Path,
             "reencode_wall_estimate": estimate, "build": built}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--tracks", type=int, default=3, help="program + ISO tracks")
     parser.add_argument("--width", type=int, default=1280)
@@ -253,9 +252,18 @@ def main() -> None:
     parser.add_argument("--preset", default="veryfast", help="libx264 preset of the re-encode")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the synthetic files go (several GB; default: a temp dir)")
-    args = parser.parse_args()
+
+
+def run_from_args(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="medroom-pubbench-", dir=args.workdir) as workdir:
         run(args, Path(workdir))
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_arguments(parser)
+    run_from_args(parser.parse_args())
 
 
 if __name__ == "__main__":
