@@ -199,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dicom_bench.add_arguments(dicom)
     dicom.set_defaults(func=lambda args: dicom_bench.run_from_args(args))
+    player = bench_sub.add_parser(
+        "player", help="first frame of a published lesson in headless Chromium (p50/p95)"
+    )
+    player.add_argument("--loads", type=int, default=20, help="page loads measured")
+    player.add_argument("--minutes", type=float, default=10.0,
+                        help="length of the published recording")
+    player.set_defaults(func=cmd_bench)
     from library.publishing import bench as publishing_bench
 
     publishing = bench_sub.add_parser(

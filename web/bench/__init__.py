@@ -1,9 +1,11 @@
-"""``medroom bench fanout``, ``latency`` and ``churn``: figures and ratios, one JSON line.
+"""``medroom bench fanout``, ``latency``, ``churn`` and ``player``: figures and ratios, one JSON
+line.
 
 The modules: ``protocol`` (limits and signalling lines shared by every process), ``server`` (the
 process that sends), ``probe`` (lean viewers that count frames), ``processes`` (one measurement:
-spawn, read CPU, stop), ``fanout`` and ``latency`` (the two benchmarks and their reports), ``churn`` (join/leave leak check
-against a real ``medroom serve``).
+spawn, read CPU, stop), ``fanout`` and ``latency`` (the two benchmarks and their reports),
+``churn`` (join/leave leak check against a real ``medroom serve``), ``player`` (first frame of a
+published lesson in headless Chromium).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ def run_bench(args: argparse.Namespace) -> int:
         return run_latency_bench(args)
     if args.bench == "churn":
         return run_churn_bench(args)
+    if args.bench == "player":
+        from web.bench.player import run_from_args  # needs Playwright (test extras)
+
+        return run_from_args(args)
     if args.bench != "fanout":
         print(f"medroom bench: unknown benchmark {args.bench!r}", file=sys.stderr)
         return 2
