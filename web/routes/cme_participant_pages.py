@@ -18,6 +18,7 @@ from web.auth import csrf_token, page_user
 from web.routes.cme import ORGANISER_ROLES, database, programme_or_404
 from web.routes.cme_pages import KIND_LABELS
 from web.routes.cme_participants import actor, list_out, may_handle_cnps, score, vault
+from web.routes.cme_tests import tests_of
 from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +28,10 @@ router = APIRouter(include_in_schema=False)
 async def doctor_page(request: Request) -> Response:
     user = page_user(request)
     data = await asyncio.to_thread(score, request, user)
+    tests = await asyncio.to_thread(tests_of, database(request),
+                                    [p.id for p in data.credits.programmes], user.subject)
     return templates.TemplateResponse(request, "cme_me.html", {
+        "tests": tests,
         "user": user, "csrf": csrf_token(request), "is_organiser": user.role in ORGANISER_ROLES,
         "s": data, "kinds": {k.value: v for k, v in KIND_LABELS.items()},
         "grades": list(Grade), "title_kinds": list(TitleKind),

@@ -33,7 +33,7 @@ from library.cme.quiz_store import (
     submit_attempt,
     test_window,
 )
-from library.cme.store import ProgrammeInfo
+from library.cme.store import ProgrammeInfo, get_programme
 from library.db import Database
 from library.models import utcnow
 from library.users import Role
@@ -167,6 +167,16 @@ def test_info(db: Database, info: ProgrammeInfo, person: str) -> TestInfoOut:
         opens_at=opens, closes_at=closes, open_now=opens <= now < closes,
         status=info.status.value, attempts=mine,
     )
+
+
+def tests_of(db: Database, programme_ids: list[int], person: str) -> list[TestInfoOut]:
+    """The final tests of these programmes (those that have one), for a doctor's own page."""
+    tests = []
+    for programme_id in programme_ids:
+        info = get_programme(db, programme_id)
+        if info is not None and info.programme.final_test is not None:
+            tests.append(test_info(db, info, person))
+    return tests
 
 
 # -- organisers: the bank ------------------------------------------------------------------
