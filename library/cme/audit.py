@@ -49,6 +49,7 @@ class Action(str, Enum):
     CNP_REVEAL = "cnp.reveal"
     PARTICIPANT_EDIT = "participant.edit"
     CERTIFICATE_ISSUE = "certificate.issue"
+    CERTIFICATE_REVOKE = "certificate.revoke"
     AUDIT_VIEW = "audit.view"
 
 

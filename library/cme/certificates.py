@@ -40,6 +40,10 @@ class CertificateError(ValueError):
     """Certificates cannot be issued as asked; the message says why and what to do."""
 
 
+class CertificateNotFound(CertificateError):
+    """No certificate has that number."""
+
+
 class CertificateKind(str, Enum):
     COMPLETION = "completion"
     """Certificat de absolvire (art. 26 alin. (2))."""
@@ -194,6 +198,26 @@ def issue_certificates(
             session.flush()
             issued.append(_certificate(cert))
     return IssueReport(tuple(issued), tuple(already), tuple(skipped))
+
+
+def revoke_certificate(db: Database, number: str, now: datetime | None = None) -> Certificate:
+    """Revoke a certificate issued in error: its verification page says so from then on.
+
+    The row stays (numbers are never reused and the audit log refers to it); revoking twice is
+    refused so the first date stands.
+    """
+    canonical = parse_number(number)
+    with db.session() as session:
+        row = None if canonical is None else session.scalar(
+            select(CmeCertificate).where(CmeCertificate.number == canonical))
+        if row is None:
+            raise CertificateNotFound(f"no certificate {number.strip()!r}")
+        if row.revoked_at is not None:
+            raise CertificateError(
+                f"certificate {row.number} was already revoked on {row.revoked_at.date()}")
+        row.revoked_at = now or utcnow()
+        session.flush()
+        return _certificate(row)
 
 
 def parse_number(text: str) -> str | None:

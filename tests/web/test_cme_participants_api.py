@@ -219,7 +219,35 @@ def test_doctor_page_and_participant_list_in_headless_chromium(demo: Demo) -> No
                         "\"tr[data-person='demo.ionescu'] td.cnp code\").textContent)"
                     )
                     assert "access log" in page.inner_text("#list-message")
+                    # Revoking a certificate from the list asks for the reason.
+                    page.once("dialog", lambda d: d.accept("issued before the gap was seen"))
+                    row.locator("button.revoke").click()
+                    page.wait_for_selector("tr[data-person='demo.ionescu'] span.no:text('revoked')")
+                    assert "revoked" in page.inner_text("#list-message")
                 page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
                 context.close()
         finally:
             browser.close()
+
+
+def test_art_26_a_certificate_issued_in_error_is_revoked_and_says_so(demo: Demo) -> None:
+    organiser, student = demo.login("instructor"), demo.login("student")
+    [cert] = student.get("/api/cme/me/score").json()["certificates"]
+    # Only organisers revoke, with a reason.
+    r = student.post(f"/api/cme/certificates/{cert['number']}/revoke", json={"reason": "mine"})
+    assert r.status_code == 403
+    r = organiser.post(f"/api/cme/certificates/{cert['number']}/revoke", json={"reason": ""})
+    assert r.status_code == 422
+    r = organiser.post("/api/cme/certificates/MR-2026-999999/revoke", json={"reason": "typo"})
+    assert r.status_code == 404 and "no certificate" in r.json()["detail"]
+    reason = "attendance gap found after issuing"
+    r = organiser.post(f"/api/cme/certificates/{cert['number']}/revoke", json={"reason": reason})
+    assert r.status_code == 200 and r.json()["valid"] is False
+    again = organiser.post(f"/api/cme/certificates/{cert['number']}/revoke", json={"reason": reason})
+    assert again.status_code == 409 and "already revoked" in again.json()["detail"]
+    # The public page and the holder's own page say so; the reason is in the access log.
+    page = httpx.get(f"{demo.server.url}/verify/{cert['number']}")
+    assert "Revoked certificate" in page.text and "Valid certificate" not in page.text
+    assert student.get("/api/cme/me/score").json()["certificates"][0]["valid"] is False
+    log = demo.log(audit.Action.CERTIFICATE_REVOKE)
+    assert [e.detail["reason"] for e in log if e.target_id == cert["number"]] == [reason]

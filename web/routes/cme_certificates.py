@@ -1,7 +1,8 @@
 """Certificates (art. 26): issuing them, downloading them, and the public verification page.
 
 Organisers issue a programme's certificates (``POST .../certificates``), to the participants the
-credit engine qualifies. A certificate's PDF goes to its holder or an organiser. ``/verify/{n}``
+credit engine qualifies, and revoke one issued in error (``POST /api/cme/certificates/{n}/revoke``,
+with the reason kept in the audit log). A certificate's PDF goes to its holder or an organiser. ``/verify/{n}``
 is public on purpose: whoever holds a certificate (a hospital, the College) opens it from the QR
 code without an account; it shows the holder's initials only, and an unknown number is a 404.
 """
@@ -13,15 +14,17 @@ from datetime import date
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from library.cme import audit
 from library.cme.certificate_pdf import certificate_pdf
 from library.cme.certificates import (
     CertificateError,
+    CertificateNotFound,
     certificates_of_programme,
     get_certificate,
     issue_certificates,
+    revoke_certificate,
     verification,
 )
 from web.auth import Viewer
@@ -75,6 +78,30 @@ async def issue(request: Request, programme_id: int, principal: Organiser) -> Is
         skipped=[SkippedOut(person_id=s.person_id, name=s.name, reason=s.reason)
                  for s in report.skipped],
     )
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=500,
+                        description="why the certificate no longer stands (kept in the audit log)")
+
+
+@router.post("/api/cme/certificates/{number}/revoke", response_model=CertificateOut,
+             summary="Revoke a certificate issued in error; its verification page says so")
+async def revoke(request: Request, number: str, body: RevokeIn,
+                 principal: Organiser) -> CertificateOut:
+    db = database(request)
+    try:
+        cert = await asyncio.to_thread(revoke_certificate, db, number)
+    except CertificateNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except CertificateError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    await asyncio.to_thread(
+        audit.record, db, actor(principal, request), audit.Action.CERTIFICATE_REVOKE,
+        target=audit.Target.CERTIFICATE, target_id=cert.number, programme_id=cert.programme_id,
+        detail={"person_id": cert.person_id, "reason": body.reason},
+    )
+    return certificate_out(cert)
 
 
 @router.get("/api/cme/programmes/{programme_id}/certificates",

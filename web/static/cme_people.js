@@ -1,5 +1,5 @@
 // CME people pages: a doctor's profile form, and on a participant list revealing a CNP and
-// issuing the certificates. Every call carries the session's CSRF token; the server decides.
+// issuing and revoking the certificates. Every call carries the session's CSRF token; the server decides.
 (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
 
@@ -85,6 +85,19 @@
       }
     });
   }
+  document.querySelectorAll("button.revoke").forEach((button) => button.addEventListener("click", async () => {
+    const reason = prompt(`Revoke certificate ${button.dataset.number}? Its verification page will say so.\nReason (kept in the access log):`);
+    if (reason === null) return;
+    button.disabled = true;
+    try {
+      await call("POST", `/api/cme/certificates/${encodeURIComponent(button.dataset.number)}/revoke`, { reason });
+      say(listMessage, `Certificate ${button.dataset.number} revoked.`);
+      button.replaceWith(Object.assign(document.createElement("span"), { className: "no", textContent: "revoked" }));
+    } catch (error) {
+      say(listMessage, error.message, true);
+      button.disabled = false;
+    }
+  }));
   const issue = document.getElementById("issue-certificates");
   if (issue) {
     issue.addEventListener("click", async () => {
