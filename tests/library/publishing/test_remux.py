@@ -45,7 +45,10 @@ def test_trim_snaps_start_to_the_keyframe_before_and_cuts_before_end(
     before = packets(src)
     keyframes = [p.seconds for p in before if p.keyframe]
     start = (keyframes[2] + keyframes[3]) / 2  # mid-GOP
-    end = start + 1.5
+    # Halfway between two frames about 1.5 s later: with a 1 s GOP, start + 1.5 itself can fall
+    # on a keyframe, and which side of ``end`` that frame lies is then a matter of rounding.
+    after_end = next(i for i, p in enumerate(before) if p.seconds >= start + 1.5)
+    end = (before[after_end - 1].seconds + before[after_end].seconds) / 2
     result = remux_faststart(src, tmp_path / "cut.mp4", start=start, end=end)
 
     assert result.start == pytest.approx(keyframes[2])  # at or before start, the nearest
