@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from library.db import Database
+from library.users import Role, create_user
+from web.auth import TokenSigner
 from web.bench.churn import wait_until_serving
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,10 +43,11 @@ class Server:
         )
 
     def token(self, role: str, room: str = "demo", subject: str | None = None) -> str:
-        args = ["token", "--room", room, "--role", role]
-        if subject:
-            args += ["--subject", subject]
-        return self.cli(*args).stdout.strip()
+        """What ``medroom token`` prints, signed here with the server's key (a CLI process
+        costs seconds of start-up; tests/web/test_live_api.py runs the command itself)."""
+        signer = TokenSigner(self.env["MEDROOM_SECRET_KEY"])
+        return signer.issue(subject=subject or f"script-{role}", role=Role(role), room=room,
+                            ttl_seconds=12 * 3600)
 
 
 def server_env(data_dir: Path, port: int) -> dict[str, str]:
@@ -62,13 +66,17 @@ def start_server(
 ) -> Iterator[Server]:
     port = free_port()
     env = {**server_env(data_dir, port), **(extra_env or {})}
-    for name, role in (("dr-ana", "instructor"), ("marko", "student"), ("cura", "curator"))[
-        : 3 if create_users else 0
-    ]:
-        subprocess.run(
-            [*MEDROOM, "user", "add", name, "--role", role, "--password", PASSWORD],
-            env=env, cwd=REPO, check=True, capture_output=True, timeout=180,
-        )
+    if create_users:
+        # In this process, as `medroom user add` would (the server migrates again: a no-op).
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(f"sqlite:///{data_dir / 'medroom.db'}")
+        try:
+            db.migrate()
+            for name, role in (("dr-ana", "instructor"), ("marko", "student"),
+                               ("cura", "curator")):
+                create_user(db, name, PASSWORD, Role(role))
+        finally:
+            db.dispose()
     log = data_dir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen([*MEDROOM, "serve"], env=env, cwd=REPO, stdout=out, stderr=out)

@@ -119,7 +119,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``with_benchmarks=False`` leaves out the benchmarks' options, whose
+    modules import the whole media stack (a second of start-up every other command can skip)."""
     parser = argparse.ArgumentParser(prog="medroom", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -154,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     devices.set_defaults(func=cmd_devices)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures and ratios")
+    if not with_benchmarks:
+        return parser
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     fanout = bench_sub.add_parser("fanout", help="server CPU per WHEP viewer")
     fanout.add_argument("--viewers", type=int, nargs="+", default=[1, 10])
@@ -226,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    commands = [w for w in words if not w.startswith("-")]
+    args = build_parser(with_benchmarks=not commands or commands[0] == "bench").parse_args(words)
     try:
         return int(args.func(args))
     except RoomFileError as exc:

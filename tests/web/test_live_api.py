@@ -63,6 +63,8 @@ def test_unknown_room_and_source(server: Server) -> None:
 def test_token_for_another_room_is_refused(server: Server) -> None:
     other = server.token("student", room="*")
     assert httpx.get(f"{server.url}/api/rooms/demo", headers=auth(other)).status_code == 200
+    printed = server.cli("token", "--room", "demo", "--role", "student").stdout.strip()
+    assert httpx.get(f"{server.url}/api/rooms/demo", headers=auth(printed)).status_code == 200
     r = server.cli("token", "--room", "elsewhere", "--role", "student", check=False)
     assert r.returncode != 0 and "no room 'elsewhere'" in r.stderr
 

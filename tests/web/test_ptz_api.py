@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import Server, start_server
+from tests.room_controller.polling import wait_for
 
 ROOM = """
 [room]
@@ -95,8 +95,12 @@ def test_drive_presets_and_home(ptz_server: Server) -> None:
 def test_a_dead_camera_is_reported_and_the_room_keeps_working(ptz_server: Server) -> None:
     with httpx.Client(base_url=ptz_server.url, headers=auth(ptz_server.token("instructor", room="or1")),
                       timeout=15) as http:
-        heads = {h["id"]: h for h in http.get("/api/rooms/or1/ptz").json()}
-        assert heads["dead"]["reachable"] is False and heads["dead"]["last_error"]
+        def dead_head() -> dict:  # type: ignore[type-arg]
+            return next(h for h in http.get("/api/rooms/or1/ptz").json() if h["id"] == "dead")
+
+        # The head's first probe times out a few seconds after start-up: until then, unknown.
+        assert wait_for(lambda: dead_head()["reachable"] is not None, timeout=30, step=0.2)
+        assert dead_head()["reachable"] is False and dead_head()["last_error"]
         started = time.monotonic()
         r = http.post("/api/rooms/or1/ptz/dead/home")
         assert r.status_code == 504 and "127.0.0.1" in r.json()["detail"]
