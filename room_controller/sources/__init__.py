@@ -33,6 +33,6 @@ __all__ = [
     "TestPatternSource",
     "ThreadedSource",
     "VideoDeviceSource",
-    "WorkerSource",
     "WhipSource",
+    "WorkerSource",
 ]

@@ -20,9 +20,8 @@ from room_controller.ptz import (
     ViscaSyntaxError,
     ViscaTimeout,
 )
-from room_controller.ptz.visca import PT_COMMAND, PT_CONTROL, PT_INQUIRY
-
 from room_controller.ptz.simulated import ViscaPeer
+from room_controller.ptz.visca import PT_COMMAND, PT_CONTROL, PT_INQUIRY
 
 
 @pytest.fixture

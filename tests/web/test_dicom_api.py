@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -122,7 +123,7 @@ def test_record_pause_markers_stop_and_chapters(server: Server) -> None:
         assert vtt.text.index("Mucosal incision") < vtt.text.index("Cartilage resected")
         events = http.get(f"/api/recordings/{rid}/timeline", headers=auth(curator)).json()
         assert sorted(e["type"] for e in events) == ["chat", "marker", "marker", "note", "stroke"]
-        assert all(a["at"] <= b["at"] for a, b in zip(events, events[1:]))
+        assert all(a["at"] <= b["at"] for a, b in itertools.pairwise(events))
 
     # Every track plays: the pause is not in the file, the frames are the room's sources.
     folder = next((server.data_dir / "recordings" / "demo").glob(f"*-{rid}"))
@@ -171,7 +172,7 @@ def test_sigkill_mid_recording_loses_at_most_two_seconds(tmp_path: Path) -> None
         folder = next((tmp_path / "recordings" / "demo").glob(f"*-{rec['id']}"))
         assert (folder / "chapters.vtt").read_text().count("Before") == 1
         for track in body["tracks"]:
-            seconds, frames, _ = decoded_seconds(folder / track["file"])
+            seconds, _frames, _ = decoded_seconds(folder / track["file"])
             assert elapsed_at_kill - 2.0 <= seconds + 1 / 30 <= elapsed_at_kill + 0.5, (
                 track["name"], seconds, elapsed_at_kill)
         # The room records again after the crash.
@@ -205,7 +206,7 @@ def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
     mount = tmp_path / "small-disk"
     mount.mkdir()
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
+                            check=False, capture_output=True, text=True)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
     try:

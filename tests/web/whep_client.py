@@ -50,7 +50,7 @@ class WhepClient:
         while len(frames) < want and time.monotonic() < deadline:
             try:
                 frame = await asyncio.wait_for(track.recv(), deadline - time.monotonic())
-            except (asyncio.TimeoutError, MediaStreamError):
+            except (TimeoutError, MediaStreamError):
                 break
             if first is None:
                 first = time.monotonic() - started
