@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.conftest import Server
@@ -62,6 +64,15 @@ async def test_a_mask_drawn_on_the_program_hides_pixels_from_viewers(server: Ser
         assert bad.status_code == 422
         # Back to the endoscope alone: the mask follows it, now a bigger area of the program.
         await http.put("/api/rooms/demo/layout", json={"kind": "single", "sources": ["endoscope"]})
+        # A source still starting shows its slate, not its picture (the mask belongs to the
+        # picture): wait until the simulated endoscope delivers, as a fresh server may not yet.
+        for _ in range(300):
+            room = (await http.get("/api/rooms/demo")).json()
+            health = {s["id"]: s["health"]["state"] for s in room["sources"]}
+            if health["endoscope"] == "live":
+                break
+            await asyncio.sleep(0.1)
+        assert health["endoscope"] == "live", health
         assert (await http.post("/api/rooms/demo/live", json={})).status_code == 201
         try:
             viewer = WhepClient(server.url, "demo", server.token("student"))
