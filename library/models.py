@@ -454,11 +454,30 @@ class SearchDocument(Base):
     folded_body: Mapped[str] = mapped_column(Text, default="")
 
 
+class SearchLesson(Base):
+    """All of a lesson's searchable text in one row: what the ranking query matches.
+
+    Ranking one row per lesson, rather than grouping the matches of its documents, keeps a
+    common word (thousands of chapters) cheap; the lesson then matches when its words are
+    anywhere in it. ``SearchDocument`` still says which chapter or note holds them. Indexed like
+    it, outside the ORM: FTS5 ``lesson_fts`` (SQLite), generated ``tsv`` + GIN (PostgreSQL).
+    """
+
+    __tablename__ = "search_lessons"
+
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    folded_title: Mapped[str] = mapped_column(Text, default="")  # lesson and chapter titles
+    folded_body: Mapped[str] = mapped_column(Text, default="")  # description, tags, notes
+
+
 # Schema objects the migrations create by hand because the ORM cannot describe them on both
 # backends: comparing the models with a database must leave them out.
 SEARCH_INDEX_OBJECTS = frozenset({
     "search_fts", "search_fts_data", "search_fts_idx", "search_fts_docsize", "search_fts_config",
     "search_fts_content", "ix_search_documents_tsv", "tsv",
+    "lesson_fts", "lesson_fts_data", "lesson_fts_idx", "lesson_fts_docsize", "lesson_fts_config",
+    "ix_search_lessons_tsv",
 })
 
 

@@ -28,8 +28,16 @@ from sqlalchemy import insert, text
 
 from library.courses import CourseAccess
 from library.db import Database, throwaway_postgres_database
-from library.models import Course, Lesson, LessonChapter, LessonCourse, LessonNote, SearchDocument
-from library.search.index import documents_for
+from library.models import (
+    Course,
+    Lesson,
+    LessonChapter,
+    LessonCourse,
+    LessonNote,
+    SearchDocument,
+    SearchLesson,
+)
+from library.search.index import documents_for, lesson_row
 from library.search.query import Filters, search
 
 TARGET_P95_MS = 50.0
@@ -62,7 +70,7 @@ def generate(db: Database, lessons: int, seed: int = 7) -> tuple[int, list[int]]
     documents = 0
     batch = 500
     for first in range(0, lessons, batch):
-        rows, links, chapter_rows, note_rows, docs = [], [], [], [], []
+        rows, links, chapter_rows, note_rows, docs, ranking = [], [], [], [], [], []
         with db.session() as session:
             base = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM lessons")).scalar_one()
             for offset in range(min(batch, lessons - first)):
@@ -94,13 +102,16 @@ def generate(db: Database, lessons: int, seed: int = 7) -> tuple[int, list[int]]
                 links.append({"lesson_id": lesson_id, "course_id": courses[course_index]})
                 chapter_rows += [_values(c) for c in chapters]
                 note_rows += [dict(_values(x), created_at=now) for x in notes]
-                docs += [_values(d) for d in documents_for(lesson, chapters, notes)]
+                lesson_docs = documents_for(lesson, chapters, notes)
+                docs += [_values(d) for d in lesson_docs]
+                ranking.append(_values(lesson_row(lesson_id, lesson_docs)))
             session.execute(insert(Lesson), rows)
             session.execute(insert(LessonCourse), links)
             session.execute(insert(LessonChapter), chapter_rows)
             if note_rows:
                 session.execute(insert(LessonNote), note_rows)
             session.execute(insert(SearchDocument), docs)
+            session.execute(insert(SearchLesson), ranking)
             documents += len(docs)
     return documents, courses
 

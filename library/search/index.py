@@ -17,7 +17,7 @@ from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from library.db import Database
-from library.models import Lesson, LessonChapter, LessonNote, SearchDocument
+from library.models import Lesson, LessonChapter, LessonNote, SearchDocument, SearchLesson
 from library.search.text import fold
 
 _PENDING = "medroom.search.pending"
@@ -53,12 +53,24 @@ def documents_for(lesson: Lesson, chapters: Iterable[LessonChapter],
     return docs
 
 
+def lesson_row(lesson_id: int, docs: Iterable[SearchDocument]) -> SearchLesson:
+    """The lesson's one ranking row: its documents' titles and texts gathered."""
+    docs = list(docs)
+    return SearchLesson(
+        lesson_id=lesson_id,
+        folded_title=" ".join(d.folded_title for d in docs if d.kind != "note" and d.folded_title),
+        folded_body=" ".join(d.folded_body for d in docs if d.folded_body),
+    )
+
+
 def reindex_lessons(session: Session, lesson_ids: Iterable[int]) -> int:
-    """Rewrite the search documents of these lessons inside ``session``; returns the count."""
+    """Rewrite the search documents (and ranking row) of these lessons inside ``session``;
+    returns the count of documents."""
     ids = sorted(set(lesson_ids))
     if not ids:
         return 0
     session.execute(delete(SearchDocument).where(SearchDocument.lesson_id.in_(ids)))
+    session.execute(delete(SearchLesson).where(SearchLesson.lesson_id.in_(ids)))
     chapters: dict[int, list[LessonChapter]] = {i: [] for i in ids}
     notes: dict[int, list[LessonNote]] = {i: [] for i in ids}
     for chapter in session.scalars(select(LessonChapter).where(LessonChapter.lesson_id.in_(ids))
@@ -71,6 +83,7 @@ def reindex_lessons(session: Session, lesson_ids: Iterable[int]) -> int:
     for lesson in session.scalars(select(Lesson).where(Lesson.id.in_(ids))):
         docs = documents_for(lesson, chapters[lesson.id], notes[lesson.id])
         session.add_all(docs)
+        session.add(lesson_row(lesson.id, docs))
         count += len(docs)
     session.flush()
     return count

@@ -1,8 +1,8 @@
 """Finding lessons: full-text match, filters, access, and the chapter each result jumps to.
 
 One query ranks the lessons a person may see (FTS5 ``bm25`` on SQLite, ``ts_rank`` on
-PostgreSQL; a lesson ranks by its best matching document, titles weighing more than text) and
-counts them in the same pass. Then, for the page of results only, the lesson's chapters and
+PostgreSQL, over one row per lesson holding all its text, titles weighing more than the rest)
+and counts them in the same pass. Then, for the page of results only, the lesson's chapters and
 notes are read back and the one that holds the words is shown, with its time, so the link
 starts the video there.
 """
@@ -141,27 +141,27 @@ def _bind_dates(params: dict[str, Any], dialect: str) -> None:
 
 
 def _ranked_sql(dialect: str, where: str) -> str:
+    # One row per lesson (search_lessons): no grouping of thousands of chapter matches.
     if dialect == "sqlite":
-        # bm25() works only in the MATCH query itself, not inside an aggregate: rank the
-        # documents first (materialized, so SQLite does not fold it back in), then group.
+        # bm25() works only in the MATCH query itself: rank first (materialized, so SQLite
+        # does not fold it into the join), then filter by access and the filters.
         return f"""
             WITH hits AS MATERIALIZED (
-                SELECT rowid AS doc_id, bm25(search_fts, 4.0, 1.0) AS score
-                FROM search_fts WHERE search_fts MATCH :match)
-            SELECT d.lesson_id AS lesson_id, MIN(h.score) AS score, COUNT(*) OVER () AS total
-            FROM hits h JOIN search_documents d ON d.id = h.doc_id
-            JOIN lessons l ON l.id = d.lesson_id
+                SELECT rowid AS lesson_id, bm25(lesson_fts, 4.0, 1.0) AS score
+                FROM lesson_fts WHERE lesson_fts MATCH :match)
+            SELECT h.lesson_id AS lesson_id, h.score AS score, COUNT(*) OVER () AS total
+            FROM hits h JOIN lessons l ON l.id = h.lesson_id
             WHERE {where}
-            GROUP BY d.lesson_id ORDER BY score, d.lesson_id DESC
+            ORDER BY h.score, h.lesson_id DESC
             LIMIT :limit OFFSET :offset"""
     return f"""
-        SELECT d.lesson_id AS lesson_id, -MAX(ts_rank(d.tsv, q.query)) AS score,
+        SELECT s.lesson_id AS lesson_id, -ts_rank(s.tsv, q.query) AS score,
                COUNT(*) OVER () AS total
-        FROM search_documents d
+        FROM search_lessons s
         CROSS JOIN (SELECT to_tsquery('simple', :match) AS query) q
-        JOIN lessons l ON l.id = d.lesson_id
-        WHERE d.tsv @@ q.query AND {where}
-        GROUP BY d.lesson_id ORDER BY score, d.lesson_id DESC
+        JOIN lessons l ON l.id = s.lesson_id
+        WHERE s.tsv @@ q.query AND {where}
+        ORDER BY score, s.lesson_id DESC
         LIMIT :limit OFFSET :offset"""
 
 

@@ -203,6 +203,7 @@ def test_index_follows_curation_and_rebuilds(db: Database, library) -> None:  # 
     with db.session() as session:
         before = session.scalar(select(func.count()).select_from(SearchDocument))
         session.execute(text("DELETE FROM search_documents"))
+        session.execute(text("DELETE FROM search_lessons"))
     assert search(db, "septorhinoplasty", EVERYTHING).total == 0
     assert reindex_all(db) == before
     assert titles(search(db, "septorhinoplasty", EVERYTHING)) == ["Septorhinoplasty"]
