@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         description="WHEP joins one user (or token subject) may make per minute (token bucket); "
         "more are refused with 429 and Retry-After.",
     )
+    verify_lookups_per_minute: int = Field(
+        default=30, gt=0,
+        description="Certificate verification pages (/verify/{number}, public) one client address "
+        "may open per minute: enough for anyone checking certificates, too few to enumerate them.",
+    )
     whep_sessions_per_user: int = Field(
         default=5, gt=0, description="Live WHEP sessions one user may hold at once."
     )

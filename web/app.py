@@ -32,6 +32,7 @@ from library.db import Database
 from library.media_links import MediaLinkSigner
 from recorder.recording import Recorder
 from streaming.ice import set_ice_addresses
+from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
 from web.demo import prepare_demo_media
 from web.live import LiveRooms, RoomRecordings
@@ -147,6 +148,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         openapi_url=None,
     )
     # Signed, expiring links to published lesson files (web/routes/lesson_media.py).
+    app.state.verify_limits = TokenBuckets(settings.verify_lookups_per_minute)
     app.state.media_links = MediaLinkSigner(secret, ttl_seconds=settings.media_link_ttl_seconds)
     app.add_middleware(
         SessionMiddleware,

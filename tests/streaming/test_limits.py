@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.limits import JoinLimiter, JoinRefused
+from streaming.limits import JoinLimiter, JoinRefused, TokenBuckets
 
 
 class Clock:
@@ -45,4 +45,14 @@ def test_memory_stays_bounded_with_many_users():
     for n in range(5000):
         limiter.admit(f"subject:{n}", live_sessions=0)
         clock.now += 0.1
-    assert len(limiter._buckets) <= 1100
+    assert len(limiter.joins) <= 1100
+
+
+def test_token_buckets_refill_per_key() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(per_minute=3, clock=lambda: now[0])
+    assert [buckets.take("a") for _ in range(3)] == [0, 0, 0]
+    assert buckets.take("a") == 20  # one token back every 20 s
+    assert buckets.take("b") == 0  # another address has its own bucket
+    now[0] = 20.0
+    assert buckets.take("a") == 0 and buckets.take("a") == 20

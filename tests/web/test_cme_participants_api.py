@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,3 +252,20 @@ def test_art_26_a_certificate_issued_in_error_is_revoked_and_says_so(demo: Demo)
     assert student.get("/api/cme/me/score").json()["certificates"][0]["valid"] is False
     log = demo.log(audit.Action.CERTIFICATE_REVOKE)
     assert [e.detail["reason"] for e in log if e.target_id == cert["number"]] == [reason]
+
+
+def test_art_26_verification_numbers_cannot_be_walked_from_one_address(demo: Demo) -> None:
+    # Certificate numbers run in sequence: 30 look-ups a minute per address, then 429. The
+    # bucket refills by one every 2 s while the loop runs: that much more is allowed.
+    statuses = []
+    started = time.monotonic()
+    for n in range(1, 201):
+        r = httpx.get(f"{demo.server.url}/verify/MR-2026-{n:06d}")
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            break
+    refilled = (time.monotonic() - started) / 2
+    # (the module's earlier tests looked up a few certificates from this address too)
+    assert statuses[-1] == 429 and 20 <= len(statuses) <= 32 + refilled, statuses
+    assert 1 <= int(r.headers["Retry-After"]) <= 2 and "Too many look-ups" in r.text
+    assert "Holder" not in r.text and "Credits" not in r.text  # nothing about the certificate

@@ -131,12 +131,24 @@ async def certificate_file(request: Request, number: str, principal: Viewer) -> 
 
 @router.get("/verify/{number}", response_class=HTMLResponse, include_in_schema=False)
 async def verify_page(request: Request, number: str) -> Response:
-    """Public: confirms a certificate from its number, without personal data."""
+    """Public: confirms a certificate from its number, without personal data.
+
+    Numbers run in sequence, so each client address may look up only so many a minute: a
+    person checking certificates never notices, a script walking the numbers gets 429."""
+    headers = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    context: dict[str, object] = {"user": None, "csrf": "", "number": number, "found": None,
+                                  "today": date.today(), "retry_after": 0}
+    address = request.client.host if request.client else "unknown"
+    wait = request.app.state.verify_limits.take(address)
+    if wait:
+        context["retry_after"] = wait
+        return templates.TemplateResponse(
+            request, "cme_verify.html", context, status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={**headers, "Retry-After": str(wait)},
+        )
     found = await asyncio.to_thread(verification, database(request), number)
-    context = {"user": None, "csrf": "", "number": number, "found": found,
-               "today": date.today()}
+    context["found"] = found
     return templates.TemplateResponse(
         request, "cme_verify.html", context,
-        status_code=status.HTTP_200_OK if found else status.HTTP_404_NOT_FOUND,
-        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
+        status_code=status.HTTP_200_OK if found else status.HTTP_404_NOT_FOUND, headers=headers,
     )
