@@ -23,8 +23,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from library.cme_models import CmeAuditEntry
 from library.db import Database
-from library.models import CmeAuditEntry, utcnow
+from library.models import utcnow
 
 MAX_ENTRIES = 1000
 

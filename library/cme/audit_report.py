@@ -30,8 +30,9 @@ from library.cme import audit
 from library.cme.quiz import NETWORK_GRACE_SECONDS
 from library.cme.quiz_store import Attempt, all_attempts, test_window
 from library.cme.store import ProgrammeInfo
+from library.cme_models import CmeAuditEntry
 from library.db import Database
-from library.models import CmeAuditEntry, ViewerSession
+from library.models import ViewerSession
 
 
 class MismatchKind(str, Enum):

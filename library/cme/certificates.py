@@ -29,8 +29,9 @@ from library.cme.participants import initials
 from library.cme.programme import ProgrammeKind
 from library.cme.store import ProgrammeInfo, ProgrammeStatus
 from library.cme.vault import CnpVault
+from library.cme_models import CmeCertificate
 from library.db import Database
-from library.models import CmeCertificate, utcnow
+from library.models import utcnow
 
 NUMBER_PREFIX = "MR"
 NUMBER_RE = re.compile(r"MR-(\d{4})-(\d{6,})")

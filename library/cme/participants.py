@@ -22,8 +22,9 @@ from library.cme.cnp import CnpError, mask, validate
 from library.cme.errors import ProgrammeError
 from library.cme.titles import Title, TitleKind
 from library.cme.vault import CnpVault
+from library.cme_models import CmeParticipant
 from library.db import Database
-from library.models import CmeParticipant, User, utcnow
+from library.models import User, utcnow
 
 MAX_NAME = 200
 MAX_WORKPLACE = 300

@@ -38,8 +38,9 @@ from library.cme.quiz import (
     read_answers,
     score,
 )
+from library.cme_models import CmeProgramme, CmeQuestion, CmeTestAttempt
 from library.db import Database
-from library.models import CmeProgramme, CmeQuestion, CmeTestAttempt, utcnow
+from library.models import utcnow
 
 MAX_BANK = 500
 SUBMITTED = "submitted"  # store.ProgrammeStatus.SUBMITTED; store imports this module

@@ -37,16 +37,9 @@ from library.cme.programme import (
     ProgrammeKind,
 )
 from library.cme.quiz_store import attempts_by_person, programmes_tested_by
+from library.cme_models import CmeProgramme, CmeProgrammeLiveSession, CmeQuestion
 from library.db import Database
-from library.models import (
-    CmeProgramme,
-    CmeProgrammeLiveSession,
-    CmeQuestion,
-    LiveSession,
-    User,
-    ViewerSession,
-    utcnow,
-)
+from library.models import LiveSession, User, ViewerSession, utcnow
 
 E = TypeVar("E", bound=Enum)
 

@@ -19,8 +19,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from library.cme_models import CmeTestAttempt
 from library.db import Database
-from library.models import CmeTestAttempt, utcnow
+from library.models import utcnow
 from library.users import Role, create_user, get_user_by_username
 from tests.conftest import PASSWORD, Server
 from tests.web.test_cme_api import auth, token

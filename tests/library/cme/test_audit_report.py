@@ -13,8 +13,9 @@ from library.cme import FinalTest, ItemKind, ProgrammeKind, audit
 from library.cme.audit_report import MismatchKind, audit_report
 from library.cme.quiz_store import save_bank, start_attempt, submit_attempt
 from library.cme.store import create_programme, get_programme, submit_programme
+from library.cme_models import CmeTestAttempt
 from library.db import Database
-from library.models import CmeTestAttempt, utcnow
+from library.models import utcnow
 from library.users import Role, create_user
 from tests.library.cme.helpers import full_day, programme
 from tests.library.cme.test_quiz import BANK
