@@ -5,14 +5,12 @@ tracks, and the program audio: Opus, kind ``audio``, anchored to the program's v
 start together), so recording costs no encode. Its state lives in ``manifest.json`` in the session
 folder, rewritten atomically at every transition, so that after a crash ``recover_recordings``
 knows which sessions were cut short and finishes them (part files remuxed, chapters written,
-state RECOVERED). The ``Recorder`` is the per-server registry: at most one active recording
-per room.
+state RECOVERED). ``recorder.registry.Recorder`` holds a server's recordings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import builtins
 import json
 import logging
 import re
@@ -293,6 +291,11 @@ class Recording:
         self._finish()
         return self.status()
 
+    @property
+    def stopping(self) -> bool:
+        """A stop has begun (the tracks are being closed)."""
+        return self._stopping
+
     async def wait_finished(self, timeout: float | None = None) -> RecordingStatus:
         """Wait until the recording is STOPPED or FAILED and its files are released."""
         await asyncio.wait_for(self._finished.wait(), timeout)
@@ -542,69 +545,3 @@ def _close_quietly(writer: TrackWriter) -> None:
         writer.close()
     except TrackWriterError:
         pass
-
-
-# -- the server-wide registry ------------------------------------------------------------------
-class Recorder:
-    """All recordings of one server; at most one active recording per room."""
-
-    def __init__(
-        self, recordings_dir: Path, *, max_duration_seconds: float | None = DEFAULT_MAX_DURATION
-    ) -> None:
-        self.recordings_dir = recordings_dir
-        self.max_duration_seconds = max_duration_seconds
-        self._recordings: dict[str, Recording] = {}
-
-    async def start(
-        self, room_id: str, title: str, tracks: Mapping[str, TrackSpec | tuple[Any, ...]]
-    ) -> Recording:
-        active = self.active_in_room(room_id)
-        if active is not None:
-            raise RecordingError(
-                f"room {room_id!r} is already recording ({active.id}); stop it first"
-            )
-        recording = Recording(
-            self.recordings_dir, room_id, title, max_duration=self.max_duration_seconds
-        )
-        # Registered before the first await so a concurrent start on the room is refused.
-        self._recordings[recording.id] = recording
-        try:
-            await recording.start(tracks)
-        except BaseException:
-            del self._recordings[recording.id]
-            raise
-        return recording
-
-    def active_in_room(self, room_id: str) -> Recording | None:
-        for recording in self._recordings.values():
-            if recording.room == room_id and (recording.state is None or recording.state in ACTIVE):
-                return recording
-        return None
-
-    def get(self, recording_id: str) -> Recording:
-        try:
-            return self._recordings[recording_id]
-        except KeyError:
-            raise UnknownRecordingError(f"no recording with id {recording_id!r}") from None
-
-    def list(self) -> list[Recording]:
-        return list(self._recordings.values())
-
-    async def stop_all(self) -> builtins.list[RecordingStatus]:
-        """Stop every active recording (server shutdown); failures are logged, not raised."""
-        statuses = []
-        for recording in list(self._recordings.values()):
-            if recording.state in ACTIVE and not recording._stopping:
-                try:
-                    statuses.append(await recording.stop(reason="server shutting down"))
-                except RecordingError as exc:
-                    logger.warning("could not stop %s: %s", recording.id, exc)
-            elif recording.state is RecordingState.FAILED:
-                await recording.wait_finished(timeout=60)
-        return statuses
-
-    async def recover(self, recordings_dir: Path | None = None) -> builtins.list[str]:
-        """Finish the recordings a crash left active; returns their ids (run at start-up)."""
-        from recorder.archive import recover_recordings  # archive builds on this module
-
-        return await asyncio.to_thread(recover_recordings, recordings_dir or self.recordings_dir)

@@ -30,7 +30,7 @@ from library.cme.demo import ensure_demo_programme
 from library.cme.vault import CnpVault
 from library.db import Database
 from library.media_links import MediaLinkSigner
-from recorder.recording import Recorder
+from recorder.registry import Recorder
 from streaming.ice import set_ice_addresses
 from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal

@@ -19,7 +19,8 @@ from config.settings import Settings
 from library import attendance
 from library.db import Database
 from recorder.manifest import RecordingState
-from recorder.recording import Recorder, Recording, RecordingError, TrackSpec
+from recorder.recording import Recording, RecordingError, TrackSpec
+from recorder.registry import Recorder
 from recorder.storage import StorageGuard, StorageLevel, StorageStatus
 from room_controller.ptz.controller import PtzController, PtzDevice
 from room_controller.ptz.simulated import SimulatedHead

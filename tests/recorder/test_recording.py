@@ -217,7 +217,7 @@ CRASH_SCRIPT = textwrap.dedent("""
     import asyncio, os, signal, sys, time
     from pathlib import Path
     import numpy as np
-    from recorder.recording import Recorder
+    from recorder.registry import Recorder
     from streaming.encoder import EncoderSettings, SharedEncoder
 
     def frame():

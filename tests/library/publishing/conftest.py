@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from recorder.recording import Recorder, TrackSpec
+from recorder.recording import TrackSpec
+from recorder.registry import Recorder
 from streaming.encoder import SharedEncoder
 from tests.recorder.conftest import moving_bar, settings
 

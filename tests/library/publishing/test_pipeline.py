@@ -15,7 +15,8 @@ from library.publishing.chapters import ChapterEdit
 from library.publishing.errors import PublishError
 from library.publishing.pipeline import STEPS, Trim, publish_recording
 from library.publishing.remux import is_faststart
-from recorder.recording import Recorder, TrackSpec
+from recorder.recording import TrackSpec
+from recorder.registry import Recorder
 from recorder.timeline import Timeline
 from streaming.encoder import SharedEncoder
 from tests.recorder.conftest import moving_bar, settings
