@@ -12,7 +12,7 @@ from room_controller.composition import (
 )
 from room_controller.room import Room, UnknownSourceError
 from web.auth import Controller
-from web.live import RoomNotFound
+from web.routes.rooms import room_or_404
 from web.schemas import (
     CompositionOut,
     LayoutBody,
@@ -24,12 +24,6 @@ from web.schemas import (
 
 router = APIRouter(prefix="/api/rooms", tags=["composition"])
 
-
-def _room(request: Request, room_id: str) -> Room:
-    try:
-        return request.app.state.medroom.live.room(room_id)  # type: ignore[no-any-return]
-    except RoomNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
 def composition_out(room: Room) -> CompositionOut:
@@ -52,14 +46,14 @@ def _invalid(exc: Exception) -> HTTPException:
 @router.get("/{room_id}/composition", response_model=CompositionOut,
             summary="The program's layout, privacy masks and title")
 async def get_composition(request: Request, room_id: str, principal: Controller) -> CompositionOut:
-    return composition_out(_room(request, room_id))
+    return composition_out(room_or_404(request, room_id))
 
 
 @router.put("/{room_id}/layout", response_model=CompositionOut, summary="Change the layout")
 async def put_layout(
     request: Request, room_id: str, body: LayoutBody, principal: Controller
 ) -> CompositionOut:
-    room = _room(request, room_id)
+    room = room_or_404(request, room_id)
     try:
         room.set_layout(Layout(body.kind, tuple(body.sources), pip_corner=body.pip_corner,  # type: ignore[arg-type]
                                pip_size=body.pip_size))
@@ -73,7 +67,7 @@ async def put_layout(
 async def put_masks(
     request: Request, room_id: str, body: MasksBody, principal: Controller
 ) -> CompositionOut:
-    room = _room(request, room_id)
+    room = room_or_404(request, room_id)
     try:
         room.set_masks(tuple(PrivacyMask(m.x, m.y, m.w, m.h, source=m.source) for m in body.masks))
     except (CompositionError, UnknownSourceError) as exc:
@@ -86,7 +80,7 @@ async def put_masks(
 async def add_mask_from_program(
     request: Request, room_id: str, body: ProgramRectIn, principal: Controller
 ) -> CompositionOut:
-    room = _room(request, room_id)
+    room = room_or_404(request, room_id)
     try:
         mask = room.mask_from_program_rect(body.x, body.y, body.w, body.h)
         room.set_masks((*room.overlays.masks, mask))
@@ -99,6 +93,6 @@ async def add_mask_from_program(
 async def put_title(
     request: Request, room_id: str, body: TitleBody, principal: Controller
 ) -> CompositionOut:
-    room = _room(request, room_id)
+    room = room_or_404(request, room_id)
     room.set_title(TitleLine(body.procedure, body.presenter, body.institution), body.clock)
     return composition_out(room)

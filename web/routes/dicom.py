@@ -24,10 +24,9 @@ from room_controller.dicom.upload import (
     store_series,
     upload_root,
 )
-from room_controller.room import Room
 from room_controller.sources.dicom_source import CineError, DicomSeriesSource
 from web.auth import Controller
-from web.live import RoomNotFound
+from web.routes.rooms import room_or_404
 from web.schemas import (
     DicomCineIn,
     DicomPresetOut,
@@ -40,15 +39,9 @@ from web.schemas import (
 router = APIRouter(prefix="/api/rooms/{room_id}/sources/{source_id}/dicom", tags=["dicom"])
 
 
-def _room(request: Request, room_id: str) -> Room:
-    try:
-        return request.app.state.medroom.live.room(room_id)  # type: ignore[no-any-return]
-    except RoomNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-
 
 def _source(request: Request, room_id: str, source_id: str) -> DicomSeriesSource:
-    room = _room(request, room_id)
+    room = room_or_404(request, room_id)
     source = room.sources.get(source_id)
     if isinstance(source, DicomSeriesSource):
         return source

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from web.auth import CONTROL_ROLES, Principal, csrf_token, page_user
-from web.live import RoomNotFound
+from web.routes.rooms import room_or_404
 from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -26,17 +26,11 @@ async def index(request: Request) -> Response:
     )
 
 
-def _room_or_404(request: Request, room_id: str):  # type: ignore[no-untyped-def]
-    try:
-        return request.app.state.medroom.live.room(room_id)
-    except RoomNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-
 
 @router.get("/rooms/{room_id}/console", response_class=HTMLResponse)
 async def console(request: Request, room_id: str) -> Response:
     user = page_user(request)
-    room = _room_or_404(request, room_id)
+    room = room_or_404(request, room_id)
     if user.role not in CONTROL_ROLES:
         return RedirectResponse(f"/rooms/{room_id}/watch", status_code=303)
     return templates.TemplateResponse(request, "console.html", _context(request, user, room=room))
@@ -45,5 +39,5 @@ async def console(request: Request, room_id: str) -> Response:
 @router.get("/rooms/{room_id}/watch", response_class=HTMLResponse)
 async def watch(request: Request, room_id: str) -> Response:
     user = page_user(request)
-    room = _room_or_404(request, room_id)
+    room = room_or_404(request, room_id)
     return templates.TemplateResponse(request, "watch.html", _context(request, user, room=room))

@@ -33,7 +33,8 @@ def _live(request: Request) -> LiveRooms:
     return request.app.state.medroom.live  # type: ignore[no-any-return]
 
 
-def _room(request: Request, room_id: str) -> Room:
+def room_or_404(request: Request, room_id: str) -> Room:
+    """The room, or 404 (every room route starts here)."""
     try:
         return _live(request).room(room_id)
     except RoomNotFound as exc:
@@ -97,7 +98,7 @@ async def list_rooms(request: Request, principal: Viewer) -> list[RoomOut]:
 @router.get("/{room_id}", response_model=RoomOut, summary="A room's state")
 async def get_room(request: Request, room_id: str, principal: Viewer) -> RoomOut:
     storage = request.app.state.medroom.recordings.storage.status
-    return room_out(_live(request), _room(request, room_id), principal.role in CONTROL_ROLES,
+    return room_out(_live(request), room_or_404(request, room_id), principal.role in CONTROL_ROLES,
                     storage)
 
 
@@ -105,7 +106,7 @@ async def get_room(request: Request, room_id: str, principal: Viewer) -> RoomOut
 async def select_program(
     request: Request, room_id: str, body: ProgramIn, principal: Controller
 ) -> RoomOut:
-    room = _room(request, room_id)
+    room = room_or_404(request, room_id)
     try:
         room.select_program(body.source)
     except UnknownSourceError as exc:
@@ -118,7 +119,7 @@ async def go_live(
     request: Request, room_id: str, principal: Controller,
     body: Annotated[GoLiveIn | None, Body()] = None,
 ) -> RoomOut:
-    room = _room(request, room_id)
+    room = room_or_404(request, room_id)
     title = (body.title if body else "").strip() or f"{room.name} live"
     try:
         await _live(request).go_live(room_id, title, principal.user_id)
@@ -129,7 +130,7 @@ async def go_live(
 
 @router.delete("/{room_id}/live", response_model=RoomOut, summary="End the live session")
 async def end_live(request: Request, room_id: str, principal: Controller) -> RoomOut:
-    room = _room(request, room_id)
+    room = room_or_404(request, room_id)
     try:
         await _live(request).end(room_id)
     except InvalidTransitionError as exc:
@@ -146,7 +147,7 @@ async def thumbnail(
     request: Request, room_id: str, source_id: str, principal: Controller,
     width: Annotated[int, Query(ge=64, le=1280, description="Width in pixels")] = 320,
 ) -> Response:
-    room = _room(request, room_id)
+    room = room_or_404(request, room_id)
     try:
         data = await asyncio.to_thread(room.thumbnail_jpeg, source_id, width)
     except UnknownSourceError as exc:
@@ -157,7 +158,7 @@ async def thumbnail(
 @router.post("/{room_id}/token", response_model=TokenOut, summary="A bearer token for WHEP")
 async def viewer_token(request: Request, room_id: str, principal: Viewer) -> TokenOut:
     """A logged-in page asks for a short-lived token to join the room's stream by WHEP."""
-    _room(request, room_id)
+    room_or_404(request, room_id)
     token = request.app.state.medroom.tokens.issue(
         subject=principal.subject, role=principal.role, room=room_id,
         ttl_seconds=VIEWER_TOKEN_TTL, user_id=principal.user_id,
