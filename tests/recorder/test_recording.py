@@ -17,11 +17,11 @@ import pytest
 
 from recorder.manifest import RecordingState
 from recorder.recording import (
-    Recorder,
     RecordingError,
     TrackSpec,
     UnknownRecordingError,
 )
+from recorder.registry import Recorder
 
 from .conftest import FPS, HEIGHT, WIDTH, EncoderFactory, noise
 from .media import decode
