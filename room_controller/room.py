@@ -227,15 +227,24 @@ class Room:
     def state(self) -> RoomState:
         return self._state
 
+    def _target(self, action: str) -> RoomState:
+        target = _TRANSITIONS.get((self._state, action))
+        if target is None:
+            hint = {"go_live": "it is already live", "end": "it is not live"}[action]
+            raise InvalidTransitionError(
+                f"room '{self.id}' cannot {action.replace('_', ' ')}: {hint}"
+            )
+        return target
+
+    def check_transition(self, action: str) -> None:
+        """Raise ``InvalidTransitionError`` unless ``action`` ("go_live", "end") may run now:
+        a caller that must prepare before the transition asks first."""
+        with self._lock:
+            self._target(action)
+
     def _transition(self, action: str) -> None:
         with self._lock:
-            target = _TRANSITIONS.get((self._state, action))
-            if target is None:
-                hint = {"go_live": "it is already live", "end": "it is not live"}[action]
-                raise InvalidTransitionError(
-                    f"room '{self.id}' cannot {action.replace('_', ' ')}: {hint}"
-                )
-            self._state = target
+            self._state = self._target(action)
 
     def go_live(self) -> None:
         self._transition("go_live")

@@ -1,10 +1,12 @@
 """WHEP viewer sessions: an SDP offer in, an SDP answer out, one peer connection per viewer.
 
 The WHEP exchange itself (HTTP status codes, Location, bearer tokens) belongs to ``web/``; this
-module owns the peer connections: it checks the offer, attaches the shared encoder's packets to
-the viewer's video transceiver (H.264 only) and, when the offer has an audio line with Opus and
-the room has sound, the shared audio encoder's packets to an audio transceiver; routes the viewer's keyframe requests to the shared
-encoder, and closes and forgets a viewer whose connection fails or who leaves.
+module owns the peer connections: it checks the offer, leases from the room's broadcast the
+outputs the viewer asked for (``streaming.broadcast``), attaches their packets to the viewer's
+video transceivers (H.264 only) and, when the offer has an audio line with Opus and the room has
+sound, the shared audio encoder's packets to an audio transceiver; routes the viewer's keyframe
+requests to the shared encoder, moves it between renditions as its link allows, and closes and
+forgets a viewer whose connection fails or who leaves, releasing what it held.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from datetime import UTC, datetime
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcrtpsender import RTCRtpSender
 
-from streaming.audio import EncodedAudioTrack
-from streaming.encoder import PacketFanOut, SharedEncoder
+from streaming.audio import EncodedAudioTrack, SharedAudioEncoder
+from streaming.broadcast import RoomBroadcast, Selection
+from streaming.encoder import SharedEncoder
 from streaming.ice import guard_empty_datagrams
+from streaming.outputs import Lease
 from streaming.renditions import QualityController
 from streaming.track import EncodedVideoTrack
 from streaming.viewer_stats import LinkMonitor, LinkStats, StatsSampler
@@ -49,16 +53,20 @@ class Viewer:
     track: EncodedVideoTrack = field(repr=False)
     link: LinkMonitor = field(repr=False)
     rendition: str
+    #: The room's broadcast this viewer receives from: where it takes another rendition.
+    feed: RoomBroadcast = field(repr=False)
+    #: One lease per video line, in the offer's order: what keeps those outputs encoded.
+    leases: list[Lease[SharedEncoder]] = field(repr=False)
+    sound: Lease[SharedAudioEncoder] | None = field(default=None, repr=False)
     audio_track: EncodedAudioTrack | None = field(default=None, repr=False)
     #: What each video line carries, in the offer's order: "program", then source ids.
     views: list[str] = field(default_factory=lambda: ["program"])
     view_tracks: list[EncodedVideoTrack] = field(default_factory=list, repr=False)
-    release: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
-    quality: QualityPlan | None = field(default=None, repr=False)
+    quality: QualityController | None = field(default=None, repr=False)
 
     @property
     def pinned(self) -> bool:
-        return self.quality is not None and self.quality.controller.pinned
+        return self.quality is not None and self.quality.pinned
 
     @property
     def connection_state(self) -> str:
@@ -69,25 +77,19 @@ class Viewer:
         """The video link's latest figures (sampled each second); None before the first."""
         return self.link.last
 
-
-@dataclass
-class QualityPlan:
-    """How a viewer's first video line moves between renditions of its output.
-
-    ``acquire(name)`` holds that rendition's shared encoder for this viewer (started if nobody
-    receives it yet); ``release(name)`` lets it go.
-    """
-
-    controller: QualityController
-    acquire: Callable[[str], Awaitable[SharedEncoder]]
-    release: Callable[[str], Awaitable[None]]
+    async def release_outputs(self) -> None:
+        for lease in self.leases:
+            await lease.release()
+        if self.sound is not None:
+            await self.sound.release()
 
 
 #: A switch waits this long for the target rendition's keyframe, then gives up (and stays).
 SWITCH_TIMEOUT = 5.0
 
 
-LeaveCallback = Callable[[Viewer, str], None]
+#: Told (on the loop, awaited) when a viewer has left, with the reason.
+LeaveCallback = Callable[[Viewer, str], Awaitable[None]]
 
 
 def media_sections(text: str, kind: str) -> list[list[str]]:
@@ -117,11 +119,21 @@ def offers_opus_audio(sdp: str) -> bool:
     )
 
 
+#: A viewer receives at most the program and a room's sources, and sound: an offer with more
+#: media lines than this is not a player's (each line costs a transceiver and its tasks).
+MAX_MEDIA_LINES = 16
+
+
 def check_offer(sdp: str) -> None:
     """Refuse an offer that is not SDP or that offers no H.264 video, with a clear reason."""
     text = sdp.replace("\r\n", "\n").strip()
     if not text.startswith("v=0"):
         raise OfferError("body is not an SDP offer (it must start with 'v=0')")
+    lines = sum(1 for line in text.split("\n") if line.startswith("m="))
+    if lines > MAX_MEDIA_LINES:
+        raise OfferError(
+            f"the offer has {lines} media lines; a viewer may ask for at most {MAX_MEDIA_LINES}"
+        )
     video_sections = media_sections(text, "video")
     if not video_sections:
         raise OfferError("the offer has no video section (m=video): nothing to receive")
@@ -187,7 +199,7 @@ class ViewerSessions:
         viewer = next((v for v in self._viewers.values() if v.link is link), None)
         if viewer is None or viewer.quality is None or link.last is None:
             return
-        target = viewer.quality.controller.observe(link.last)
+        target = viewer.quality.observe(link.last)
         if target is None:
             return
         logger.info("viewer %s: %s -> %s (loss %.1f %%, REMB %s kbit/s)", viewer.id,
@@ -203,24 +215,25 @@ class ViewerSessions:
         False when the rendition's keyframe did not come in time (the viewer stays where it
         was) or the viewer left meanwhile.
         """
-        plan = viewer.quality
-        if plan is None or name == viewer.rendition:
+        controller = viewer.quality
+        if controller is None or name == viewer.rendition:
             return False
-        plan.controller.switching = True
+        controller.switching = True
         try:
-            encoder = await plan.acquire(name)
-            switched = viewer.track.switch(encoder)
+            target = await viewer.feed.video(viewer.views[0], name)
+            switched = viewer.track.switch(target.encoder)
             await asyncio.wait({switched}, timeout=SWITCH_TIMEOUT)
-            if not switched.done() or switched.cancelled():
+            if not switched.done() or switched.cancelled() or viewer.id not in self._viewers:
                 viewer.track.cancel_switch()
-                await plan.release(name)
+                await target.release()
                 return False
-            previous, viewer.rendition = viewer.rendition, name
-            plan.controller.moved_to(name)
-            await plan.release(previous)
+            previous, viewer.leases[0] = viewer.leases[0], target
+            viewer.rendition = name
+            controller.moved_to(name)
+            await previous.release()
             return True
         finally:
-            plan.controller.switching = False
+            controller.switching = False
 
     def get(self, viewer_id: str) -> Viewer | None:
         return self._viewers.get(viewer_id)
@@ -234,47 +247,41 @@ class ViewerSessions:
     async def join(
         self,
         *,
-        room_id: str,
+        feed: RoomBroadcast,
         offer_sdp: str,
-        encoder: SharedEncoder,
+        selection: Selection,
         subject: str,
         role: str,
         user_id: int | None,
-        audio: PacketFanOut | None = None,
-        views: Sequence[tuple[str, SharedEncoder]] = (),
-        release: Callable[[], Awaitable[None]] | None = None,
-        first_view: str = "program",
-        quality: QualityPlan | None = None,
     ) -> tuple[Viewer, str]:
         """Answer a viewer's offer; returns the viewer and the SDP answer.
 
-        The offer's first video line gets ``encoder`` (named ``first_view``, the program unless
-        the viewer asked otherwise); its next video lines get
-        ``views`` in order (multi-view: each a source's own shared encoder), as many as the
-        offer has lines for. ``audio``: the room's shared Opus encoder; sent when the offer has
-        an audio line with Opus. ``release`` is awaited when the viewer leaves (whoever
-        acquired the encoders gives them back there), and also when the offer is refused.
+        The offer's video lines get ``selection.views`` in order (multi-view), as many as the
+        offer has lines for; the first starts at ``selection.start``. The viewer leases each
+        output from ``feed`` (and the room's sound when the offer has an audio line with Opus)
+        and releases them when it leaves; a refused offer leases nothing.
         """
-        try:
-            check_offer(offer_sdp)
-        except OfferError:
-            if release is not None:
-                await release()
-            raise
-        outputs = [(first_view, encoder), *views][: max(1, video_line_count(offer_sdp))]
+        check_offer(offer_sdp)
+        names = selection.views[: max(1, video_line_count(offer_sdp))]
+        leases: list[Lease[SharedEncoder]] = []
+        sound: Lease[SharedAudioEncoder] | None = None
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
-        tracks = [EncodedVideoTrack(e) for _, e in outputs]
-        audio_track = (
-            EncodedAudioTrack(audio)
-            if audio is not None and offers_opus_audio(offer_sdp) else None
-        )
+        tracks: list[EncodedVideoTrack] = []
+        audio_track: EncodedAudioTrack | None = None
         try:
+            leases.append(await feed.video(names[0], selection.start.name))
+            for name in names[1:]:
+                leases.append(await feed.video(name))
+            if offers_opus_audio(offer_sdp):
+                sound = await feed.sound()
+            tracks = [EncodedVideoTrack(lease.encoder) for lease in leases]
+            audio_track = EncodedAudioTrack(sound.encoder) if sound is not None else None
             # The transceivers exist before the offer is applied so that the codec preference
             # (H.264 only) is used when aiortc negotiates; they take the offer's video lines in
             # order.
             capabilities = RTCRtpSender.getCapabilities("video")
             transceivers = []
-            for track, (_, output) in zip(tracks, outputs, strict=True):
+            for track in tracks:
                 transceiver = pc.addTransceiver(track, direction="sendonly")
                 transceiver.setCodecPreferences(_h264_only(capabilities.codecs))
                 # The packet path ignores PLI/FIR; send them to the shared encoder instead.
@@ -282,7 +289,7 @@ class ViewerSessions:
                 transceivers.append(transceiver)
             viewer = Viewer(
                 id=uuid.uuid4().hex,
-                room_id=room_id,
+                room_id=feed.room_id,
                 subject=subject,
                 role=role,
                 user_id=user_id,
@@ -290,15 +297,17 @@ class ViewerSessions:
                 pc=pc,
                 track=tracks[0],
                 link=LinkMonitor.install(transceivers[0].sender, tracks[0]),
-                rendition=f"{encoder.settings.height}p",
+                rendition=selection.start.name,
+                feed=feed,
+                leases=leases,
+                sound=sound,
                 audio_track=audio_track,
-                views=[name for name, _ in outputs],
+                views=names,
                 view_tracks=tracks[1:],
-                release=release,
-                quality=quality,
+                quality=QualityController(
+                    feed.renditions(names[0]), selection.start.name, pinned=selection.pinned
+                ),
             )
-            if quality is not None:
-                viewer.rendition = quality.controller.current.name
             if audio_track is not None:
                 # Opus only: the sender's OpusEncoder.pack() sends the shared packets as they are.
                 audio_transceiver = pc.addTransceiver(audio_track, direction="sendonly")
@@ -307,19 +316,21 @@ class ViewerSessions:
                 )
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-            except (ValueError, KeyError, IndexError) as exc:
-                raise OfferError(f"the SDP offer could not be parsed: {exc}") from None
+            except (ValueError, KeyError, IndexError, AssertionError) as exc:
+                raise OfferError(f"the SDP offer could not be parsed: {exc!r}") from None
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
-        except Exception as exc:
+        except BaseException as exc:
             for track in tracks:
                 track.stop()
             if audio_track is not None:
                 audio_track.stop()
             await pc.close()
-            if release is not None:
-                await release()
-            if isinstance(exc, OfferError):
+            for lease in leases:
+                await lease.release()
+            if sound is not None:
+                await sound.release()
+            if isinstance(exc, OfferError) or not isinstance(exc, Exception):
                 raise
             logger.exception("WHEP offer failed")
             raise OfferError(f"the offer could not be answered: {exc}") from None
@@ -331,7 +342,7 @@ class ViewerSessions:
             if pc.connectionState in ("failed", "closed"):
                 await self.leave(viewer.id, reason=f"connection {pc.connectionState}")
 
-        logger.info("viewer %s (%s, %s) joined room %s", viewer.id, subject, role, room_id)
+        logger.info("viewer %s (%s, %s) joined room %s", viewer.id, subject, role, feed.room_id)
         return viewer, pc.localDescription.sdp
 
     async def leave(self, viewer_id: str, reason: str) -> bool:
@@ -349,15 +360,14 @@ class ViewerSessions:
         # (``medroom bench churn`` found it). Stopping a sender again is harmless.
         for transceiver in viewer.pc.getTransceivers():
             await transceiver.sender.stop()
-        if viewer.release is not None:
-            try:
-                await viewer.release()
-            except Exception:
-                logger.exception("could not release the outputs of viewer %s", viewer_id)
+        try:
+            await viewer.release_outputs()
+        except Exception:
+            logger.exception("could not release the outputs of viewer %s", viewer_id)
         logger.info("viewer %s left room %s: %s", viewer_id, viewer.room_id, reason)
         if self._on_leave is not None:
             try:
-                self._on_leave(viewer, reason)
+                await self._on_leave(viewer, reason)
             except Exception:
                 logger.exception("leave callback failed for viewer %s", viewer_id)
         return True

@@ -6,9 +6,10 @@ asked, starts the rooms' sources, and on shutdown ends live sessions and release
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,9 +36,10 @@ from streaming.ice import set_ice_addresses
 from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
 from web.demo import prepare_demo_media
-from web.live import LiveRooms, RoomRecordings
+from web.live import LiveRooms
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
+from web.room_recordings import RoomRecordings
 from web.routes import cme as cme_routes
 from web.routes import (
     cme_audit,
@@ -66,6 +68,7 @@ from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
 from web.scheduler import ScheduleRunner
+from web.startup import running
 
 logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
@@ -95,46 +98,46 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db.migrate()
-        closed = attendance.close_dangling(db)
-        if closed:
-            logger.warning("closed %d sessions left open by an earlier stop", closed)
-        if settings.demo:
-            prepare_demo_media(specs, settings.data_dir)
-            ensure_demo_programme(db, cnp_vault)
-        recorder = Recorder(
-            settings.resolved_recordings_dir, max_duration_seconds=settings.recording_max_seconds
-        )
-        recovered = await recorder.recover()
-        if recovered:
-            logger.warning("recovered %d recordings cut off by an earlier stop: %s",
-                           len(recovered), ", ".join(recovered))
-        live = LiveRooms(specs, settings, db)
-        recordings = RoomRecordings(live, recorder)
-        publisher = PublishRunner(db, settings.resolved_recordings_dir,
-                                  settings.resolved_library_dir)
-        app.state.medroom = AppState(settings, db, TokenSigner(secret), live, recordings,
-                                     publisher, cnp_vault)
-        await live.start()
-        recordings.start()
-        state = app.state.medroom
-        feed = state.feed = RoomFeed(
-            {room_id: room.events for room_id, room in live.rooms.items()},
-            partial(events.room_state, state),
-        )
-        feed.start()
-        scheduler = ScheduleRunner(db, recordings)
-        scheduler.start()
-        publisher.start()
-        try:
+        # Every part is started under one exit stack: when one fails, the parts already
+        # running are stopped in reverse order and the error names the part that failed.
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(asyncio.to_thread, db.dispose)
+            await asyncio.to_thread(db.migrate)
+            closed = await asyncio.to_thread(attendance.close_dangling, db)
+            if closed:
+                logger.warning("closed %d sessions left open by an earlier stop", closed)
+            if settings.demo:
+                await asyncio.to_thread(prepare_demo_media, specs, settings.data_dir)
+                await asyncio.to_thread(ensure_demo_programme, db, cnp_vault)
+            recorder = Recorder(
+                settings.resolved_recordings_dir,
+                max_duration_seconds=settings.recording_max_seconds,
+            )
+            recovered = await recorder.recover()
+            if recovered:
+                logger.warning("recovered %d recordings cut off by an earlier stop: %s",
+                               len(recovered), ", ".join(recovered))
+            live = LiveRooms(specs, settings, db)
+            recordings = RoomRecordings(live, recorder)
+            publisher = PublishRunner(db, settings.resolved_recordings_dir,
+                                      settings.resolved_library_dir)
+            state = AppState(settings, db, TokenSigner(secret), live, recordings, publisher,
+                             cnp_vault)
+            app.state.medroom = state
+            feed = state.feed = RoomFeed(
+                {room_id: room.events for room_id, room in live.rooms.items()},
+                partial(events.room_state, state),
+            )
+            scheduler = ScheduleRunner(db, recordings)
+            await stack.enter_async_context(running("the rooms", live.start, live.stop))
+            await stack.enter_async_context(
+                running("the recorder", recordings.start, recordings.stop_all))
+            await stack.enter_async_context(running("the room feed", feed.start, feed.stop))
+            await stack.enter_async_context(
+                running("the schedule runner", scheduler.start, scheduler.stop))
+            await stack.enter_async_context(
+                running("the publishing runner", publisher.start, publisher.stop))
             yield
-        finally:
-            await publisher.stop()
-            await scheduler.stop()
-            await feed.stop()
-            await recordings.stop_all()
-            await live.stop()
-            db.dispose()
 
     app = FastAPI(
         title="MedRoom",

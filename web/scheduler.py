@@ -19,7 +19,8 @@ from library.models import utcnow
 from library.schedule import Action, ScheduleState
 from recorder.manifest import RecordingState
 from recorder.recording import Recording, RecordingError
-from web.live import RoomNotFound, RoomRecordings
+from web.live import RoomNotFound
+from web.room_recordings import RoomRecordings
 
 logger = logging.getLogger(__name__)
 ACTIVE = (RecordingState.RECORDING, RecordingState.PAUSED)

@@ -16,9 +16,11 @@ from aiortc.mediastreams import MediaStreamError
 
 from room_controller.sources.audio import CHUNK_SAMPLES, SyntheticAudioSource
 from streaming.audio import AudioSettings, SharedAudioEncoder
+from streaming.broadcast import Sound
 from streaming.encoder import MEDIA_ORIGIN, EncoderSettings, SharedEncoder
 from streaming.ice import set_ice_addresses
 from streaming.whep import ViewerSessions, offers_opus_audio
+from tests.streaming.feeds import broadcast_of, client
 
 from .test_whep_sessions import moving_frame
 
@@ -97,7 +99,7 @@ async def test_video_pts_are_on_the_same_clock():
 
 
 async def _offer(kinds: tuple[str, ...]) -> tuple[RTCPeerConnection, str]:
-    pc = RTCPeerConnection()
+    pc = client()
     for kind in kinds:
         pc.addTransceiver(kind, direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
@@ -105,17 +107,17 @@ async def _offer(kinds: tuple[str, ...]) -> tuple[RTCPeerConnection, str]:
 
 
 async def test_whep_viewer_offering_audio_gets_opus_and_video(audio_source):
-    video = SharedEncoder(moving_frame, EncoderSettings(width=320, height=240), name="v")
-    audio = SharedAudioEncoder(audio_source.read, AudioSettings(), name="a")
-    video.start()
-    audio.start()
+    broadcast, outputs = broadcast_of(
+        {"program": (moving_frame, 320, 240)}, sound=Sound(audio_source.read, AudioSettings())
+    )
+    audio = (await broadcast.go_on_air()).sound.encoder  # type: ignore[union-attr]
     sessions = ViewerSessions()
     client, offer = await _offer(("audio", "video"))
     assert offers_opus_audio(offer)
     try:
         viewer, answer = await sessions.join(
-            room_id="demo", offer_sdp=offer, encoder=video, subject="s", role="student",
-            user_id=None, audio=audio,
+            feed=broadcast, offer_sdp=offer, selection=broadcast.choose(None, None),
+            subject="s", role="student", user_id=None,
         )
         assert "m=audio" in answer and "opus/48000" in answer.lower()
         assert viewer.audio_track is not None
@@ -152,22 +154,21 @@ async def test_whep_viewer_offering_audio_gets_opus_and_video(audio_source):
     finally:
         await client.close()
         await sessions.close_all("test over")
-        await video.stop()
-        await audio.stop()
+        await outputs.stop_all()
     assert audio.subscribers == 0
 
 
 async def test_video_only_offer_gets_video_only(audio_source):
-    video = SharedEncoder(moving_frame, EncoderSettings(width=320, height=240), name="v")
-    audio = SharedAudioEncoder(audio_source.read, AudioSettings(), name="a")
-    video.start()
-    audio.start()
+    broadcast, outputs = broadcast_of(
+        {"program": (moving_frame, 320, 240)}, sound=Sound(audio_source.read, AudioSettings())
+    )
+    audio = (await broadcast.go_on_air()).sound.encoder  # type: ignore[union-attr]
     sessions = ViewerSessions()
     client, offer = await _offer(("video",))
     try:
         viewer, answer = await sessions.join(
-            room_id="demo", offer_sdp=offer, encoder=video, subject="s", role="student",
-            user_id=None, audio=audio,
+            feed=broadcast, offer_sdp=offer, selection=broadcast.choose(None, None),
+            subject="s", role="student", user_id=None,
         )
         assert "m=audio" not in answer and "m=video" in answer
         assert viewer.audio_track is None
@@ -175,5 +176,4 @@ async def test_video_only_offer_gets_video_only(audio_source):
     finally:
         await client.close()
         await sessions.close_all("test over")
-        await video.stop()
-        await audio.stop()
+        await outputs.stop_all()

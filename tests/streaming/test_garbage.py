@@ -16,8 +16,8 @@ import pytest
 from aiortc import RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from streaming.encoder import EncoderSettings, SharedEncoder
 from streaming.whep import ViewerSessions
+from tests.streaming.feeds import broadcast_of
 from tests.streaming.test_whep_sessions import moving_frame, offer_from_client
 from tests.web.test_whep_abuse import _garbage, _server_port
 
@@ -37,16 +37,16 @@ async def _count_frames(track, seconds: float) -> int:  # type: ignore[no-untype
 
 @pytest.mark.parametrize("kind", ["empty", "mixed"])
 async def test_garbage_to_the_servers_port_does_not_disturb_the_viewer(kind: str) -> None:
-    encoder = SharedEncoder(moving_frame, EncoderSettings(width=320, height=180))
-    encoder.start()
+    broadcast, outputs = broadcast_of({"program": (moving_frame, 320, 180)})
+    await broadcast.go_on_air()
     sessions = ViewerSessions()
     client, offer = await offer_from_client()
     try:
         got_track: asyncio.Future = asyncio.get_running_loop().create_future()
         client.on("track", lambda t: got_track.done() or got_track.set_result(t))
         viewer, answer = await sessions.join(
-            room_id="demo", offer_sdp=offer, encoder=encoder, subject="s", role="student",
-            user_id=None,
+            feed=broadcast, offer_sdp=offer, selection=broadcast.choose(None, None),
+            subject="s", role="student", user_id=None,
         )
         await client.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         track = await asyncio.wait_for(got_track, 20)
@@ -77,4 +77,4 @@ async def test_garbage_to_the_servers_port_does_not_disturb_the_viewer(kind: str
     finally:
         await client.close()
         await sessions.close_all("test over")
-        await encoder.stop()
+        await outputs.stop_all()

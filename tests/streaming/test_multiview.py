@@ -7,11 +7,11 @@ import time
 
 import numpy as np
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from streaming.encoder import EncoderSettings, SharedEncoder
 from streaming.whep import ViewerSessions
+from tests.streaming.feeds import broadcast_of, client
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -30,32 +30,22 @@ def solid(colour: tuple[int, int, int], size: tuple[int, int]):  # type: ignore[
 
 
 async def test_three_video_lines_receive_program_endoscope_and_ct():
-    encoders = {
-        name: SharedEncoder(solid(colour, size),
-                            EncoderSettings(width=size[0], height=size[1], fps=15), name=name)
-        for name, (colour, size) in OUTPUTS.items()
-    }
-    for encoder in encoders.values():
-        encoder.start()
-    released: list[str] = []
-
-    async def release() -> None:
-        released.append("all")
-
+    broadcast, outputs = broadcast_of(
+        {name: (solid(colour, size), *size) for name, (colour, size) in OUTPUTS.items()},
+        fps=15,
+    )
     sessions = ViewerSessions()
-    client = RTCPeerConnection()
+    pc = client()
     try:
-        transceivers = [client.addTransceiver("video", direction="recvonly") for _ in range(3)]
-        await client.setLocalDescription(await client.createOffer())
+        transceivers = [pc.addTransceiver("video", direction="recvonly") for _ in range(3)]
+        await pc.setLocalDescription(await pc.createOffer())
         viewer, answer = await sessions.join(
-            room_id="demo", offer_sdp=client.localDescription.sdp, encoder=encoders["program"],
-            subject="s", role="student", user_id=None,
-            views=[("endoscope", encoders["endoscope"]), ("ct", encoders["ct"])],
-            release=release,
+            feed=broadcast, offer_sdp=pc.localDescription.sdp,
+            selection=broadcast.choose(None, None), subject="s", role="student", user_id=None,
         )
         assert viewer.views == ["program", "endoscope", "ct"]
         assert answer.count("m=video") == 3 and answer.count("a=sendonly") == 3
-        await client.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
         async def first_frames(track):  # type: ignore[no-untyped-def]
             frames = []
@@ -75,33 +65,33 @@ async def test_three_video_lines_receive_program_endoscope_and_ct():
             assert (frame.width, frame.height) == size, name
             mean_bgr = frame.to_ndarray(format="bgr24").reshape(-1, 3).mean(axis=0)
             assert np.allclose(mean_bgr, colour, atol=25), (name, mean_bgr)
-        for encoder in encoders.values():
-            assert encoder.stats().subscribers == 1
+        encoders = [lease.encoder for lease in viewer.leases]
+        assert [e.stats().subscribers for e in encoders] == [1, 1, 1]
         assert await sessions.leave(viewer.id, "DELETE")
-        assert released == ["all"]
-        for encoder in encoders.values():
-            assert encoder.stats().subscribers == 0
+        # Nobody else held them: leaving stopped all three outputs.
+        assert outputs.running() == [] and not any(e.running for e in encoders)
     finally:
-        await client.close()
+        await pc.close()
         await sessions.close_all("test over")
-        for encoder in encoders.values():
-            await encoder.stop()
+        await outputs.stop_all()
 
 
 async def test_a_single_line_offer_gets_only_the_program():
-    program = SharedEncoder(solid((0, 0, 0), (320, 180)), EncoderSettings(width=320, height=180))
-    other = SharedEncoder(solid((0, 0, 0), (320, 180)), EncoderSettings(width=320, height=180))
+    black = solid((0, 0, 0), (320, 180))
+    broadcast, outputs = broadcast_of({"program": (black, 320, 180), "ct": (black, 320, 180)})
     sessions = ViewerSessions()
-    client = RTCPeerConnection()
+    pc = client()
     try:
-        client.addTransceiver("video", direction="recvonly")
-        await client.setLocalDescription(await client.createOffer())
+        pc.addTransceiver("video", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
         viewer, answer = await sessions.join(
-            room_id="demo", offer_sdp=client.localDescription.sdp, encoder=program,
-            subject="s", role="student", user_id=None, views=[("ct", other)],
+            feed=broadcast, offer_sdp=pc.localDescription.sdp,
+            selection=broadcast.choose(["program", "ct"], None), subject="s", role="student",
+            user_id=None,
         )
         assert viewer.views == ["program"] and answer.count("m=video") == 1
-        assert other.stats().subscribers == 0
+        assert [str(key) for key in outputs.running()] == ["demo/program"]  # no ct encode
     finally:
-        await client.close()
+        await pc.close()
         await sessions.close_all("test over")
+        await outputs.stop_all()

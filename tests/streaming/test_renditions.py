@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from functools import partial
 
 import pytest
 from aiortc import RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from streaming.encoder import EncoderSettings, SharedEncoder
-from streaming.pool import EncoderPool
 from streaming.renditions import QualityController, find, ladder
 from streaming.turn import _ice_connection
 from streaming.viewer_stats import LinkStats
-from streaming.whep import QualityPlan, ViewerSessions
+from streaming.whep import ViewerSessions
+from tests.streaming.feeds import broadcast_of
 from tests.streaming.test_whep_sessions import moving_frame, offer_from_client
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
@@ -57,30 +55,16 @@ def test_controller_moves_down_on_sustained_loss_and_up_after_a_clean_stretch():
 
 
 async def test_a_viewer_losing_packets_is_moved_down_without_a_freeze():
-    pool = EncoderPool()
-    rungs = ladder(1280, 720, 2000)
-
-    async def hold(lease: str, name: str) -> SharedEncoder:
-        rung = find(rungs, name)
-        return await pool.acquire(
-            f"program@{name}", lease,
-            lambda: (moving_frame, EncoderSettings(width=rung.width, height=rung.height)),
-        )
-
-    async def let_go(lease: str, name: str) -> None:
-        await pool.release(f"program@{name}", lease)
-
+    broadcast, outputs = broadcast_of({"program": (moving_frame, 1280, 720)})
     sessions = ViewerSessions(stats_interval=1.0)
     sessions.start()
     client, offer = await offer_from_client()
     try:
-        plan = QualityPlan(QualityController(rungs, "720p"), partial(hold, "v"),
-                           partial(let_go, "v"))
         viewer, answer = await sessions.join(
-            room_id="demo", offer_sdp=offer, encoder=await hold("v", "720p"), subject="s",
-            role="student", user_id=None, quality=plan,
-            release=lambda: let_go("v", viewer.rendition),
+            feed=broadcast, offer_sdp=offer, selection=broadcast.choose(None, None),
+            subject="s", role="student", user_id=None,
         )
+        assert viewer.rendition == "720p" and not viewer.pinned
         got: asyncio.Future = asyncio.get_running_loop().create_future()
         client.on("track", lambda t: got.done() or got.set_result(t))
         await client.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
@@ -111,8 +95,9 @@ async def test_a_viewer_losing_packets_is_moved_down_without_a_freeze():
         # No freeze at the cut-over: frames keep coming (a lossy link loses some).
         gap = sizes[switch_at][0] - sizes[switch_at - 1][0]
         assert gap < 1.5, f"{gap:.2f} s without a frame at the switch"
-        assert sorted(pool.names()) == ["program@360p"]  # 720p released: nobody on it
+        # 720p released: nobody holds it, so it is no longer encoded.
+        assert [str(key) for key in outputs.running()] == ["demo/program@360p"]
     finally:
         await client.close()
         await sessions.stop()
-        await pool.stop_all()
+        await outputs.stop_all()

@@ -27,10 +27,10 @@ from aiortc.mediastreams import MediaStreamError
 from pydantic import ValidationError
 
 from config.settings import IceServer, Settings
-from streaming.encoder import EncoderSettings, SharedEncoder
 from streaming.ice import set_ice_addresses
 from streaming.turn import rtc_ice_servers, selected_pair
 from streaming.whep import ViewerSessions
+from tests.streaming.feeds import broadcast_of
 
 TURNSERVER = shutil.which("turnserver")
 USER, PASSWORD, REALM = "medroom", "relay-only-test", "medroom"
@@ -121,8 +121,8 @@ async def test_relay_only_viewer_receives_video_through_coturn(
         ice_servers=url, ice_username=USER, ice_credential=PASSWORD, demo=False
     )
     ice_servers = rtc_ice_servers(settings.ice_servers)
-    encoder = SharedEncoder(moving_frame, EncoderSettings())
-    encoder.start()
+    broadcast, outputs = broadcast_of({"program": (moving_frame, 1280, 720)})
+    await broadcast.go_on_air()
     sessions = ViewerSessions(ice_servers=ice_servers)
     client = RTCPeerConnection(
         RTCConfiguration(iceServers=ice_servers, iceTransportPolicy=RTCIceTransportPolicy.RELAY)
@@ -135,8 +135,8 @@ async def test_relay_only_viewer_receives_video_through_coturn(
         candidates = [line for line in offer.splitlines() if line.startswith("a=candidate:")]
         assert candidates and all(" typ relay" in c for c in candidates), candidates
         viewer, answer = await sessions.join(
-            room_id="demo", offer_sdp=offer, encoder=encoder, subject="remote", role="student",
-            user_id=None,
+            feed=broadcast, offer_sdp=offer, selection=broadcast.choose(None, None),
+            subject="remote", role="student", user_id=None,
         )
         await client.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         track = transceiver.receiver.track
@@ -167,7 +167,7 @@ async def test_relay_only_viewer_receives_video_through_coturn(
     finally:
         await client.close()
         await sessions.close_all("test over")
-        await encoder.stop()
+        await outputs.stop_all()
 
 
 def test_ice_server_settings() -> None:

@@ -7,23 +7,23 @@ import time
 
 import pytest
 
-from streaming.encoder import EncoderSettings, SharedEncoder
 from streaming.whep import ViewerSessions
+from tests.streaming.feeds import broadcast_of
 from tests.streaming.test_whep_sessions import decode_frames, moving_frame, offer_from_client
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 async def test_a_receiving_viewer_reports_rtt_and_source_frame_rate():
-    encoder = SharedEncoder(moving_frame, EncoderSettings(width=640, height=360, fps=30))
-    encoder.start()
+    broadcast, outputs = broadcast_of({"program": (moving_frame, 640, 360)})
+    encoder = (await broadcast.go_on_air()).program.encoder
     sessions = ViewerSessions(stats_interval=1.0)
     sessions.start()
     client, offer = await offer_from_client()
     try:
         viewer, answer = await sessions.join(
-            room_id="demo", offer_sdp=offer, encoder=encoder, subject="s1", role="student",
-            user_id=None,
+            feed=broadcast, offer_sdp=offer, selection=broadcast.choose(None, None),
+            subject="s1", role="student", user_id=None,
         )
         assert viewer.rendition == "360p"
         # Keep the client reading (decoding) while the server samples its link.
@@ -50,5 +50,5 @@ async def test_a_receiving_viewer_reports_rtt_and_source_frame_rate():
     finally:
         await client.close()
         await sessions.stop()
-        await encoder.stop()
+        await outputs.stop_all()
     assert encoder.stats().subscribers == 0

@@ -10,9 +10,9 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from streaming.encoder import EncoderSettings, SharedEncoder
 from streaming.ice import set_ice_addresses
 from streaming.whep import CodecError, OfferError, ViewerSessions, check_offer
+from tests.streaming.feeds import broadcast_of, client
 
 
 def moving_frame() -> np.ndarray:
@@ -30,7 +30,7 @@ def loopback_only():
 
 
 async def offer_from_client() -> tuple[RTCPeerConnection, str]:
-    pc = RTCPeerConnection()
+    pc = client()
     pc.addTransceiver("video", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
     return pc, pc.localDescription.sdp
@@ -58,15 +58,20 @@ async def decode_frames(pc: RTCPeerConnection, answer: str, want: int, timeout: 
 
 
 async def test_viewers_decode_shared_packets_and_late_joiner_starts_fast():
-    encoder = SharedEncoder(moving_frame, EncoderSettings(gop_seconds=10.0))
-    encoder.start()
+    broadcast, outputs = broadcast_of({"program": (moving_frame, 1280, 720)}, gop_seconds=10.0)
+    encoder = (await broadcast.go_on_air()).program.encoder
     left: list[str] = []
-    sessions = ViewerSessions(on_leave=lambda viewer, reason: left.append(reason))
+
+    async def record_leave(viewer: object, reason: str) -> None:
+        left.append(reason)
+
+    sessions = ViewerSessions(on_leave=record_leave)
+    selection = broadcast.choose(None, None)
     try:
         client1, offer1 = await offer_from_client()
         _viewer1, answer1 = await sessions.join(
-            room_id="demo", offer_sdp=offer1, encoder=encoder, subject="s1", role="student",
-            user_id=None,
+            feed=broadcast, offer_sdp=offer1, selection=selection, subject="s1",
+            role="student", user_id=None,
         )
         assert "H264" in answer1 and "VP8" not in answer1
         frames, _ = await decode_frames(client1, answer1, want=60, timeout=15)
@@ -77,8 +82,8 @@ async def test_viewers_decode_shared_packets_and_late_joiner_starts_fast():
         await asyncio.sleep(2)
         client2, offer2 = await offer_from_client()
         viewer2, answer2 = await sessions.join(
-            room_id="demo", offer_sdp=offer2, encoder=encoder, subject="s2", role="student",
-            user_id=None,
+            feed=broadcast, offer_sdp=offer2, selection=selection, subject="s2",
+            role="student", user_id=None,
         )
         frames2, first = await decode_frames(client2, answer2, want=5, timeout=10)
         assert len(frames2) == 5
@@ -94,7 +99,7 @@ async def test_viewers_decode_shared_packets_and_late_joiner_starts_fast():
         await client2.close()
     finally:
         await sessions.close_all("test over")
-        await encoder.stop()
+        await outputs.stop_all()
     assert encoder.stats().subscribers == 0
 
 

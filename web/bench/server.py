@@ -23,7 +23,9 @@ from aiortc.rtcrtpsender import RTCRtpSender
 
 from room_controller.sources.base import Source
 from room_controller.sources.synthetic import EndoscopeSimSource
-from streaming.encoder import EncoderSettings, SharedEncoder
+from streaming.broadcast import Picture, RoomBroadcast, View
+from streaming.encoder import SharedEncoder
+from streaming.outputs import PROGRAM, Outputs
 from streaming.stamp import StampedSource
 from streaming.whep import ViewerSessions
 from web.bench.protocol import (
@@ -107,17 +109,26 @@ async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
 
         answer: Callable[[str], Awaitable[str]]
         if path == "medroom":
-            encoder = SharedEncoder(supply, EncoderSettings(width=1280, height=720, fps=SOURCE_FPS))
-            encoder.start()
+            # The server's own path: a room's broadcast on air, viewers leasing its program.
+            outputs = Outputs()
+            broadcast = RoomBroadcast(
+                "bench", {PROGRAM: View(supply, 1280, 720)},
+                Picture(fps=SOURCE_FPS, gop_seconds=1.0, bitrate_kbps=2000,
+                        keyframe_min_interval=0.5),
+                outputs,
+            )
+            encoder = (await broadcast.go_on_air()).program.encoder
             sessions = ViewerSessions()
             sessions.start()  # per-viewer link figures sampled each second, as in the server
-            medroom_encoder, medroom_sessions = encoder, sessions
+            medroom_sessions = sessions
+            # Pinned to the top rendition: the bench measures the fan-out, not adaptation.
+            selection = broadcast.choose(None, "720p")
 
             async def answer_medroom(offer: str) -> str:
                 nonlocal answered
                 answered += 1
                 _, sdp = await medroom_sessions.join(
-                    room_id="bench", offer_sdp=offer, encoder=medroom_encoder,
+                    feed=broadcast, offer_sdp=offer, selection=selection,
                     subject=f"bench-{answered}", role="student", user_id=None,
                 )
                 return sdp

@@ -54,6 +54,7 @@ async def diagnostics(request: Request, principal: Admin) -> DiagnosticsOut:
     kinds = Counter(getattr(t.get_coro(), "__qualname__", "?") for t in tasks)
     return DiagnosticsOut(
         asyncio_tasks=len(tasks), task_kinds=dict(kinds.most_common()), threads=threading.active_count(),
-        rss_bytes=_rss_bytes(), open_files=_open_files(), viewers=len(live.viewers.all()),
-        encoders=sorted(live.encoders.names()),
+        rss_bytes=_rss_bytes(), open_files=_open_files(),
+        viewers=len(live.streaming.viewers.all()),
+        encoders=sorted(str(key) for key in live.streaming.running_outputs()),
     )

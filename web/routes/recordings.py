@@ -20,7 +20,8 @@ from recorder.recording import (
 )
 from recorder.timeline import Timeline, TimelineError
 from web.auth import CONTROL_ROLES, Controller, Principal, Viewer, require_roles
-from web.live import RoomNotFound, RoomRecordings
+from web.live import RoomNotFound
+from web.room_recordings import RoomRecordings
 from web.schemas import (
     ChatIn,
     MarkerIn,

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from recorder.storage import StorageStatus
 from room_controller.room import InvalidTransitionError, Room, UnknownSourceError
 from web.auth import CONTROL_ROLES, Controller, Viewer
-from web.live import LiveRooms, RoomNotFound
+from web.live import GoLiveFailed, LiveRooms, RoomNotFound
 from web.schemas import (
     EncoderOut,
     GoLiveIn,
@@ -44,11 +44,11 @@ def room_or_404(request: Request, room_id: str) -> Room:
 def room_out(
     live: LiveRooms, room: Room, full: bool, storage: StorageStatus | None = None
 ) -> RoomOut:
-    viewers = live.viewers.in_room(room.id)
-    output = live.outputs.get(room.id)
+    viewers = live.streaming.viewers.in_room(room.id)
+    output = live.sessions.get(room.id)
     encoder = None
     if output is not None and full:
-        stats = output.encoder.stats()
+        stats = output.on_air.program.encoder.stats()
         elapsed = max(1e-3, time.monotonic() - output.started_monotonic)
         encoder = EncoderOut(
             frames_encoded=stats.frames_encoded, keyframes=stats.keyframes,
@@ -125,6 +125,8 @@ async def go_live(
         await _live(request).go_live(room_id, title, principal.user_id)
     except InvalidTransitionError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except GoLiveFailed as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     return room_out(_live(request), room, True)
 
 

@@ -41,5 +41,5 @@ def viewer_link_out(viewer: Viewer) -> ViewerLinkOut:
 )
 async def list_viewers(request: Request, room_id: str, principal: Controller) -> list[ViewerLinkOut]:
     """Figures are sampled once a second on the server; polling faster shows the same ones."""
-    viewers = sorted(_live(request).viewers.in_room(room_id), key=lambda v: v.joined_at)
+    viewers = sorted(_live(request).streaming.viewers.in_room(room_id), key=lambda v: v.joined_at)
     return [viewer_link_out(v) for v in viewers]

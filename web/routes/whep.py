@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
 from room_controller.room import UnknownSourceError
+from streaming.broadcast import NotOnAir
 from streaming.limits import JoinRefused
 from streaming.turn import browser_ice_servers, link_headers
 from streaming.whep import CodecError, OfferError
@@ -94,7 +95,7 @@ async def whep_join(
             views=[v.strip() for v in views.split(",") if v.strip()] if views else None,
             quality=quality.strip() or None if quality else None,
         )
-    except RoomNotLive as exc:
+    except (RoomNotLive, NotOnAir) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except (UnknownSourceError, LookupError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
@@ -140,10 +141,10 @@ async def whep_patch(room_id: str, viewer_id: str, principal: Viewer) -> Respons
 @router.delete("/{room_id}/whep/{viewer_id}", summary="Leave (end a WHEP session)")
 async def whep_leave(request: Request, room_id: str, viewer_id: str, principal: Viewer) -> Response:
     live = _live(request)
-    viewer = live.viewers.get(viewer_id)
+    viewer = live.streaming.viewers.get(viewer_id)
     if viewer is None or viewer.room_id != room_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no viewer session '{viewer_id}' here")
     if viewer.subject != principal.subject and principal.role not in CONTROL_ROLES:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this viewer session is not yours")
-    await live.viewers.leave(viewer_id, reason="left (DELETE)")
+    await live.streaming.viewers.leave(viewer_id, reason="left (DELETE)")
     return Response(status_code=200)

@@ -89,9 +89,9 @@ async def whip_end(
     request: Request, room_id: str, source_id: str, publisher_id: str, principal: Controller
 ) -> Response:
     live = _live(request)
-    publisher = live.whip.get(publisher_id)
+    publisher = live.streaming.whip.get(publisher_id)
     if publisher is None or (publisher.room_id, publisher.source_id) != (room_id, source_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"no WHIP publish '{publisher_id}' on {room_id}/{source_id}")
-    await live.whip.end(publisher_id, "ended by the publisher (DELETE)")
+    await live.streaming.whip.end(publisher_id, "ended by the publisher (DELETE)")
     return Response(status_code=200)
