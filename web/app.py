@@ -7,6 +7,7 @@ asked, starts the rooms' sources, and on shutdown ends live sessions and release
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -22,7 +23,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
-from swagger_ui_bundle import swagger_ui_path
 
 from config.rooms import RoomSpec, load_rooms
 from config.settings import Settings
@@ -68,10 +68,14 @@ from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
 from web.scheduler import ScheduleRunner
+from web.security_headers import SecurityHeaders, inline_script_hashes, policy_allowing
 from web.startup import running
 
 logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
+# The files of Swagger UI 5 that the fastapi-swagger package ships (its code is not used).
+_SWAGGER_SPEC = importlib.util.find_spec("fastapi_swagger")
+SWAGGER_UI_FILES = Path(_SWAGGER_SPEC.origin if _SWAGGER_SPEC else "").parent / "resources"
 
 
 @dataclass
@@ -162,20 +166,30 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         https_only=settings.secure_cookies,
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-    app.mount("/static-docs", StaticFiles(directory=swagger_ui_path), name="static-docs")
+    app.mount("/static-docs", StaticFiles(directory=SWAGGER_UI_FILES), name="static-docs")
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_schema(principal: Annotated[Principal, Depends(get_principal)]) -> Response:
         return JSONResponse(app.openapi())
 
-    @app.get("/docs", include_in_schema=False)
-    async def api_docs(principal: Annotated[Principal, Depends(get_principal)]) -> Response:
+    def docs_page() -> Response:
         return get_swagger_ui_html(
             openapi_url="/openapi.json", title="MedRoom API",
             swagger_js_url="/static-docs/swagger-ui-bundle.js",
             swagger_css_url="/static-docs/swagger-ui.css",
             swagger_favicon_url="/static-docs/favicon-32x32.png",
         )
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs(principal: Annotated[Principal, Depends(get_principal)]) -> Response:
+        return docs_page()
+
+    # Every answer carries the security headers; the docs page may run its one inline script.
+    docs_html = bytes(docs_page().body).decode("utf-8")
+    app.add_middleware(
+        SecurityHeaders, hsts=settings.secure_cookies,
+        exceptions={"/docs": policy_allowing(inline_script_hashes(docs_html))},
+    )
     app.include_router(session.router)
     app.include_router(pages.router)
     app.include_router(rooms.router)

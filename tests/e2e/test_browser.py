@@ -35,8 +35,13 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-def log_in(browser, server: Server, username: str, width: int = 1366, height: int = 900):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": width, "height": height})
+def log_in(browser, server: Server, username: str, width: int = 1366, height: int = 900,  # type: ignore[no-untyped-def]
+           enforce_csp: bool = False):
+    # The tests' own probes (wait_for_function, evaluate) are JavaScript strings the pages'
+    # Content-Security-Policy forbids; tests/e2e/test_page_security.py runs the pages with
+    # the policy enforced.
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  bypass_csp=not enforce_csp)
     page = context.new_page()
     page.goto(server.url + "/")
     assert "/login" in page.url

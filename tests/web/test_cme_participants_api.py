@@ -196,7 +196,7 @@ def test_doctor_page_and_participant_list_in_headless_chromium(demo: Demo) -> No
                  "cme_participants"),
                 (None, "/verify/MR-2026-000001", "cme_verify"),
             ):
-                context = browser.new_context(viewport={"width": 1440, "height": 900})
+                context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
                 page = context.new_page()
                 if username:
                     page.goto(demo.server.url + "/login")
