@@ -119,6 +119,19 @@ class Settings(BaseSettings):
         description="Certificate verification pages (/verify/{number}, public) one client address "
         "may open per minute: enough for anyone checking certificates, too few to enumerate them.",
     )
+    login_failures_per_account: int = Field(
+        default=5, ge=1, le=1000,
+        description="Failed log-ins one account (the name as typed) may have within "
+        "login_account_window_seconds; then every attempt on it, the right password included, "
+        "is refused with 429 and Retry-After until the oldest failure is that old.",
+    )
+    login_account_window_seconds: int = Field(default=15 * 60, ge=1, le=24 * 3600)
+    login_failures_per_address: int = Field(
+        default=20, ge=1, le=10000,
+        description="Failed log-ins one client address may have within "
+        "login_address_window_seconds (one machine trying many accounts); then 429.",
+    )
+    login_address_window_seconds: int = Field(default=60, ge=1, le=24 * 3600)
     whep_sessions_per_user: int = Field(
         default=5, gt=0, description="Live WHEP sessions one user may hold at once."
     )
