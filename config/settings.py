@@ -119,8 +119,41 @@ class Settings(BaseSettings):
         description="Certificate verification pages (/verify/{number}, public) one client address "
         "may open per minute: enough for anyone checking certificates, too few to enumerate them.",
     )
+    login_failures_per_account: int = Field(
+        default=5, ge=1, le=1000,
+        description="Failed log-ins one account (the name as typed) may have within "
+        "login_account_window_seconds; then every attempt on it, the right password included, "
+        "is refused with 429 and Retry-After until the oldest failure is that old.",
+    )
+    login_account_window_seconds: int = Field(default=15 * 60, ge=1, le=24 * 3600)
+    login_failures_per_address: int = Field(
+        default=20, ge=1, le=10000,
+        description="Failed log-ins one client address may have within "
+        "login_address_window_seconds (one machine trying many accounts); then 429.",
+    )
+    login_address_window_seconds: int = Field(default=60, ge=1, le=24 * 3600)
     whep_sessions_per_user: int = Field(
         default=5, gt=0, description="Live WHEP sessions one user may hold at once."
+    )
+    upload_max_bytes: int = Field(
+        default=1024**3, ge=1024, le=256 * 1024**3,
+        description="Largest request body of a DICOM upload (a room source's series or a "
+        "lesson's attachment), counted as it arrives; more is refused with 413.",
+    )
+    upload_max_expanded_bytes: int = Field(
+        default=2 * 1024**3, ge=1024, le=1024**4,
+        description="Most bytes one DICOM upload may write once its zips are unpacked, counted "
+        "as they are unpacked (a zip's declared sizes are not trusted); more is refused with 413 "
+        "and nothing of the upload stays on disk.",
+    )
+    upload_max_files: int = Field(
+        default=5000, ge=1, le=100_000,
+        description="Most files (zip members included) in one DICOM upload.",
+    )
+    upload_max_slice_bytes: int = Field(
+        default=64 * 1024**2, ge=1024, le=16 * 1024**3,
+        description="Largest single DICOM file of an upload, and largest decoded frame: what "
+        "one slice may take in memory when it is shown or de-identified.",
     )
     recordings_dir: Path | None = Field(
         default=None, description="Where recordings are kept; default data_dir/recordings."

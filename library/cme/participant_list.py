@@ -20,6 +20,7 @@ from datetime import date
 from fpdf.fonts import FontFace
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.worksheet import Worksheet
 
 from library.cme.attendance import test_outcome
 from library.cme.credits import attendee_credits, programme_credits
@@ -33,6 +34,10 @@ HEADERS = (
     "Nr.", "Nume și prenume", "CNP", "Specialitatea", "Gradul profesional", "Locul de muncă",
     "Credite EMC", "Observații",
 )
+
+#: What a spreadsheet takes for the start of a formula (OWASP "CSV Injection"): = + - @, and a
+#: tab, carriage return or line feed, which some programs skip before looking for one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 HEADINGS = FontFace(family=FAMILY, emphasis="BOLD", color=(255, 255, 255),
                     fill_color=(31, 58, 95))
@@ -124,6 +129,23 @@ def _cells(index: int, row: ParticipantRow) -> list[str | int]:
             row.note]
 
 
+def spreadsheet_cell(value: str | int) -> str | int:
+    """A cell as a spreadsheet must read it, for the CSV and the xlsx alike: numbers stay
+    numbers; text that a spreadsheet would evaluate (a participant named ``=HYPERLINK(...)``)
+    gets a leading single quote, so Excel and LibreOffice show it instead of running it."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _append(sheet: Worksheet, values: list[str | int]) -> None:
+    """One xlsx row; text cells are stored as strings (``t="s"``), never as formulas."""
+    sheet.append([spreadsheet_cell(v) for v in values])
+    for column, value in enumerate(values, start=1):
+        if isinstance(value, str):
+            sheet.cell(row=sheet.max_row, column=column).data_type = "s"
+
+
 def filename(plist: ParticipantList, extension: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in plist.info.ref)
     return f"lista-participanti-{safe}.{extension}"
@@ -134,7 +156,7 @@ def to_csv(plist: ParticipantList) -> bytes:
     writer = csv.writer(out)
     writer.writerow(HEADERS)
     for index, row in enumerate(plist.rows, start=1):
-        writer.writerow(_cells(index, row))
+        writer.writerow([spreadsheet_cell(c) for c in _cells(index, row)])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -144,14 +166,14 @@ def to_xlsx(plist: ParticipantList) -> bytes:
     assert sheet is not None
     sheet.title = "Participanți"
     info = plist.info
-    sheet.append([f"Lista participanților — {info.title}"])
+    _append(sheet, [f"Lista participanților — {info.title}"])
     dates = _dates(info.starts_on, info.ends_on)
-    sheet.append([f"{info.ref} · {info.organiser} · {dates} · {plist.programme_credits} credite EMC"])
+    _append(sheet, [f"{info.ref} · {info.organiser} · {dates} · {plist.programme_credits} credite EMC"])
     sheet.append([])
-    sheet.append(list(HEADERS))
+    _append(sheet, list(HEADERS))
     header_row = sheet.max_row
     for index, row in enumerate(plist.rows, start=1):
-        sheet.append(_cells(index, row))
+        _append(sheet, _cells(index, row))
         # A CNP is an identifier, not a number: as text it keeps every digit exactly.
         sheet.cell(row=sheet.max_row, column=3).number_format = "@"
     sheet["A1"].font = Font(bold=True, size=13)

@@ -1,15 +1,20 @@
 """DICOM material attached to a lesson: de-identified (PS3.15 Annex E) before it is stored.
 
-The uploaded files arrive in a temporary folder; ``attach_dicom`` runs them through
-``deidentify_series`` into the lesson's attachment folder (staged and renamed there, so a
-refusal stores nothing) and records what was done. The originals are never kept.
+``attach_dicom`` receives the uploaded files the way a room's series source does
+(``receive_upload``: the same limits, counted while zips unpack, and the same check of every
+file, so a truncated DICOM is refused here as it is there), into a hidden folder beside the
+attachments, then runs them through ``deidentify_series`` into the lesson's attachment folder
+(staged and renamed there, so a refusal stores nothing) and records what was done. The
+originals are never kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import shutil
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +25,8 @@ from sqlalchemy import select
 from library.db import Database
 from library.lessons import LessonNotFound
 from library.models import Lesson, LessonAttachment, utcnow
-from library.publishing.deidentify import deidentify_series
+from library.publishing.deidentify import DeidentificationError, deidentify_series
+from room_controller.dicom.upload import UploadedFile, UploadLimits, receive_upload, uploaded_names
 
 ATTACHMENTS_FOLDER = "attachments"
 
@@ -47,12 +53,13 @@ def _info(row: LessonAttachment) -> AttachmentInfo:
                           row.report, row.created_at)
 
 
-def attach_dicom(db: Database, lesson_id: int, upload_folder: Path, media_dir: Path, *,
-                 name: str, secret: str, user_id: int | None) -> AttachmentInfo:
-    """De-identify the DICOM files in ``upload_folder`` and store them with the lesson.
+def attach_dicom(db: Database, lesson_id: int, files: Iterable[UploadedFile], media_dir: Path,
+                 *, limits: UploadLimits, secret: str, user_id: int | None) -> AttachmentInfo:
+    """De-identify the uploaded DICOM files (zips unpacked) and store them with the lesson.
 
-    Raises ``DeidentificationError`` naming the file when one is not DICOM (or has burned-in
-    annotation); nothing is stored then.
+    Raises ``UploadError`` (``UploadTooLarge`` past a limit) naming the file when one is not a
+    complete DICOM file, or ``DeidentificationError`` (burned-in annotation); nothing of the
+    upload is left on disk then.
     """
     with db.session() as session:
         if session.get(Lesson, lesson_id) is None:
@@ -60,7 +67,17 @@ def attach_dicom(db: Database, lesson_id: int, upload_folder: Path, media_dir: P
     relative = f"{ATTACHMENTS_FOLDER}/{lesson_id}/{uuid.uuid4().hex[:12]}"
     target = media_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    report = deidentify_series(upload_folder, target, secret, pseudonym=f"LESSON-{lesson_id}")
+    incoming = media_dir / ATTACHMENTS_FOLDER / f".incoming-{uuid.uuid4().hex[:12]}"
+    try:
+        count = receive_upload(files, incoming, limits)
+        try:
+            report = deidentify_series(incoming, target, secret,
+                                       pseudonym=f"LESSON-{lesson_id}")
+        except DeidentificationError as exc:
+            raise DeidentificationError(uploaded_names(str(exc), incoming)) from None
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+    name = f"DICOM ({count} files)"
     summary = {
         "profile": report.profile, "studies": report.studies, "series": report.series,
         "distinct_uids": report.distinct_uids,

@@ -24,6 +24,14 @@ from .codecs import MissingDecoderError, check_decodable
 DEFER_BYTES = 4096
 
 
+def human_bytes(n: int) -> str:
+    """A size as people read it in a message: 2 GiB, 64 MiB, 2 KiB."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
 class DicomFileError(Exception):
     """One file cannot be part of a series; the message starts with the file's name."""
 
@@ -167,6 +175,30 @@ def _check_pixel_data(ds: Dataset, path: Path, frames: int) -> None:
                 f"{path.name}: corrupt DICOM file: truncated, {length} bytes of pixel data "
                 f"for {frames} frame(s) of {ds.Columns}x{ds.Rows} that need {expected}"
             )
+
+
+def check_file(path: Path, max_frame_bytes: int) -> None:
+    """What every uploaded DICOM file must pass, for a room's series or a lesson's attachment:
+    a DICOM Part 10 file, complete (an image has all its pixel data), decodable here, and no
+    frame larger than ``max_frame_bytes`` decoded, so what one slice takes in memory is bounded
+    before anything is decoded. Raises DicomFileError starting with the file's name."""
+    ds = read_header(path)
+    if ds is None:
+        return  # no pixel data: a DICOMDIR, a report
+    try:
+        rows, cols, bits = int(ds.Rows), int(ds.Columns), int(ds.BitsAllocated)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise DicomFileError(f"{path.name}: corrupt DICOM image: {exc}") from None
+    frame_bytes = rows * cols * samples * max(bits, 8) // 8
+    if frame_bytes > max_frame_bytes:
+        raise DicomFileError(
+            f"{path.name}: one frame of {cols}x{rows} at {bits} bits decodes to "
+            f"{human_bytes(frame_bytes)}, more than the {human_bytes(max_frame_bytes)} a slice "
+            "may take (MEDROOM_UPLOAD_MAX_SLICE_BYTES)"
+        )
+    _check_pixel_data(ds, path, frames)
 
 
 def frames_of(path: Path, ds: Dataset) -> list[FrameRef]:

@@ -5,7 +5,9 @@ Uploads land under ``<data_dir>/uploads/dicom/<room>/<source>/<stamp>/``: writte
 and not mid-demonstration), then renamed. A folder that fails the check is deleted, and the
 previous uploads of the same source are deleted once a new one is in use, so patient images do
 not pile up on the room PC. Zips are unpacked flat (a CD export's DICOM/ST0/SE0/IM0 tree becomes
-one folder) with limits on members and sizes, and no member can write outside the folder.
+one folder) and no member can write outside the folder. Limits (``UploadLimits``, from the
+settings) are counted while the bytes stream, from the request and out of each zip, and a write
+that would pass one is never made: a zip bomb stops at the limit and its folder is deleted.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ import secrets
 import shutil
 import zipfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from config.settings import Settings
+
+from .frames import DicomFileError, check_file, human_bytes
 from .series import DicomSeries, DicomSeriesError, load_series
 
-MAX_FILES = 5000
-MAX_TOTAL_BYTES = 4 * 1024**3
 _CHUNK = 1024 * 1024
 
 
@@ -31,10 +35,40 @@ class UploadError(Exception):
     """The upload cannot become a series; the message names the file and says what to do."""
 
 
+class UploadTooLarge(UploadError):
+    """The upload passes one of the limits; the message names the limit and its setting."""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one DICOM upload may cost, counted while it streams (settings ``upload_max_*``)."""
+
+    max_upload_bytes: int = 1024**3
+    """The request body, counted by the web layer as it arrives."""
+    max_expanded_bytes: int = 2 * 1024**3
+    """Everything written to disk, zips unpacked."""
+    max_files: int = 5000
+    """Files and zip members."""
+    max_slice_bytes: int = 64 * 1024**2
+    """One file on disk, and one frame decoded."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadLimits:
+        return cls(settings.upload_max_bytes, settings.upload_max_expanded_bytes,
+                   settings.upload_max_files, settings.upload_max_slice_bytes)
+
+    def request_too_large(self) -> UploadTooLarge:
+        return UploadTooLarge(
+            f"the upload is larger than {human_bytes(self.max_upload_bytes)} "
+            "(MEDROOM_UPLOAD_MAX_BYTES): upload one series at a time"
+        )
+
+
 @dataclass(frozen=True)
 class UploadedFile:
     name: str  # as the browser sent it
     stream: IO[bytes]
+    """Seekable (a spooled temporary file) for a zip to be unpacked from it in place."""
 
 
 def upload_root(data_dir: Path, room_id: str, source_id: str) -> Path:
@@ -54,69 +88,140 @@ def _safe_name(name: str, index: int) -> str:
 
 
 class _Budget:
-    def __init__(self) -> None:
+    """Files and bytes written so far, refused *before* a write would pass a limit."""
+
+    def __init__(self, limits: UploadLimits) -> None:
+        self.limits = limits
         self.files = 0
         self.bytes = 0
 
-    def take(self, files: int, size: int, what: str) -> None:
-        self.files += files
+    def take_file(self, what: str) -> None:
+        self.files += 1
+        if self.files > self.limits.max_files:
+            raise UploadTooLarge(
+                f"{what}: more than {self.limits.max_files} files in one upload "
+                "(MEDROOM_UPLOAD_MAX_FILES): upload one series at a time"
+            )
+
+    def take_bytes(self, size: int, file_bytes: int, what: str) -> None:
         self.bytes += size
-        if self.files > MAX_FILES:
-            raise UploadError(f"{what}: more than {MAX_FILES} files in one upload; upload one "
-                              "series at a time")
-        if self.bytes > MAX_TOTAL_BYTES:
-            raise UploadError(f"{what}: the upload is larger than {MAX_TOTAL_BYTES // 1024**3} GiB")
+        if file_bytes > self.limits.max_slice_bytes:
+            raise UploadTooLarge(
+                f"{what}: larger than {human_bytes(self.limits.max_slice_bytes)}, the most one DICOM "
+                "file may be (MEDROOM_UPLOAD_MAX_SLICE_BYTES)"
+            )
+        if self.bytes > self.limits.max_expanded_bytes:
+            raise UploadTooLarge(
+                f"{what}: the upload unpacks to more than {human_bytes(self.limits.max_expanded_bytes)} "
+                "(MEDROOM_UPLOAD_MAX_EXPANDED_BYTES): upload one series at a time"
+            )
 
 
 def _copy(stream: IO[bytes], target: Path, budget: _Budget, what: str) -> None:
+    """Copy in chunks, counting each before it is written: a zip's declared sizes are never
+    trusted, the bytes that come out of it are what is counted."""
+    written = 0
     with target.open("wb") as out:
         while chunk := stream.read(_CHUNK):
-            budget.take(0, len(chunk), what)
+            written += len(chunk)
+            budget.take_bytes(len(chunk), written, what)
             out.write(chunk)
 
 
-def _unzip(path: Path, folder: Path, budget: _Budget, first_index: int) -> int:
-    """Unpack every file member flat into `folder`; returns how many were written."""
+def _is_zip(stream: IO[bytes]) -> bool:
+    if not stream.seekable():
+        return False
     try:
-        archive = zipfile.ZipFile(path)
+        return zipfile.is_zipfile(stream)
+    finally:
+        stream.seek(0)
+
+
+def _unzip(upload: UploadedFile, folder: Path, budget: _Budget, first_index: int) -> int:
+    """Unpack every file member flat into `folder`, straight from the uploaded stream (no copy
+    of the zip on disk); returns how many were written."""
+    try:
+        archive = zipfile.ZipFile(upload.stream)
     except zipfile.BadZipFile:
-        raise UploadError(f"{_uploaded_name(path)}: not a valid zip file") from None
+        raise UploadError(f"{upload.name}: not a valid zip file") from None
     written = 0
     with archive:
         for member in archive.infolist():
             if member.is_dir() or Path(member.filename).name.startswith(".") or \
                     member.filename.startswith("__MACOSX/"):
                 continue
-            budget.take(1, member.file_size, _uploaded_name(path))
+            what = f"{upload.name}: {member.filename}"
+            budget.take_file(what)
             target = folder / _safe_name(member.filename, first_index + written)
             try:
                 with archive.open(member) as stream:
-                    _copy(stream, target, budget, _uploaded_name(path))
-            except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
-                raise UploadError(f"{_uploaded_name(path)}: cannot unpack {member.filename}: {exc}") from None
+                    _copy(stream, target, budget, what)
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError) as exc:
+                raise UploadError(f"{what}: cannot unpack it: {exc}") from None
             written += 1
-    path.unlink()
     return written
 
 
-def write_upload(files: Iterable[UploadedFile], folder: Path) -> int:
-    """Write the uploaded files (zips unpacked) into `folder`; returns the number of files."""
+def write_upload(
+    files: Iterable[UploadedFile], folder: Path, limits: UploadLimits = UploadLimits()
+) -> int:
+    """Write the uploaded files (zips unpacked) into `folder`; returns the number of files.
+
+    Raises UploadTooLarge before writing what passes a limit of ``limits``.
+    """
     folder.mkdir(parents=True)
-    budget = _Budget()
+    budget = _Budget(limits)
     count = 0
     for upload in files:
-        budget.take(1, 0, upload.name)
-        target = folder / _safe_name(upload.name, count)
-        _copy(upload.stream, target, budget, upload.name)
+        if _is_zip(upload.stream):
+            count += _unzip(upload, folder, budget, count)
+            continue
+        budget.take_file(upload.name)
+        _copy(upload.stream, folder / _safe_name(upload.name, count), budget, upload.name)
         count += 1
-        if zipfile.is_zipfile(target):
-            count += _unzip(target, folder, budget, count) - 1
     if count == 0:
         raise UploadError("no files in the upload: choose the series' .dcm files or a .zip")
     return count
 
 
-def _original_name(message: str, folder: Path) -> str:
+def _check_all(folder: Path, limits: UploadLimits, workers: int) -> None:
+    paths = sorted(p for p in folder.iterdir() if p.is_file())
+
+    def one(path: Path) -> str | None:
+        try:
+            check_file(path, limits.max_slice_bytes)
+        except DicomFileError as exc:
+            return str(exc)
+        return None
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dicom-check") as pool:
+        errors = [e for e in pool.map(one, paths) if e]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise UploadError(f"{errors[0]}{more}")
+
+
+def receive_upload(
+    files: Iterable[UploadedFile], folder: Path, limits: UploadLimits, workers: int = 2
+) -> int:
+    """Every DICOM upload's way in (a room source's series, a lesson's attachment): write the
+    files into the new `folder` within ``limits``, then check each one (``check_file``: DICOM,
+    complete, decodable, frames of bounded size). Returns the number of files.
+
+    Raises UploadError (UploadTooLarge for a limit) speaking of the files by their uploaded
+    names; the caller removes `folder`.
+    """
+    try:
+        count = write_upload(files, folder, limits)
+        _check_all(folder, limits, workers)
+    except UploadError as exc:
+        raise type(exc)(uploaded_names(str(exc), folder)) from None
+    except OSError as exc:
+        raise UploadError(uploaded_names(str(exc), folder)) from None
+    return count
+
+
+def uploaded_names(message: str, folder: Path) -> str:
     """Speak of the file as it was uploaded, not as it was stored (folder and number off)."""
     text = message.replace(f"{folder}: ", "").replace(str(folder), "upload")
     for stored in sorted(folder.iterdir(), key=lambda p: -len(p.name)) if folder.exists() else []:
@@ -126,7 +231,8 @@ def _original_name(message: str, folder: Path) -> str:
 
 
 def store_series(
-    files: Iterable[UploadedFile], root: Path, decode_workers: int = 2
+    files: Iterable[UploadedFile], root: Path, decode_workers: int = 2, *,
+    limits: UploadLimits = UploadLimits(),
 ) -> DicomSeries:
     """Write, check and keep one uploaded series under `root`; the old uploads are removed.
 
@@ -136,11 +242,14 @@ def store_series(
     part = root / f".{stamp}.part"
     final = root / stamp
     try:
-        write_upload(files, part)
+        receive_upload(files, part, limits, decode_workers)
         series = load_series(part)
         series.decode_all(decode_workers)
-    except (DicomSeriesError, UploadError, OSError) as exc:
-        message = _original_name(str(exc), part)
+    except UploadError:
+        shutil.rmtree(part, ignore_errors=True)
+        raise
+    except (DicomSeriesError, OSError) as exc:
+        message = uploaded_names(str(exc), part)
         shutil.rmtree(part, ignore_errors=True)
         raise UploadError(message) from None
     except BaseException:

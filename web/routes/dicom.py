@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from starlette.datastructures import UploadFile
 
 from room_controller.dicom import WINDOW_PRESETS, Window, WindowError
 from room_controller.dicom.upload import (
-    MAX_FILES,
     UploadedFile,
     UploadError,
+    UploadLimits,
     remove_other_uploads,
     store_series,
     upload_root,
@@ -35,6 +33,7 @@ from web.schemas import (
     DicomWindowIn,
     DicomWindowOut,
 )
+from web.uploads import upload_body, upload_error, uploaded_files
 
 router = APIRouter(prefix="/api/rooms/{room_id}/sources/{source_id}/dicom", tags=["dicom"])
 
@@ -133,52 +132,33 @@ async def put_window(
     return dicom_out(source)
 
 
-def _replace_series(source: DicomSeriesSource, uploads: list[UploadedFile], root: Path) -> None:
+def _replace_series(source: DicomSeriesSource, uploads: list[UploadedFile], root: Path,
+                    limits: UploadLimits) -> None:
     """Store and check the upload, show it, delete the previous one: one upload at a time."""
     with source.replace_lock:
-        series = store_series(uploads, root)
+        series = store_series(uploads, root, limits=limits)
         source.use_series(series)
         remove_other_uploads(root, series.folder)
 
 
-_UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["files"],
-            "properties": {"files": {
-                "type": "array", "items": {"type": "string", "format": "binary"},
-                "description": "The series' DICOM files, or zip files of them "
-                               f"(at most {MAX_FILES} files).",
-            }},
-        }}},
-    }
-}
-
-
 @router.post(
-    "", response_model=DicomSourceOut, status_code=201, openapi_extra=_UPLOAD_BODY,
+    "", response_model=DicomSourceOut, status_code=201, openapi_extra=upload_body(
+        "The series' DICOM files, or zip files of them (limits: MEDROOM_UPLOAD_MAX_*)."),
     summary="Upload a series (.dcm files or a .zip) to show on this source",
-    responses={422: {"description": "Not one showable series; the message names the file."}},
+    responses={422: {"description": "Not one showable series; the message names the file."},
+               413: {"description": "Over an upload limit; the message names its setting."}},
 )
 async def upload_series(
     request: Request, room_id: str, source_id: str, principal: Controller
 ) -> DicomSourceOut:
     """The files become the source's series at once; the previous upload is deleted."""
     source = _source(request, room_id, source_id)
-    form = await request.form(max_files=MAX_FILES, max_fields=10)
-    try:
-        parts = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
-        if not parts:
-            raise _unprocessable(UploadError(
-                "no files: send the series as multipart form field 'files' (.dcm files or a .zip)"
-            ))
-        uploads = [UploadedFile(p.filename or "file", p.file) for p in parts]
-        root = upload_root(request.app.state.medroom.settings.data_dir, room_id, source_id)
+    settings = request.app.state.medroom.settings
+    limits = UploadLimits.from_settings(settings)
+    async with uploaded_files(request, limits) as uploads:
+        root = upload_root(settings.data_dir, room_id, source_id)
         try:
-            await asyncio.to_thread(_replace_series, source, uploads, root)
+            await asyncio.to_thread(_replace_series, source, uploads, root, limits)
         except UploadError as exc:
-            raise _unprocessable(exc) from None
-    finally:
-        await form.close()
+            raise upload_error(exc) from None
     return dicom_out(source)

@@ -12,14 +12,11 @@ an unknown lesson or job 404.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from library import courses, lessons
 from library.courses import CourseAccess, CourseError, CourseNotFound
@@ -40,6 +37,7 @@ from library.publishing.jobs import JobInfo, JobNotFound
 from library.users import Role
 from recorder.archive import find_manifest, list_manifests
 from recorder.timeline import Timeline
+from room_controller.dicom.upload import UploadError, UploadLimits
 from web.auth import Principal, Viewer, require_roles
 from web.library_schemas import (
     AttachmentOut,
@@ -60,6 +58,7 @@ from web.library_schemas import (
     SegmentIn,
     TrimIn,
 )
+from web.uploads import upload_body, upload_error, uploaded_files
 
 router = APIRouter(prefix="/api/library", tags=["library"])
 T = TypeVar("T")
@@ -67,7 +66,6 @@ T = TypeVar("T")
 CURATOR_ROLES = (Role.ADMIN, Role.CURATOR)
 Staff = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CURATOR, Role.INSTRUCTOR))]
 Curator = Annotated[Principal, Depends(require_roles(*CURATOR_ROLES))]
-MAX_UPLOAD_FILES = 2000
 
 
 def _state(request: Request) -> Any:
@@ -404,37 +402,23 @@ async def retry_job(request: Request, job_id: int, principal: Staff) -> JobOut:
 
 
 # -- attachments -----------------------------------------------------------------------------------
-def _save_upload(item: UploadFile, target: Path) -> None:
-    with open(target, "wb") as f:
-        shutil.copyfileobj(item.file, f)
-
-
 @router.post("/lessons/{lesson_id}/attachments", status_code=201, response_model=AttachmentOut,
-             summary="Attach DICOM files: de-identified (PS3.15 Annex E) before they are stored")
-async def attach(request: Request, lesson_id: int, principal: Staff,
-                 files: Annotated[list[UploadFile], File()]) -> AttachmentOut:
+             summary="Attach DICOM files: de-identified (PS3.15 Annex E) before they are stored",
+             openapi_extra=upload_body("DICOM files, or zip files of them (limits: "
+                                       "MEDROOM_UPLOAD_MAX_*)."))
+async def attach(request: Request, lesson_id: int, principal: Staff) -> AttachmentOut:
     await _lesson(request, principal, lesson_id, curate=True)
-    if not files or len(files) > MAX_UPLOAD_FILES:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"send 1 to {MAX_UPLOAD_FILES} DICOM files")
     state = _state(request)
-    upload = Path(tempfile.mkdtemp(prefix="medroom-upload-"))
-    try:
-        for number, item in enumerate(files):
-            # The sender's file name, so an error names the file they know; the stored copies
-            # are named by their new SOP Instance UIDs (names often carry the patient's).
-            name = Path(item.filename or "").name or f"file-{number}"
-            target = upload / name
-            if target.exists():
-                target = upload / f"{number}-{name}"
-            await asyncio.to_thread(_save_upload, item, target)
-        attachment = await _call(
-            attachments.attach_dicom, state.db, lesson_id, upload,
-            state.settings.resolved_library_dir, name=f"DICOM ({len(files)} files)",
-            secret=attachments.deidentification_secret(state.settings.resolve_secret_key()),
-            user_id=principal.user_id)
-    finally:
-        shutil.rmtree(upload, ignore_errors=True)
+    limits = UploadLimits.from_settings(state.settings)
+    async with uploaded_files(request, limits) as files:
+        try:
+            attachment = await _call(
+                attachments.attach_dicom, state.db, lesson_id, files,
+                state.settings.resolved_library_dir, limits=limits,
+                secret=attachments.deidentification_secret(state.settings.resolve_secret_key()),
+                user_id=principal.user_id)
+        except UploadError as exc:
+            raise upload_error(exc) from None
     return AttachmentOut(**{k: v for k, v in asdict(attachment).items()
                             if k in AttachmentOut.model_fields})
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from library.cme import audit
+from library.login_throttle import LoginThrottle, LoginThrottled
 from library.users import authenticate
 from web.auth import audit_actor, check_csrf, csrf_token, session_principal
 from web.templates import templates
 
 router = APIRouter(tags=["session"])
+logger = logging.getLogger(__name__)
 
 
 def _safe_next(next_url: str | None) -> str:
@@ -39,15 +42,20 @@ async def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     check_csrf(request, csrf)
-    user = authenticate(request.app.state.medroom.db, username, password)
+    # The client address as uvicorn gives it: behind a reverse proxy, the one it forwarded.
+    address = request.client.host if request.client else "unknown"
+    try:
+        attempt = _throttle(request).begin(username, address)
+    except LoginThrottled as exc:
+        logger.warning("log-in refused (%s throttled): account %r from %s, retry in %d s",
+                       exc.scope, username[:100], address, exc.retry_after)
+        return _login_error(request, username, next, str(exc), 429,
+                            {"Retry-After": str(exc.retry_after)})
+    # argon2 takes tens of milliseconds: off the event loop.
+    user = await asyncio.to_thread(authenticate, request.app.state.medroom.db, username, password)
     if user is None:
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"csrf": csrf_token(request), "next": _safe_next(next),
-             "error": "Wrong user name or password.", "username": username},
-            status_code=401,
-        )
+        return _login_error(request, username, next, "Wrong user name or password.", 401, {})
+    _throttle(request).succeeded(attempt)
     request.session.clear()  # a fresh session on login: no fixation
     request.session["uid"] = user.id
     # The CME audit report compares attendance with logins (art. 12 alin. (2) lit. a).
@@ -58,6 +66,24 @@ async def login(
     )
     csrf_token(request)
     return RedirectResponse(_safe_next(next), status_code=303)
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    # Made on the first log-in from the app's settings, and kept with the app.
+    if getattr(request.app.state, "login_throttle", None) is None:
+        request.app.state.login_throttle = LoginThrottle.from_settings(
+            request.app.state.medroom.settings)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+def _login_error(request: Request, username: str, next_url: str, error: str, code: int,
+                 headers: dict[str, str]) -> Response:
+    return templates.TemplateResponse(
+        request, "login.html", {"csrf": csrf_token(request), "next": _safe_next(next_url),
+                                "error": error, "username": username},
+        status_code=code, headers=headers,
+    )
 
 
 @router.post("/logout", include_in_schema=False)

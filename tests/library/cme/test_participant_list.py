@@ -4,6 +4,7 @@ programme's recorded attendance, and each file reopened and read back."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 
 from openpyxl import load_workbook
@@ -14,6 +15,7 @@ from library.cme.participant_list import (
     HEADERS,
     ParticipantList,
     participant_list,
+    spreadsheet_cell,
     to_csv,
     to_pdf,
     to_xlsx,
@@ -105,3 +107,41 @@ def test_art_6_5_printable_pdf_reopened(db: Database, vault: CnpVault, demo: int
     descriptor = pdf.pages[0]["/Resources"]["/Font"]
     first = next(iter(descriptor.values())).get_object()
     assert "DejaVu" in str(first["/BaseFont"])
+
+
+#: Names a participant could type (or a guest's display name could carry) that a spreadsheet
+#: would evaluate: a link that leaks the row, a command, arithmetic, a function, and the tab and
+#: carriage return that Excel skips before looking for a formula.
+FORMULAS = ('=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "-1+1", "@SUM(1+1)",
+            "\t=1+1", "\r=1+1")
+
+
+def _with_names(plist: ParticipantList) -> ParticipantList:
+    rows = tuple(dataclasses.replace(row, full_name=name, workplace=name)
+                 for row, name in zip(plist.rows, FORMULAS, strict=False))
+    return dataclasses.replace(plist, rows=rows)
+
+
+def test_formula_names_are_plain_text_in_the_csv(db: Database, vault: CnpVault, demo: int) -> None:
+    plist = _with_names(the_list(db, vault, demo, reveal=True))
+    rows = list(csv.reader(io.StringIO(to_csv(plist).decode("utf-8-sig"), newline="")))
+    names = [r[1] for r in rows[1:]]
+    assert names == ["'" + name for name in FORMULAS[:len(names)]]
+    assert [r[5] for r in rows[1:]] == names
+    assert all(r[6].isdigit() for r in rows[1:])  # credits stay numbers
+    assert spreadsheet_cell("Maria-Ștefania Ionescu") == "Maria-Ștefania Ionescu"
+    assert spreadsheet_cell(-3) == -3
+
+
+def test_formula_names_are_string_cells_in_the_xlsx(db: Database, vault: CnpVault, demo: int) -> None:
+    plist = _with_names(the_list(db, vault, demo, reveal=True))
+    sheet = load_workbook(io.BytesIO(to_xlsx(plist))).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows())
+    header_at = [[c.value for c in r] for r in rows].index(list(HEADERS))
+    body = rows[header_at + 1:]
+    assert len(body) == len(plist.rows) >= 4
+    for row, name in zip(body, FORMULAS, strict=False):
+        for cell in (row[1], row[5]):
+            assert cell.data_type == "s" and cell.value == "'" + name, (cell.value, name)
+        assert row[6].data_type == "n" and isinstance(row[6].value, int)
