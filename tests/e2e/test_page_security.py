@@ -25,7 +25,7 @@ def test_answers_carry_the_security_headers(server: Server) -> None:
     assert docs.status_code == 200 and "'sha256-" in docs.headers["content-security-policy"]
 
 
-def test_pages_work_with_the_policy_enforced(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
+def test_pages_work_with_the_policy_enforced(browser, server: Server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     """The pages load no inline script and nothing from elsewhere: Chromium, enforcing the
     policy, reports no violation while each page does its work."""
     ARTIFACTS.mkdir(exist_ok=True)
