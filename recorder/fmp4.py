@@ -226,6 +226,10 @@ class TrackWriter:
         if self._own_clock is not None:
             self._own_clock.resume()
         self._paused = False
+        self._resumed()
+
+    def _resumed(self) -> None:
+        """How this kind of track picks up after a pause: video waits for a fresh keyframe."""
         self._need_keyframe = True
         self._reanchor = self._shift is not None
         if self._request_keyframe is not None:

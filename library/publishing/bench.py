@@ -257,12 +257,3 @@ def run_from_args(args: argparse.Namespace) -> int:
         run(args, Path(workdir))
     return 0
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
-    run_from_args(parser.parse_args())
-
-
-if __name__ == "__main__":
-    main()
