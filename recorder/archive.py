@@ -7,23 +7,23 @@ remuxed (``recover_part_file``), its chapters and timeline written, its state RE
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import av
 
 from recorder.fmp4 import RecoveryError, recover_part_file
 from recorder.manifest import (
     ACTIVE,
-    CHAPTERS,
     MANIFEST,
-    TIMELINE_JSON,
+    Manifest,
+    ManifestError,
     RecordingState,
-    atomic_write_text,
+    TrackEntry,
     utc_now,
+    write_sidecars,
 )
 from recorder.timeline import Timeline
 
@@ -36,58 +36,57 @@ def recover_recordings(recordings_dir: Path) -> list[str]:
     recovered = []
     for manifest_path in sorted(recordings_dir.glob(f"*/*/{MANIFEST}")):
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            logger.warning("skipping %s: unreadable manifest: %s", manifest_path, exc)
+            manifest = Manifest.read(manifest_path.parent)
+        except ManifestError as exc:
+            logger.warning("skipping %s", exc)
             continue
-        if manifest.get("state") not in (s.value for s in ACTIVE):
+        if manifest.state not in ACTIVE:
             continue
         try:
             recover_session(manifest_path.parent, manifest)
         except OSError as exc:
             logger.error("could not recover %s: %s", manifest_path.parent, exc)
             continue
-        recovered.append(str(manifest["id"]))
+        recovered.append(manifest.id)
     return recovered
 
 
-def recover_session(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def recover_session(folder: Path, manifest: Manifest) -> Manifest:
+    """Finish a session cut short: its tracks, chapters and timeline; the manifest RECOVERED."""
     last_write = 0.0
     duration = 0.0
-    for track in manifest.get("tracks", []):
-        final = folder / str(track["file"])
+    tracks: list[TrackEntry] = []
+    for track in manifest.tracks:
+        final = folder / track.file
         part = final.with_name(final.name + ".part")
         try:
             if part.exists():
                 last_write = max(last_write, part.stat().st_mtime)
                 if not final.exists():
                     recover_part_file(part)
-                    track["recovered"] = True
+                    track = replace(track, recovered=True)
             if final.exists():
                 duration = max(duration, media_duration(final))
-                track["size_bytes"] = final.stat().st_size
+                track = replace(track, size_bytes=final.stat().st_size)
             else:
-                track["error"] = track.get("error") or "no file: nothing was recorded"
+                track = replace(track, error=track.error or "no file: nothing was recorded")
         except RecoveryError as exc:
-            track["error"] = str(exc)
+            track = replace(track, error=str(exc))
             logger.warning("track %s of %s not recovered: %s", final.name, folder, exc)
-    timeline = Timeline(folder)
-    atomic_write_text(folder / CHAPTERS, timeline.to_webvtt_chapters(duration))
-    atomic_write_text(folder / TIMELINE_JSON, timeline.to_json(
-        recording=manifest.get("id"), room=manifest.get("room"), title=manifest.get("title"),
-        duration=round(duration, 3),
-    ))
-    for pause in manifest.get("pauses", []):
-        pause.pop("_mono", None)
-    manifest.update(
-        state=RecordingState.RECOVERED.value,
+        tracks.append(track)
+    write_sidecars(folder, Timeline(folder), recording=manifest.id, room=manifest.room,
+                   title=manifest.title, duration=duration)
+    recovered = replace(
+        manifest,
+        state=RecordingState.RECOVERED,
         recovered=True,
         duration=round(duration, 3),
         stopped_at=(datetime.fromtimestamp(last_write, UTC).isoformat(timespec="milliseconds")
                     if last_write else utc_now()),
+        tracks=tuple(tracks),
     )
-    atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2))
-    return manifest
+    recovered.write(folder)
+    return recovered
 
 
 def media_duration(path: Path) -> float:
@@ -110,26 +109,35 @@ def media_duration(path: Path) -> float:
 
 
 # -- recordings on disk ---------------------------------------------------------------------------
-def find_manifest(recordings_dir: Path, recording_id: str) -> tuple[Path, dict[str, Any]] | None:
-    """The folder and manifest of a recording kept on disk (any state), or None."""
+def find_manifest(recordings_dir: Path, recording_id: str) -> tuple[Path, Manifest] | None:
+    """The folder and manifest of a recording kept on disk (any state), or None.
+
+    Raises ``ManifestError`` when the recording's folder is there but its manifest is garbled:
+    the recording exists, and saying "no such recording" would send the caller looking for it.
+    """
+    damaged: ManifestError | None = None
     for manifest_path in recordings_dir.glob(f"*/*/{MANIFEST}"):
         if not manifest_path.parent.name.endswith(f"-{recording_id}"):
             continue  # folder names end with the id: skip reading unrelated manifests
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            manifest = Manifest.read(manifest_path.parent)
+        except ManifestError as exc:
+            damaged = exc
             continue
-        if manifest.get("id") == recording_id:
+        if manifest.id == recording_id:
             return manifest_path.parent, manifest
+    if damaged is not None:
+        raise damaged
     return None
 
 
-def list_manifests(recordings_dir: Path, room_id: str) -> list[dict[str, Any]]:
-    """Manifests of a room's recordings on disk, newest first."""
+def list_manifests(recordings_dir: Path, room_id: str) -> list[Manifest]:
+    """Manifests of a room's recordings on disk, newest first; garbled ones are skipped."""
     manifests = []
     for manifest_path in sorted((recordings_dir / room_id).glob(f"*/{MANIFEST}"), reverse=True):
         try:
-            manifests.append(json.loads(manifest_path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            logger.warning("skipping %s: unreadable manifest: %s", manifest_path, exc)
+            manifests.append(Manifest.read(manifest_path.parent))
+        except ManifestError as exc:
+            # One damaged folder must not hide the room's other recordings.
+            logger.warning("skipping %s", exc)
     return manifests

@@ -106,12 +106,8 @@ class AudioTrackWriter(TrackWriter):
         super().pause()
         self._pending.clear()
 
-    def resume(self) -> None:
-        if not self._paused:
-            return
-        if self._own_clock is not None:
-            self._own_clock.resume()
-        self._paused = False
+    def _resumed(self) -> None:
+        # Every Opus packet is a keyframe: nothing to wait for, only the timestamps to mend.
         if self._anchor is None and self._shift is not None:
             # On its own: continue right after what is written, the paused time cut out.
             self._shift = None

@@ -1,6 +1,6 @@
 """Benchmark: what recording costs per track, against re-encoding the same frames.
 
-``python -m recorder.bench [--width 1920 --height 1080 --tracks 4 --seconds 10]`` runs one
+``medroom bench recording [--width 1920 --height 1080 --tracks 4 --seconds 10]`` runs one
 real ``SharedEncoder`` and subscribes ``tracks`` TrackWriters to it (program plus ISOs cost the
 same per packet at the same bitrate), then reports the CPU time the recorder spent per second
 of media and per track: writer threads (``thread_time``) plus the packet hand-off on the loop.
@@ -165,12 +165,3 @@ def run_from_args(args: argparse.Namespace) -> int:
     print(result.report())
     return 0
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
-    run_from_args(parser.parse_args())
-
-
-if __name__ == "__main__":
-    main()

@@ -33,6 +33,7 @@ from typing import Any
 import av
 
 from recorder.clock import MediaClock
+from recorder.durable import fsync_directory
 
 logger = logging.getLogger(__name__)
 
@@ -103,21 +104,12 @@ def _describe(exc: BaseException, part: Path) -> TrackWriterError:
     return TrackWriterError(f"writing {part.name} failed: {exc}")
 
 
-def _fsync_dir(folder: Path) -> None:
-    # The rename itself must survive a power cut, not only the file's bytes.
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _publish(src: Path, final: Path) -> None:
     """Give ``src`` the name ``final`` atomically, failing if ``final`` exists."""
     # link() refuses an existing target, where rename() would silently replace it.
     os.link(src, final)
     os.unlink(src)
-    _fsync_dir(final.parent)
+    fsync_directory(final.parent)
 
 
 class TrackWriter:
@@ -234,6 +226,10 @@ class TrackWriter:
         if self._own_clock is not None:
             self._own_clock.resume()
         self._paused = False
+        self._resumed()
+
+    def _resumed(self) -> None:
+        """How this kind of track picks up after a pause: video waits for a fresh keyframe."""
         self._need_keyframe = True
         self._reanchor = self._shift is not None
         if self._request_keyframe is not None:
@@ -524,7 +520,7 @@ def recover_part_file(part: Path, *, keep_original: bool = True) -> Path:
         os.replace(part, part.with_name(part.name + ".orig"))
     else:
         part.unlink()
-    _fsync_dir(final.parent)
+    fsync_directory(final.parent)
     return final
 
 

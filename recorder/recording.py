@@ -11,16 +11,15 @@ state RECOVERED). ``recorder.registry.Recorder`` holds a server's recordings.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import av
 
@@ -34,12 +33,13 @@ from recorder.fmp4 import (
 )
 from recorder.manifest import (
     ACTIVE,
-    CHAPTERS,
-    MANIFEST,
-    TIMELINE_JSON,
+    Manifest,
+    Pause,
     RecordingState,
-    atomic_write_text,
+    TrackEntry,
+    TrackKind,
     utc_now,
+    write_sidecars,
 )
 from recorder.timeline import ChatMessage, Event, Marker, Note, Rename, Stroke, Timeline
 
@@ -58,7 +58,6 @@ class UnknownRecordingError(RecordingError, LookupError):
 
 
 _E = TypeVar("_E", bound=Event)
-TrackKind = Literal["program", "iso", "audio"]
 
 
 class _EncoderSettings(Protocol):
@@ -104,7 +103,7 @@ class TrackSpec(NamedTuple):
 @dataclass(frozen=True)
 class TrackStatus:
     name: str
-    kind: str
+    kind: TrackKind
     source_id: str | None
     file: str
     width: int
@@ -173,7 +172,8 @@ class Recording:
         self._tracks: dict[str, TrackSpec] = {}
         self._writers: dict[str, TrackWriter] = {}
         self._track_errors: dict[str, str] = {}
-        self._pauses: list[dict[str, Any]] = []
+        self._pauses: list[Pause] = []
+        self._paused_since = 0.0  # monotonic clock, while paused
         self._duration: float | None = None
         self._stopping = False
         self._failsafe: asyncio.Task[None] | None = None
@@ -248,8 +248,8 @@ class Recording:
         self._clock.pause()
         for writer in self._writers.values():
             writer.pause()
-        self._pauses.append({"media_at": self.media_time(), "started_at": utc_now(),
-                             "ended_at": None, "_mono": time.monotonic(), "seconds": None})
+        self._pauses.append(Pause(media_at=self.media_time(), started_at=utc_now()))
+        self._paused_since = time.monotonic()
         await self._save_manifest()
 
     async def resume(self) -> None:
@@ -258,9 +258,7 @@ class Recording:
         self._clock.resume()
         for writer in self._writers.values():
             writer.resume()
-        pause = self._pauses[-1]
-        pause["ended_at"] = utc_now()
-        pause["seconds"] = round(time.monotonic() - pause.pop("_mono"), 3)
+        self._close_pause()
         await self._save_manifest()
 
     async def stop(self, reason: str | None = None) -> RecordingStatus:
@@ -275,7 +273,7 @@ class Recording:
         self._duration = self.media_time()
         self._clock.pause()
         if self.state is RecordingState.PAUSED:
-            await self._close_pause()
+            self._close_pause()
         await self._close_writers()
         if self.state is RecordingState.FAILED:
             # A writer failed while closing (disk filled up at the last moment).
@@ -287,7 +285,7 @@ class Recording:
             await asyncio.to_thread(self._write_sidecars, self._duration)
         except OSError as exc:
             self._fail(f"could not write chapters: {exc.strerror or exc}")
-        await self._save_manifest(stop_reason=reason)
+        await self._save_manifest()
         self._finish()
         return self.status()
 
@@ -411,11 +409,11 @@ class Recording:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
-    async def _close_pause(self) -> None:
+    def _close_pause(self) -> None:
         pause = self._pauses[-1]
-        if pause["ended_at"] is None:
-            pause["ended_at"] = utc_now()
-            pause["seconds"] = round(time.monotonic() - pause.pop("_mono"), 3)
+        if pause.ended_at is None:
+            self._pauses[-1] = replace(pause, ended_at=utc_now(),
+                                       seconds=round(time.monotonic() - self._paused_since, 3))
 
     async def _close_writers(self) -> None:
         names = list(self._writers)
@@ -490,50 +488,36 @@ class Recording:
             self._on_finished(self)
 
     def _write_sidecars(self, duration: float) -> None:
-        timeline = self._timeline()
-        atomic_write_text(self.folder / CHAPTERS, timeline.to_webvtt_chapters(duration))
-        atomic_write_text(
-            self.folder / TIMELINE_JSON,
-            timeline.to_json(recording=self.id, room=self.room, title=self.title,
-                             duration=round(duration, 3)),
+        write_sidecars(self.folder, self._timeline(), recording=self.id, room=self.room,
+                       title=self.title, duration=duration)
+
+    def manifest(self) -> Manifest:
+        """The session's state as its folder keeps it (and as the API shows it)."""
+        status = self.status()
+        return Manifest(
+            id=self.id, room=self.room, title=self.title, state=status.state,
+            started_at=self.started_at, stopped_at=self.stopped_at, duration=status.duration,
+            max_duration=self.max_duration, error=self.error, stop_reason=self.stop_reason,
+            tracks=tuple(
+                TrackEntry(
+                    name=t.name, kind=t.kind, source_id=t.source_id, file=t.file,
+                    width=t.width, height=t.height, fps=t.fps,
+                    codec="opus" if t.kind == "audio" else "h264",
+                    media_offset=self._writers[t.name].stats().media_offset
+                    if t.name in self._writers else None,
+                    packets=t.packets, dropped=t.dropped, size_bytes=t.size_bytes,
+                    error=t.error,
+                )
+                for t in status.tracks
+            ),
+            pauses=tuple(self._pauses),
         )
 
-    def manifest(self, **extra: Any) -> dict[str, Any]:
-        status = self.status()
-        return {
-            "id": self.id,
-            "room": self.room,
-            "title": self.title,
-            "state": status.state.value,
-            "started_at": self.started_at,
-            "stopped_at": self.stopped_at,
-            "duration": status.duration,
-            "max_duration": self.max_duration,
-            "recovered": False,
-            "error": self.error,
-            "stop_reason": self.stop_reason,
-            "tracks": [
-                {
-                    "name": t.name, "kind": t.kind, "source_id": t.source_id, "file": t.file,
-                    "width": t.width, "height": t.height, "fps": t.fps,
-                    "codec": "opus" if t.kind == "audio" else "h264",
-                    "media_offset": self._writers[t.name].stats().media_offset
-                    if t.name in self._writers else None,
-                    "packets": t.packets, "dropped": t.dropped, "size_bytes": t.size_bytes,
-                    "error": t.error,
-                }
-                for t in status.tracks
-            ],
-            "pauses": [{k: v for k, v in p.items() if not k.startswith("_")}
-                       for p in self._pauses],
-            **extra,
-        }
-
-    async def _save_manifest(self, **extra: Any) -> None:
+    async def _save_manifest(self) -> None:
         async with self._manifest_lock:
-            text = json.dumps(self.manifest(**extra), indent=2)
+            manifest = self.manifest()
             try:
-                await asyncio.to_thread(atomic_write_text, self.folder / MANIFEST, text)
+                await asyncio.to_thread(manifest.write, self.folder)
             except OSError as exc:
                 # Never take the loop down for this: the in-memory state stays authoritative
                 # and recover() copes with an older manifest.

@@ -70,6 +70,18 @@ def _check_author(value: object) -> str:
     return _check_text("author", value, MAX_AUTHOR, single_line=True)
 
 
+def _check_event(event: Event, text: str | None = None, *, label: str | None = None,
+                 limit: int = 0, single_line: bool = False) -> None:
+    """The one validation path of every event: its ``text`` attribute if it has one (named
+    ``label`` in messages), its media time and its author, each replaced by its checked form
+    (events are frozen dataclasses, hence ``object.__setattr__``)."""
+    if text is not None:
+        object.__setattr__(event, text, _check_text(
+            label or text, getattr(event, text), limit, single_line=single_line))
+    object.__setattr__(event, "at", _check_at("at", event.at))
+    object.__setattr__(event, "author", _check_author(event.author))
+
+
 @dataclass(frozen=True)
 class Marker:
     title: str
@@ -79,10 +91,7 @@ class Marker:
     type: Literal["marker"] = "marker"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "title", _check_text("title", self.title, MAX_TITLE,
-                                                      single_line=True))
-        object.__setattr__(self, "at", _check_at("at", self.at))
-        object.__setattr__(self, "author", _check_author(self.author))
+        _check_event(self, "title", limit=MAX_TITLE, single_line=True)
 
 
 @dataclass(frozen=True)
@@ -94,10 +103,7 @@ class Note:
     type: Literal["note"] = "note"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "text", _check_text("note", self.text, MAX_NOTE,
-                                                     single_line=False))
-        object.__setattr__(self, "at", _check_at("at", self.at))
-        object.__setattr__(self, "author", _check_author(self.author))
+        _check_event(self, "text", label="note", limit=MAX_NOTE)
 
 
 @dataclass(frozen=True)
@@ -144,8 +150,7 @@ class Stroke:
         object.__setattr__(self, "ended_at", _check_at("ended_at", self.ended_at))
         if self.ended_at < self.started_at:
             raise TimelineError("ended_at is before started_at")
-        object.__setattr__(self, "at", _check_at("at", self.at))
-        object.__setattr__(self, "author", _check_author(self.author))
+        _check_event(self)
 
 
 @dataclass(frozen=True)
@@ -157,10 +162,7 @@ class ChatMessage:
     type: Literal["chat"] = "chat"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "text", _check_text("chat message", self.text, MAX_CHAT,
-                                                     single_line=False))
-        object.__setattr__(self, "at", _check_at("at", self.at))
-        object.__setattr__(self, "author", _check_author(self.author))
+        _check_event(self, "text", label="chat message", limit=MAX_CHAT)
 
 
 @dataclass(frozen=True)
@@ -175,10 +177,7 @@ class Rename:
     type: Literal["rename"] = "rename"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "title", _check_text("title", self.title, MAX_TITLE,
-                                                      single_line=True))
-        object.__setattr__(self, "at", _check_at("at", self.at))
-        object.__setattr__(self, "author", _check_author(self.author))
+        _check_event(self, "title", limit=MAX_TITLE, single_line=True)
 
 
 Event = Marker | Note | Stroke | ChatMessage | Rename

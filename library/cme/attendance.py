@@ -16,12 +16,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from fractions import Fraction
 
 from library.cme.errors import ProgrammeError
 from library.cme.limits import MAX_TEST_ATTEMPTS, MIN_PASS_RATIO
-from library.cme.programme import AgendaItem, Programme, ProgrammeKind
+from library.cme.programme import AgendaItem, Programme, ProgrammeKind, overlapping_groups
 
 
 @dataclass(frozen=True)
@@ -163,19 +162,7 @@ def _unit(item: AgendaItem) -> str:
 
 def _components(agenda: tuple[AgendaItem, ...]) -> list[list[AgendaItem]]:
     """Programme-time items grouped where they overlap in time (across tracks)."""
-    items = sorted(
-        (i for i in agenda if i.kind.is_programme_time), key=lambda i: (i.starts_at, i.ends_at)
-    )
-    components: list[list[AgendaItem]] = []
-    end: datetime | None = None
-    for item in items:
-        if components and end is not None and item.starts_at < end:
-            components[-1].append(item)
-            end = max(end, item.ends_at)
-        else:
-            components.append([item])
-            end = item.ends_at
-    return components
+    return overlapping_groups(i for i in agenda if i.kind.is_programme_time)
 
 
 def _shortfall(

@@ -13,6 +13,7 @@ still see the credits and every finding of a draft that breaks the rules.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import Enum
@@ -206,6 +207,21 @@ class AgendaItem:
         """How messages name the item: its ref, title, day and hours."""
         title = f" {self.title!r}" if self.title else ""
         return f"{self.kind.value} {self.ref!r}{title} on {self.day} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def overlapping_groups(items: Iterable[AgendaItem]) -> list[list[AgendaItem]]:
+    """Items grouped where they overlap in time, in start order; a chain of overlaps (A with
+    B, B with C) is one group. Items that only touch (one ends as the next starts) do not."""
+    groups: list[list[AgendaItem]] = []
+    end: datetime | None = None
+    for item in sorted(items, key=lambda i: (i.starts_at, i.ends_at)):
+        if groups and end is not None and item.starts_at < end:
+            groups[-1].append(item)
+            end = max(end, item.ends_at)
+        else:
+            groups.append([item])
+            end = item.ends_at
+    return groups
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,13 @@ from library.cme.limits import (
     MIN_BREAK_MINUTES,
     WEEK_DAYS,
 )
-from library.cme.programme import MAIN_TRACK, AgendaItem, ItemKind, Programme
+from library.cme.programme import (
+    MAIN_TRACK,
+    AgendaItem,
+    ItemKind,
+    Programme,
+    overlapping_groups,
+)
 
 
 @dataclass(frozen=True)
@@ -206,19 +212,9 @@ def _day(
 
 def _count_parallel_once(day: date, items: list[AgendaItem]) -> tuple[Split, list[ParallelBlock]]:
     """Sum the day's effective time, counting overlapping tracks once at the longest track."""
-    items = sorted(items, key=lambda i: (i.starts_at, i.ends_at))
-    components: list[list[AgendaItem]] = []
-    end: datetime | None = None
-    for item in items:
-        if components and end is not None and item.starts_at < end:
-            components[-1].append(item)
-            end = max(end, item.ends_at)
-        else:
-            components.append([item])
-            end = item.ends_at
     total = Split()
     blocks: list[ParallelBlock] = []
-    for component in components:
+    for component in overlapping_groups(items):
         per_track: dict[str, Split] = defaultdict(Split)
         for item in component:
             per_track[item.track] = per_track[item.track].plus(item)

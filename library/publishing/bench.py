@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import fractions
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ import numpy as np
 
 from library.publishing.pipeline import publish_recording
 from recorder.fmp4 import FRAGMENT_OPTIONS
+from recorder.manifest import Manifest, RecordingState, TrackEntry
 from recorder.timeline import Marker, Timeline
 
 VIDEO_CLOCK = 90_000
@@ -120,26 +120,24 @@ def build_recording(folder: Path, *, minutes: float, tracks: int, width: int, he
     folder.mkdir(parents=True)
     repeats = max(1, round(minutes * 60 / clip_seconds))
     duration = repeats * clip_seconds
-    entries = []
+    entries: list[TrackEntry] = []
     for index in range(tracks):
         name = "program" if index == 0 else f"iso-cam{index}"
         clip = encode_clip(width, height, fps, clip_seconds, bitrate_kbps, seed=index)
         path = folder / f"{name}.mp4"
         write_track(path, clip, width, height, fps, repeats)
-        entries.append({
-            "name": name, "kind": "program" if index == 0 else "iso",
-            "source_id": None if index == 0 else f"cam{index}", "file": path.name,
-            "width": width, "height": height, "fps": fps, "media_offset": 0.0,
-            "packets": len(clip.packets) * repeats, "dropped": 0,
-            "size_bytes": path.stat().st_size, "error": None,
-        })
+        entries.append(TrackEntry(
+            name=name, kind="program" if index == 0 else "iso",
+            source_id=None if index == 0 else f"cam{index}", file=path.name,
+            width=width, height=height, fps=fps, media_offset=0.0,
+            packets=len(clip.packets) * repeats, size_bytes=path.stat().st_size,
+        ))
     timeline = Timeline(folder)
     for k, at in enumerate(range(0, int(duration), 300)):
         timeline.append(Marker(title=f"Step {k + 1}", at=float(at)))
-    (folder / "manifest.json").write_text(json.dumps({
-        "id": "bench", "room": "bench", "title": "Synthetic 60-minute session",
-        "state": "stopped", "duration": duration, "tracks": entries, "pauses": [],
-    }, indent=2))
+    Manifest(id="bench", room="bench", title="Synthetic 60-minute session",
+             state=RecordingState.STOPPED, duration=duration, tracks=tuple(entries),
+             ).write(folder)
     return time.perf_counter() - began
 
 
@@ -200,7 +198,7 @@ def run(args: argparse.Namespace, workdir: Path,
                             bitrate_kbps=args.bitrate)
     sources = sorted(folder.glob("*.mp4"))
     total_bytes = sum(p.stat().st_size for p in sources)
-    media = json.loads((folder / "manifest.json").read_text())["duration"]
+    media = Manifest.read(folder).duration
     say(f"synthetic recording: {len(sources)} tracks x {media / 60:.0f} min, "
         f"{args.width}x{args.height} at {args.fps} fps, {total_bytes / 1e9:.2f} GB "
         f"(built in {built:.1f} s from {args.clip_seconds:g} s clips encoded once, repeated)")
@@ -259,12 +257,3 @@ def run_from_args(args: argparse.Namespace) -> int:
         run(args, Path(workdir))
     return 0
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    add_arguments(parser)
-    run_from_args(parser.parse_args())
-
-
-if __name__ == "__main__":
-    main()

@@ -44,6 +44,8 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import PYDICOM_ROOT_UID, generate_uid
 
+from recorder.durable import fsync_directory
+
 PROFILE_NAME = "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile"
 # DeidentificationMethod is LO (at most 64 characters): the profile's name, shortened.
 METHOD = "PS3.15 Basic Application Level Confidentiality Profile"
@@ -456,11 +458,7 @@ def _fsync_tree(folder: Path) -> None:
     for path in _files(folder):
         with open(path, "rb") as f:
             os.fsync(f.fileno())
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_directory(folder)
 
 
 def _files(folder: Path) -> Iterable[Path]:

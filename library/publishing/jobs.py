@@ -38,7 +38,7 @@ from library.lessons import (
 from library.models import Lesson, PublishJob, utcnow
 from library.publishing.errors import PublishError
 from library.publishing.pipeline import LESSON_JSON, PublishedLesson, Trim, publish_recording
-from recorder.manifest import MANIFEST, RecordingState
+from recorder.manifest import ACTIVE, Manifest, ManifestError
 from recorder.timeline import Marker
 
 logger = logging.getLogger(__name__)
@@ -92,12 +92,12 @@ def lesson_media_path(lesson_id: int) -> str:
 def recording_problem(folder: Path) -> str | None:
     """Why this recording cannot be published now (still running), or None."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest = Manifest.read(folder)
+    except ManifestError:
         return None  # the job's own check names what is wrong with the folder
-    state = manifest.get("state")
-    if state in (RecordingState.RECORDING.value, RecordingState.PAUSED.value):
-        return (f"recording {manifest.get('id')} is still {state}: stop it before publishing")
+    if manifest.state in ACTIVE:
+        return (f"recording {manifest.id} is still {manifest.state.value}: "
+                "stop it before publishing")
     return None
 
 

@@ -38,20 +38,22 @@ from library.publishing.stills import (
     thumbnail_strip,
     write_thumbnails_vtt,
 )
+from recorder import manifest as recording_folder
+from recorder.durable import fsync_directory
+from recorder.manifest import FINISHED, Manifest, ManifestError, RecordingState
 from recorder.timeline import Marker, Note, Stroke, Timeline, event_to_dict
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, float], None]
 
-MANIFEST = "manifest.json"
 LESSON_JSON = "lesson.json"
-CHAPTERS_VTT = "chapters.vtt"
+# A lesson's chapters and timeline keep the names they have in the recording's folder.
+CHAPTERS_VTT = recording_folder.CHAPTERS
+TIMELINE_JSON = recording_folder.TIMELINE_JSON
 POSTER_JPEG = "poster.jpg"
 SPRITE_JPEG = "thumbnails.jpg"
 THUMBNAILS_VTT = "thumbnails.vtt"
-TIMELINE_JSON = "timeline.json"
-PUBLISHABLE = ("stopped", "recovered")
 LESSON_FORMAT = 1
 
 # Share of the whole job per step, from the benchmark (60 minutes, program + 2 ISO, 720p:
@@ -188,8 +190,7 @@ def publish_recording(
 
     report("check", 0.0)
     manifest, tracks = check_recording(folder)
-    duration = float(manifest.get("duration") or 0.0)
-    window = _check_trim(trim or Trim(), duration)
+    window = _check_trim(trim or Trim(), manifest.duration)
     report("check", 1.0)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -198,14 +199,14 @@ def publish_recording(
         lesson = _build(folder, staging, manifest, tracks, window, chapters_edit, report,
                         poster_at=poster_at, thumbnail_every=thumbnail_every,
                         tile_width=tile_width, markers=markers, hidden=hidden)
-        _fsync_dir(staging)
+        fsync_directory(staging)
         report("finish", 0.5)
         if out_dir.exists():
             # No atomic directory swap in the standard library: the old lesson goes out of the
             # way first, so at every instant out_dir is either the old or the new one, or absent.
             os.rename(out_dir, retired)
         os.rename(staging, out_dir)
-        _fsync_dir(out_dir.parent)
+        fsync_directory(out_dir.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -214,47 +215,40 @@ def publish_recording(
     return _moved(lesson, out_dir)
 
 
-def check_recording(folder: Path) -> tuple[dict[str, Any], list[_Track]]:
+def check_recording(folder: Path) -> tuple[Manifest, list[_Track]]:
     """The manifest and the tracks of a finished recording; ``PublishError`` says what is wrong."""
     if not folder.is_dir():
         raise PublishError(f"recording folder {folder} does not exist")
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PublishError(f"{folder.name} has no {MANIFEST}: not a recording folder") from None
-    except (OSError, ValueError) as exc:
-        raise PublishError(f"{folder.name}/{MANIFEST} is unreadable: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise PublishError(f"{folder.name}/{MANIFEST} is not a recording manifest")
-    state = manifest.get("state")
-    if state in ("recording", "paused"):
-        raise PublishError(f"recording {manifest.get('id')} is still in progress ({state}); "
+        manifest = Manifest.read(folder)
+    except ManifestError as exc:
+        raise PublishError(str(exc)) from exc
+    state = manifest.state
+    if state in (RecordingState.RECORDING, RecordingState.PAUSED):
+        raise PublishError(f"recording {manifest.id} is still in progress ({state.value}); "
                            "stop it before publishing")
-    if state == "failed":
-        raise PublishError(f"recording {manifest.get('id')} failed ({manifest.get('error')}); "
+    if state is RecordingState.FAILED:
+        raise PublishError(f"recording {manifest.id} failed ({manifest.error}); "
                            "it cannot be published")
-    if state not in PUBLISHABLE:
-        raise PublishError(f"recording {manifest.get('id')} is in state {state!r}; only "
+    if state not in FINISHED:
+        raise PublishError(f"recording {manifest.id} is in state {state.value!r}; only "
                            "stopped or recovered recordings can be published")
-    entries = manifest.get("tracks")
-    if not isinstance(entries, list) or not entries:
-        raise PublishError(f"recording {manifest.get('id')} lists no tracks")
+    if not manifest.tracks:
+        raise PublishError(f"recording {manifest.id} lists no tracks")
     tracks: list[_Track] = []
     problems: list[str] = []
-    for entry in entries:
-        name = str(entry.get("name", "?"))
-        path = folder / str(entry.get("file", f"{name}.mp4"))
+    for entry in manifest.tracks:
+        path = folder / entry.file
         if path.parent != folder:
-            problems.append(f"track {name}: file {entry.get('file')!r} is outside the folder")
+            problems.append(f"track {entry.name}: file {entry.file!r} is outside the folder")
             continue
-        kind = str(entry.get("kind", "iso"))
-        problem = _track_problem(path, audio=kind == "audio")
+        problem = _track_problem(path, audio=entry.kind == "audio")
         if problem:
-            problems.append(f"track {name}: {problem}")
+            problems.append(f"track {entry.name}: {problem}")
             continue
         tracks.append(_Track(
-            name=name, kind=kind, source_id=entry.get("source_id"),
-            path=path, fps=entry.get("fps"), media_offset=float(entry.get("media_offset") or 0.0),
+            name=entry.name, kind=entry.kind, source_id=entry.source_id,
+            path=path, fps=entry.fps, media_offset=entry.media_offset or 0.0,
             size_bytes=path.stat().st_size,
         ))
     if problems:
@@ -263,7 +257,7 @@ def check_recording(folder: Path) -> tuple[dict[str, Any], list[_Track]]:
     # sound follows the video, cut to the lesson's window once that is known.
     tracks.sort(key=lambda t: (t.kind != "program", t.kind == "audio"))
     if tracks[0].kind == "audio":
-        raise PublishError(f"recording {manifest.get('id')} holds no video track")
+        raise PublishError(f"recording {manifest.id} holds no video track")
     return manifest, tracks
 
 
@@ -301,7 +295,7 @@ def _check_trim(trim: Trim, duration: float) -> tuple[float | None, float | None
 
 
 def _build(
-    folder: Path, staging: Path, manifest: dict[str, Any], tracks: Sequence[_Track],
+    folder: Path, staging: Path, manifest: Manifest, tracks: Sequence[_Track],
     window: tuple[float | None, float | None], chapters_edit: ChapterEdit | None,
     report: _Progress, *, poster_at: float, thumbnail_every: float, tile_width: int,
     markers: Sequence[Marker] | None = None, hidden: Sequence[tuple[float, float]] = (),
@@ -360,7 +354,7 @@ def _build(
 
     timeline = Timeline(folder)
     chapters = curate_chapters(timeline.markers() if markers is None else markers, chapters_edit,
-                               duration=float(manifest.get("duration") or lesson_end),
+                               duration=manifest.duration or lesson_end,
                                window=(lesson_start, lesson_end))
     _write(staging / CHAPTERS_VTT, chapters_to_webvtt(chapters))
     _write(staging / TIMELINE_JSON, json.dumps(
@@ -380,8 +374,8 @@ def _build(
         for track, result in results
     )
     lesson = PublishedLesson(
-        folder=staging, recording_id=str(manifest.get("id", "")),
-        title=str(manifest.get("title", "")), duration=round(main.duration, 3),
+        folder=staging, recording_id=manifest.id,
+        title=manifest.title, duration=round(main.duration, 3),
         start=round(lesson_start, 3), end=round(lesson_end, 3), tracks=published,
         poster=poster_info, strip=strip, chapters=tuple(chapters),
     )
@@ -429,15 +423,16 @@ def _lesson_timeline(timeline: Timeline, start: float, end: float,
     return {"events": events}
 
 
-def lesson_metadata(lesson: PublishedLesson, manifest: Mapping[str, Any],
+def lesson_metadata(lesson: PublishedLesson, manifest: Manifest,
                     window: tuple[float | None, float | None]) -> dict[str, Any]:
     """The technical sidecar ``lesson.json``: what the job layer stores and the player reads."""
     strip = lesson.strip
     return {
         "format": LESSON_FORMAT,
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "recording": {key: manifest.get(key) for key in
-                      ("id", "room", "title", "state", "started_at", "stopped_at", "duration")},
+        "recording": {"id": manifest.id, "room": manifest.room, "title": manifest.title,
+                      "state": manifest.state.value, "started_at": manifest.started_at,
+                      "stopped_at": manifest.stopped_at, "duration": manifest.duration},
         "duration": lesson.duration,
         "trim": {"requested_start": window[0], "requested_end": window[1],
                  "start": lesson.start, "end": lesson.end},
@@ -468,10 +463,3 @@ def _write(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
 
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from library.publishing.errors import MediaError
-from recorder.manifest import atomic_write_bytes
+from recorder.durable import atomic_write_bytes
 from recorder.timeline import vtt_timestamp
 
 JPEG_QUALITY = 85

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 
 from recorder.archive import recover_session
-from recorder.manifest import MANIFEST
+from recorder.manifest import MANIFEST, Manifest, RecordingState
 from recorder.recording import Recording, TrackSpec
 from room_controller.sources.audio import SyntheticAudioSource
 from streaming.audio import AudioSettings, SharedAudioEncoder
@@ -94,14 +94,14 @@ async def test_audio_part_file_is_recovered_after_a_crash(
         source.stop()
     part = recording.folder / "audio.mp4.part"
     assert part.exists()
-    manifest = json.loads((recording.folder / MANIFEST).read_text())
+    manifest = Manifest.read(recording.folder)
     # Copy the part aside before the writers' threads finish it on garbage collection.
     crashed = tmp_path / "crashed"
     crashed.mkdir()
     for name in ("audio.mp4.part", "program.mp4.part"):
         (crashed / name).write_bytes((recording.folder / name).read_bytes())
     recovered = recover_session(crashed, manifest)
-    assert recovered["state"] == "recovered"
+    assert recovered.state is RecordingState.RECOVERED
     codec, _, seconds, rate = _starts_and_lengths(crashed / "audio.mp4")
     assert codec == "opus" and rate == 48000
     assert seconds >= 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -289,3 +290,53 @@ def test_a_scheduled_session_records_on_time_without_a_console(server: Server) -
         assert rec["title"] == "Scheduled tonsillectomy" and rec["state"] == "stopped"
         assert rec["stop_reason"] == "scheduled end"
         assert 3.0 <= rec["duration"] <= 5.0, rec["duration"]  # 4 s window, 1 s tick
+
+
+def test_recordings_from_an_older_server_are_listed_and_a_garbled_one_is_named(
+    server: Server,
+) -> None:
+    """Folders left by earlier versions stay listed; a damaged manifest is a 409 saying why,
+    never a 500 that takes the room's whole list down."""
+    demo = server.data_dir / "recordings" / "demo"
+    old, bad = demo / "20240101-090000-old000000001", demo / "20240101-100000-bad000000001"
+    old.mkdir(parents=True)
+    bad.mkdir()
+    # As the first recorder wrote it: no stop_reason, no track codec.
+    (old / "manifest.json").write_text(json.dumps({
+        "id": "old000000001", "room": "demo", "title": "Tonsillectomy, 2024",
+        "state": "stopped", "started_at": "2024-01-01T09:00:00.000+00:00",
+        "stopped_at": "2024-01-01T09:40:00.000+00:00", "duration": 2400.0,
+        "max_duration": 14400.0, "recovered": False, "error": None,
+        "tracks": [{"name": "program", "kind": "program", "source_id": None,
+                    "file": "program.mp4", "width": 1280, "height": 720, "fps": 30,
+                    "media_offset": 0.0, "packets": 72000, "dropped": 0,
+                    "size_bytes": 123456, "error": None}],
+        "pauses": [],
+    }))
+    (bad / "manifest.json").write_text(json.dumps({
+        "id": "bad000000001", "room": "demo", "state": "stopped", "tracks": "program.mp4"}))
+    curator = auth(server.token("curator"))
+    try:
+        with httpx.Client(base_url=server.url, timeout=30, headers=curator) as http:
+            listed = http.get("/api/rooms/demo/recordings")
+            assert listed.status_code == 200, listed.text
+            by_id = {r["id"]: r for r in listed.json()}
+            assert "bad000000001" not in by_id
+            rec = by_id["old000000001"]
+            assert rec["state"] == "stopped" and rec["stop_reason"] is None
+            assert rec["size_bytes"] == 123456 and rec["duration"] == 2400.0
+            assert [t["name"] for t in rec["tracks"]] == ["program"]
+            library = http.get("/api/library/recordings")
+            assert library.status_code == 200, library.text
+            assert "old000000001" in {r["id"] for r in library.json()}
+
+            damaged = http.get("/api/recordings/bad000000001")
+            assert damaged.status_code == 409, damaged.text
+            detail = damaged.json()["detail"]
+            assert "demo/20240101-100000-bad000000001/manifest.json is garbled" in detail
+            assert "'tracks' must be a list" in detail
+            lesson = http.post("/api/library/lessons", json={"recording_id": "bad000000001"})
+            assert lesson.status_code == 409 and "'tracks' must be a list" in lesson.text
+    finally:
+        shutil.rmtree(old)
+        shutil.rmtree(bad)

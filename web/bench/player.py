@@ -31,6 +31,7 @@ from library.lessons import LessonStatus, confirm_privacy, create_lesson, get_le
 from library.publishing.bench import build_recording
 from library.publishing.jobs import request_publish
 from library.users import Role, create_user
+from recorder.manifest import Manifest
 from recorder.timeline import Timeline
 from streaming.latency import percentile
 from web.bench.churn import serve
@@ -65,7 +66,7 @@ def _publish_lesson(data_dir: Path, minutes: float, deadline_s: float = 600.0) -
         course = create_course(db, slug="bench-player", title="Player benchmark",
                                specialty="Otorhinolaryngology")
         set_member(db, course.id, student.id, "student")
-        duration = json.loads((folder / "manifest.json").read_text())["duration"]
+        duration = Manifest.read(folder).duration
         lesson = create_lesson(db, recording_id="bench-player", room_id="demo",
                                recording_folder="demo/bench-player", title="Player benchmark",
                                recording_duration=duration, markers=Timeline(folder).markers(),

@@ -36,6 +36,7 @@ from library.publishing.deidentify import DeidentificationError
 from library.publishing.jobs import JobInfo, JobNotFound
 from library.users import Role
 from recorder.archive import find_manifest, list_manifests
+from recorder.manifest import ManifestError
 from recorder.timeline import Timeline
 from room_controller.dicom.upload import UploadError, UploadLimits
 from web.auth import Principal, Viewer, require_roles
@@ -207,11 +208,11 @@ async def list_recordings(request: Request, principal: Staff) -> list[RecordingE
             if not principal.may_use_room(room_id):
                 continue
             for manifest in list_manifests(recordings_dir, room_id):
-                lesson = lessons.lesson_for_recording(state.db, str(manifest["id"]))
+                lesson = lessons.lesson_for_recording(state.db, manifest.id)
                 out.append(RecordingEntryOut(
-                    id=manifest["id"], room=manifest["room"], title=manifest.get("title", ""),
-                    state=manifest["state"], started_at=manifest["started_at"],
-                    duration=float(manifest.get("duration") or 0),
+                    id=manifest.id, room=manifest.room, title=manifest.title,
+                    state=manifest.state.value, started_at=manifest.started_at,
+                    duration=manifest.duration,
                     lesson_id=lesson.id if lesson else None,
                     lesson_status=lesson.status.value if lesson else None))
         out.sort(key=lambda r: r.started_at, reverse=True)
@@ -230,19 +231,23 @@ async def create_lesson(request: Request, body: LessonCreateIn, principal: Staff
         raise _forbidden("instructors make lessons only in courses they teach: give "
                          "course_ids of your courses")
     recordings_dir = _state(request).recordings.recorder.recordings_dir
-    found = await asyncio.to_thread(find_manifest, recordings_dir, body.recording_id)
+    try:
+        found = await asyncio.to_thread(find_manifest, recordings_dir, body.recording_id)
+    except ManifestError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"recording {body.recording_id} cannot "
+                            f"be read: {exc}") from None
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"no recording with id '{body.recording_id}'")
     folder, manifest = found
-    if not principal.may_use_room(str(manifest["room"])):
-        raise _forbidden(f"this token is not valid for room '{manifest['room']}'")
+    if not principal.may_use_room(manifest.room):
+        raise _forbidden(f"this token is not valid for room '{manifest.room}'")
     markers = await asyncio.to_thread(lambda: Timeline(folder).markers())
     lesson = await _call(
         lessons.create_lesson, _db(request), recording_id=body.recording_id,
-        room_id=str(manifest["room"]), recording_folder=str(folder.relative_to(recordings_dir)),
-        title=body.title or str(manifest.get("title") or "Untitled recording"),
-        recording_duration=float(manifest.get("duration") or 0), markers=markers,
+        room_id=manifest.room, recording_folder=str(folder.relative_to(recordings_dir)),
+        title=body.title or manifest.title or "Untitled recording",
+        recording_duration=manifest.duration, markers=markers,
         course_ids=body.course_ids, instructors=[principal.display_name or principal.subject]
         if principal.role is Role.INSTRUCTOR else [], created_by=principal.user_id)
     return await _lesson_out(request, lesson, principal)

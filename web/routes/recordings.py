@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from library.users import Role
 from recorder.archive import find_manifest, list_manifests
-from recorder.manifest import CHAPTERS
+from recorder.manifest import CHAPTERS, Manifest, ManifestError
 from recorder.recording import (
     Recording,
     RecordingError,
@@ -46,25 +46,24 @@ def _recordings(request: Request) -> RoomRecordings:
     return request.app.state.medroom.recordings  # type: ignore[no-any-return]
 
 
-def recording_out(manifest: dict[str, Any], folder: Path) -> RecordingOut:
+def recording_out(manifest: Manifest, folder: Path) -> RecordingOut:
     tracks = [
         RecordingTrackOut(
-            name=t["name"], kind=t["kind"], source_id=t.get("source_id"), file=t["file"],
-            width=t["width"], height=t["height"], fps=t["fps"],
-            size_bytes=int(t.get("size_bytes") or 0), error=t.get("error"),
+            name=t.name, kind=t.kind, source_id=t.source_id, file=t.file,
+            width=t.width, height=t.height, fps=t.fps, size_bytes=t.size_bytes, error=t.error,
         )
-        for t in manifest.get("tracks", [])
+        for t in manifest.tracks
     ]
     markers = [
         MarkerOut(id=m.id, title=m.title, at=round(m.at, 3), author=m.author)
         for m in Timeline(folder).markers()
     ] if folder.exists() else []
     return RecordingOut(
-        id=manifest["id"], room=manifest["room"], title=manifest.get("title", ""),
-        state=manifest["state"], started_at=manifest["started_at"],
-        stopped_at=manifest.get("stopped_at"), duration=float(manifest.get("duration") or 0),
-        size_bytes=sum(t.size_bytes for t in tracks), error=manifest.get("error"),
-        stop_reason=manifest.get("stop_reason"),
+        id=manifest.id, room=manifest.room, title=manifest.title,
+        state=manifest.state.value, started_at=manifest.started_at,
+        stopped_at=manifest.stopped_at, duration=manifest.duration,
+        size_bytes=manifest.size_bytes, error=manifest.error,
+        stop_reason=manifest.stop_reason,
         tracks=tracks, markers=markers,
     )
 
@@ -90,9 +89,13 @@ def _active(request: Request, recording_id: str, principal: Principal) -> Record
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recording with id '{recording_id}'")
 
 
-def _stored(request: Request, recording_id: str) -> tuple[Path, dict[str, Any]] | None:
+def _stored(request: Request, recording_id: str) -> tuple[Path, Manifest] | None:
     recorder = _recordings(request).recorder
-    return find_manifest(recorder.recordings_dir, recording_id)
+    try:
+        return find_manifest(recorder.recordings_dir, recording_id)
+    except ManifestError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"recording {recording_id} cannot be "
+                            f"read: {exc}") from None
 
 
 def _out(request: Request, recording_id: str, principal: Principal) -> RecordingOut:
@@ -107,7 +110,7 @@ def _out(request: Request, recording_id: str, principal: Principal) -> Recording
                 status.HTTP_404_NOT_FOUND, f"no recording with id '{recording_id}'"
             ) from None
         folder, manifest = stored
-        _check_room(principal, str(manifest["room"]))
+        _check_room(principal, manifest.room)
         return recording_out(manifest, folder)
 
 
@@ -150,7 +153,7 @@ async def list_recordings(request: Request, room_id: str, principal: Reviewer) -
     recorder = _recordings(request).recorder
     out = []
     for manifest in list_manifests(recorder.recordings_dir, room_id):
-        out.append(_out(request, str(manifest["id"]), principal))
+        out.append(_out(request, manifest.id, principal))
     return out
 
 
