@@ -442,13 +442,3 @@ class Composer:
                 if mask_slot == -1:
                     _fill(out, (mx, my, mw, mh), color)
         return out
-
-
-def main() -> None:
-    from room_controller.composition_bench import main as bench
-
-    bench()
-
-
-if __name__ == "__main__":
-    main()

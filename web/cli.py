@@ -181,6 +181,13 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     )
     churn.add_argument("--cycles", type=int, default=1000)
     churn.set_defaults(func=cmd_bench)
+    idle = bench_sub.add_parser(
+        "idle", help="server CPU with the demo room idle, live with no viewer, and with one"
+    )
+    idle.add_argument("--seconds", type=float, default=10.0, help="measured per state")
+    idle.add_argument("--settle", type=float, default=3.0,
+                      help="seconds after each change before measuring")
+    idle.set_defaults(func=cmd_bench)
     from recorder import bench as recorder_bench
 
     recording = bench_sub.add_parser(

@@ -5,7 +5,9 @@ ambience: low-passed noise (ventilation) and a pulse-oximeter beep once a second
 produces 20 ms chunks of 48 kHz signed 16-bit samples, paced by ``time.monotonic()``, each
 stamped with the capture instant of its first sample. Unlike a picture, sound must not be
 dropped, so ``read()`` returns every chunk produced since the previous read (a bounded backlog:
-with no reader for ``backlog_seconds`` the oldest chunks go).
+with no reader for ``backlog_seconds`` the oldest chunks go). With no reader at all for
+``rest_after`` seconds (no live session, no recording) it rests, and makes sound again from the
+next read on.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class SyntheticAudioSource:
 
     #: Behind by more than this (a stalled thread): skip ahead, leaving a gap, instead of a burst.
     max_catch_up: float = 0.5
+    #: Nobody has read for this long: nobody listens, so stop making sound until a read.
+    rest_after: float = 1.0
 
     def __init__(
         self,
@@ -71,6 +75,8 @@ class SyntheticAudioSource:
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_read = 0.0
+        self._read_event = threading.Event()  # a read (or stop) ends a rest
         self.chunks_made = 0
         self.chunks_skipped = 0
         self.error: str | None = None
@@ -81,6 +87,7 @@ class SyntheticAudioSource:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stop_event = threading.Event()
+            self._last_read = time.monotonic()  # a reader gets the first rest_after seconds
             self._thread = threading.Thread(
                 target=self._run, name=f"audio-{self.id}", daemon=True
             )
@@ -90,6 +97,7 @@ class SyntheticAudioSource:
         with self._lock:
             thread, self._thread = self._thread, None
             self._stop_event.set()
+        self._read_event.set()
         if thread is not None:
             thread.join(timeout=5.0)
 
@@ -99,6 +107,8 @@ class SyntheticAudioSource:
 
     def read(self) -> list[AudioChunk]:
         """Every chunk made since the last call, oldest first (never blocks)."""
+        self._last_read = time.monotonic()
+        self._read_event.set()
         with self._lock:
             chunks = list(self._backlog)
             self._backlog.clear()
@@ -129,6 +139,18 @@ class SyntheticAudioSource:
         stereo: npt.NDArray[np.int16] = np.repeat(mono[:, None], 2, axis=1)
         return stereo
 
+    def _rest(self, now: float) -> bool:
+        """Wait for a read (or stop) if nobody has read for ``rest_after``; True if it did."""
+        if now - self._last_read <= self.rest_after:
+            return False
+        self._read_event.clear()
+        if time.monotonic() - self._last_read <= self.rest_after:  # a read came in between
+            return False
+        with self._lock:  # what nobody read is stale by now: the next reader starts fresh
+            self._backlog.clear()
+        self._read_event.wait()
+        return True
+
     def _run(self) -> None:
         started = time.monotonic()
         index = 0
@@ -136,6 +158,12 @@ class SyntheticAudioSource:
             while not self._stop_event.is_set():
                 due = started + index * CHUNK_SECONDS
                 now = time.monotonic()
+                if self._rest(now):
+                    if self._stop_event.is_set():
+                        break
+                    # Sound resumes now: nothing was lost while nobody listened.
+                    started = time.monotonic() - index * CHUNK_SECONDS
+                    continue
                 if due > now:
                     self._stop_event.wait(due - now)
                     continue

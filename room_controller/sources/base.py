@@ -8,6 +8,14 @@ delivering) through `health()`, backs off and tries again.
 `WorkerSource` owns the thread, the latest frame and health; `ThreadedSource` adds a paced
 `render(t)` loop for pictures drawn on demand (synthetic, DICOM, stills), while sources that
 wait for pictures (streams, cameras) write their own loop.
+
+A drawn picture costs CPU whether anyone looks at it or not, so a `ThreadedSource` draws at its
+full rate only while some consumer takes its frames continuously (an encoder: the program, an
+ISO track, a viewer's view). Otherwise it rests: it draws a fresh picture whenever someone looks
+(a console's thumbnail, the program preview) and a few times a second besides, so its latest
+frame is never older than a fraction of a second and health still notices a render that hangs.
+Sources fed from outside (streams, cameras, WHIP) keep reading at the sender's rate: that is
+how they notice a lost feed.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
@@ -142,6 +150,39 @@ class Backoff:
         self._next = self.initial
 
 
+class Demand:
+    """When a source's frames are taken, and whether someone takes them continuously.
+
+    Thread-safe: consumers call `taken()` from any thread (the encoders', the thumbnails'
+    worker threads); `wake` is set at each take, so a resting worker can draw at once.
+    """
+
+    def __init__(self, window: float = 1.0, continuous_takes: int = 10) -> None:
+        #: An encoder takes a frame per output frame (15-60 a second); a console's thumbnails
+        #: and the program preview about two to four a second each. `continuous_takes` in
+        #: `window` seconds tell the first (or several consoles at once) from the second.
+        self.window = window
+        self.continuous_takes = continuous_takes
+        self.wake = threading.Event()
+        self._lock = threading.Lock()
+        self._times: collections.deque[float] = collections.deque()
+
+    def taken(self, now: float) -> None:
+        with self._lock:
+            self._times.append(now)
+            self._drop_old(now)
+        self.wake.set()
+
+    def continuous(self, now: float) -> bool:
+        with self._lock:
+            self._drop_old(now)
+            return len(self._times) >= self.continuous_takes
+
+    def _drop_old(self, now: float) -> None:
+        while self._times and self._times[0] < now - self.window:
+            self._times.popleft()
+
+
 class WorkerSource(Source):
     """A source fed by its own daemon thread: lifecycle, the latest frame, health and LOST.
 
@@ -204,6 +245,7 @@ class WorkerSource(Source):
             thread, self._thread = self._thread, None
             self._stop_event.set()
             self._state = SourceState.STOPPED
+        self._interrupt()
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.join_timeout)
             if thread.is_alive():
@@ -237,6 +279,10 @@ class WorkerSource(Source):
         )
 
     # -- worker -------------------------------------------------------------------------------
+
+    def _interrupt(self) -> None:
+        """Wake the worker from whatever else than its stop event it waits on (it has been
+        set when this is called)."""
 
     @abstractmethod
     def _run(self, stop: threading.Event) -> None:
@@ -291,10 +337,25 @@ class ThreadedSource(WorkerSource):
 
     Subclasses implement `render` and may override `setup` for slow preparation (loading files,
     precomputing textures) that must not block the caller of `start()`.
+
+    It draws at `fps` only while a consumer takes frames continuously (see `Demand`); otherwise
+    it rests, drawing on each look and at least `rest_fps` times a second. Its health then
+    gives the rate it delivers when taken (`fps`, or less if a render takes longer than a
+    frame period) with a note that it rests.
     """
 
     #: Wait after a failure before calling setup/render again, so a broken source does not spin.
     retry_backoff: float = 1.0
+    #: Pictures a second while nobody takes frames continuously: often enough that the latest
+    #: frame is fresh for whoever looks first and well inside `lost_after`.
+    rest_fps: float = 2.0
+
+    def __init__(
+        self, id: str, label: str, kind: str, width: int, height: int, fps: float
+    ) -> None:
+        super().__init__(id, label, kind, width, height, fps)
+        self._demand = Demand()
+        self._render_seconds = 0.0  # how long the last render took
 
     def setup(self) -> None:
         """Prepare before the first render, in the worker thread. Raising marks FAILED."""
@@ -303,9 +364,39 @@ class ThreadedSource(WorkerSource):
     def render(self, t: float) -> Image:
         """Draw the picture for `t` seconds since start: BGR uint8, shape (height, width, 3)."""
 
+    def latest_frame(self) -> Frame | None:
+        self._demand.taken(time.monotonic())
+        return super().latest_frame()
+
+    def health(self) -> SourceHealth:
+        health = super().health()
+        if health.state is not SourceState.LIVE or self._demand.continuous(time.monotonic()):
+            return health
+        # Resting: the measured rate is the resting one, not what a consumer would get.
+        render = self._render_seconds
+        fps = self.fps if render * self.fps <= 1 else 1 / render
+        return replace(health, fps=fps, note=f"resting: drawn {self._rest_fps():g} times a "
+                       "second until something takes its frames")
+
+    def _rest_fps(self) -> float:
+        return min(self.fps, self.rest_fps)
+
+    def _interrupt(self) -> None:
+        self._demand.wake.set()
+
+    def _rest(self, stop: threading.Event, rendered_at: float) -> bool:
+        """Wait for a look or the next resting picture, never less than a frame period after
+        the last picture; True if stopped meanwhile."""
+        timeout = rendered_at + 1 / self._rest_fps() - time.monotonic()
+        if self._demand.wake.wait(max(0.0, timeout)) and not stop.is_set():
+            # Someone looked: draw now, but never faster than the full rate.
+            return stop.wait(max(0.0, rendered_at + 1 / self.fps - time.monotonic()))
+        return stop.is_set()
+
     def _run(self, stop: threading.Event) -> None:
         period = 1.0 / self.fps
         ready = False
+        resting = False
         started = time.monotonic()
         deadline = started
         while not stop.is_set():
@@ -314,8 +405,10 @@ class ThreadedSource(WorkerSource):
                     self.setup()
                     ready = True
                     started = deadline = time.monotonic()
-                image = self.render(time.monotonic() - started)
+                began = time.monotonic()
+                image = self.render(began - started)
                 self._check_image(image)
+                self._render_seconds = time.monotonic() - began
             except Exception as exc:
                 if isinstance(exc, SourceError):  # expected, explained: no traceback
                     message = str(exc)
@@ -329,11 +422,23 @@ class ThreadedSource(WorkerSource):
                 deadline = time.monotonic()
                 continue
             self._publish(stop, image)
+            # Cleared before demand is read: a take after this point wakes a rest below.
+            self._demand.wake.clear()
+            now = time.monotonic()
+            if not self._demand.continuous(now):
+                resting = True
+                if stop.is_set() or self._rest(stop, began):
+                    break
+                deadline = time.monotonic()
+                continue
+            if resting:  # the rate measured from here on is the full one, not a mix
+                resting = False
+                with self._lock:
+                    self._rate.clear()
             # Monotonic deadline: the next frame is due one period after the previous *due*
             # time, so render cost does not accumulate as drift. If we fell more than a period
-            # behind (slow render, suspended process) skip ahead instead of bursting.
+            # behind (slow render, suspended process, a rest) skip ahead instead of bursting.
             deadline += period
-            now = time.monotonic()
             if now - deadline > period:
                 deadline = now
             if deadline > now and stop.wait(deadline - now):

@@ -40,6 +40,14 @@ def first_frame(source: ThreadedSource, timeout: float = 1.5) -> Frame:
     return frame
 
 
+def take_frames(source: ThreadedSource, seconds: float, fps: float = 30) -> None:
+    """Take the latest frame at ``fps``, as an encoder does."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        source.latest_frame()
+        time.sleep(1 / fps)
+
+
 SOURCES: dict[str, Callable[[Path], ThreadedSource]] = {
     "pattern": lambda _: TestPatternSource("pattern", "Room camera", "OR 3", 640, 360, fps=30),
     "endoscope": lambda _: EndoscopeSimSource("endo", "Endoscope", 640, 360, fps=30),
@@ -61,9 +69,9 @@ def test_source_runs_live_at_its_rate_and_stops(
     assert frame.image.shape == (360, 640, 3) and frame.image.dtype == np.uint8
     assert not frame.image.flags.writeable  # shared with every consumer
     assert frame.image.any(), "frame is not blank"
-    time.sleep(1.0)
+    take_frames(source, 1.2)
     health = source.health()
-    assert health.state is SourceState.LIVE and health.error is None
+    assert health.state is SourceState.LIVE and health.error is None and health.note is None
     assert (health.width, health.height) == (640, 360)
     assert health.fps == pytest.approx(source.fps, rel=0.2)
     assert health.last_frame_age is not None and health.last_frame_age < 0.5
@@ -85,6 +93,55 @@ def test_endoscope_frames_move(started: list[ThreadedSource]) -> None:
     assert a[5, 75].max() == 0 and a[90, 60].max() == 0 and a[175, 245].max() == 0
     centre = a[70:110, 140:180].reshape(-1, 3).mean(axis=0)
     assert centre[2] > 90 and centre[2] > centre[1] and centre[2] > centre[0]
+
+
+class CountedPattern(TestPatternSource):
+    """A test pattern that counts its renders."""
+
+    def __init__(self) -> None:
+        super().__init__("pattern", "Room camera", "OR 3", 320, 180, fps=30)
+        self.renders = 0
+
+    def render(self, t: float) -> Image:
+        self.renders += 1
+        return super().render(t)
+
+
+def test_source_rests_while_nobody_takes_frames(started: list[ThreadedSource]) -> None:
+    source = CountedPattern()
+    started.append(source)
+    source.start()
+    first_frame(source)
+    time.sleep(1.2)  # the first takes are forgotten
+
+    # Nobody takes frames: a couple of pictures a second, fresh enough for the first look.
+    before = source.renders
+    time.sleep(2.0)
+    assert 2 <= source.renders - before <= 6, source.renders - before
+    health = source.health()
+    assert health.state is SourceState.LIVE and health.note is not None
+    assert "resting" in health.note
+    assert health.fps == 30  # what a consumer gets when it takes frames
+    assert health.last_frame_age is not None and health.last_frame_age < 0.8
+
+    # One look (a console's thumbnail) draws a fresh picture at once, not at the next rest.
+    before = source.renders
+    source.latest_frame()
+    assert wait_for(lambda: source.renders > before, 0.25)
+
+    # An encoder taking frames gets the full rate within a fraction of a second.
+    take_frames(source, 0.6)
+    before = source.renders
+    take_frames(source, 1.0)
+    assert source.renders - before >= 24, source.renders - before
+    health = source.health()
+    assert health.note is None and health.fps == pytest.approx(30, rel=0.2)
+
+    # A resting source stops at once.
+    time.sleep(1.2)
+    began = time.monotonic()
+    source.stop()
+    assert time.monotonic() - began < 0.2
 
 
 class Clock:

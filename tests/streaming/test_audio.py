@@ -53,6 +53,22 @@ def test_source_read_returns_every_chunk_since_last_read(audio_source):
     assert np.abs(np.concatenate([c.samples for c in chunks])).max() > 1000  # the beep
 
 
+def test_source_rests_while_nobody_reads_and_resumes_at_once(audio_source):
+    audio_source.rest_after = 0.3
+    time.sleep(0.6)  # nobody reads: no live session, no recording
+    made = audio_source.chunks_made
+    time.sleep(0.5)
+    assert audio_source.chunks_made == made  # no sound made for nobody
+
+    assert audio_source.read() == []  # nothing stale from before the rest
+    time.sleep(0.2)
+    chunks = audio_source.read()
+    assert len(chunks) >= 8  # sound again from the read on, 50 chunks a second
+    assert [c.index for c in chunks] == list(range(chunks[0].index, chunks[0].index + len(chunks)))
+    assert time.monotonic() - chunks[0].captured_at < 0.3  # made now, not a stale backlog
+    assert audio_source.chunks_skipped == 0  # resting is not losing sound
+
+
 async def test_encoder_sends_50_opus_packets_a_second_on_the_shared_clock(audio_source):
     encoder = SharedAudioEncoder(audio_source.read, AudioSettings(), name="a")
     packets: list[tuple[float, av.Packet[Any]]] = []

@@ -1,11 +1,12 @@
-"""``medroom bench fanout``, ``latency``, ``churn`` and ``player``: figures and ratios, one JSON
-line.
+"""``medroom bench fanout``, ``latency``, ``churn``, ``idle`` and ``player``: figures and
+ratios, one JSON line.
 
 The modules: ``protocol`` (limits and signalling lines shared by every process), ``server`` (the
 process that sends), ``probe`` (lean viewers that count frames), ``processes`` (one measurement:
 spawn, read CPU, stop), ``fanout`` and ``latency`` (the two benchmarks and their reports),
-``churn`` (join/leave leak check against a real ``medroom serve``), ``player`` (first frame of a
-published lesson in headless Chromium).
+``churn`` (join/leave leak check against a real ``medroom serve``), ``idle`` (that server's CPU
+idle, live, and live with one viewer), ``player`` (first frame of a published lesson in
+headless Chromium).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ import sys
 
 from web.bench.churn import run_churn, run_churn_bench
 from web.bench.fanout import format_table, run_fanout
+from web.bench.idle import run_idle, run_idle_bench
 from web.bench.latency import run_latency, run_latency_bench
 from web.bench.protocol import BenchError, viewer_split
 
-__all__ = ["BenchError", "run_bench", "run_churn", "run_fanout", "run_latency", "viewer_split"]
+__all__ = [
+    "BenchError", "run_bench", "run_churn", "run_fanout", "run_idle", "run_latency",
+    "viewer_split",
+]
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -27,6 +32,8 @@ def run_bench(args: argparse.Namespace) -> int:
         return run_latency_bench(args)
     if args.bench == "churn":
         return run_churn_bench(args)
+    if args.bench == "idle":
+        return run_idle_bench(args)
     if args.bench == "player":
         from web.bench.player import run_from_args  # needs Playwright (test extras)
 

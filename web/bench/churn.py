@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from library.users import Role
 from streaming.ice import set_ice_addresses
@@ -112,19 +112,26 @@ def serve(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[S
         log.close()
 
 
+async def whep_offer(
+    http: httpx.AsyncClient, token: str, offer_sdp: str, who: str
+) -> tuple[str, str]:
+    """Join the demo room through WHEP: (the viewer session's location, the answer's SDP)."""
+    r = await http.post(
+        f"/api/rooms/{ROOM}/whep", content=offer_sdp,
+        headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
+    )
+    if r.status_code != 201:
+        raise BenchError(f"{who}: join refused {r.status_code}: {r.text[:200]}")
+    return r.headers["location"], r.text
+
+
 async def _one_cycle(http: httpx.AsyncClient, served: Served, n: int) -> None:
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         await recvonly_offer(pc)
-        r = await http.post(
-            f"/api/rooms/{ROOM}/whep", content=pc.localDescription.sdp,
-            headers={"Content-Type": "application/sdp",
-                     "Authorization": f"Bearer {served.token}"},
-        )
-        if r.status_code != 201:
-            raise BenchError(f"cycle {n}: join refused {r.status_code}: {r.text[:200]}")
-        location = r.headers["location"]
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
+        location, answer = await whep_offer(http, served.token, pc.localDescription.sdp,
+                                            f"cycle {n}")
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         deadline = time.monotonic() + CONNECT_TIMEOUT
         while pc.connectionState != "connected":
             if pc.connectionState in ("failed", "closed") or time.monotonic() > deadline:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
@@ -110,13 +111,21 @@ async def recvonly_offer(pc: RTCPeerConnection) -> RTCRtpTransceiver:
     return transceiver
 
 
+#: Sends an offer's SDP to the server, returns the answer's SDP.
+Answerer = Callable[[str], Awaitable[str]]
+
+
 async def _connect_viewer(port: int, deadline: float) -> _LeanViewer:
+    return await _connect_lean_viewer(partial(signal_offer, port), deadline)
+
+
+async def _connect_lean_viewer(send_offer: Answerer, deadline: float) -> _LeanViewer:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     viewer = _LeanViewer(pc=pc, times=[], started=time.monotonic())
     try:
         transceiver = await recvonly_offer(pc)
         answer = await asyncio.wait_for(
-            signal_offer(port, pc.localDescription.sdp), deadline - time.monotonic()
+            send_offer(pc.localDescription.sdp), deadline - time.monotonic()
         )
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         track = transceiver.receiver.track
@@ -134,11 +143,23 @@ async def _connect_viewer(port: int, deadline: float) -> _LeanViewer:
     return viewer
 
 
-def viewer_main(conn: Connection, port: int, count: int) -> None:
+def viewer_main(
+    conn: Connection, port: int, count: int, send_offer: Answerer | None = None
+) -> None:
+    """Lean viewers signalled over the bench's own line protocol on ``port``, or through
+    ``send_offer`` (e.g. a real server's WHEP endpoint; picklable, for a spawned process)."""
     quiet_child()
     _install_lean_receiver()
+    connect: Callable[[int, float], Awaitable[_ProbeViewer]] = _connect_viewer
+    if send_offer is not None:
+        offer = send_offer
+
+        async def connect_with(_port: int, deadline: float) -> _ProbeViewer:
+            return await _connect_lean_viewer(offer, deadline)
+
+        connect = connect_with
     try:
-        asyncio.run(probe(conn, port, count))
+        asyncio.run(probe(conn, port, count, connect))
     except BaseException:  # noqa: BLE001 - anything at all goes to the parent, then exit
         send_error(conn, "viewer process")
     finally:

@@ -8,7 +8,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
@@ -28,7 +29,7 @@ from web.bench.server import server_main
 # -- parent: orchestration ---------------------------------------------------------------------
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all its threads included (Linux /proc)."""
     path = f"/proc/{pid}/stat"
     try:
@@ -106,6 +107,17 @@ def _shutdown(children: list[_Child]) -> None:
         child.conn.close()
 
 
+@contextmanager
+def child_process(name: str, target: Callable[..., None], *args: Any) -> Iterator[_Child]:
+    """One spawned child that speaks the pipe protocol (``target(conn, *args)``); asked to
+    stop, then terminated if need be, on exit."""
+    child = _start(multiprocessing.get_context("spawn"), name, target, *args)
+    try:
+        yield child
+    finally:
+        _shutdown([child])
+
+
 @dataclass
 class RunResult:
     path: str
@@ -171,12 +183,12 @@ def measure(
         pids = [p.process.pid for p in probes if p.process.pid is not None]
         assert server.process.pid is not None
         t0 = time.monotonic()
-        server0 = _cpu_seconds(server.process.pid)
-        probe0 = sum(_cpu_seconds(pid) for pid in pids)
+        server0 = cpu_seconds(server.process.pid)
+        probe0 = sum(cpu_seconds(pid) for pid in pids)
         time.sleep(seconds)
         t1 = time.monotonic()
-        server1 = _cpu_seconds(server.process.pid)
-        probe1 = sum(_cpu_seconds(pid) for pid in pids)
+        server1 = cpu_seconds(server.process.pid)
+        probe1 = sum(cpu_seconds(pid) for pid in pids)
         window = t1 - t0
 
         per_viewer: list[Message] = []
