@@ -75,7 +75,7 @@ logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
 # The files of Swagger UI 5 that the fastapi-swagger package ships (its code is not used).
 _SWAGGER_SPEC = importlib.util.find_spec("fastapi_swagger")
-SWAGGER_UI_FILES = Path(_SWAGGER_SPEC.origin if _SWAGGER_SPEC else "").parent / "resources"
+SWAGGER_UI_FILES = Path((_SWAGGER_SPEC and _SWAGGER_SPEC.origin) or "").parent / "resources"
 
 
 @dataclass
