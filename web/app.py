@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -66,23 +65,10 @@ from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
 from web.scheduler import ScheduleRunner
+from web.state import AppState
 
 logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
-
-
-@dataclass
-class AppState:
-    """Everything a request may need, reached as ``request.app.state.medroom``."""
-
-    settings: Settings
-    db: Database
-    tokens: TokenSigner
-    live: LiveRooms
-    recordings: RoomRecordings
-    publisher: PublishRunner
-    cnp_vault: CnpVault
-    feed: RoomFeed | None = None  # room state pushed to consoles (set once the rooms run)
 
 
 def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> FastAPI:
@@ -92,6 +78,9 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     secret = settings.resolve_secret_key()
     db = Database(settings.resolved_database_url)
     cnp_vault = CnpVault(settings.resolve_cnp_key())
+    verify_limits = TokenBuckets(settings.verify_lookups_per_minute)
+    # Signed, expiring links to published lesson files (web/routes/lesson_media.py).
+    media_links = MediaLinkSigner(secret, ttl_seconds=settings.media_link_ttl_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,10 +103,10 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         publisher = PublishRunner(db, settings.resolved_recordings_dir,
                                   settings.resolved_library_dir)
         app.state.medroom = AppState(settings, db, TokenSigner(secret), live, recordings,
-                                     publisher, cnp_vault)
+                                     publisher, cnp_vault, verify_limits, media_links)
         await live.start()
         recordings.start()
-        state = app.state.medroom
+        state: AppState = app.state.medroom
         feed = state.feed = RoomFeed(
             {room_id: room.events for room_id, room in live.rooms.items()},
             partial(events.room_state, state),
@@ -147,9 +136,6 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         redoc_url=None,
         openapi_url=None,
     )
-    # Signed, expiring links to published lesson files (web/routes/lesson_media.py).
-    app.state.verify_limits = TokenBuckets(settings.verify_lookups_per_minute)
-    app.state.media_links = MediaLinkSigner(secret, ttl_seconds=settings.media_link_ttl_seconds)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from library.cme import audit
 from library.users import authenticate
 from web.auth import audit_actor, check_csrf, csrf_token, session_principal
+from web.deps import DbDep
 from web.templates import templates
 
 router = APIRouter(tags=["session"])
@@ -33,13 +34,14 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 @router.post("/login", include_in_schema=False)
 async def login(
     request: Request,
+    db: DbDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     check_csrf(request, csrf)
-    user = authenticate(request.app.state.medroom.db, username, password)
+    user = authenticate(db, username, password)
     if user is None:
         return templates.TemplateResponse(
             request,
@@ -52,8 +54,7 @@ async def login(
     request.session["uid"] = user.id
     # The CME audit report compares attendance with logins (art. 12 alin. (2) lit. a).
     await asyncio.to_thread(
-        audit.record, request.app.state.medroom.db, _actor(request, user.username,
-                                                           user.role.value, user.id),
+        audit.record, db, _actor(request, user.username, user.role.value, user.id),
         audit.Action.LOGIN, target=audit.Target.ACCOUNT, target_id=user.id,
     )
     csrf_token(request)
@@ -61,12 +62,12 @@ async def login(
 
 
 @router.post("/logout", include_in_schema=False)
-async def logout(request: Request, csrf: Annotated[str, Form()]) -> Response:
+async def logout(request: Request, db: DbDep, csrf: Annotated[str, Form()]) -> Response:
     check_csrf(request, csrf)
     principal = session_principal(request)
     if principal is not None:
         await asyncio.to_thread(
-            audit.record, request.app.state.medroom.db, audit_actor(request, principal),
+            audit.record, db, audit_actor(request, principal),
             audit.Action.LOGOUT, target=audit.Target.ACCOUNT, target_id=principal.user_id or 0,
         )
     request.session.clear()
