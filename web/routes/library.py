@@ -60,6 +60,7 @@ from web.library_schemas import (
     SegmentIn,
     TrimIn,
 )
+from web.state import AppState, app_state
 
 router = APIRouter(prefix="/api/library", tags=["library"])
 T = TypeVar("T")
@@ -70,12 +71,12 @@ Curator = Annotated[Principal, Depends(require_roles(*CURATOR_ROLES))]
 MAX_UPLOAD_FILES = 2000
 
 
-def _state(request: Request) -> Any:
-    return request.app.state.medroom
+def _state(request: Request) -> AppState:
+    return app_state(request)
 
 
 def _db(request: Request) -> Database:
-    return _state(request).db  # type: ignore[no-any-return]
+    return app_state(request).db
 
 
 async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
