@@ -26,6 +26,7 @@ from library.publishing.pipeline import (
     TIMELINE_JSON,
 )
 from library.viewing import (
+    ViewCounts,
     WatchError,
     get_progress,
     may_see_counts,
@@ -44,7 +45,6 @@ from web.player_schemas import (
     ProgressIn,
     ProgressOut,
     SegmentOut,
-    ViewCountsOut,
 )
 from web.state import AppState
 from web.templates import templates
@@ -121,7 +121,7 @@ def start_playback(state: AppState, lesson: LessonInfo, principal: Principal) ->
                    state.media_links, principal.subject, view_id,
                    progress.position if progress else 0.0)
     if may_see_counts(db, lesson, who):
-        out.counts = ViewCountsOut(**view_counts(db, lesson.id).__dict__)
+        out.counts = view_counts(db, lesson.id)
     return out
 
 
@@ -149,9 +149,9 @@ async def put_progress(db: DbDep, lesson_id: int, body: ProgressIn,
     return ProgressOut(position=progress.position, duration=progress.duration)
 
 
-@router.get("/api/lessons/{lesson_id}/views", response_model=ViewCountsOut,
+@router.get("/api/lessons/{lesson_id}/views", response_model=ViewCounts,
             summary="How often a lesson was opened and watched (curators, its instructors)")
-async def get_view_counts(db: DbDep, lesson_id: int, principal: Viewer) -> ViewCountsOut:
+async def get_view_counts(db: DbDep, lesson_id: int, principal: Viewer) -> ViewCounts:
     try:
         lesson = await asyncio.to_thread(watchable_lesson, db, lesson_id, watcher(principal),
                                          need_media=False)
@@ -160,7 +160,7 @@ async def get_view_counts(db: DbDep, lesson_id: int, principal: Viewer) -> ViewC
     if not await asyncio.to_thread(may_see_counts, db, lesson, watcher(principal)):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "view counts are for curators and the course's instructors")
-    return ViewCountsOut(**(await asyncio.to_thread(view_counts, db, lesson_id)).__dict__)
+    return await asyncio.to_thread(view_counts, db, lesson_id)
 
 
 @router.get("/library/lessons/{lesson_id}", response_class=HTMLResponse, include_in_schema=False)
