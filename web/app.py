@@ -11,7 +11,6 @@ import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +29,7 @@ from library import attendance
 from library.cme.demo import ensure_demo_programme
 from library.cme.vault import CnpVault
 from library.db import Database
+from library.login_throttle import LoginThrottle
 from library.media_links import MediaLinkSigner
 from recorder.registry import Recorder
 from streaming.ice import set_ice_addresses
@@ -70,26 +70,13 @@ from web.routes import schedule as schedule_routes
 from web.scheduler import ScheduleRunner
 from web.security_headers import SecurityHeaders, inline_script_hashes, policy_allowing
 from web.startup import running
+from web.state import AppState
 
 logger = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent
 # The files of Swagger UI 5 that the fastapi-swagger package ships (its code is not used).
 _SWAGGER_SPEC = importlib.util.find_spec("fastapi_swagger")
 SWAGGER_UI_FILES = Path((_SWAGGER_SPEC and _SWAGGER_SPEC.origin) or "").parent / "resources"
-
-
-@dataclass
-class AppState:
-    """Everything a request may need, reached as ``request.app.state.medroom``."""
-
-    settings: Settings
-    db: Database
-    tokens: TokenSigner
-    live: LiveRooms
-    recordings: RoomRecordings
-    publisher: PublishRunner
-    cnp_vault: CnpVault
-    feed: RoomFeed | None = None  # room state pushed to consoles (set once the rooms run)
 
 
 def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> FastAPI:
@@ -99,6 +86,9 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     secret = settings.resolve_secret_key()
     db = Database(settings.resolved_database_url)
     cnp_vault = CnpVault(settings.resolve_cnp_key())
+    verify_limits = TokenBuckets(settings.verify_lookups_per_minute)
+    # Signed, expiring links to published lesson files (web/routes/lesson_media.py).
+    media_links = MediaLinkSigner(secret, ttl_seconds=settings.media_link_ttl_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -126,7 +116,8 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
             publisher = PublishRunner(db, settings.resolved_recordings_dir,
                                       settings.resolved_library_dir)
             state = AppState(settings, db, TokenSigner(secret), live, recordings, publisher,
-                             cnp_vault)
+                             cnp_vault, verify_limits, media_links,
+                             LoginThrottle.from_settings(settings))
             app.state.medroom = state
             feed = state.feed = RoomFeed(
                 {room_id: room.events for room_id, room in live.rooms.items()},
@@ -154,9 +145,6 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         redoc_url=None,
         openapi_url=None,
     )
-    # Signed, expiring links to published lesson files (web/routes/lesson_media.py).
-    app.state.verify_limits = TokenBuckets(settings.verify_lookups_per_minute)
-    app.state.media_links = MediaLinkSigner(secret, ttl_seconds=settings.media_link_ttl_seconds)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

@@ -22,6 +22,7 @@ from starlette.requests import HTTPConnection
 
 from library.cme.audit import Actor
 from library.users import Role, get_user
+from web.state import app_state
 
 TOKEN_SALT = "medroom.api-token.v1"
 CONTROL_ROLES = (Role.ADMIN, Role.INSTRUCTOR)
@@ -104,7 +105,7 @@ def session_principal(request: HTTPConnection) -> Principal | None:
     user_id = request.session.get("uid")
     if user_id is None:
         return None
-    user = get_user(request.app.state.medroom.db, int(user_id))
+    user = get_user(app_state(request).db, int(user_id))
     if user is None or not user.is_active:
         request.session.clear()
         return None
@@ -129,7 +130,7 @@ async def get_principal(request: Request) -> Principal:
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("Authorization must be 'Bearer <token>'")
         try:
-            return request.app.state.medroom.tokens.verify(token.strip())  # type: ignore[no-any-return]
+            return app_state(request).tokens.verify(token.strip())
         except TokenError as exc:
             raise _unauthorized(str(exc)) from None
     principal = session_principal(request)
@@ -152,7 +153,7 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
                 f"role '{principal.role.value}' may not do this (needs: {allowed})",
             )
         room_id = request.path_params.get("room_id")
-        rooms = request.app.state.medroom.live.rooms
+        rooms = app_state(request).live.rooms
         if room_id is not None and room_id not in rooms:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"no room '{room_id}' (rooms: {', '.join(rooms)})"
@@ -182,7 +183,7 @@ def socket_controller(websocket: WebSocket, room_id: str, token: str | None) -> 
     not bound by CORS, so another site's page must not ride on the cookie)."""
     if token is not None:
         try:
-            principal: Principal = websocket.app.state.medroom.tokens.verify(token)
+            principal = app_state(websocket).tokens.verify(token)
         except TokenError as exc:
             raise SocketRefused(4401, str(exc)) from None
     else:
@@ -197,7 +198,7 @@ def socket_controller(websocket: WebSocket, room_id: str, token: str | None) -> 
         raise SocketRefused(
             4403, f"role '{principal.role.value}' may not watch the console (needs: admin, instructor)"
         )
-    if room_id not in websocket.app.state.medroom.live.rooms:
+    if room_id not in app_state(websocket).live.rooms:
         raise SocketRefused(4404, f"no room '{room_id}'")
     if not principal.may_use_room(room_id):
         raise SocketRefused(4403, f"this token is not valid for room '{room_id}'")

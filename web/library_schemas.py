@@ -1,4 +1,9 @@
-"""API schemas of the library: courses, lessons and their curation, publishing jobs."""
+"""API schemas of the library: courses, lessons and their curation, publishing jobs.
+
+Where the library's own frozen dataclass says exactly what the API shows (a course, a chapter,
+a note, a publishing job), FastAPI serves the dataclass as it is; the models here are the
+requests, and the answers whose form differs from the library's.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from library.lessons import ChapterInfo, NoteInfo
+from library.publishing.jobs import JobInfo
+
 
 class CourseIn(BaseModel):
     slug: str = Field(description="short name in URLs: a-z, 0-9 and '-'")
     title: str
     specialty: str
     description: str = ""
-
-
-class CourseOut(BaseModel):
-    id: int
-    slug: str
-    title: str
-    specialty: str
-    description: str
-    lessons: int
 
 
 class MemberIn(BaseModel):
@@ -78,35 +77,6 @@ class PrivacyIn(BaseModel):
     deidentified: bool = Field(description="the video and attachments show no patient identity")
 
 
-class ChapterOut(BaseModel):
-    id: int
-    title: str
-    start: float
-    position: int
-    marker_id: str | None
-
-
-class NoteOut(BaseModel):
-    id: int
-    at: float
-    text: str
-    author: str
-    created_at: datetime
-
-
-class JobOut(BaseModel):
-    id: int
-    lesson_id: int
-    state: str = Field(description="queued, running, done or failed")
-    step: str
-    percent: float
-    error: str | None
-    attempts: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
 class AttachmentOut(BaseModel):
     id: int
     kind: str
@@ -133,8 +103,8 @@ class LessonOut(BaseModel):
     trim_start: float | None
     trim_end: float | None
     hidden_segments: list[SegmentIn]
-    chapters: list[ChapterOut]
-    notes: list[NoteOut]
+    chapters: list[ChapterInfo]
+    notes: list[NoteInfo]
     consent_confirmed: bool
     deidentification_confirmed: bool
     privacy_confirmed_by: int | None
@@ -144,7 +114,8 @@ class LessonOut(BaseModel):
     published_start: float | None
     published_at: datetime | None
     technical: dict[str, Any] | None
-    job: JobOut | None = None
+    # The publishing job is the library's own JobInfo, served as it is.
+    job: JobInfo | None = None
 
 
 class RecordingEntryOut(BaseModel):

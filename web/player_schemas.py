@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from library.viewing import ViewCounts
+
 
 class PlaybackTrackOut(BaseModel):
     name: str
@@ -36,13 +38,6 @@ class SegmentOut(BaseModel):
     end: float
 
 
-class ViewCountsOut(BaseModel):
-    page_views: int
-    media_sessions: int
-    viewers: int
-    seconds_watched: float
-
-
 class PlaybackOut(BaseModel):
     lesson_id: int
     title: str
@@ -61,7 +56,8 @@ class PlaybackOut(BaseModel):
     notes: list[NoteOut]
     strokes: list[dict[str, Any]] = Field(description="Drawings: points 0..1, lesson times")
     hidden: list[SegmentOut] = Field(description="Segments the player skips (lesson seconds)")
-    counts: ViewCountsOut | None = Field(default=None, description="Curators and instructors")
+    # The library's ViewCounts, served as it is.
+    counts: ViewCounts | None = Field(default=None, description="Curators and instructors")
 
 
 class ProgressIn(BaseModel):

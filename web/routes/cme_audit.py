@@ -8,20 +8,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from config.settings import Settings
 from library.cme import audit
 from library.cme.audit_report import AuditReport, audit_report
 from library.cme.store import ProgrammeInfo, get_programme, list_programmes
 from library.db import Database
-from library.users import Role
-from web.auth import Principal, audit_actor, csrf_token, page_user, require_roles
-from web.routes.cme import database, programme_or_404
+from web.auth import audit_actor, csrf_token, page_user
+from web.deps import ORGANISER_ROLES, DbDep, Organiser, SettingsDep, programme_or_404
 from web.templates import templates
 
-ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
-Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
 PAGE_ZONE = ZoneInfo("Europe/Bucharest")
 
 router = APIRouter(tags=["cme audit"])
@@ -55,10 +53,9 @@ def _read_log(db: Database, actor: audit.Actor, where: audit.Filter) -> list[aud
     return found
 
 
-def _report(request: Request, db: Database, info: ProgrammeInfo, actor: audit.Actor) -> AuditReport:
-    report = audit_report(
-        db, info, session_seconds=request.app.state.medroom.settings.token_ttl_seconds
-    )
+def _report(settings: Settings, db: Database, info: ProgrammeInfo,
+            actor: audit.Actor) -> AuditReport:
+    report = audit_report(db, info, session_seconds=settings.token_ttl_seconds)
     audit.record(db, actor, audit.Action.AUDIT_VIEW, target=audit.Target.PROGRAMME,
                  target_id=info.id, programme_id=info.id,
                  detail={"report": True, "mismatches": len(report.mismatches)})
@@ -69,7 +66,7 @@ def _report(request: Request, db: Database, info: ProgrammeInfo, actor: audit.Ac
 @router.get("/api/cme/audit", response_model=list[audit.Entry],
             summary="The CME access log, newest first, filtered (organisers)")
 async def read_log(
-    request: Request,
+    request: Request, db: DbDep,
     principal: Organiser,
     programme_id: int | None = None,
     actor: str | None = None,
@@ -81,24 +78,25 @@ async def read_log(
 ) -> list[audit.Entry]:
     where = _filter(programme_id, actor, action, target, since, until, limit)
     found = await asyncio.to_thread(
-        _read_log, database(request), audit_actor(request, principal), where
+        _read_log, db, audit_actor(request, principal), where
     )
     return found
 
 
 @router.get("/api/cme/programmes/{programme_id}/audit-report", response_model=AuditReport,
             summary="Mismatches between the access log and the attendance and test records")
-async def read_report(request: Request, programme_id: int, principal: Organiser) -> AuditReport:
-    info = await programme_or_404(request, programme_id)
+async def read_report(request: Request, db: DbDep, settings: SettingsDep, programme_id: int,
+                      principal: Organiser) -> AuditReport:
+    info = await programme_or_404(db, programme_id)
     report = await asyncio.to_thread(
-        _report, request, database(request), info, audit_actor(request, principal)
+        _report, settings, db, info, audit_actor(request, principal)
     )
     return report
 
 
 @router.get("/cme/audit", response_class=HTMLResponse, include_in_schema=False)
 async def audit_page(
-    request: Request,
+    request: Request, db: DbDep, settings: SettingsDep,
     programme_id: str = "",
     actor: str = "",
     action: str = "",
@@ -108,7 +106,6 @@ async def audit_page(
     user = page_user(request)
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse("/cme", status_code=303)
-    db = database(request)
     error = ""
     try:
         where = _filter(int(programme_id) if programme_id else None, actor, action, None,
@@ -124,7 +121,7 @@ async def audit_page(
     if where.programme_id is not None:
         info = await asyncio.to_thread(get_programme, db, where.programme_id)
         if info is not None:
-            report = await asyncio.to_thread(_report, request, db, info, actor_)
+            report = await asyncio.to_thread(_report, settings, db, info, actor_)
     programmes = await asyncio.to_thread(list_programmes, db)
     return templates.TemplateResponse(request, "cme_audit.html", {
         "user": user, "csrf": csrf_token(request), "entries": found, "report": report,

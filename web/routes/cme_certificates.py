@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from config.settings import Settings
 from library.cme import audit
 from library.cme.certificate_pdf import certificate_pdf
 from library.cme.certificates import (
@@ -27,9 +28,17 @@ from library.cme.certificates import (
     revoke_certificate,
     verification,
 )
-from web.auth import Viewer
-from web.routes.cme import ORGANISER_ROLES, Organiser, database, programme_or_404
-from web.routes.cme_participants import CertificateOut, actor, certificate_out, vault
+from web.auth import Viewer, audit_actor
+from web.cme_views import CertificateOut, certificate_out
+from web.deps import (
+    ORGANISER_ROLES,
+    DbDep,
+    Organiser,
+    SettingsDep,
+    StateDep,
+    VaultDep,
+    programme_or_404,
+)
 from web.templates import templates
 
 router = APIRouter(tags=["cme certificates"])
@@ -48,26 +57,25 @@ class IssueOut(BaseModel):
     skipped: list[SkippedOut]
 
 
-def verify_url(request: Request, number: str) -> str:
+def verify_url(request: Request, settings: Settings, number: str) -> str:
     """Where the QR code points: MEDROOM_PUBLIC_URL, or the address this request came to."""
-    base = request.app.state.medroom.settings.public_url or str(request.base_url)
+    base = settings.public_url or str(request.base_url)
     return f"{base.rstrip('/')}/verify/{number}"
 
 
 @router.post("/api/cme/programmes/{programme_id}/certificates", response_model=IssueOut,
              summary="Issue certificates to every qualifying participant (art. 26)")
-async def issue(request: Request, programme_id: int, principal: Organiser) -> IssueOut:
-    info = await programme_or_404(request, programme_id)
-    db = database(request)
+async def issue(request: Request, db: DbDep, vault: VaultDep, programme_id: int, principal: Organiser) -> IssueOut:
+    info = await programme_or_404(db, programme_id)
     try:
         report = await asyncio.to_thread(
-            issue_certificates, db, vault(request), info, issued_by=principal.user_id
+            issue_certificates, db, vault, info, issued_by=principal.user_id
         )
     except CertificateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     for cert in report.issued:
         await asyncio.to_thread(
-            audit.record, db, actor(principal, request), audit.Action.CERTIFICATE_ISSUE,
+            audit.record, db, audit_actor(request, principal), audit.Action.CERTIFICATE_ISSUE,
             target=audit.Target.CERTIFICATE, target_id=cert.number, programme_id=programme_id,
             detail={"person_id": cert.person_id, "credits": cert.credits},
         )
@@ -87,9 +95,8 @@ class RevokeIn(BaseModel):
 
 @router.post("/api/cme/certificates/{number}/revoke", response_model=CertificateOut,
              summary="Revoke a certificate issued in error; its verification page says so")
-async def revoke(request: Request, number: str, body: RevokeIn,
+async def revoke(request: Request, db: DbDep, number: str, body: RevokeIn,
                  principal: Organiser) -> CertificateOut:
-    db = database(request)
     try:
         cert = await asyncio.to_thread(revoke_certificate, db, number)
     except CertificateNotFound as exc:
@@ -97,7 +104,7 @@ async def revoke(request: Request, number: str, body: RevokeIn,
     except CertificateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await asyncio.to_thread(
-        audit.record, db, actor(principal, request), audit.Action.CERTIFICATE_REVOKE,
+        audit.record, db, audit_actor(request, principal), audit.Action.CERTIFICATE_REVOKE,
         target=audit.Target.CERTIFICATE, target_id=cert.number, programme_id=cert.programme_id,
         detail={"person_id": cert.person_id, "reason": body.reason},
     )
@@ -106,22 +113,23 @@ async def revoke(request: Request, number: str, body: RevokeIn,
 
 @router.get("/api/cme/programmes/{programme_id}/certificates",
             response_model=list[CertificateOut], summary="A programme's certificates")
-async def programme_certificates(request: Request, programme_id: int,
+async def programme_certificates(request: Request, db: DbDep, programme_id: int,
                                  principal: Organiser) -> list[CertificateOut]:
-    await programme_or_404(request, programme_id)
-    certs = await asyncio.to_thread(certificates_of_programme, database(request), programme_id)
+    await programme_or_404(db, programme_id)
+    certs = await asyncio.to_thread(certificates_of_programme, db, programme_id)
     return [certificate_out(c) for c in certs]
 
 
 @router.get("/api/cme/certificates/{number}.pdf", summary="A certificate as PDF (its holder or"
             " an organiser)")
-async def certificate_file(request: Request, number: str, principal: Viewer) -> Response:
-    cert = await asyncio.to_thread(get_certificate, database(request), number)
+async def certificate_file(request: Request, db: DbDep, settings: SettingsDep, number: str,
+                           principal: Viewer) -> Response:
+    cert = await asyncio.to_thread(get_certificate, db, number)
     mine = cert is not None and principal.user_id is not None and cert.user_id == principal.user_id
     if cert is None or not (mine or principal.role in ORGANISER_ROLES):
         # The same answer for "no such number" and "not yours": numbers are not a way to probe.
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no certificate {number} of yours")
-    body = await asyncio.to_thread(certificate_pdf, cert, verify_url(request, cert.number))
+    body = await asyncio.to_thread(certificate_pdf, cert, verify_url(request, settings, cert.number))
     return Response(
         body, media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="certificat-{cert.number}.pdf"',
@@ -130,7 +138,7 @@ async def certificate_file(request: Request, number: str, principal: Viewer) -> 
 
 
 @router.get("/verify/{number}", response_class=HTMLResponse, include_in_schema=False)
-async def verify_page(request: Request, number: str) -> Response:
+async def verify_page(request: Request, state: StateDep, number: str) -> Response:
     """Public: confirms a certificate from its number, without personal data.
 
     Numbers run in sequence, so each client address may look up only so many a minute: a
@@ -139,14 +147,14 @@ async def verify_page(request: Request, number: str) -> Response:
     context: dict[str, object] = {"user": None, "csrf": "", "number": number, "found": None,
                                   "today": date.today(), "retry_after": 0}
     address = request.client.host if request.client else "unknown"
-    wait = request.app.state.verify_limits.take(address)
+    wait = state.verify_limits.take(address)
     if wait:
         context["retry_after"] = wait
         return templates.TemplateResponse(
             request, "cme_verify.html", context, status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             headers={**headers, "Retry-After": str(wait)},
         )
-    found = await asyncio.to_thread(verification, database(request), number)
+    found = await asyncio.to_thread(verification, state.db, number)
     context["found"] = found
     return templates.TemplateResponse(
         request, "cme_verify.html", context,

@@ -17,7 +17,6 @@ from library.attendance import list_live_sessions
 from library.cme import (
     ItemKind,
     Level,
-    ProgrammeKind,
     Severity,
     audit,
     check_programme,
@@ -33,15 +32,9 @@ from library.cme.store import (
     live_session_titles,
 )
 from library.db import Database
-from web.auth import Principal, csrf_token, page_user
-from web.routes.cme import (
-    ORGANISER_ROLES,
-    attendance_out,
-    database,
-    findings_out,
-    log_action,
-    programme_or_404,
-)
+from web.auth import Principal, audit_actor, csrf_token, page_user
+from web.cme_views import KIND_LABELS, attendance_out, doctor_page, findings_out
+from web.deps import ORGANISER_ROLES, DbDep, VaultDep, log_programme_action, programme_or_404
 from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -53,15 +46,6 @@ router = APIRouter(include_in_schema=False)
 def _context(request: Request, user: Principal, **extra: object) -> dict[str, object]:
     return {"user": user, "csrf": csrf_token(request),
             "is_organiser": user.role in ORGANISER_ROLES, **extra}
-
-
-KIND_LABELS = {
-    ProgrammeKind.POSTGRADUATE_COURSE: "Postgraduate course",
-    ProgrammeKind.CONTINUING_EDUCATION_COURSE: "Continuing education course",
-    ProgrammeKind.SCIENTIFIC_EVENT: "Scientific event",
-    ProgrammeKind.DISTANCE_BY_POST: "Distance programme (journal)",
-    ProgrammeKind.DISTANCE_ONLINE: "Online programme (EMCD)",
-}
 
 
 @dataclass(frozen=True)
@@ -85,14 +69,11 @@ def _list_rows(db: Database) -> list[ListRow]:
 
 
 @router.get("/cme", response_class=HTMLResponse, include_in_schema=False)
-async def cme_page(request: Request) -> Response:
+async def cme_page(request: Request, db: DbDep, vault: VaultDep) -> Response:
     user = page_user(request)
-    db = database(request)
     if user.role not in ORGANISER_ROLES:
         # A doctor's own page: profile, five-year score, certificates (also at /cme/me).
-        from web.routes.cme_participant_pages import doctor_page
-
-        return await doctor_page(request)
+        return await asyncio.to_thread(doctor_page, request, user, db, vault)
     rows = await asyncio.to_thread(_list_rows, db)
     return templates.TemplateResponse(
         request, "cme_list.html", _context(request, user, rows=rows, kinds=KIND_LABELS)
@@ -129,13 +110,13 @@ def _hours_minutes(seconds: int) -> str:
 
 @router.get("/cme/programmes/{programme_id}", response_class=HTMLResponse,
             include_in_schema=False)
-async def programme_page(request: Request, programme_id: int) -> Response:
+async def programme_page(request: Request, db: DbDep, programme_id: int) -> Response:
     user = page_user(request)
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse("/cme", status_code=303)
-    info = await programme_or_404(request, programme_id)
-    data = await asyncio.to_thread(_programme_page_data, database(request), info)
-    await log_action(request, user, audit.Action.ATTENDANCE_VIEW, info, page=True)
+    info = await programme_or_404(db, programme_id)
+    data = await asyncio.to_thread(_programme_page_data, db, info)
+    await log_programme_action(db, audit_actor(request, user), audit.Action.ATTENDANCE_VIEW, info, page=True)
     return templates.TemplateResponse(
         request, "cme_programme.html", _context(request, user, **data)
     )
@@ -157,14 +138,14 @@ def _editor_data(db: Database, info: ProgrammeInfo | None) -> dict[str, object]:
     }
 
 
-async def _editor(request: Request, programme_id: int | None) -> Response:
+async def _editor(request: Request, db: Database, programme_id: int | None) -> Response:
     user = page_user(request)
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse("/cme", status_code=303)
-    info = await programme_or_404(request, programme_id) if programme_id is not None else None
+    info = await programme_or_404(db, programme_id) if programme_id is not None else None
     if info is not None and info.status.value != "draft":
         return RedirectResponse(f"/cme/programmes/{info.id}", status_code=303)
-    editor = await asyncio.to_thread(_editor_data, database(request), info)
+    editor = await asyncio.to_thread(_editor_data, db, info)
     return templates.TemplateResponse(request, "cme_edit.html", _context(
         request, user, info=info, editor=editor,
         kinds=[(k.value, label) for k, label in KIND_LABELS.items()],
@@ -173,11 +154,11 @@ async def _editor(request: Request, programme_id: int | None) -> Response:
 
 
 @router.get("/cme/new", response_class=HTMLResponse, include_in_schema=False)
-async def new_programme_page(request: Request) -> Response:
-    return await _editor(request, None)
+async def new_programme_page(request: Request, db: DbDep) -> Response:
+    return await _editor(request, db, None)
 
 
 @router.get("/cme/programmes/{programme_id}/edit", response_class=HTMLResponse,
             include_in_schema=False)
-async def edit_programme_page(request: Request, programme_id: int) -> Response:
-    return await _editor(request, programme_id)
+async def edit_programme_page(request: Request, db: DbDep, programme_id: int) -> Response:
+    return await _editor(request, db, programme_id)

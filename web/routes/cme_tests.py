@@ -9,40 +9,32 @@ personalised access); a script token's subject is nobody's account.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from library.cme import audit
 from library.cme.quiz import Question, QuestionKind, QuizError
 from library.cme.quiz_store import (
-    Attempt,
     AttemptNotFound,
     AttemptRefused,
     NotYourAttempt,
     all_attempts,
-    attempts_of,
     get_attempt,
     question_bank,
     save_bank,
     start_attempt,
     submit_attempt,
-    test_window,
 )
-from library.cme.store import ProgrammeInfo, get_programme
+from library.cme.store import ProgrammeInfo
 from library.db import Database
 from library.models import utcnow
-from library.users import Role
-from web.auth import Principal, Viewer, audit_actor, csrf_token, page_user, require_roles
-from web.routes.cme import database, programme_or_404
+from web.auth import Principal, Viewer, audit_actor, csrf_token, page_user
+from web.cme_quiz_views import AttemptOut, TestInfoOut, attempt_out, test_info
+from web.deps import ORGANISER_ROLES, DbDep, Organiser, programme_or_404
 from web.templates import templates
-
-ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
-Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
 
 router = APIRouter(tags=["cme tests"])
 
@@ -68,69 +60,9 @@ class BankOut(BaseModel):
     questions: list[QuestionOut]
 
 
-class ShownQuestion(BaseModel):
-    question_id: int
-    kind: QuestionKind
-    text: str
-    options: list[str]
-
-
-class AttemptOut(BaseModel):
-    id: str
-    programme_id: int
-    number: int
-    allowed: int
-    started_at: datetime
-    deadline_at: datetime
-    seconds_left: int
-    state: str = Field(..., description="running, submitted or expired")
-    questions: list[ShownQuestion]
-    correct: int | None = None
-    total: int
-    percent: float | None = None
-    pass_percent: float
-    passed: bool | None = None
-
-
-class TestInfoOut(BaseModel):
-    programme_id: int
-    title: str
-    questions: int
-    time_limit_minutes: int
-    allowed: int
-    pass_percent: float
-    opens_at: datetime
-    closes_at: datetime
-    open_now: bool
-    status: str
-    attempts: list[AttemptOut]
-
-
 class AnswersIn(BaseModel):
     answers: dict[str, list[int]] = Field(
         ..., description="question id -> chosen option indexes, in the order the attempt showed"
-    )
-
-
-def _attempt_out(attempt: Attempt, now: datetime) -> AttemptOut:
-    state = "submitted" if attempt.finished else "expired" if attempt.expired(now) else "running"
-    correct = attempt.correct
-    return AttemptOut(
-        id=attempt.id, programme_id=attempt.programme_id, number=attempt.number,
-        allowed=attempt.allowed, started_at=attempt.started_at, deadline_at=attempt.deadline_at,
-        seconds_left=max(0, int((attempt.deadline_at - now).total_seconds()))
-        if state == "running" else 0,
-        state=state,
-        # Questions only while the attempt runs; never the correct options.
-        questions=[ShownQuestion(question_id=q.question_id, kind=q.kind, text=q.text,
-                                 options=list(q.options))
-                   for q in attempt.questions] if state == "running" else [],
-        correct=correct if correct is not None else (0 if state == "expired" else None),
-        total=attempt.total,
-        percent=round(100 * correct / attempt.total, 1) if correct is not None
-        else (0.0 if state == "expired" else None),
-        pass_percent=round(float(attempt.pass_ratio) * 100, 1),
-        passed=attempt.passed if correct is not None else (False if state == "expired" else None),
     )
 
 
@@ -141,6 +73,13 @@ def _account(principal: Principal) -> None:
                             " (art. 9 lit. b: personalised access)")
 
 
+def _test_info(db: Database, info: ProgrammeInfo, person: str) -> TestInfoOut:
+    found = test_info(db, info, person)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"programme {info.ref!r} has no final test")
+    return found
+
+
 def _quiz_error(exc: QuizError) -> HTTPException:
     if isinstance(exc, AttemptNotFound):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
@@ -149,34 +88,6 @@ def _quiz_error(exc: QuizError) -> HTTPException:
     if isinstance(exc, AttemptRefused):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
     return HTTPException(422, str(exc))
-
-
-def test_info(db: Database, info: ProgrammeInfo, person: str) -> TestInfoOut:
-    test = info.programme.final_test
-    if test is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"programme {info.ref!r} has no final test")
-    opens, closes = test_window(info.programme, ZoneInfo(info.timezone))
-    now = utcnow()
-    mine = [_attempt_out(a, now) for a in attempts_of(db, info.id, person)]
-    first = mine[0] if mine else None
-    return TestInfoOut(
-        programme_id=info.id, title=info.title, questions=test.question_count,
-        time_limit_minutes=test.time_limit_minutes, allowed=min(test.max_attempts, 2),
-        pass_percent=first.pass_percent if first else 75.0 if info.kind.is_distance
-        else round(float(test.pass_ratio) * 100, 1),
-        opens_at=opens, closes_at=closes, open_now=opens <= now < closes,
-        status=info.status.value, attempts=mine,
-    )
-
-
-def tests_of(db: Database, programme_ids: list[int], person: str) -> list[TestInfoOut]:
-    """The final tests of these programmes (those that have one), for a doctor's own page."""
-    tests = []
-    for programme_id in programme_ids:
-        info = get_programme(db, programme_id)
-        if info is not None and info.programme.final_test is not None:
-            tests.append(test_info(db, info, person))
-    return tests
 
 
 # -- organisers: the bank ------------------------------------------------------------------
@@ -193,9 +104,8 @@ def _bank_out(info: ProgrammeInfo, bank: list[Question]) -> BankOut:
 
 @router.get("/api/cme/programmes/{programme_id}/questions", response_model=BankOut,
             summary="The final test's question bank, with the correct answers (organisers)")
-async def read_bank(request: Request, programme_id: int, principal: Organiser) -> BankOut:
-    info = await programme_or_404(request, programme_id)
-    db = database(request)
+async def read_bank(request: Request, db: DbDep, programme_id: int, principal: Organiser) -> BankOut:
+    info = await programme_or_404(db, programme_id)
     bank = await asyncio.to_thread(question_bank, db, programme_id)
     await asyncio.to_thread(
         audit.record, db, audit_actor(request, principal), audit.Action.BANK_VIEW,
@@ -207,9 +117,9 @@ async def read_bank(request: Request, programme_id: int, principal: Organiser) -
 @router.put("/api/cme/programmes/{programme_id}/questions", response_model=BankOut,
             summary="Replace the question bank; past attempts keep the questions they drew")
 async def write_bank(
-    request: Request, programme_id: int, body: BankIn, principal: Organiser
+    request: Request, db: DbDep, programme_id: int, body: BankIn, principal: Organiser
 ) -> BankOut:
-    info = await programme_or_404(request, programme_id)
+    info = await programme_or_404(db, programme_id)
     questions = []
     for number, q in enumerate(body.questions, 1):
         try:
@@ -219,7 +129,7 @@ async def write_bank(
             raise HTTPException(422, f"question {number}: {exc}") from None
     try:
         bank = await asyncio.to_thread(
-            save_bank, database(request), programme_id, questions,
+            save_bank, db, programme_id, questions,
             audit_actor(request, principal),
         )
     except QuizError as exc:
@@ -230,13 +140,13 @@ async def write_bank(
 @router.get("/api/cme/programmes/{programme_id}/attempts", response_model=list[dict[str, Any]],
             summary="Every attempt at the final test and its score (organisers)")
 async def list_attempts(
-    request: Request, programme_id: int, principal: Organiser
+    request: Request, db: DbDep, programme_id: int, principal: Organiser
 ) -> list[dict[str, Any]]:
-    await programme_or_404(request, programme_id)
+    await programme_or_404(db, programme_id)
     now = utcnow()
-    attempts = await asyncio.to_thread(all_attempts, database(request), programme_id)
+    attempts = await asyncio.to_thread(all_attempts, db, programme_id)
     return [
-        {"person_id": a.person_id, **_attempt_out(a, now).model_dump(exclude={"questions"})}
+        {"person_id": a.person_id, **attempt_out(a, now).model_dump(exclude={"questions"})}
         for a in attempts
     ]
 
@@ -246,53 +156,53 @@ async def list_attempts(
 
 @router.get("/api/cme/programmes/{programme_id}/test", response_model=TestInfoOut,
             summary="The final test: when it is open, its rules, and my attempts")
-async def read_test(request: Request, programme_id: int, principal: Viewer) -> TestInfoOut:
+async def read_test(request: Request, db: DbDep, programme_id: int, principal: Viewer) -> TestInfoOut:
     _account(principal)
-    info = await programme_or_404(request, programme_id)
-    return await asyncio.to_thread(test_info, database(request), info, principal.subject)
+    info = await programme_or_404(db, programme_id)
+    return await asyncio.to_thread(_test_info, db, info, principal.subject)
 
 
 @router.post("/api/cme/programmes/{programme_id}/test/attempts", response_model=AttemptOut,
              status_code=201, summary="Start an attempt (or get back the one still running)")
-async def start(request: Request, programme_id: int, principal: Viewer) -> AttemptOut:
+async def start(request: Request, db: DbDep, programme_id: int, principal: Viewer) -> AttemptOut:
     _account(principal)
-    await programme_or_404(request, programme_id)
+    await programme_or_404(db, programme_id)
     try:
         attempt = await asyncio.to_thread(
-            start_attempt, database(request), programme_id, audit_actor(request, principal)
+            start_attempt, db, programme_id, audit_actor(request, principal)
         )
     except QuizError as exc:
         raise _quiz_error(exc) from None
-    return _attempt_out(attempt, utcnow())
+    return attempt_out(attempt, utcnow())
 
 
 @router.get("/api/cme/attempts/{attempt_id}", response_model=AttemptOut,
             summary="One of my attempts: questions while it runs, the score once submitted")
-async def read_attempt(request: Request, attempt_id: str, principal: Viewer) -> AttemptOut:
+async def read_attempt(request: Request, db: DbDep, attempt_id: str, principal: Viewer) -> AttemptOut:
     _account(principal)
     try:
         attempt = await asyncio.to_thread(
-            get_attempt, database(request), attempt_id, principal.subject
+            get_attempt, db, attempt_id, principal.subject
         )
     except QuizError as exc:
         raise _quiz_error(exc) from None
-    return _attempt_out(attempt, utcnow())
+    return attempt_out(attempt, utcnow())
 
 
 @router.post("/api/cme/attempts/{attempt_id}/answers", response_model=AttemptOut,
              summary="Submit my answers; scored on the server, refused after the time limit")
 async def answer(
-    request: Request, attempt_id: str, body: AnswersIn, principal: Viewer
+    request: Request, db: DbDep, attempt_id: str, body: AnswersIn, principal: Viewer
 ) -> AttemptOut:
     _account(principal)
     try:
         attempt = await asyncio.to_thread(
-            submit_attempt, database(request), attempt_id, audit_actor(request, principal),
+            submit_attempt, db, attempt_id, audit_actor(request, principal),
             body.answers,
         )
     except QuizError as exc:
         raise _quiz_error(exc) from None
-    return _attempt_out(attempt, utcnow())
+    return attempt_out(attempt, utcnow())
 
 
 # -- pages ---------------------------------------------------------------------------------
@@ -300,10 +210,10 @@ async def answer(
 
 @router.get("/cme/programmes/{programme_id}/test", response_class=HTMLResponse,
             include_in_schema=False)
-async def test_page(request: Request, programme_id: int) -> Response:
+async def test_page(request: Request, db: DbDep, programme_id: int) -> Response:
     user = page_user(request)
-    info = await programme_or_404(request, programme_id)
-    data = await asyncio.to_thread(test_info, database(request), info, user.subject)
+    info = await programme_or_404(db, programme_id)
+    data = await asyncio.to_thread(_test_info, db, info, user.subject)
     return templates.TemplateResponse(request, "cme_test.html", {
         "user": user, "csrf": csrf_token(request), "info": info, "test": data,
     })
@@ -311,11 +221,11 @@ async def test_page(request: Request, programme_id: int) -> Response:
 
 @router.get("/cme/programmes/{programme_id}/questions", response_class=HTMLResponse,
             include_in_schema=False)
-async def bank_page(request: Request, programme_id: int) -> Response:
+async def bank_page(request: Request, db: DbDep, programme_id: int) -> Response:
     user = page_user(request)
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse(f"/cme/programmes/{programme_id}/test", status_code=303)
-    info = await programme_or_404(request, programme_id)
+    info = await programme_or_404(db, programme_id)
     return templates.TemplateResponse(request, "cme_bank.html", {
         "user": user, "csrf": csrf_token(request), "info": info,
         "test": info.programme.final_test,

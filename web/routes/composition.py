@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 
 from room_controller.composition import (
     CompositionError,
@@ -10,33 +10,14 @@ from room_controller.composition import (
     PrivacyMask,
     TitleLine,
 )
-from room_controller.room import Room, UnknownSourceError
+from room_controller.room import UnknownSourceError
 from web.auth import Controller
-from web.routes.rooms import room_or_404
-from web.schemas import (
-    CompositionOut,
-    LayoutBody,
-    MaskBody,
-    MasksBody,
-    ProgramRectIn,
-    TitleBody,
-)
+from web.deps import LiveDep, room_or_404
+from web.room_views import composition_out
+from web.schemas import CompositionOut, LayoutBody, MasksBody, ProgramRectIn, TitleBody
 
 router = APIRouter(prefix="/api/rooms", tags=["composition"])
 
-
-
-def composition_out(room: Room) -> CompositionOut:
-    layout, overlays = room.layout, room.overlays
-    title = overlays.title or TitleLine()
-    return CompositionOut(
-        layout=LayoutBody(kind=layout.kind.value, sources=list(layout.sources),
-                          pip_corner=layout.pip_corner.value, pip_size=layout.pip_size),
-        masks=[MaskBody(source=m.source or "", x=m.x, y=m.y, w=m.w, h=m.h)
-               for m in overlays.masks],
-        title=TitleBody(procedure=title.procedure, presenter=title.presenter,
-                        institution=title.institution, clock=overlays.clock),
-    )
 
 
 def _invalid(exc: Exception) -> HTTPException:
@@ -45,15 +26,15 @@ def _invalid(exc: Exception) -> HTTPException:
 
 @router.get("/{room_id}/composition", response_model=CompositionOut,
             summary="The program's layout, privacy masks and title")
-async def get_composition(request: Request, room_id: str, principal: Controller) -> CompositionOut:
-    return composition_out(room_or_404(request, room_id))
+async def get_composition(live: LiveDep, room_id: str, principal: Controller) -> CompositionOut:
+    return composition_out(room_or_404(live, room_id))
 
 
 @router.put("/{room_id}/layout", response_model=CompositionOut, summary="Change the layout")
 async def put_layout(
-    request: Request, room_id: str, body: LayoutBody, principal: Controller
+    live: LiveDep, room_id: str, body: LayoutBody, principal: Controller
 ) -> CompositionOut:
-    room = room_or_404(request, room_id)
+    room = room_or_404(live, room_id)
     try:
         room.set_layout(Layout(body.kind, tuple(body.sources), pip_corner=body.pip_corner,  # type: ignore[arg-type]
                                pip_size=body.pip_size))
@@ -65,9 +46,9 @@ async def put_layout(
 @router.put("/{room_id}/masks", response_model=CompositionOut,
             summary="Replace the privacy masks (fractions of each source's picture)")
 async def put_masks(
-    request: Request, room_id: str, body: MasksBody, principal: Controller
+    live: LiveDep, room_id: str, body: MasksBody, principal: Controller
 ) -> CompositionOut:
-    room = room_or_404(request, room_id)
+    room = room_or_404(live, room_id)
     try:
         room.set_masks(tuple(PrivacyMask(m.x, m.y, m.w, m.h, source=m.source) for m in body.masks))
     except (CompositionError, UnknownSourceError) as exc:
@@ -78,9 +59,9 @@ async def put_masks(
 @router.post("/{room_id}/masks", response_model=CompositionOut, status_code=201,
              summary="Add a mask drawn on the program picture; it sticks to the source under it")
 async def add_mask_from_program(
-    request: Request, room_id: str, body: ProgramRectIn, principal: Controller
+    live: LiveDep, room_id: str, body: ProgramRectIn, principal: Controller
 ) -> CompositionOut:
-    room = room_or_404(request, room_id)
+    room = room_or_404(live, room_id)
     try:
         mask = room.mask_from_program_rect(body.x, body.y, body.w, body.h)
         room.set_masks((*room.overlays.masks, mask))
@@ -91,8 +72,8 @@ async def add_mask_from_program(
 
 @router.put("/{room_id}/title", response_model=CompositionOut, summary="Title band and clock")
 async def put_title(
-    request: Request, room_id: str, body: TitleBody, principal: Controller
+    live: LiveDep, room_id: str, body: TitleBody, principal: Controller
 ) -> CompositionOut:
-    room = room_or_404(request, room_id)
+    room = room_or_404(live, room_id)
     room.set_title(TitleLine(body.procedure, body.presenter, body.institution), body.clock)
     return composition_out(room)

@@ -12,11 +12,12 @@ import threading
 from collections import Counter
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from library.users import Role
 from web.auth import Principal, require_roles
+from web.deps import LiveDep
 
 router = APIRouter(prefix="/api", tags=["diagnostics"])
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
@@ -48,8 +49,7 @@ def _open_files() -> int | None:
 
 
 @router.get("/diagnostics", response_model=DiagnosticsOut, summary="Server process figures")
-async def diagnostics(request: Request, principal: Admin) -> DiagnosticsOut:
-    live = request.app.state.medroom.live
+async def diagnostics(live: LiveDep, principal: Admin) -> DiagnosticsOut:
     tasks = asyncio.all_tasks()
     kinds = Counter(getattr(t.get_coro(), "__qualname__", "?") for t in tasks)
     return DiagnosticsOut(

@@ -24,7 +24,8 @@ from room_controller.dicom.upload import (
 )
 from room_controller.sources.dicom_source import CineError, DicomSeriesSource
 from web.auth import Controller
-from web.routes.rooms import room_or_404
+from web.deps import LiveDep, SettingsDep, room_or_404
+from web.live import LiveRooms
 from web.schemas import (
     DicomCineIn,
     DicomPresetOut,
@@ -39,8 +40,8 @@ router = APIRouter(prefix="/api/rooms/{room_id}/sources/{source_id}/dicom", tags
 
 
 
-def _source(request: Request, room_id: str, source_id: str) -> DicomSeriesSource:
-    room = room_or_404(request, room_id)
+def _source(live: LiveRooms, room_id: str, source_id: str) -> DicomSeriesSource:
+    room = room_or_404(live, room_id)
     source = room.sources.get(source_id)
     if isinstance(source, DicomSeriesSource):
         return source
@@ -74,17 +75,17 @@ def _unprocessable(exc: Exception) -> HTTPException:
 
 @router.get("", response_model=DicomSourceOut, summary="The DICOM series shown by a source")
 async def get_dicom(
-    request: Request, room_id: str, source_id: str, principal: Controller
+    live: LiveDep, room_id: str, source_id: str, principal: Controller
 ) -> DicomSourceOut:
-    return dicom_out(_source(request, room_id, source_id))
+    return dicom_out(_source(live, room_id, source_id))
 
 
 @router.put("/slice", response_model=DicomSourceOut,
             summary="Show a slice (absolute index or relative delta); pauses the cine")
 async def put_slice(
-    request: Request, room_id: str, source_id: str, body: DicomSliceIn, principal: Controller
+    live: LiveDep, room_id: str, source_id: str, body: DicomSliceIn, principal: Controller
 ) -> DicomSourceOut:
-    source = _source(request, room_id, source_id)
+    source = _source(live, room_id, source_id)
     if (body.index is None) == (body.delta is None):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "give exactly one of 'index' (slice to show) or 'delta' (move by)")
@@ -100,9 +101,9 @@ async def put_slice(
 
 @router.put("/cine", response_model=DicomSourceOut, summary="Play or pause the cine, set its speed")
 async def put_cine(
-    request: Request, room_id: str, source_id: str, body: DicomCineIn, principal: Controller
+    live: LiveDep, room_id: str, source_id: str, body: DicomCineIn, principal: Controller
 ) -> DicomSourceOut:
-    source = _source(request, room_id, source_id)
+    source = _source(live, room_id, source_id)
     try:
         source.set_cine(body.playing, body.speed)
     except CineError as exc:
@@ -113,9 +114,9 @@ async def put_cine(
 @router.put("/window", response_model=DicomSourceOut,
             summary="Window preset by name, or a free centre/width in HU")
 async def put_window(
-    request: Request, room_id: str, source_id: str, body: DicomWindowIn, principal: Controller
+    live: LiveDep, room_id: str, source_id: str, body: DicomWindowIn, principal: Controller
 ) -> DicomSourceOut:
-    source = _source(request, room_id, source_id)
+    source = _source(live, room_id, source_id)
     free = body.center is not None or body.width is not None
     try:
         if body.preset is not None and free:
@@ -149,11 +150,11 @@ def _replace_series(source: DicomSeriesSource, uploads: list[UploadedFile], root
                413: {"description": "Over an upload limit; the message names its setting."}},
 )
 async def upload_series(
-    request: Request, room_id: str, source_id: str, principal: Controller
+    request: Request, live: LiveDep, settings: SettingsDep, room_id: str, source_id: str,
+    principal: Controller,
 ) -> DicomSourceOut:
     """The files become the source's series at once; the previous upload is deleted."""
-    source = _source(request, room_id, source_id)
-    settings = request.app.state.medroom.settings
+    source = _source(live, room_id, source_id)
     limits = UploadLimits.from_settings(settings)
     async with uploaded_files(request, limits) as uploads:
         root = upload_root(settings.data_dir, room_id, source_id)

@@ -25,15 +25,15 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from room_controller.ptz.controller import PtzController, UnknownCameraError
 from web.auth import SocketRefused, socket_controller
-from web.routes.composition import composition_out
-from web.routes.ptz import heads_out
-from web.routes.rooms import room_out
+from web.deps import StateDep
+from web.room_views import composition_out, heads_out, room_out
+from web.state import AppState
 
 router = APIRouter(prefix="/api/rooms", tags=["events"])
 logger = logging.getLogger(__name__)
 
 
-def room_state(app_state: Any, room_id: str) -> dict[str, Any]:
+def room_state(app_state: AppState, room_id: str) -> dict[str, Any]:
     """Everything a console shows about a room, as JSON values."""
     live = app_state.live
     room = live.room(room_id)
@@ -72,15 +72,18 @@ def drive_ptz(controller: PtzController, message: dict[str, Any], driven: set[st
 
 
 @router.websocket("/{room_id}/events")
-async def room_events(websocket: WebSocket, room_id: str, token: str | None = None) -> None:
+async def room_events(
+    websocket: WebSocket, app_state: StateDep, room_id: str, token: str | None = None
+) -> None:
     await websocket.accept()
     try:
         principal = socket_controller(websocket, room_id, token)
     except SocketRefused as refused:
         await websocket.close(refused.code, refused.reason)
         return
-    app_state = websocket.app.state.medroom
     feed = app_state.feed
+    if feed is None:  # the lifespan sets it before the server takes connections
+        raise RuntimeError("the room feed is not running yet")
     controller: PtzController | None = app_state.live.ptz.get(room_id)
     subscription = feed.subscribe(room_id)
     driven: set[str] = set()

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
 
-from library.media_links import MediaLinkError, MediaLinkSigner, media_type
-from library.viewing import Watcher, WatchError, watchable_lesson
-from web.auth import Principal, Viewer
+from library.media_links import MediaLinkError, media_type
+from web.auth import Viewer
+from web.deps import DbDep, MediaLinksDep, SettingsDep, lesson_folder, lesson_for
 
 router = APIRouter(tags=["media"])
 # Browsers may keep a media file while the link is valid, shared caches never (links are
@@ -42,27 +41,6 @@ class MediaFileResponse(FileResponse):
             raise RangeNotSatisfiable(file_size) from None
 
 
-def media_signer(request: Request) -> MediaLinkSigner:
-    return request.app.state.media_links  # type: ignore[no-any-return]
-
-
-def watcher(principal: Principal) -> Watcher:
-    return Watcher(principal.user_id, principal.subject, principal.role)
-
-
-async def lesson_for(request: Request, principal: Principal, lesson_id: int):  # type: ignore[no-untyped-def]
-    """The lesson if the caller may watch it (off the event loop); HTTP errors otherwise."""
-    try:
-        return await asyncio.to_thread(watchable_lesson, request.app.state.medroom.db, lesson_id,
-                                       watcher(principal))
-    except WatchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-
-
-def lesson_folder(request: Request, media_path: str) -> Path:
-    return Path(request.app.state.medroom.settings.resolved_library_dir) / media_path
-
-
 @router.head("/media/lessons/{lesson_id}/{file}", include_in_schema=False)
 @router.get("/media/lessons/{lesson_id}/{file}",
             summary="A published lesson's file, by signed link (byte ranges supported)",
@@ -70,14 +48,15 @@ def lesson_folder(request: Request, media_path: str) -> Path:
             responses={206: {"description": "Partial content"},
                        403: {"description": "Link expired, altered or not yours"},
                        416: {"description": "Range not satisfiable"}})
-async def lesson_file(request: Request, lesson_id: int, file: str, principal: Viewer,
+async def lesson_file(db: DbDep, settings: SettingsDep, links: MediaLinksDep, lesson_id: int,
+                      file: str, principal: Viewer,
                       exp: str | None = None, sig: str | None = None) -> Response:
     try:
-        media_signer(request).verify(lesson_id, file, principal.subject, exp, sig)
+        links.verify(lesson_id, file, principal.subject, exp, sig)
     except MediaLinkError as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    lesson = await lesson_for(request, principal, lesson_id)
-    path = lesson_folder(request, str(lesson.media_path)) / file
+    lesson = await lesson_for(db, principal, lesson_id)
+    path = lesson_folder(settings, str(lesson.media_path)) / file
     stat = await asyncio.to_thread(lambda: path.stat() if path.is_file() else None)
     if stat is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,

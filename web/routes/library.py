@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from library import courses, lessons
-from library.courses import CourseAccess, CourseError, CourseNotFound
+from library.courses import CourseAccess, CourseError, CourseInfo, CourseNotFound
 from library.db import Database
 from library.lessons import (
     ChapterDraft,
@@ -29,6 +29,7 @@ from library.lessons import (
     LessonNotFound,
     LessonStatus,
     MetadataEdit,
+    NoteInfo,
     Segment,
 )
 from library.publishing import attachments, jobs
@@ -43,22 +44,19 @@ from web.auth import Principal, Viewer, require_roles
 from web.library_schemas import (
     AttachmentOut,
     ChapterIn,
-    ChapterOut,
     CourseIn,
-    CourseOut,
-    JobOut,
     LessonCreateIn,
     LessonEditIn,
     LessonOut,
     MemberIn,
     MemberOut,
     NoteIn,
-    NoteOut,
     PrivacyIn,
     RecordingEntryOut,
     SegmentIn,
     TrimIn,
 )
+from web.state import AppState, app_state
 from web.uploads import upload_body, upload_error, uploaded_files
 
 router = APIRouter(prefix="/api/library", tags=["library"])
@@ -69,12 +67,12 @@ Staff = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CURATOR, Rol
 Curator = Annotated[Principal, Depends(require_roles(*CURATOR_ROLES))]
 
 
-def _state(request: Request) -> Any:
-    return request.app.state.medroom
+def _state(request: Request) -> AppState:
+    return app_state(request)
 
 
 def _db(request: Request) -> Database:
-    return _state(request).db  # type: ignore[no-any-return]
+    return app_state(request).db
 
 
 async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -113,12 +111,6 @@ async def _lesson(request: Request, principal: Principal, lesson_id: int, *,
     raise _forbidden(f"lesson {lesson_id} is not in a course you are enrolled in")
 
 
-def job_out(job: JobInfo | None) -> JobOut | None:
-    if job is None:
-        return None
-    return JobOut(**{k: v for k, v in asdict(job).items() if k != "updated_at"})
-
-
 def lesson_out(lesson: LessonInfo, job: JobInfo | None = None, *, staff: bool = True
                ) -> LessonOut:
     return LessonOut(
@@ -129,15 +121,15 @@ def lesson_out(lesson: LessonInfo, job: JobInfo | None = None, *, staff: bool = 
         course_ids=list(lesson.course_ids), recording_duration=lesson.recording_duration,
         trim_start=lesson.trim_start, trim_end=lesson.trim_end,
         hidden_segments=[SegmentIn(start=s.start, end=s.end) for s in lesson.hidden_segments],
-        chapters=[ChapterOut(**asdict(c)) for c in lesson.chapters],
-        notes=[NoteOut(**asdict(n)) for n in lesson.notes],
+        chapters=list(lesson.chapters),
+        notes=list(lesson.notes),
         consent_confirmed=lesson.consent_confirmed,
         deidentification_confirmed=lesson.deidentification_confirmed,
         privacy_confirmed_by=lesson.privacy_confirmed_by if staff else None,
         privacy_confirmed_at=lesson.privacy_confirmed_at,
         privacy_problem=lesson.privacy_problem, duration=lesson.duration,
         published_start=lesson.published_start, published_at=lesson.published_at,
-        technical=lesson.technical, job=job_out(job),
+        technical=lesson.technical, job=job,
     )
 
 
@@ -149,19 +141,19 @@ async def _lesson_out(request: Request, lesson: LessonInfo, principal: Principal
 
 
 # -- courses -------------------------------------------------------------------------------------
-@router.get("/courses", response_model=list[CourseOut], summary="Courses the caller reaches")
-async def list_courses(request: Request, principal: Viewer) -> list[CourseOut]:
+@router.get("/courses", response_model=list[CourseInfo], summary="Courses the caller reaches")
+async def list_courses(request: Request, principal: Viewer) -> list[CourseInfo]:
     access = await _access(request, principal)
     only = None if access.everything else access.teaches | access.enrolled
     found = await _call(courses.list_courses, _db(request), only)
-    return [CourseOut(**asdict(c)) for c in found]
+    return found
 
 
-@router.post("/courses", status_code=201, response_model=CourseOut, summary="Create a course")
-async def create_course(request: Request, body: CourseIn, principal: Curator) -> CourseOut:
+@router.post("/courses", status_code=201, response_model=CourseInfo, summary="Create a course")
+async def create_course(request: Request, body: CourseIn, principal: Curator) -> CourseInfo:
     course = await _call(courses.create_course, _db(request), slug=body.slug, title=body.title,
                          specialty=body.specialty, description=body.description)
-    return CourseOut(**asdict(course))
+    return course
 
 
 async def _course_staff(request: Request, principal: Principal, course_id: int) -> None:
@@ -330,13 +322,13 @@ async def set_hidden(request: Request, lesson_id: int, body: list[SegmentIn],
     return await _lesson_out(request, lesson, principal)
 
 
-@router.post("/lessons/{lesson_id}/notes", status_code=201, response_model=NoteOut,
+@router.post("/lessons/{lesson_id}/notes", status_code=201, response_model=NoteInfo,
              summary="Add a note at a time of the recording")
-async def add_note(request: Request, lesson_id: int, body: NoteIn, principal: Staff) -> NoteOut:
+async def add_note(request: Request, lesson_id: int, body: NoteIn, principal: Staff) -> NoteInfo:
     await _lesson(request, principal, lesson_id, curate=True)
     note = await _call(lessons.add_note, _db(request), lesson_id, body.at, body.text,
                        principal.display_name or principal.subject)
-    return NoteOut(**asdict(note))
+    return note
 
 
 @router.delete("/lessons/{lesson_id}/notes/{note_id}", status_code=204,
@@ -358,15 +350,15 @@ async def set_privacy(request: Request, lesson_id: int, body: PrivacyIn,
 
 
 # -- publishing ------------------------------------------------------------------------------------
-@router.post("/lessons/{lesson_id}/publish", status_code=202, response_model=JobOut,
+@router.post("/lessons/{lesson_id}/publish", status_code=202, response_model=JobInfo,
              summary="Queue publishing (409 until consent and de-identification are confirmed)")
-async def publish(request: Request, lesson_id: int, principal: Staff) -> JobOut:
+async def publish(request: Request, lesson_id: int, principal: Staff) -> JobInfo:
     await _lesson(request, principal, lesson_id, curate=True)
     state = _state(request)
     job = await _call(jobs.request_publish, state.db, lesson_id,
                       state.recordings.recorder.recordings_dir, principal.user_id)
     state.publisher.wake()
-    return job_out(job)  # type: ignore[return-value]
+    return job
 
 
 @router.post("/lessons/{lesson_id}/unpublish", response_model=LessonOut,
@@ -378,32 +370,32 @@ async def unpublish(request: Request, lesson_id: int, principal: Staff) -> Lesso
     return await _lesson_out(request, lesson, principal)
 
 
-@router.get("/lessons/{lesson_id}/job", response_model=JobOut,
+@router.get("/lessons/{lesson_id}/job", response_model=JobInfo,
             summary="The lesson's latest publishing job: state, step, percent, error")
-async def lesson_job(request: Request, lesson_id: int, principal: Staff) -> JobOut:
+async def lesson_job(request: Request, lesson_id: int, principal: Staff) -> JobInfo:
     await _lesson(request, principal, lesson_id, curate=True)
     job = await asyncio.to_thread(jobs.latest_job, _db(request), lesson_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"lesson {lesson_id} was never published")
-    return job_out(job)  # type: ignore[return-value]
+    return job
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="A publishing job")
-async def get_job(request: Request, job_id: int, principal: Staff) -> JobOut:
+@router.get("/jobs/{job_id}", response_model=JobInfo, summary="A publishing job")
+async def get_job(request: Request, job_id: int, principal: Staff) -> JobInfo:
     job = await _call(jobs.get_job, _db(request), job_id)
     await _lesson(request, principal, job.lesson_id, curate=True)
-    return job_out(job)  # type: ignore[return-value]
+    return job
 
 
-@router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut,
+@router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobInfo,
              summary="Queue a failed publishing job again")
-async def retry_job(request: Request, job_id: int, principal: Staff) -> JobOut:
+async def retry_job(request: Request, job_id: int, principal: Staff) -> JobInfo:
     state = _state(request)
     job = await _call(jobs.get_job, state.db, job_id)
     await _lesson(request, principal, job.lesson_id, curate=True)
     job = await _call(jobs.retry_job, state.db, job_id, state.recordings.recorder.recordings_dir)
     state.publisher.wake()
-    return job_out(job)  # type: ignore[return-value]
+    return job
 
 
 # -- attachments -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from web.auth import CONTROL_ROLES, Principal, csrf_token, page_user
-from web.routes.rooms import room_or_404
+from web.deps import LiveDep, room_or_404
 from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -18,9 +18,8 @@ def _context(request: Request, user: Principal, **extra: object) -> dict[str, ob
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(request: Request) -> Response:
+async def index(request: Request, live: LiveDep) -> Response:
     user = page_user(request)
-    live = request.app.state.medroom.live
     return templates.TemplateResponse(
         request, "rooms.html", _context(request, user, rooms=list(live.rooms.values()))
     )
@@ -28,16 +27,16 @@ async def index(request: Request) -> Response:
 
 
 @router.get("/rooms/{room_id}/console", response_class=HTMLResponse)
-async def console(request: Request, room_id: str) -> Response:
+async def console(request: Request, live: LiveDep, room_id: str) -> Response:
     user = page_user(request)
-    room = room_or_404(request, room_id)
+    room = room_or_404(live, room_id)
     if user.role not in CONTROL_ROLES:
         return RedirectResponse(f"/rooms/{room_id}/watch", status_code=303)
     return templates.TemplateResponse(request, "console.html", _context(request, user, room=room))
 
 
 @router.get("/rooms/{room_id}/watch", response_class=HTMLResponse)
-async def watch(request: Request, room_id: str) -> Response:
+async def watch(request: Request, live: LiveDep, room_id: str) -> Response:
     user = page_user(request)
-    room = room_or_404(request, room_id)
+    room = room_or_404(live, room_id)
     return templates.TemplateResponse(request, "watch.html", _context(request, user, room=room))

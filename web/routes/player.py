@@ -26,6 +26,7 @@ from library.publishing.pipeline import (
     TIMELINE_JSON,
 )
 from library.viewing import (
+    ViewCounts,
     WatchError,
     get_progress,
     may_see_counts,
@@ -35,6 +36,7 @@ from library.viewing import (
     watchable_lesson,
 )
 from web.auth import Principal, Viewer, csrf_token, page_user
+from web.deps import DbDep, StateDep, lesson_folder, lesson_for, watcher
 from web.player_schemas import (
     ChapterOut,
     NoteOut,
@@ -43,9 +45,8 @@ from web.player_schemas import (
     ProgressIn,
     ProgressOut,
     SegmentOut,
-    ViewCountsOut,
 )
-from web.routes.lesson_media import lesson_folder, lesson_for, media_signer, watcher
+from web.state import AppState
 from web.templates import templates
 
 router = APIRouter(tags=["player"])
@@ -110,48 +111,47 @@ def playback(lesson: LessonInfo, folder: Path, signer: MediaLinkSigner, subject:
     )
 
 
-def start_playback(request: Request, lesson: LessonInfo, principal: Principal) -> PlaybackOut:
+def start_playback(state: AppState, lesson: LessonInfo, principal: Principal) -> PlaybackOut:
     """A new media session of ``lesson`` for ``principal`` (blocking: call off the loop)."""
-    db = request.app.state.medroom.db
+    db = state.db
     who = watcher(principal)
     view_id = start_view(db, lesson.id, who, "media")
     progress = get_progress(db, lesson.id, who.user_id)
-    out = playback(lesson, lesson_folder(request, str(lesson.media_path)),
-                   media_signer(request), principal.subject, view_id,
+    out = playback(lesson, lesson_folder(state.settings, str(lesson.media_path)),
+                   state.media_links, principal.subject, view_id,
                    progress.position if progress else 0.0)
     if may_see_counts(db, lesson, who):
-        out.counts = ViewCountsOut(**view_counts(db, lesson.id).__dict__)
+        out.counts = view_counts(db, lesson.id)
     return out
 
 
 @router.get("/api/lessons/{lesson_id}/playback", response_model=PlaybackOut,
             summary="Start watching: signed media links, chapters, notes, drawings, resume point")
-async def get_playback(request: Request, lesson_id: int, principal: Viewer) -> PlaybackOut:
-    lesson = await lesson_for(request, principal, lesson_id)
+async def get_playback(state: StateDep, lesson_id: int, principal: Viewer) -> PlaybackOut:
+    lesson = await lesson_for(state.db, principal, lesson_id)
     try:
-        return await asyncio.to_thread(start_playback, request, lesson, principal)
+        return await asyncio.to_thread(start_playback, state, lesson, principal)
     except WatchError as exc:
         raise HTTPException(exc.status, str(exc)) from None
 
 
 @router.put("/api/lessons/{lesson_id}/progress", response_model=ProgressOut,
             summary="Progress ping: position and seconds watched since the last ping")
-async def put_progress(request: Request, lesson_id: int, body: ProgressIn,
+async def put_progress(db: DbDep, lesson_id: int, body: ProgressIn,
                        principal: Viewer) -> ProgressOut:
-    lesson = await lesson_for(request, principal, lesson_id)
+    lesson = await lesson_for(db, principal, lesson_id)
     try:
         progress = await asyncio.to_thread(
-            record_ping, request.app.state.medroom.db, lesson, watcher(principal), body.view_id,
+            record_ping, db, lesson, watcher(principal), body.view_id,
             position=body.position, watched=body.watched)
     except WatchError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     return ProgressOut(position=progress.position, duration=progress.duration)
 
 
-@router.get("/api/lessons/{lesson_id}/views", response_model=ViewCountsOut,
+@router.get("/api/lessons/{lesson_id}/views", response_model=ViewCounts,
             summary="How often a lesson was opened and watched (curators, its instructors)")
-async def get_view_counts(request: Request, lesson_id: int, principal: Viewer) -> ViewCountsOut:
-    db = request.app.state.medroom.db
+async def get_view_counts(db: DbDep, lesson_id: int, principal: Viewer) -> ViewCounts:
     try:
         lesson = await asyncio.to_thread(watchable_lesson, db, lesson_id, watcher(principal),
                                          need_media=False)
@@ -160,13 +160,13 @@ async def get_view_counts(request: Request, lesson_id: int, principal: Viewer) -
     if not await asyncio.to_thread(may_see_counts, db, lesson, watcher(principal)):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "view counts are for curators and the course's instructors")
-    return ViewCountsOut(**(await asyncio.to_thread(view_counts, db, lesson_id)).__dict__)
+    return await asyncio.to_thread(view_counts, db, lesson_id)
 
 
 @router.get("/library/lessons/{lesson_id}", response_class=HTMLResponse, include_in_schema=False)
-async def player_page(request: Request, lesson_id: int) -> Response:
+async def player_page(request: Request, state: StateDep, lesson_id: int) -> Response:
     user = page_user(request)
-    db = request.app.state.medroom.db
+    db = state.db
     who = watcher(user)
     try:
         lesson = await asyncio.to_thread(watchable_lesson, db, lesson_id, who)
@@ -179,7 +179,7 @@ async def player_page(request: Request, lesson_id: int) -> Response:
     # The playback goes into the page itself: the video starts loading without waiting for
     # another round trip (first frame within a second on loopback).
     try:
-        started = await asyncio.to_thread(start_playback, request, lesson, user)
+        started = await asyncio.to_thread(start_playback, state, lesson, user)
     except WatchError as exc:
         return templates.TemplateResponse(
             request, "lesson_player.html",

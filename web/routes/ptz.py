@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar, get_args
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 
 from room_controller.ptz.controller import PtzController, UnknownCameraError
@@ -25,15 +25,17 @@ from room_controller.ptz.visca import (
     ViscaTimeout,
 )
 from web.auth import Controller
+from web.deps import LiveDep
 from web.live import LiveRooms
+from web.room_views import heads_out
 from web.schemas import PtzFocusIn, PtzHealthOut, PtzMoveIn, PtzPositionOut, PtzZoomIn
 
 router = APIRouter(prefix="/api/rooms/{room_id}/ptz", tags=["ptz"])
 T = TypeVar("T")
 
 
-def _controller(request: Request, room_id: str, camera_id: str | None = None) -> PtzController:
-    controller: PtzController = request.app.state.medroom.live.ptz[room_id]
+def _controller(live: LiveRooms, room_id: str, camera_id: str | None = None) -> PtzController:
+    controller = live.ptz[room_id]
     if camera_id is not None and camera_id not in controller.ids:
         known = ", ".join(controller.ids) or "none"
         raise HTTPException(status.HTTP_404_NOT_FOUND,
@@ -61,83 +63,73 @@ async def _answer(action: Awaitable[T]) -> T:
         raise _camera_error(exc) from None
 
 
-def heads_out(live: LiveRooms, room_id: str) -> list[PtzHealthOut]:
-    specs = {d.id: d for d in live.room(room_id).spec.devices}
-    controller = live.ptz.get(room_id)
-    return [
-        PtzHealthOut(id=h.id, label=specs[h.id].label, address=h.address, reachable=h.reachable,
-                     last_error=h.last_error, camera_source=specs[h.id].camera_source)
-        for h in (controller.health() if controller is not None else [])
-    ]
-
-
 @router.get("", response_model=list[PtzHealthOut], summary="The room's camera heads and health")
-async def heads(request: Request, room_id: str, principal: Controller) -> list[PtzHealthOut]:
-    return heads_out(request.app.state.medroom.live, room_id)
+async def heads(live: LiveDep, room_id: str, principal: Controller) -> list[PtzHealthOut]:
+    return heads_out(live, room_id)
 
 
 @router.post("/{camera_id}/move", status_code=204, summary="Drive pan/tilt (0, 0 stops)")
-async def move(request: Request, room_id: str, camera_id: str, body: PtzMoveIn,
+async def move(live: LiveDep, room_id: str, camera_id: str, body: PtzMoveIn,
                principal: Controller) -> Response:
-    _controller(request, room_id, camera_id).move(camera_id, body.pan, body.tilt)
+    _controller(live, room_id, camera_id).move(camera_id, body.pan, body.tilt)
     return Response(status_code=204)
 
 
 @router.post("/{camera_id}/zoom", status_code=204, summary="Drive zoom (0 stops)")
-async def zoom(request: Request, room_id: str, camera_id: str, body: PtzZoomIn,
+async def zoom(live: LiveDep, room_id: str, camera_id: str, body: PtzZoomIn,
                principal: Controller) -> Response:
-    _controller(request, room_id, camera_id).zoom(camera_id, body.speed)
+    _controller(live, room_id, camera_id).zoom(camera_id, body.speed)
     return Response(status_code=204)
 
 
 @router.post("/{camera_id}/keepalive", status_code=204,
              summary="Still holding the move: renew it (moves stop after 1 s without one)")
-async def keepalive(request: Request, room_id: str, camera_id: str,
+async def keepalive(live: LiveDep, room_id: str, camera_id: str,
                     principal: Controller) -> Response:
-    _controller(request, room_id, camera_id).keepalive(camera_id)
+    _controller(live, room_id, camera_id).keepalive(camera_id)
     return Response(status_code=204)
 
 
 @router.post("/{camera_id}/stop", status_code=204, summary="Stop every movement")
-async def halt(request: Request, room_id: str, camera_id: str, principal: Controller) -> Response:
-    _controller(request, room_id, camera_id).halt(camera_id)
+async def halt(live: LiveDep, room_id: str, camera_id: str, principal: Controller) -> Response:
+    _controller(live, room_id, camera_id).halt(camera_id)
     return Response(status_code=204)
 
 
 @router.post("/{camera_id}/focus", status_code=204, summary="Focus: auto, manual, near, far, stop")
-async def focus(request: Request, room_id: str, camera_id: str, body: PtzFocusIn,
+async def focus(live: LiveDep, room_id: str, camera_id: str, body: PtzFocusIn,
                 principal: Controller) -> Response:
     modes = get_args(FocusMode)
     if body.mode not in modes:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"focus mode must be one of {', '.join(modes)}")
-    await _answer(_controller(request, room_id, camera_id).focus(camera_id, body.mode))  # type: ignore[arg-type]
+    await _answer(_controller(live, room_id, camera_id).focus(camera_id, body.mode))  # type: ignore[arg-type]
     return Response(status_code=204)
 
 
 @router.post("/{camera_id}/home", status_code=204, summary="Back to the home position")
-async def home(request: Request, room_id: str, camera_id: str, principal: Controller) -> Response:
-    await _answer(_controller(request, room_id, camera_id).home(camera_id))
+async def home(live: LiveDep, room_id: str, camera_id: str, principal: Controller) -> Response:
+    await _answer(_controller(live, room_id, camera_id).home(camera_id))
     return Response(status_code=204)
 
 
 @router.put("/{camera_id}/presets/{number}", status_code=204, summary="Store a preset (0..127)")
-async def store_preset(request: Request, room_id: str, camera_id: str, number: int,
+async def store_preset(live: LiveDep, room_id: str, camera_id: str, number: int,
                        principal: Controller) -> Response:
-    await _answer(_controller(request, room_id, camera_id).preset_store(camera_id, number))
+    await _answer(_controller(live, room_id, camera_id).preset_store(camera_id, number))
     return Response(status_code=204)
 
 
 @router.post("/{camera_id}/presets/{number}/recall", status_code=204, summary="Recall a preset")
-async def recall_preset(request: Request, room_id: str, camera_id: str, number: int,
+async def recall_preset(live: LiveDep, room_id: str, camera_id: str, number: int,
                         principal: Controller) -> Response:
-    await _answer(_controller(request, room_id, camera_id).preset_recall(camera_id, number))
+    await _answer(_controller(live, room_id, camera_id).preset_recall(camera_id, number))
     return Response(status_code=204)
 
 
 @router.get("/{camera_id}/position", response_model=PtzPositionOut,
             summary="Where the head points (camera units)")
-async def position(request: Request, room_id: str, camera_id: str,
+async def position(live: LiveDep, room_id: str, camera_id: str,
                    principal: Controller) -> PtzPositionOut:
-    pan, tilt, zoom_ = await _answer(_controller(request, room_id, camera_id).position(camera_id))
+    pan, tilt, zoom_ = await _answer(_controller(live, room_id, camera_id).position(camera_id))
     return PtzPositionOut(pan=pan, tilt=tilt, zoom=zoom_)

@@ -34,6 +34,7 @@ from web.schemas import (
     StrokeIn,
     TimelineEventOut,
 )
+from web.state import app_state
 
 router = APIRouter(prefix="/api", tags=["recordings"])
 E = TypeVar("E")
@@ -43,7 +44,7 @@ Reviewer = Annotated[Principal, Depends(require_roles(*CONTROL_ROLES, Role.CURAT
 
 
 def _recordings(request: Request) -> RoomRecordings:
-    return request.app.state.medroom.recordings  # type: ignore[no-any-return]
+    return app_state(request).recordings
 
 
 def recording_out(manifest: Manifest, folder: Path) -> RecordingOut:
@@ -134,7 +135,7 @@ async def start_recording(
     request: Request, room_id: str, principal: Controller,
     body: Annotated[RecordingStartIn | None, Body()] = None,
 ) -> RecordingOut:
-    live = request.app.state.medroom.live
+    live = app_state(request).live
     try:
         room = live.room(room_id)
     except RoomNotFound as exc:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 
 from library import schedule
 from library.models import utcnow
 from library.schedule import ScheduledInfo, ScheduleError
 from web.auth import Controller
+from web.deps import DbDep, StateDep
 from web.schemas import ScheduledOut, ScheduleIn
 
 router = APIRouter(prefix="/api", tags=["schedule"])
@@ -26,8 +27,7 @@ def scheduled_out(s: ScheduledInfo) -> ScheduledOut:
 
 @router.post("/rooms/{room_id}/schedule", status_code=201, response_model=ScheduledOut,
              summary="Plan a session: the room records it from start to end")
-async def plan(request: Request, room_id: str, body: ScheduleIn, principal: Controller) -> ScheduledOut:
-    state = request.app.state.medroom
+async def plan(state: StateDep, room_id: str, body: ScheduleIn, principal: Controller) -> ScheduledOut:
     try:
         info = await asyncio.to_thread(
             schedule.plan_session, state.db, room_id=room_id, title=body.title,
@@ -42,8 +42,7 @@ async def plan(request: Request, room_id: str, body: ScheduleIn, principal: Cont
 
 @router.get("/rooms/{room_id}/schedule", response_model=list[ScheduledOut],
             summary="The room's sessions from yesterday on")
-async def list_planned(request: Request, room_id: str, principal: Controller) -> list[ScheduledOut]:
-    db = request.app.state.medroom.db
+async def list_planned(db: DbDep, room_id: str, principal: Controller) -> list[ScheduledOut]:
     since = utcnow() - timedelta(days=1)
     sessions = await asyncio.to_thread(schedule.list_sessions, db, room_id, since)
     return [scheduled_out(s) for s in sessions]
@@ -51,8 +50,7 @@ async def list_planned(request: Request, room_id: str, principal: Controller) ->
 
 @router.delete("/schedule/{session_id}", response_model=ScheduledOut,
                summary="Cancel a planned session")
-async def cancel(request: Request, session_id: int, principal: Controller) -> ScheduledOut:
-    db = request.app.state.medroom.db
+async def cancel(db: DbDep, session_id: int, principal: Controller) -> ScheduledOut:
     info = await asyncio.to_thread(schedule.get_session, db, session_id)
     if info is None or not principal.may_use_room(info.room_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no scheduled session {session_id}")

@@ -12,8 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.exc import DBAPIError
 
 from library.courses import CourseAccess, access_for, list_courses
+from library.db import Database
 from library.search.query import Filters, SearchError, SearchHit, SearchResults, search
 from web.auth import Principal, Viewer, csrf_token, page_user
+from web.deps import DbDep
 from web.player_schemas import FragmentOut, MatchOut, SearchHitOut, SearchOut
 from web.templates import templates
 
@@ -44,12 +46,11 @@ def search_out(query: str, results: SearchResults) -> SearchOut:
     )
 
 
-async def _run(request: Request, principal: Principal, q: str, filters: Filters, limit: int,
+async def _run(db: Database, principal: Principal, q: str, filters: Filters, limit: int,
                offset: int) -> tuple[SearchResults, CourseAccess]:
     if len(q) > MAX_QUERY:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"the search is {len(q)} characters long; the limit is {MAX_QUERY}")
-    db = request.app.state.medroom.db
 
     def run() -> tuple[SearchResults, CourseAccess]:
         access = access_for(db, principal.user_id, principal.role)
@@ -70,7 +71,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 @router.get("/api/search", response_model=SearchOut,
             summary="Find lessons by words in titles, descriptions, chapters, notes and tags")
 async def api_search(
-    request: Request, principal: Viewer, q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
+    db: DbDep, principal: Viewer, q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
     specialty: Text = None, course: int | None = None, instructor: Text = None,
     language: Text = None, date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
@@ -78,7 +79,7 @@ async def api_search(
 ) -> SearchOut:
     filters = Filters(specialty or None, course, instructor or None, language or None,
                       date_from, date_to)
-    results, _ = await _run(request, principal, q, filters, limit, offset)
+    results, _ = await _run(db, principal, q, filters, limit, offset)
     return search_out(q, results)
 
 
@@ -90,7 +91,7 @@ def _date(value: str | None) -> date | None:
 
 
 @router.get("/library/search", response_class=HTMLResponse, include_in_schema=False)
-async def search_page(request: Request, q: str = "", specialty: str = "", course: str = "",
+async def search_page(request: Request, db: DbDep, q: str = "", specialty: str = "", course: str = "",
                       instructor: str = "", language: str = "",
                       date_from: Annotated[str, Query(alias="from")] = "",
                       date_to: Annotated[str, Query(alias="to")] = "", page: int = 1) -> Response:
@@ -102,14 +103,14 @@ async def search_page(request: Request, q: str = "", specialty: str = "", course
     per_page, page = 20, max(1, page)
     error, results = None, None
     try:
-        results, access = await _run(request, user, form["q"], filters, per_page,
+        results, access = await _run(db, user, form["q"], filters, per_page,
                                      (page - 1) * per_page)
     except HTTPException as exc:
         error = str(exc.detail)
-        access = await asyncio.to_thread(access_for, request.app.state.medroom.db, user.user_id,
+        access = await asyncio.to_thread(access_for, db, user.user_id,
                                          user.role)
     only = None if access.everything else access.teaches | access.enrolled
-    courses = await asyncio.to_thread(list_courses, request.app.state.medroom.db, only)
+    courses = await asyncio.to_thread(list_courses, db, only)
     pages = {}
     if results is not None:
         base = {k: v for k, v in form.items() if v}

@@ -13,6 +13,8 @@ from library.cme import audit
 from library.login_throttle import LoginThrottle, LoginThrottled
 from library.users import authenticate
 from web.auth import audit_actor, check_csrf, csrf_token, session_principal
+from web.deps import DbDep
+from web.state import app_state
 from web.templates import templates
 
 router = APIRouter(tags=["session"])
@@ -36,6 +38,7 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 @router.post("/login", include_in_schema=False)
 async def login(
     request: Request,
+    db: DbDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
@@ -52,7 +55,7 @@ async def login(
         return _login_error(request, username, next, str(exc), 429,
                             {"Retry-After": str(exc.retry_after)})
     # argon2 takes tens of milliseconds: off the event loop.
-    user = await asyncio.to_thread(authenticate, request.app.state.medroom.db, username, password)
+    user = await asyncio.to_thread(authenticate, db, username, password)
     if user is None:
         return _login_error(request, username, next, "Wrong user name or password.", 401, {})
     _throttle(request).succeeded(attempt)
@@ -60,8 +63,7 @@ async def login(
     request.session["uid"] = user.id
     # The CME audit report compares attendance with logins (art. 12 alin. (2) lit. a).
     await asyncio.to_thread(
-        audit.record, request.app.state.medroom.db, _actor(request, user.username,
-                                                           user.role.value, user.id),
+        audit.record, db, _actor(request, user.username, user.role.value, user.id),
         audit.Action.LOGIN, target=audit.Target.ACCOUNT, target_id=user.id,
     )
     csrf_token(request)
@@ -69,12 +71,7 @@ async def login(
 
 
 def _throttle(request: Request) -> LoginThrottle:
-    # Made on the first log-in from the app's settings, and kept with the app.
-    if getattr(request.app.state, "login_throttle", None) is None:
-        request.app.state.login_throttle = LoginThrottle.from_settings(
-            request.app.state.medroom.settings)
-    throttle: LoginThrottle = request.app.state.login_throttle
-    return throttle
+    return app_state(request).login_throttle
 
 
 def _login_error(request: Request, username: str, next_url: str, error: str, code: int,
@@ -87,12 +84,12 @@ def _login_error(request: Request, username: str, next_url: str, error: str, cod
 
 
 @router.post("/logout", include_in_schema=False)
-async def logout(request: Request, csrf: Annotated[str, Form()]) -> Response:
+async def logout(request: Request, db: DbDep, csrf: Annotated[str, Form()]) -> Response:
     check_csrf(request, csrf)
     principal = session_principal(request)
     if principal is not None:
         await asyncio.to_thread(
-            audit.record, request.app.state.medroom.db, audit_actor(request, principal),
+            audit.record, db, audit_actor(request, principal),
             audit.Action.LOGOUT, target=audit.Target.ACCOUNT, target_id=principal.user_id or 0,
         )
     request.session.clear()

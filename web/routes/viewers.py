@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from streaming.turn import selected_pair
 from streaming.whep import Viewer
 from web.auth import Controller
-from web.live import LiveRooms
+from web.deps import LiveDep
 from web.schemas import ViewerLinkOut
 
 router = APIRouter(prefix="/api/rooms", tags=["viewers"])
-
-
-def _live(request: Request) -> LiveRooms:
-    return request.app.state.medroom.live  # type: ignore[no-any-return]
 
 
 def viewer_link_out(viewer: Viewer) -> ViewerLinkOut:
@@ -39,7 +35,7 @@ def viewer_link_out(viewer: Viewer) -> ViewerLinkOut:
     "/{room_id}/viewers", response_model=list[ViewerLinkOut],
     summary="Each viewer's round-trip time, frame rate, loss, NACKs, bitrate and quality",
 )
-async def list_viewers(request: Request, room_id: str, principal: Controller) -> list[ViewerLinkOut]:
+async def list_viewers(live: LiveDep, room_id: str, principal: Controller) -> list[ViewerLinkOut]:
     """Figures are sampled once a second on the server; polling faster shows the same ones."""
-    viewers = sorted(_live(request).streaming.viewers.in_room(room_id), key=lambda v: v.joined_at)
+    viewers = sorted(live.streaming.viewers.in_room(room_id), key=lambda v: v.joined_at)
     return [viewer_link_out(v) for v in viewers]

@@ -22,38 +22,10 @@ from streaming.limits import JoinRefused
 from streaming.turn import browser_ice_servers, link_headers
 from streaming.whep import CodecError, OfferError
 from web.auth import CONTROL_ROLES, Viewer
-from web.live import LiveRooms, RoomNotFound, RoomNotLive
+from web.deps import SDP_BODY, LiveDep, read_sdp_offer, room_or_404
+from web.live import RoomNotLive
 
 router = APIRouter(prefix="/api/rooms", tags=["whep"])
-MAX_OFFER_BYTES = 64 * 1024
-
-SDP_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/sdp": {"schema": {"type": "string"}}},
-    }
-}
-
-
-async def read_sdp_offer(request: Request) -> str:
-    """The request's SDP offer: 415 unless application/sdp, 413 when huge, 400 unless UTF-8."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/sdp":
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send the offer as application/sdp (got '{content_type or 'nothing'}')",
-        )
-    body = await request.body()
-    if len(body) > MAX_OFFER_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "SDP offer is too large")
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "SDP offer is not UTF-8 text") from None
-
-
-def _live(request: Request) -> LiveRooms:
-    return request.app.state.medroom.live  # type: ignore[no-any-return]
 
 
 @router.post(
@@ -71,7 +43,7 @@ def _live(request: Request) -> LiveRooms:
     },
 )
 async def whep_join(
-    request: Request, room_id: str, principal: Viewer,
+    request: Request, live: LiveDep, room_id: str, principal: Viewer,
     views: Annotated[str | None, Query(
         description="Multi-view: what the offer's video lines carry, in order, comma "
         "separated: 'program' or a source id (e.g. program,endoscope,ct). Default: the "
@@ -82,11 +54,7 @@ async def whep_join(
         "from the best, moved down on loss or low bandwidth and up again when it clears."
     )] = None,
 ) -> Response:
-    live = _live(request)
-    try:
-        live.room(room_id)
-    except RoomNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    room_or_404(live, room_id)
     offer = await read_sdp_offer(request)
     try:
         viewer, answer = await live.join(
@@ -123,10 +91,10 @@ async def whep_join(
     "/{room_id}/ice-servers",
     summary="STUN/TURN servers for a player's peer connection (RTCIceServer list)",
 )
-async def ice_servers(request: Request, room_id: str, principal: Viewer) -> list[dict[str, object]]:
+async def ice_servers(live: LiveDep, room_id: str, principal: Viewer) -> list[dict[str, object]]:
     """The same servers as the WHEP answer's Link headers, before the offer is made: a browser
     behind a NAT must know the TURN server while it gathers candidates."""
-    return browser_ice_servers(_live(request).settings.ice_servers)
+    return browser_ice_servers(live.settings.ice_servers)
 
 
 @router.patch("/{room_id}/whep/{viewer_id}", summary="Trickle ICE (not supported)")
@@ -139,8 +107,7 @@ async def whep_patch(room_id: str, viewer_id: str, principal: Viewer) -> Respons
 
 
 @router.delete("/{room_id}/whep/{viewer_id}", summary="Leave (end a WHEP session)")
-async def whep_leave(request: Request, room_id: str, viewer_id: str, principal: Viewer) -> Response:
-    live = _live(request)
+async def whep_leave(live: LiveDep, room_id: str, viewer_id: str, principal: Viewer) -> Response:
     viewer = live.streaming.viewers.get(viewer_id)
     if viewer is None or viewer.room_id != room_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no viewer session '{viewer_id}' here")

@@ -21,14 +21,10 @@ from room_controller.sources import PublisherBusyError
 from streaming.whep import OfferError
 from streaming.whip import PublishCodecError
 from web.auth import Controller
+from web.deps import SDP_BODY, LiveDep, read_sdp_offer
 from web.live import LiveRooms, NotAWhipSource, RoomNotFound
-from web.routes.whep import SDP_BODY, read_sdp_offer
 
 router = APIRouter(prefix="/api/rooms", tags=["whip"])
-
-
-def _live(request: Request) -> LiveRooms:
-    return request.app.state.medroom.live  # type: ignore[no-any-return]
 
 
 def _whip_source_or_404(live: LiveRooms, room_id: str, source_id: str) -> None:
@@ -52,9 +48,8 @@ def _whip_source_or_404(live: LiveRooms, room_id: str, source_id: str) -> None:
     },
 )
 async def whip_publish(
-    request: Request, room_id: str, source_id: str, principal: Controller
+    request: Request, live: LiveDep, room_id: str, source_id: str, principal: Controller
 ) -> Response:
-    live = _live(request)
     _whip_source_or_404(live, room_id, source_id)
     offer = await read_sdp_offer(request)
     try:
@@ -86,9 +81,8 @@ async def whip_patch(
 @router.delete("/{room_id}/sources/{source_id}/whip/{publisher_id}",
                summary="End a WHIP publish")
 async def whip_end(
-    request: Request, room_id: str, source_id: str, publisher_id: str, principal: Controller
+    live: LiveDep, room_id: str, source_id: str, publisher_id: str, principal: Controller
 ) -> Response:
-    live = _live(request)
     publisher = live.streaming.whip.get(publisher_id)
     if publisher is None or (publisher.room_id, publisher.source_id) != (room_id, source_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND,

@@ -1,0 +1,146 @@
+"""What the routes share: typed dependencies on the application state, and the HTTP pieces
+more than one router needs (``*_or_404``, the organiser roles, reading an SDP offer, the
+lesson a caller may watch).
+
+Route modules import from here, never from one another. A route takes what it needs as a
+parameter (``db: DbDep``, ``live: LiveDep``...) instead of reaching into ``request.app.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+
+from config.settings import Settings
+from library.cme import audit
+from library.cme.store import ProgrammeInfo, get_programme
+from library.cme.vault import CnpVault
+from library.db import Database
+from library.lessons import LessonInfo
+from library.media_links import MediaLinkSigner
+from library.users import Role
+from library.viewing import Watcher, WatchError, watchable_lesson
+from room_controller.room import Room
+from web.auth import Principal, require_roles
+from web.live import LiveRooms, RoomNotFound
+from web.room_recordings import RoomRecordings
+from web.state import AppState, app_state
+
+# -- the application state, typed ------------------------------------------------------------
+
+StateDep = Annotated[AppState, Depends(app_state)]
+
+
+def _db(state: StateDep) -> Database:
+    return state.db
+
+
+def _live(state: StateDep) -> LiveRooms:
+    return state.live
+
+
+def _settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+def _recordings(state: StateDep) -> RoomRecordings:
+    return state.recordings
+
+
+def _vault(state: StateDep) -> CnpVault:
+    return state.cnp_vault
+
+
+def _media_links(state: StateDep) -> MediaLinkSigner:
+    return state.media_links
+
+
+DbDep = Annotated[Database, Depends(_db)]
+LiveDep = Annotated[LiveRooms, Depends(_live)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+RecordingsDep = Annotated[RoomRecordings, Depends(_recordings)]
+VaultDep = Annotated[CnpVault, Depends(_vault)]
+MediaLinksDep = Annotated[MediaLinkSigner, Depends(_media_links)]
+
+# -- rooms -----------------------------------------------------------------------------------
+
+
+def room_or_404(live: LiveRooms, room_id: str) -> Room:
+    """The room, or 404 (every room route starts here)."""
+    try:
+        return live.room(room_id)
+    except RoomNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+MAX_OFFER_BYTES = 64 * 1024
+
+SDP_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/sdp": {"schema": {"type": "string"}}},
+    }
+}
+
+
+async def read_sdp_offer(request: Request) -> str:
+    """The request's SDP offer: 415 unless application/sdp, 413 when huge, 400 unless UTF-8."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/sdp":
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"send the offer as application/sdp (got '{content_type or 'nothing'}')",
+        )
+    body = await request.body()
+    if len(body) > MAX_OFFER_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "SDP offer is too large")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "SDP offer is not UTF-8 text") from None
+
+
+# -- CME -------------------------------------------------------------------------------------
+
+ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
+Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
+
+
+async def programme_or_404(db: Database, programme_id: int) -> ProgrammeInfo:
+    info = await asyncio.to_thread(get_programme, db, programme_id)
+    if info is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no CME programme {programme_id}")
+    return info
+
+
+async def log_programme_action(
+    db: Database, actor: audit.Actor, action: audit.Action, info: ProgrammeInfo, **detail: Any,
+) -> None:
+    """One line in the access log for an action on programme ``info``."""
+    await asyncio.to_thread(
+        audit.record, db, actor, action, target=audit.Target.PROGRAMME, target_id=info.id,
+        programme_id=info.id, detail={"ref": info.ref, **detail},
+    )
+
+
+# -- lessons ---------------------------------------------------------------------------------
+
+
+def watcher(principal: Principal) -> Watcher:
+    return Watcher(principal.user_id, principal.subject, principal.role)
+
+
+async def lesson_for(db: Database, principal: Principal, lesson_id: int) -> LessonInfo:
+    """The lesson if the caller may watch it (off the event loop); HTTP errors otherwise."""
+    try:
+        return await asyncio.to_thread(watchable_lesson, db, lesson_id, watcher(principal))
+    except WatchError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+def lesson_folder(settings: Settings, media_path: str) -> Path:
+    """Where a published lesson's files are."""
+    return Path(settings.resolved_library_dir) / media_path
