@@ -7,9 +7,9 @@ only be measured by looking (source health, recording state, camera heads, disk 
 looked at by one ticker per server, once a second, for rooms that someone watches; the state is
 compared with the last one sent, so only changes go out.
 
-Measurements that move all the time (frame age, encoder counters, exact fps, free bytes) do not
-count as a change by themselves; they ride along with the next change, or at least every
-`refresh_seconds` so the console's figures stay fresh.
+Measurements that move all the time (frame age, encoder counters, exact fps, free bytes, a
+camera head's answer age) do not count as a change by themselves; they ride along with the next
+change, or at least every `refresh_seconds` so the console's figures stay fresh.
 
 The feed holds no HTTP: it is given a function that builds a room's state as a JSON-able dict.
 """
@@ -45,6 +45,8 @@ def change_key(state: State) -> State:
         health.pop("last_frame_age", None)
         if isinstance(health.get("fps"), (int, float)):
             health["fps"] = int(health["fps"] / 2)  # steps of 2 fps
+    for head in key.get("ptz") or []:
+        head.pop("last_answer_age", None)  # grows every second; "reachable" is the change
     return key
 
 

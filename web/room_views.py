@@ -92,6 +92,8 @@ def heads_out(live: LiveRooms, room_id: str) -> list[PtzHealthOut]:
     controller = live.ptz.get(room_id)
     return [
         PtzHealthOut(id=h.id, label=specs[h.id].label, address=h.address, reachable=h.reachable,
-                     last_error=h.last_error, camera_source=specs[h.id].camera_source)
+                     last_error=h.last_error, camera_source=specs[h.id].camera_source,
+                     last_answer_age=None if h.last_answer_age is None
+                     else round(h.last_answer_age, 1))
         for h in (controller.health() if controller is not None else [])
     ]

@@ -234,8 +234,12 @@ class PtzHealthOut(BaseModel):
     id: str
     label: str
     address: str
-    reachable: bool | None
+    reachable: bool | None = Field(
+        description="Whether the head answers (idle heads are asked every few seconds); "
+                    "null until it has been spoken to.")
     last_error: str | None
+    last_answer_age: float | None = Field(
+        description="Seconds since the head last answered anything; null if it never did.")
     camera_source: str | None
 
 

@@ -15,6 +15,11 @@ Continuous moves return at once and report failures through `health()`: the key 
 nothing useful to do with an error 50 ms later, and a dead camera must never raise out of a
 background task. One-shot actions (presets, home, focus mode, position) are awaited and raise
 `ViscaError`, so the API can answer the instructor with the camera's own reason.
+
+Health must not depend on someone driving the head: a head unplugged while nobody touches it
+would show "answering" until the next command. So each head has a prober that asks an idle head
+its power state (one datagram, moves nothing) once `probe_interval` has passed without anything
+sent to it; a head that is being driven answers the driving itself and is never disturbed.
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ from .visca import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Seconds without anything sent to a head before it is probed. With the default timeout (1 s,
+#: one retry) a head that falls silent is reported within 2 + 2 = 4 s, inside the 5 s a room
+#: promises; the bounds keep a room file from flooding a head or from never noticing it.
+PROBE_INTERVAL = 2.0
+PROBE_INTERVAL_MIN = 0.5
+PROBE_INTERVAL_MAX = 30.0
 
 
 class DeviceLike(Protocol):
@@ -160,6 +172,7 @@ class _Head:
         # A continuous move lasts until this time unless the console renews it (dead man's
         # switch): a console that vanishes mid-move must not leave the head turning.
         self.lease_until: float | None = None
+        self.prober: asyncio.Task[None] | None = None
         self.pan_tilt: Coalescer[tuple[float, float]] = Coalescer(
             self._send_pan_tilt, interval, self.record_error, self.record_ok)
         self.zoom: Coalescer[float] = Coalescer(
@@ -184,6 +197,8 @@ class _Head:
         if isinstance(exc, ViscaError):
             # A refusal (syntax, not executable, busy) still proves the camera is there.
             self.reachable = not isinstance(exc, (ViscaTimeout, ViscaNotStarted))
+        elif isinstance(exc, OSError):  # a host name that does not resolve, no route
+            self.reachable = False
         else:
             log.error("PTZ camera %s: unexpected %r", self.id, exc)
             self.reachable = False
@@ -212,12 +227,19 @@ class PtzController:
         completion_timeout: float = 15.0,
         min_interval: float = 0.05,
         deadman: float = 1.0,
+        probe_interval: float = PROBE_INTERVAL,
     ) -> None:
         if min_interval < 0:
             raise ValueError(f"min_interval must be 0 or more, got {min_interval}")
         if deadman <= 0:
             raise ValueError(f"deadman must be positive, got {deadman}")
+        if not PROBE_INTERVAL_MIN <= probe_interval <= PROBE_INTERVAL_MAX:
+            raise ValueError(
+                f"probe_interval must be {PROBE_INTERVAL_MIN:g} to {PROBE_INTERVAL_MAX:g} s, "
+                f"got {probe_interval!r}"
+            )
         self.deadman = deadman
+        self.probe_interval = probe_interval
         self._watchdog: asyncio.Task[None] | None = None
         self._heads: dict[str, _Head] = {}
         for device in devices:
@@ -241,10 +263,16 @@ class PtzController:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open every camera concurrently; a silent camera is reported, not raised."""
+        """Open every camera concurrently, then probe idle ones; a silent camera is reported,
+        not raised."""
+        loop = asyncio.get_running_loop()
         if self._watchdog is None and self._heads:
-            self._watchdog = asyncio.get_running_loop().create_task(self._watch_leases())
+            self._watchdog = loop.create_task(self._watch_leases())
         await asyncio.gather(*(self._start_head(h) for h in self._heads.values()))
+        for head in self._heads.values():
+            if head.prober is None:
+                head.prober = loop.create_task(self._probe_when_idle(head),
+                                               name=f"ptz-probe-{head.id}")
 
     async def _start_head(self, head: _Head) -> None:
         try:
@@ -254,13 +282,44 @@ class PtzController:
         else:
             head.record_ok()
 
+    async def _probe_when_idle(self, head: _Head) -> None:
+        """Ask the head whether it is there whenever nothing was sent to it for a while.
+
+        `start()` also reopens a socket that could not be opened before (a host name that did
+        not resolve) and resynchronises a head that fell silent, so one probe is all it takes
+        to see the head back. At most one probe is in flight: a dead head costs its retries
+        every `probe_interval`, nothing more.
+        """
+        camera = head.camera
+        probed_at = time.monotonic()
+        while True:
+            # The last datagram may be a probe or a command: either way the head was asked.
+            last = max(probed_at, camera.last_sent_at or probed_at)
+            wait = last + self.probe_interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            probed_at = time.monotonic()
+            try:
+                await camera.start()
+                await camera.power()
+            except Exception as exc:  # noqa: BLE001 - OSError (bad host) as much as ViscaError
+                head.record_error(exc)
+            else:
+                head.record_ok()
+
     async def stop(self) -> None:
-        """Cancel pending moves, stop heads that were moving (best effort), close sockets."""
+        """Stop probing, cancel pending moves, stop heads that were moving (best effort),
+        close sockets."""
         watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+        tasks = [watchdog] if watchdog is not None else []
+        for head in self._heads.values():
+            if head.prober is not None:
+                tasks.append(head.prober)
+                head.prober = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for head in self._heads.values():
             for coalescer in head.coalescers():
                 await coalescer.cancel()

@@ -152,6 +152,8 @@ class ViscaPeer(asyncio.DatagramProtocol):
             self._reply(addr, seq, b"\x90\x50" + _nib(s.pan) + _nib(s.tilt) + b"\xff")
         elif p == bytes.fromhex("81 09 04 47 ff"):
             self._reply(addr, seq, b"\x90\x50" + _nib(s.zoom) + b"\xff")
+        elif p == bytes.fromhex("81 09 04 00 ff"):
+            self._reply(addr, seq, bytes.fromhex("90 50 02 ff"))  # power: on
         else:
             self._reply(addr, seq, bytes.fromhex("90 60 02 ff"))
 

@@ -182,6 +182,10 @@ FOCUS_COMMANDS: dict[str, bytes] = {
 HOME = bytes([0x81, 0x01, 0x06, 0x04, 0xFF])
 INQ_PAN_TILT = bytes([0x81, 0x09, 0x06, 0x12, 0xFF])
 INQ_ZOOM = bytes([0x81, 0x09, 0x04, 0x47, 0xFF])
+#: ``81 09 04 00 FF``: power state, answered ``90 50 02 FF`` (on) or ``03`` (standby). Every head
+#: answers it, even in standby, and it moves nothing: the cheapest "are you there?".
+INQ_POWER = bytes([0x81, 0x09, 0x04, 0x00, 0xFF])
+POWER_ON = 0x02
 RESET_PAYLOAD = b"\x01"
 
 
@@ -292,6 +296,8 @@ class ViscaCamera:
         self._last_socket_error: str | None = None
         #: time.monotonic() of the last answer from the camera, for health reporting.
         self.last_answer_at: float | None = None
+        #: time.monotonic() of the last datagram sent to the camera (a busy head needs no probe).
+        self.last_sent_at: float | None = None
 
     @property
     def address(self) -> str:
@@ -394,6 +400,11 @@ class ViscaCamera:
         return from_nibbles(pt[:4], signed=True), from_nibbles(pt[4:], signed=True), \
             from_nibbles(z, signed=False)
 
+    async def power(self) -> bool:
+        """Whether the head is powered on (False: standby). Moves nothing; see `INQ_POWER`."""
+        data = await self._inquiry(INQ_POWER, "power inquiry", data_len=1)
+        return data[0] == POWER_ON
+
     # -- transport ---------------------------------------------------------------------------
 
     def _next_seq(self) -> int:
@@ -445,6 +456,7 @@ class ViscaCamera:
             if protocol is None or protocol.transport is None:
                 raise ViscaNotStarted(f"camera {self.address}: closed before {what} was sent")
             protocol.transport.sendto(datagram)
+            self.last_sent_at = time.monotonic()
             try:
                 return await self._next_reply(queue, self.timeout, what)
             except TimeoutError:

@@ -268,7 +268,9 @@ class WorkerSource(Source):
             fps = self._rate.fps(now)
         age = None if frame is None else now - frame.captured_at
         if state is SourceState.LIVE and (age is None or age > self.lost_after):
-            state = SourceState.LOST
+            # LOST is seen here before the worker notices anything (its read may wait longer):
+            # the reason comes with it, so nobody ever sees LOST without one.
+            state, error = SourceState.LOST, self._silence_reason()
         return SourceHealth(
             state=state,
             fps=fps,
@@ -288,11 +290,28 @@ class WorkerSource(Source):
     def _run(self, stop: threading.Event) -> None:
         """The worker's loop, until `stop` is set: produce pictures, `_publish` each one."""
 
+    def _silence_reason(self) -> str:
+        """Why a source that was delivering shows LOST; subclasses add where pictures come from.
+        No running count of seconds (health has `last_frame_age`): a reason that changed every
+        second would be pushed to every console every second."""
+        return f"no picture for over {self.lost_after:g} s"
+
     def _set_state(self, stop: threading.Event, state: SourceState, error: str | None) -> None:
         with self._lock:
             if not stop.is_set():  # never overwrite STOPPED set by stop()
                 self._state = state
                 self._error = error
+
+    def _set_failure(self, stop: threading.Event, problem: str) -> SourceState:
+        """LOST if the source was delivering, FAILED if not, with `problem` as the reason: one
+        transition under one lock, so the state is never seen without its reason."""
+        with self._lock:
+            was_live = self._state in (SourceState.LIVE, SourceState.LOST)
+            state = SourceState.LOST if was_live else SourceState.FAILED
+            if not stop.is_set():  # never overwrite STOPPED set by stop()
+                self._state = state
+                self._error = problem
+        return state
 
     def _check_image(self, image: Image) -> None:
         expected = (self.height, self.width, 3)
@@ -324,11 +343,8 @@ class WorkerSource(Source):
         """
         delay = backoff.next_delay()
         message = f"{problem} \N{EM DASH} retrying in {delay:g} s"
-        with self._lock:
-            was_live = self._state in (SourceState.LIVE, SourceState.LOST)
-        state = SourceState.LOST if was_live else SourceState.FAILED
+        state = self._set_failure(stop, message)
         log.warning("source %s %s: %s", self.id, state.value, message)
-        self._set_state(stop, state, message)
         return stop.wait(delay)
 
 

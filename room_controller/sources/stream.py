@@ -146,6 +146,11 @@ class StreamSource(WorkerSource):
     def display_url(self) -> str:
         return redact_url(self.url)
 
+    def _silence_reason(self) -> str:
+        # The worker is still inside a read that gives up after `read_timeout`; say so.
+        return (f"{super()._silence_reason()}: {self.display_url} "
+                f"(reconnecting after {self.read_timeout:g} s without data)")
+
     # -- worker -------------------------------------------------------------------------------
 
     def _run(self, stop: threading.Event) -> None:

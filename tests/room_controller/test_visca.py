@@ -318,3 +318,66 @@ async def test_controller_stops_a_move_nobody_renews(peer: ViscaPeer) -> None:
         assert not ptz.driving("cam") and ptz.keepalive("cam") is False
     finally:
         await ptz.stop()
+
+
+async def test_an_idle_head_that_falls_silent_is_noticed_and_its_return_too(
+        peer: ViscaPeer) -> None:
+    # Default timeout and retries (1 s, one retry): what a room runs with.
+    ptz = PtzController([PtzDevice("idle", "127.0.0.1", peer.port)], probe_interval=2.0)
+    await ptz.start()
+    try:
+        assert ptz.health()[0].reachable is True
+        tasks = len(asyncio.all_tasks())
+        # Nobody drives the head, yet it is asked (power inquiry) and its answer stays fresh.
+        await asyncio.sleep(4.5)
+        health = ptz.health()[0]
+        assert health.reachable is True and health.last_answer_age is not None
+        assert health.last_answer_age < 2.5
+        inquiries = [r.payload for r in peer.received if r.payload_type == PT_INQUIRY]
+        assert inquiries == [h("81 09 04 00 ff")] * 2  # one every 2 s, nothing more
+        assert peer.commands() == []  # a probe moves nothing
+
+        peer.mode = "mute"  # unplugged while idle: no command will notice
+        silent_at = time.monotonic()
+        while ptz.health()[0].reachable:
+            assert time.monotonic() - silent_at < 5.0, "the silent head still shows answering"
+            await asyncio.sleep(0.05)
+        health = ptz.health()[0]
+        assert f"127.0.0.1:{peer.port} did not answer" in (health.last_error or "")
+        assert health.last_answer_age is not None and health.last_answer_age >= 2.0
+
+        peer.mode = "normal"  # plugged back in
+        back_at = time.monotonic()
+        while not ptz.health()[0].reachable:
+            assert time.monotonic() - back_at < 5.0, "the head answers again but shows silent"
+            await asyncio.sleep(0.05)
+        assert ptz.health()[0].last_error is None and ptz.health()[0].last_answer_age < 1.0
+        assert peer.commands() == []
+        assert len(asyncio.all_tasks()) == tasks  # probing holds one task per head, no more
+    finally:
+        await ptz.stop()
+
+
+async def test_a_driven_head_is_not_probed(peer: ViscaPeer) -> None:
+    ptz = PtzController([PtzDevice("busy", "127.0.0.1", peer.port)], timeout=0.3,
+                        probe_interval=0.5, min_interval=0.05)
+    await ptz.start()
+    try:
+        for _ in range(30):  # a key held for 1.5 s: a move renewed every 50 ms
+            ptz.move("busy", 0.5, 0)
+            await asyncio.sleep(0.05)
+        ptz.move("busy", 0, 0)
+        await ptz.drain()
+        assert not [r for r in peer.received if r.payload_type == PT_INQUIRY]
+    finally:
+        await ptz.stop()
+    # Stopped means stopped: no probe after stop(), and the socket is closed.
+    count = len(peer.received)
+    await asyncio.sleep(0.8)
+    assert len(peer.received) == count
+
+
+def test_the_probe_interval_is_bounded() -> None:
+    for interval in (0.0, 0.1, 600.0):
+        with pytest.raises(ValueError, match="probe_interval must be 0.5 to 30 s"):
+            PtzController([PtzDevice("cam", "127.0.0.1", 52381)], probe_interval=interval)

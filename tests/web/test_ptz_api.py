@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from room_controller.ptz.simulated import Mode, ViscaPeer
+from room_controller.ptz.visca import PT_INQUIRY
 from tests.conftest import Server, start_server
 from tests.room_controller.polling import wait_for
 
@@ -40,17 +44,60 @@ id = "dead"
 label = "Unplugged head"
 host = "127.0.0.1"
 port = {dead_port}
+
+[[devices]]
+kind = "visca-ip"
+id = "wall"
+label = "Wall head, unplugged while idle"
+host = "127.0.0.1"
+port = {wall_port}
 """
 
 
+class PeerInThread:
+    """A VISCA peer on its own event loop in this (test) process, so the test can unplug it
+    while the server, another process, talks to it over UDP."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.peer: ViscaPeer = asyncio.run_coroutine_threadsafe(
+            ViscaPeer.start(), self.loop).result(5)
+
+    def set_mode(self, mode: Mode) -> None:
+        self.loop.call_soon_threadsafe(setattr, self.peer, "mode", mode)
+
+    def received(self) -> tuple[int, int]:
+        """(inquiries, commands) the head was sent so far."""
+        async def count() -> tuple[int, int]:
+            types = [r.payload_type for r in self.peer.received]
+            return types.count(PT_INQUIRY), len(self.peer.commands())
+        return asyncio.run_coroutine_threadsafe(count(), self.loop).result(5)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.peer.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
 @pytest.fixture(scope="module")
-def ptz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def wall_head() -> Iterator[PeerInThread]:
+    head = PeerInThread()
+    yield head
+    head.close()
+
+
+@pytest.fixture(scope="module")
+def ptz_server(tmp_path_factory: pytest.TempPathFactory,
+               wall_head: PeerInThread) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("ptz")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]  # closed again: nothing answers there
     room = folder / "or1.toml"
-    room.write_text(ROOM.format(dead_port=dead_port))
+    room.write_text(ROOM.format(dead_port=dead_port, wall_port=wall_head.peer.port))
     yield from start_server(folder / "data", extra_env={"MEDROOM_ROOM_FILES": str(room)})
 
 
@@ -108,3 +155,31 @@ def test_a_dead_camera_is_reported_and_the_room_keeps_working(ptz_server: Server
         # The room, its source and the other head are unaffected.
         assert http.get("/api/rooms/or1").json()["sources"][0]["health"]["state"] == "live"
         assert http.post("/api/rooms/or1/ptz/head/home").status_code == 204
+
+
+def test_a_head_unplugged_while_idle_shows_not_answering_within_5_s(
+        ptz_server: Server, wall_head: PeerInThread) -> None:
+    with httpx.Client(base_url=ptz_server.url, headers=auth(ptz_server.token("instructor", room="or1")),
+                      timeout=10) as http:
+        def wall() -> dict:  # type: ignore[type-arg]
+            return next(h for h in http.get("/api/rooms/or1/ptz").json() if h["id"] == "wall")
+
+        assert wait_for(lambda: wall()["reachable"] is True, timeout=15, step=0.2), wall()
+        # Nobody drives it, yet the server keeps asking: the answer stays a few seconds young.
+        inquiries, _ = wall_head.received()
+        time.sleep(4.5)
+        assert wall()["reachable"] is True and wall()["last_answer_age"] < 3
+        assert wall_head.received()[0] >= inquiries + 2
+
+        wall_head.set_mode("mute")  # unplugged; no command is sent from here on
+        unplugged = time.monotonic()
+        assert wait_for(lambda: wall()["reachable"] is False, timeout=5.0, step=0.1), wall()
+        assert time.monotonic() - unplugged < 5.0
+        head = wall()
+        assert "did not answer" in head["last_error"] and head["last_answer_age"] >= 2
+
+        wall_head.set_mode("normal")  # plugged back in
+        assert wait_for(lambda: wall()["reachable"] is True, timeout=5.0, step=0.1), wall()
+        head = wall()
+        assert head["last_error"] is None and head["last_answer_age"] < 2
+        assert wall_head.received()[1] == 0  # all of it without a single command to the head

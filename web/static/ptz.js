@@ -68,16 +68,24 @@
   window.addEventListener("blur", () => { held.clear(); stopAll(); });
   document.addEventListener("visibilitychange", () => { if (document.hidden) { held.clear(); stopAll(); } });
 
-  let heads = [];
+  // The server probes idle heads every few seconds. A silent head's answer age comes with the
+  // state that says so and is counted on here: states only come when something changes.
+  let heads = [], stateAt = 0;
+  function silence(head) {
+    if (head.last_answer_age == null) return "never answered";
+    return `last answer ${Math.round(head.last_answer_age + (performance.now() - stateAt) / 1000)} s ago`;
+  }
   function health() {
     const head = heads.find((h) => h.id === camera());
     const el = $("ptz-health");
-    el.textContent = !head ? "" : head.reachable ? "answering" : head.reachable === false ? "not answering" : "…";
+    el.textContent = !head ? "" : head.reachable ? "answering"
+      : head.reachable === false ? `not answering (${silence(head)})` : "…";
     el.className = "health " + (head && head.reachable ? "health-live" : "health-lost");
     el.title = (head && head.last_error) || "";
   }
-  document.addEventListener("medroom:state", (event) => { heads = event.detail.ptz; health(); });
+  document.addEventListener("medroom:state", (event) => { heads = event.detail.ptz; stateAt = performance.now(); health(); });
   $("ptz-camera").addEventListener("change", health);
+  setInterval(() => { if (heads.some((h) => h.reachable === false)) health(); }, 1000);
   // The link is gone: the server stops the head; forget what this page thought was held.
   document.addEventListener("medroom:disconnected", () => { held.clear(); moving = panning = zooming = false; });
 })();
