@@ -7,12 +7,13 @@ while it runs, and its score once it is submitted or expired.
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from library.cme.quiz import QuestionKind
-from library.cme.quiz_store import Attempt, attempts_of, test_window
+from library.cme.quiz import QuestionKind, allowed_attempts
+from library.cme.quiz_store import Attempt, attempts_of, pass_ratio, test_window
 from library.cme.store import ProgrammeInfo, get_programme
 from library.db import Database
 from library.models import utcnow
@@ -56,8 +57,12 @@ class TestInfoOut(BaseModel):
     attempts: list[AttemptOut]
 
 
+def _percent(ratio: Fraction) -> float:
+    return round(float(ratio) * 100, 1)
+
+
 def attempt_out(attempt: Attempt, now: datetime) -> AttemptOut:
-    state = "submitted" if attempt.finished else "expired" if attempt.expired(now) else "running"
+    state = attempt.state(now)
     correct = attempt.correct
     return AttemptOut(
         id=attempt.id, programme_id=attempt.programme_id, number=attempt.number,
@@ -73,7 +78,7 @@ def attempt_out(attempt: Attempt, now: datetime) -> AttemptOut:
         total=attempt.total,
         percent=round(100 * correct / attempt.total, 1) if correct is not None
         else (0.0 if state == "expired" else None),
-        pass_percent=round(float(attempt.pass_ratio) * 100, 1),
+        pass_percent=_percent(attempt.pass_ratio),
         passed=attempt.passed if correct is not None else (False if state == "expired" else None),
     )
 
@@ -89,9 +94,9 @@ def test_info(db: Database, info: ProgrammeInfo, person: str) -> TestInfoOut | N
     first = mine[0] if mine else None
     return TestInfoOut(
         programme_id=info.id, title=info.title, questions=test.question_count,
-        time_limit_minutes=test.time_limit_minutes, allowed=min(test.max_attempts, 2),
-        pass_percent=first.pass_percent if first else 75.0 if info.kind.is_distance
-        else round(float(test.pass_ratio) * 100, 1),
+        time_limit_minutes=test.time_limit_minutes, allowed=allowed_attempts(test.max_attempts),
+        # The engine's pass mark (attempts keep the one they were scored against).
+        pass_percent=first.pass_percent if first else _percent(pass_ratio(info.programme)),
         opens_at=opens, closes_at=closes, open_now=opens <= now < closes,
         status=info.status.value, attempts=mine,
     )

@@ -80,6 +80,10 @@ class Attempt:
     def expired(self, now: datetime) -> bool:
         return not self.finished and not accepts_answers(self.deadline_at, now)
 
+    def state(self, now: datetime) -> str:
+        """``submitted``, ``expired`` (time ran out unsubmitted: scored 0) or ``running``."""
+        return "submitted" if self.finished else "expired" if self.expired(now) else "running"
+
     @property
     def passed(self) -> bool:
         return self.correct is not None and Fraction(self.correct, self.total) >= self.pass_ratio
@@ -162,7 +166,9 @@ def test_window(programme: Programme, zone: ZoneInfo) -> tuple[datetime, datetim
     return opens, closes.astimezone(UTC)
 
 
-def _pass_ratio(programme: Programme) -> Fraction:
+def pass_ratio(programme: Programme) -> Fraction:
+    """The share of right answers that passes the programme's final test (as the engine
+    counts it: a distance programme's never below the minimum, art. 10 lit. e)."""
     return test_outcome(programme, AttendeeRecord("-")).pass_ratio
 
 
@@ -174,7 +180,7 @@ def _attempt(row: CmeTestAttempt, programme: Programme) -> Attempt:
         started_at=row.started_at, deadline_at=row.deadline_at,
         questions=tuple(DrawnQuestion.from_json(q) for q in row.drawn),
         submitted_at=row.submitted_at, correct=row.correct, total=row.total,
-        pass_ratio=_pass_ratio(programme),
+        pass_ratio=pass_ratio(programme),
     )
 
 

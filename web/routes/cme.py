@@ -234,7 +234,8 @@ def _store_error(exc: CmeStoreError) -> HTTPException:
 
 @router.post("/api/cme/programmes", status_code=201, response_model=ProgrammeOut,
              summary="Create a draft CME programme")
-async def create(request: Request, db: DbDep, body: ProgrammeIn, principal: Organiser) -> ProgrammeOut:
+async def create(request: Request, db: DbDep,
+                 body: ProgrammeIn, principal: Organiser) -> ProgrammeOut:
     programme = _programme(body)
     try:
         info = await asyncio.to_thread(
@@ -243,7 +244,8 @@ async def create(request: Request, db: DbDep, body: ProgrammeIn, principal: Orga
         )
     except CmeStoreError as exc:
         raise _store_error(exc) from None
-    await log_programme_action(db, audit_actor(request, principal), audit.Action.PROGRAMME_CREATE, info)
+    await log_programme_action(
+        db, audit_actor(request, principal), audit.Action.PROGRAMME_CREATE, info)
     return programme_out(info)
 
 
@@ -257,7 +259,8 @@ async def list_all(request: Request, db: DbDep, principal: Organiser) -> list[Pr
 
 @router.get("/api/cme/programmes/{programme_id}", response_model=ProgrammeOut,
             summary="One programme, with its full model")
-async def read(request: Request, db: DbDep, programme_id: int, principal: Organiser) -> ProgrammeOut:
+async def read(request: Request, db: DbDep,
+               programme_id: int, principal: Organiser) -> ProgrammeOut:
     return programme_out(await programme_or_404(db, programme_id))
 
 
@@ -274,19 +277,22 @@ async def update(
         )
     except CmeStoreError as exc:
         raise _store_error(exc) from None
-    await log_programme_action(db, audit_actor(request, principal), audit.Action.PROGRAMME_EDIT, info,
-                     items=len(info.programme.agenda))
+    await log_programme_action(
+        db, audit_actor(request, principal), audit.Action.PROGRAMME_EDIT, info,
+        items=len(info.programme.agenda))
     return programme_out(info)
 
 
 @router.post("/api/cme/programmes/{programme_id}/submit", response_model=ProgrammeOut,
              summary="Submit a draft; refused (409) while the checker finds errors")
-async def submit(request: Request, db: DbDep, programme_id: int, principal: Organiser) -> ProgrammeOut:
+async def submit(request: Request, db: DbDep,
+                 programme_id: int, principal: Organiser) -> ProgrammeOut:
     try:
         info = await asyncio.to_thread(submit_programme, db, programme_id)
     except CmeStoreError as exc:
         raise _store_error(exc) from None
-    await log_programme_action(db, audit_actor(request, principal), audit.Action.PROGRAMME_SUBMIT, info)
+    await log_programme_action(
+        db, audit_actor(request, principal), audit.Action.PROGRAMME_SUBMIT, info)
     return programme_out(info)
 
 
@@ -302,7 +308,8 @@ async def check(request: Request, db: DbDep, programme_id: int, principal: Organ
 
 @router.get("/api/cme/programmes/{programme_id}/credits", response_model=CreditsOut,
             summary="The credits a full participant earns, with how they were computed")
-async def credits(request: Request, db: DbDep, programme_id: int, principal: Organiser) -> CreditsOut:
+async def credits(request: Request, db: DbDep,
+                  programme_id: int, principal: Organiser) -> CreditsOut:
     info = await programme_or_404(db, programme_id)
     return credits_out(
         info.id, info.programme, await asyncio.to_thread(programme_credits, info.programme)
@@ -311,11 +318,13 @@ async def credits(request: Request, db: DbDep, programme_id: int, principal: Org
 
 @router.get("/api/cme/programmes/{programme_id}/attendance", response_model=AttendanceOut,
             summary="Each viewer's presence and credits, from the recorded viewer sessions")
-async def attendance(request: Request, db: DbDep, programme_id: int, principal: Organiser) -> AttendanceOut:
+async def attendance(request: Request, db: DbDep,
+                     programme_id: int, principal: Organiser) -> AttendanceOut:
     info = await programme_or_404(db, programme_id)
     result = await asyncio.to_thread(attendance_out, db, info)
-    await log_programme_action(db, audit_actor(request, principal), audit.Action.ATTENDANCE_VIEW, info,
-                     attendees=len(result.attendees))
+    await log_programme_action(
+        db, audit_actor(request, principal), audit.Action.ATTENDANCE_VIEW, info,
+        attendees=len(result.attendees))
     return result
 
 

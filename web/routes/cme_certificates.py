@@ -65,7 +65,8 @@ def verify_url(request: Request, settings: Settings, number: str) -> str:
 
 @router.post("/api/cme/programmes/{programme_id}/certificates", response_model=IssueOut,
              summary="Issue certificates to every qualifying participant (art. 26)")
-async def issue(request: Request, db: DbDep, vault: VaultDep, programme_id: int, principal: Organiser) -> IssueOut:
+async def issue(request: Request, db: DbDep, vault: VaultDep,
+                programme_id: int, principal: Organiser) -> IssueOut:
     info = await programme_or_404(db, programme_id)
     try:
         report = await asyncio.to_thread(
@@ -129,7 +130,8 @@ async def certificate_file(request: Request, db: DbDep, settings: SettingsDep, n
     if cert is None or not (mine or principal.role in ORGANISER_ROLES):
         # The same answer for "no such number" and "not yours": numbers are not a way to probe.
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no certificate {number} of yours")
-    body = await asyncio.to_thread(certificate_pdf, cert, verify_url(request, settings, cert.number))
+    url = verify_url(request, settings, cert.number)
+    body = await asyncio.to_thread(certificate_pdf, cert, url)
     return Response(
         body, media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="certificat-{cert.number}.pdf"',

@@ -116,7 +116,8 @@ async def programme_page(request: Request, db: DbDep, programme_id: int) -> Resp
         return RedirectResponse("/cme", status_code=303)
     info = await programme_or_404(db, programme_id)
     data = await asyncio.to_thread(_programme_page_data, db, info)
-    await log_programme_action(db, audit_actor(request, user), audit.Action.ATTENDANCE_VIEW, info, page=True)
+    await log_programme_action(db, audit_actor(request, user), audit.Action.ATTENDANCE_VIEW, info,
+                               page=True)
     return templates.TemplateResponse(
         request, "cme_programme.html", _context(request, user, **data)
     )

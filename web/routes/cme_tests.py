@@ -104,7 +104,8 @@ def _bank_out(info: ProgrammeInfo, bank: list[Question]) -> BankOut:
 
 @router.get("/api/cme/programmes/{programme_id}/questions", response_model=BankOut,
             summary="The final test's question bank, with the correct answers (organisers)")
-async def read_bank(request: Request, db: DbDep, programme_id: int, principal: Organiser) -> BankOut:
+async def read_bank(request: Request, db: DbDep,
+                    programme_id: int, principal: Organiser) -> BankOut:
     info = await programme_or_404(db, programme_id)
     bank = await asyncio.to_thread(question_bank, db, programme_id)
     await asyncio.to_thread(
@@ -156,7 +157,8 @@ async def list_attempts(
 
 @router.get("/api/cme/programmes/{programme_id}/test", response_model=TestInfoOut,
             summary="The final test: when it is open, its rules, and my attempts")
-async def read_test(request: Request, db: DbDep, programme_id: int, principal: Viewer) -> TestInfoOut:
+async def read_test(request: Request, db: DbDep,
+                    programme_id: int, principal: Viewer) -> TestInfoOut:
     _account(principal)
     info = await programme_or_404(db, programme_id)
     return await asyncio.to_thread(_test_info, db, info, principal.subject)
@@ -178,7 +180,8 @@ async def start(request: Request, db: DbDep, programme_id: int, principal: Viewe
 
 @router.get("/api/cme/attempts/{attempt_id}", response_model=AttemptOut,
             summary="One of my attempts: questions while it runs, the score once submitted")
-async def read_attempt(request: Request, db: DbDep, attempt_id: str, principal: Viewer) -> AttemptOut:
+async def read_attempt(request: Request, db: DbDep,
+                       attempt_id: str, principal: Viewer) -> AttemptOut:
     _account(principal)
     try:
         attempt = await asyncio.to_thread(

@@ -27,7 +27,8 @@ def scheduled_out(s: ScheduledInfo) -> ScheduledOut:
 
 @router.post("/rooms/{room_id}/schedule", status_code=201, response_model=ScheduledOut,
              summary="Plan a session: the room records it from start to end")
-async def plan(state: StateDep, room_id: str, body: ScheduleIn, principal: Controller) -> ScheduledOut:
+async def plan(state: StateDep, room_id: str, body: ScheduleIn,
+               principal: Controller) -> ScheduledOut:
     try:
         info = await asyncio.to_thread(
             schedule.plan_session, state.db, room_id=room_id, title=body.title,

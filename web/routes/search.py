@@ -91,7 +91,8 @@ def _date(value: str | None) -> date | None:
 
 
 @router.get("/library/search", response_class=HTMLResponse, include_in_schema=False)
-async def search_page(request: Request, db: DbDep, q: str = "", specialty: str = "", course: str = "",
+async def search_page(request: Request, db: DbDep, q: str = "", specialty: str = "",
+                      course: str = "",
                       instructor: str = "", language: str = "",
                       date_from: Annotated[str, Query(alias="from")] = "",
                       date_to: Annotated[str, Query(alias="to")] = "", page: int = 1) -> Response:
