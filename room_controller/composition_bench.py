@@ -159,12 +159,3 @@ def run_from_args(args: argparse.Namespace) -> int:
                       "target_cores": TARGET_CORES, "results": results}), flush=True)
     return 0
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    add_arguments(parser)
-    raise SystemExit(run_from_args(parser.parse_args(argv)))
-
-
-if __name__ == "__main__":
-    main()
