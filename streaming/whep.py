@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -129,6 +130,11 @@ def check_offer(sdp: str) -> None:
     text = sdp.replace("\r\n", "\n").strip()
     if not text.startswith("v=0"):
         raise OfferError("body is not an SDP offer (it must start with 'v=0')")
+    for line in text.split("\n"):
+        # aiortc asserts on these instead of saying why: say it here.
+        if line.startswith("c=") and not re.fullmatch(r"c=IN IP[46] \S+", line.strip()):
+            raise OfferError(f"malformed connection line {line.strip()[:80]!r} "
+                             "(expected 'c=IN IP4 <address>')")
     lines = sum(1 for line in text.split("\n") if line.startswith("m="))
     if lines > MAX_MEDIA_LINES:
         raise OfferError(

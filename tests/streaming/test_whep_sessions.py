@@ -127,3 +127,29 @@ def test_offer_without_h264_names_the_codec():
     bare = sdp.split("a=rtpmap")[0]
     with pytest.raises(CodecError, match="no codec at all"):
         check_offer(bare)
+
+
+def test_an_offer_with_more_media_lines_than_a_viewer_needs_is_refused():
+    line = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n"
+    sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=ice-ufrag:abcd\r\n" + line * 200
+    with pytest.raises(OfferError, match="200 media lines; a viewer may ask for at most 16"):
+        check_offer(sdp)
+
+
+async def test_a_malformed_connection_line_is_refused_with_a_reason():
+    broadcast, outputs = broadcast_of({"program": (moving_frame, 320, 180)})
+    sessions = ViewerSessions()
+    pc, offer = await offer_from_client()
+    broken = offer.replace("c=IN IP4", "c=IN IP4 ", 1).replace("c=IN IP4 ", "c=IN", 1)
+    try:
+        with pytest.raises(OfferError) as refused:
+            await sessions.join(
+                feed=broadcast, offer_sdp=broken, selection=broadcast.choose(None, None),
+                subject="s", role="student", user_id=None,
+            )
+        assert "malformed connection line 'c=IN 127.0.0.1'" in str(refused.value)
+        assert outputs.running() == []  # nothing leased for a refused offer
+    finally:
+        await pc.close()
+        await sessions.close_all("test over")
+        await outputs.stop_all()
