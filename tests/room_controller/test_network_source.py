@@ -167,7 +167,12 @@ def test_refused_source_does_not_stop_the_other_sources_of_its_room(tmp_path: Pa
         assert "connection refused" in (views["encoder"].health.error or "")
         first = cam.latest_frame()
         program_a = room.program_frame().copy()
-        time.sleep(1.0)
+        # Taken as the program encoder takes it (a frame every 1/30 s): the camera draws at
+        # its full rate for a consumer that takes its frames continuously.
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            room.program_frame()
+            time.sleep(1 / 30)
         later = cam.latest_frame()
         assert first is not None and later is not None and later.index > first.index + 10
         assert cam.health().state is SourceState.LIVE
