@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup setup-test browser turn lint typecheck bench clean
+.PHONY: run test setup setup-test browser turn npm-clients lint typecheck bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "MedRoom needs Python 3.11 ($(PYTHON) not found; set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -21,7 +21,24 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
-setup-test: $(VENV)/.installed-test browser turn
+setup-test: $(VENV)/.installed-test browser turn npm-clients
+
+# Third-party WHEP/WHIP browser clients from npm (tests/e2e/test_npm_clients.py), installed into
+# the ignored .cache/npm and bundled with esbuild; node and npm from Debian.
+NPM_DIR := .cache/npm
+npm-clients: $(NPM_DIR)/clients.js
+
+$(NPM_DIR)/clients.js: tests/e2e/npm_clients/package.json tests/e2e/npm_clients/entry.js
+	@if command -v npm >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm) >/dev/null; \
+	else \
+		echo "The npm client tests need node and npm: 'sudo apt-get install nodejs npm'"; exit 1; \
+	fi
+	mkdir -p $(NPM_DIR)
+	cp tests/e2e/npm_clients/package.json tests/e2e/npm_clients/entry.js $(NPM_DIR)/
+	cd $(NPM_DIR) && npm install --no-audit --no-fund --cache ./cache >/dev/null
+	cd $(NPM_DIR) && ./node_modules/.bin/esbuild entry.js --bundle --format=iife --outfile=clients.js
 
 # Headless Chromium for the page tests: Debian's package, never a downloaded browser.
 browser:

@@ -7,6 +7,7 @@ and handed down to whatever needs it.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -179,6 +180,17 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set when served over HTTPS)."
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins (https://lms.example.org, comma separated) whose pages may "
+        "use the WHEP and WHIP endpoints and their session URLs (CORS), or '*' for any page; "
+        "nothing else of the API. Empty: only MedRoom's own pages.",
+    )
+    whep_connect_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=300,
+        description="A WHEP session whose client has not connected this long after its offer "
+        "is ended (it stops counting against the viewer's session limit).",
+    )
 
     @field_validator("room_files", "ice_addresses", mode="before")
     @classmethod
@@ -186,6 +198,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            return value
+        origins = [str(o).strip().rstrip("/") for o in value]
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("'*' allows every origin: give it alone, or list the origins")
+        for origin in origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+                raise ValueError(
+                    f"'{origin}' is not a web origin (scheme://host[:port], no path), "
+                    "e.g. https://lms.example.org"
+                )
+        return origins
 
     @field_validator("ice_servers", mode="before")
     @classmethod

@@ -35,7 +35,10 @@ class Streaming:
             room_id: RoomBroadcast.of_room(room, self.outputs, settings.keyframe_min_interval)
             for room_id, room in rooms.items()
         }
-        self.viewers = ViewerSessions(on_leave=on_leave, ice_servers=ice_servers)
+        self.viewers = ViewerSessions(
+            on_leave=on_leave, ice_servers=ice_servers,
+            connect_timeout=settings.whep_connect_timeout_seconds,
+        )
         self.join_limits = JoinLimiter(
             settings.whep_joins_per_minute, settings.whep_sessions_per_user
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,6 +64,8 @@ class Viewer:
     views: list[str] = field(default_factory=lambda: ["program"])
     view_tracks: list[EncodedVideoTrack] = field(default_factory=list, repr=False)
     quality: QualityController | None = field(default=None, repr=False)
+    #: Ends the session unless its client connects in time (cancelled once connected).
+    connect_timer: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def pinned(self) -> bool:
@@ -88,6 +90,10 @@ class Viewer:
 #: A switch waits this long for the target rendition's keyframe, then gives up (and stays).
 SWITCH_TIMEOUT = 5.0
 
+
+#: A viewer whose client has not connected this long after its offer is ended: a client that
+#: posts an offer and vanishes must not hold encoders and a place in its user's session limit.
+CONNECT_TIMEOUT = 30.0
 
 #: Told (on the loop, awaited) when a viewer has left, with the reason.
 LeaveCallback = Callable[[Viewer, str], Awaitable[None]]
@@ -177,12 +183,15 @@ class ViewerSessions:
         on_leave: LeaveCallback | None = None,
         ice_servers: Sequence[RTCIceServer] = (),
         stats_interval: float = 1.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
-        """``ice_servers``: STUN/TURN for every viewer's connection (``streaming.turn``)."""
+        """``ice_servers``: STUN/TURN for every viewer's connection (``streaming.turn``);
+        ``connect_timeout``: seconds a viewer has from its offer to a connection."""
         guard_empty_datagrams()  # one empty UDP packet must not end a viewer's connection
         self._viewers: dict[str, Viewer] = {}
         self._ice_servers = list(ice_servers)
         self._on_leave = on_leave
+        self._connect_timeout = connect_timeout
         self.sampler = StatsSampler(
             lambda: [v.link for v in self._viewers.values()], interval=stats_interval,
             on_sampled=self._adapt,
@@ -294,7 +303,9 @@ class ViewerSessions:
                 transceiver.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
                 transceivers.append(transceiver)
             viewer = Viewer(
-                id=uuid.uuid4().hex,
+                # The session URL's last part, and its only credential (web/session_urls.py):
+                # 128 random bits.
+                id=secrets.token_hex(16),
                 room_id=feed.room_id,
                 subject=subject,
                 role=role,
@@ -342,20 +353,30 @@ class ViewerSessions:
             raise OfferError(f"the offer could not be answered: {exc}") from None
 
         self._viewers[viewer.id] = viewer
+        viewer.connect_timer = asyncio.create_task(self._end_unless_connected(viewer))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
+            if pc.connectionState == "connected" and viewer.connect_timer is not None:
+                viewer.connect_timer.cancel()
             if pc.connectionState in ("failed", "closed"):
                 await self.leave(viewer.id, reason=f"connection {pc.connectionState}")
 
         logger.info("viewer %s (%s, %s) joined room %s", viewer.id, subject, role, feed.room_id)
         return viewer, pc.localDescription.sdp
 
+    async def _end_unless_connected(self, viewer: Viewer) -> None:
+        await asyncio.sleep(self._connect_timeout)
+        if viewer.pc.connectionState != "connected":
+            await self.leave(viewer.id, reason="never connected")
+
     async def leave(self, viewer_id: str, reason: str) -> bool:
         """Close a viewer's connection and forget it; False when it was not here."""
         viewer = self._viewers.pop(viewer_id, None)
         if viewer is None:
             return False
+        if viewer.connect_timer is not None and viewer.connect_timer is not asyncio.current_task():
+            viewer.connect_timer.cancel()
         for track in (viewer.track, *viewer.view_tracks):
             track.stop()
         if viewer.audio_track is not None:

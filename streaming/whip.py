@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -125,7 +125,8 @@ class WhipIngest:
         Raises OfferError (bad SDP, no H.264/VP8) or PublisherBusyError (the source has one).
         """
         check_publish_offer(offer_sdp)
-        publisher_id = uuid.uuid4().hex
+        # The session URL's last part, and its only credential (web/session_urls.py).
+        publisher_id = secrets.token_hex(16)
         source.attach(publisher_id)  # PublisherBusyError before any connection is made
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
         publisher = Publisher(

@@ -10,14 +10,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiortc
 import pytest
 
 from library.db import Database
 from library.users import Role, create_user
+from tests.peers import DEFAULT_CONFIGURATION_REFUSED
 from web.auth import TokenSigner
 from web.bench.churn import wait_until_serving
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def forbid_default_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer connection built with aiortc's default configuration (a public STUN server)
+    fails the test that builds it: tests send traffic to loopback only."""
+    original = aiortc.RTCPeerConnection.__init__
+
+    def explicit_only(
+        self: aiortc.RTCPeerConnection, configuration: aiortc.RTCConfiguration | None = None
+    ) -> None:
+        if configuration is None:
+            raise AssertionError(DEFAULT_CONFIGURATION_REFUSED)
+        original(self, configuration)
+
+    monkeypatch.setattr(aiortc.RTCPeerConnection, "__init__", explicit_only)
 MEDROOM = [sys.executable, "-m", "web.cli"]
 PASSWORD = "correct-horse-battery"
 

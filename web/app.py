@@ -35,6 +35,7 @@ from recorder.registry import Recorder
 from streaming.ice import set_ice_addresses
 from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
+from web.cors import WebRtcCors
 from web.demo import prepare_demo_media
 from web.live import LiveRooms
 from web.publisher import PublishRunner
@@ -178,6 +179,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         SecurityHeaders, hsts=settings.secure_cookies,
         exceptions={"/docs": policy_allowing(inline_script_hashes(docs_html))},
     )
+    app.add_middleware(WebRtcCors, origins=settings.cors_origins)
     app.include_router(session.router)
     app.include_router(pages.router)
     app.include_router(rooms.router)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc import RTCPeerConnection
 
 from streaming.broadcast import Picture, RoomBroadcast, Sound, View
 from streaming.encoder import FrameSupplier
 from streaming.outputs import Outputs
+from tests.peers import client_pc
 
 
 def broadcast_of(
@@ -27,4 +28,4 @@ def broadcast_of(
 
 def client() -> RTCPeerConnection:
     """A receiving peer with no STUN/TURN server: only loopback candidates."""
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    return client_pc()

@@ -6,9 +6,10 @@ import asyncio
 
 import httpx
 import numpy as np
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCSessionDescription
 
 from tests.conftest import Server
+from tests.peers import client_pc
 
 
 def auth(token: str) -> dict[str, str]:
@@ -17,7 +18,7 @@ def auth(token: str) -> dict[str, str]:
 
 async def test_viewer_offering_audio_hears_the_program(server: Server) -> None:
     instructor, student = server.token("instructor"), server.token("student", subject="ana")
-    pc = RTCPeerConnection()
+    pc = client_pc()
     tracks: dict[str, object] = {}
     both = asyncio.get_running_loop().create_future()
 

@@ -18,7 +18,9 @@ from streaming.ice import set_ice_addresses
 from streaming.turn import link_headers
 from tests.conftest import start_server
 from tests.streaming.test_turn import PASSWORD, USER, turn_server  # noqa: F401 (fixture)
+from tests.web.test_whip_ingest import ROOM
 from tests.web.whep_client import WhepClient
+from tests.web.whip_client import WhipPublisher
 
 LINK = re.compile(
     r'<(?P<url>[^>]+)>; rel="ice-server"(?:; username="(?P<username>[^"]*)"'
@@ -90,6 +92,33 @@ async def test_whep_answer_names_the_turn_server_and_a_client_relays_through_it(
             assert [v["path"] for v in viewers] == ["relay"], viewers
             assert "CHANNEL_BIND processed, success" in log.read_text(errors="replace")
             assert await relay.leave() == 200
+    finally:
+        set_ice_addresses([])
+        next(served, None)
+
+
+async def test_whip_answer_names_the_turn_server_too(
+    turn_server: tuple[str, Path], tmp_path: Path,  # noqa: F811
+) -> None:
+    """An encoder behind a NAT learns the TURN server from the WHIP answer, as a player does
+    from the WHEP answer (RFC 9725 section 4.6)."""
+    url, _ = turn_server
+    room = tmp_path / "or2.toml"
+    room.write_text(ROOM)
+    env = {"MEDROOM_ICE_SERVERS": url, "MEDROOM_ICE_USERNAME": USER,
+           "MEDROOM_ICE_CREDENTIAL": PASSWORD, "MEDROOM_ROOM_FILES": str(room)}
+    served = start_server(tmp_path / "medroom", extra_env=env)
+    server = next(served)
+    set_ice_addresses(["127.0.0.1"])
+    try:
+        publisher = WhipPublisher(server.url, "or2", "obs", server.token("instructor", room="or2"))
+        answer = await publisher.publish()
+        assert answer.status_code == 201, answer.text
+        assert answer.headers.get_list("link") == [(
+            f'<{url}>; rel="ice-server"; username="{USER}"; credential="{PASSWORD}"; '
+            'credential-type="password"'
+        )]
+        assert await publisher.unpublish() == 200
     finally:
         set_ice_addresses([])
         next(served, None)

@@ -6,8 +6,10 @@ import asyncio
 import time
 
 import httpx
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
+
+from tests.peers import client_pc
 
 
 class WhepClient:
@@ -15,7 +17,7 @@ class WhepClient:
         self.url = f"{base_url}/api/rooms/{room}/whep"
         self.base_url = base_url
         self.token = token
-        self.pc = RTCPeerConnection()
+        self.pc = client_pc()
         self.location: str | None = None
         self._track: asyncio.Future = asyncio.get_running_loop().create_future()
         self.pc.on("track", self._on_track)

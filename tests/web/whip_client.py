@@ -7,7 +7,9 @@ import asyncio
 import av
 import httpx
 import numpy as np
-from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import RTCSessionDescription, VideoStreamTrack
+
+from tests.peers import client_pc
 
 # BGR of the publisher's picture: a colour no demo source has.
 PUBLISHED_BGR = (160, 40, 230)
@@ -39,7 +41,7 @@ class WhipPublisher:
         self.base_url = base_url
         self.url = f"{base_url}/api/rooms/{room}/sources/{source}/whip"
         self.token = token
-        self.pc = RTCPeerConnection()
+        self.pc = client_pc()
         self.location: str | None = None
 
     def headers(self) -> dict[str, str]:

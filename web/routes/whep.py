@@ -1,8 +1,10 @@
 """WHEP (WebRTC-HTTP Egress Protocol): viewers pull the room's program.
 
 ``POST /api/rooms/{room}/whep`` with an SDP offer (``application/sdp``) and a bearer token is
-answered ``201 Created`` with the SDP answer and a ``Location``; ``DELETE`` on that Location
-leaves. The offer must be complete (ICE candidates gathered): trickle ICE is not offered.
+answered ``201 Created`` with the SDP answer, a ``Location`` (the session URL) and an ``ETag``;
+``PATCH`` on that Location trickles the client's ICE candidates, ``DELETE`` leaves. The session
+URL is the capability for both (``web/session_urls.py``); CORS for players on other sites is in
+``web/cors.py``.
 
 Multi-view: an offer with several video lines gets the program on the first and the room's
 sources (each encoded once, shared by every viewer) on the next, in the room's order, or in the
@@ -19,11 +21,13 @@ from fastapi.responses import Response
 from room_controller.room import UnknownSourceError
 from streaming.broadcast import NotOnAir
 from streaming.limits import JoinRefused
-from streaming.turn import browser_ice_servers, link_headers
+from streaming.turn import browser_ice_servers
 from streaming.whep import CodecError, OfferError
+from streaming.whep import Viewer as ViewerSession
 from web.auth import CONTROL_ROLES, Viewer
 from web.deps import SDP_BODY, LiveDep, read_sdp_offer, room_or_404
-from web.live import RoomNotLive
+from web.live import LiveRooms, RoomNotLive
+from web.session_urls import SessionCaller, answer_response, trickle
 
 router = APIRouter(prefix="/api/rooms", tags=["whep"])
 
@@ -34,7 +38,8 @@ router = APIRouter(prefix="/api/rooms", tags=["whep"])
     summary="Join the room's live program (WHEP)",
     openapi_extra=SDP_BODY,
     responses={
-        201: {"content": {"application/sdp": {}}, "description": "SDP answer; Location to DELETE"},
+        201: {"content": {"application/sdp": {}},
+              "description": "SDP answer; Location to PATCH (trickle ICE) and DELETE; ETag"},
         400: {"description": "Malformed SDP, or no H.264 in the offer"},
         409: {"description": "The room is not live"},
         429: {"description": "Too many joins per minute, or too many live sessions; "
@@ -76,15 +81,8 @@ async def whep_join(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     except OfferError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"bad SDP offer: {exc}") from None
-    location = f"/api/rooms/{room_id}/whep/{viewer.id}"
-    response = Response(
-        answer, status_code=201, media_type="application/sdp",
-        headers={"Location": location},
-    )
-    # RFC 9725 section 4.6: the STUN/TURN servers the client may use, one Link header each.
-    for value in link_headers(live.settings.ice_servers):
-        response.headers.append("Link", value)
-    return response
+    return answer_response(answer, f"/api/rooms/{room_id}/whep/{viewer.id}", viewer.pc,
+                           live.settings.ice_servers)
 
 
 @router.get(
@@ -97,21 +95,36 @@ async def ice_servers(live: LiveDep, room_id: str, principal: Viewer) -> list[di
     return browser_ice_servers(live.settings.ice_servers)
 
 
-@router.patch("/{room_id}/whep/{viewer_id}", summary="Trickle ICE (not supported)")
-async def whep_patch(room_id: str, viewer_id: str, principal: Viewer) -> Response:
-    raise HTTPException(
-        status.HTTP_405_METHOD_NOT_ALLOWED,
-        "trickle ICE is not supported: send a complete offer (gather candidates first)",
-        headers={"Allow": "DELETE"},
-    )
-
-
-@router.delete("/{room_id}/whep/{viewer_id}", summary="Leave (end a WHEP session)")
-async def whep_leave(live: LiveDep, room_id: str, viewer_id: str, principal: Viewer) -> Response:
+def _session_or_404(
+    live: LiveRooms, room_id: str, viewer_id: str, caller: SessionCaller
+) -> ViewerSession:
     viewer = live.streaming.viewers.get(viewer_id)
     if viewer is None or viewer.room_id != room_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no viewer session '{viewer_id}' here")
-    if viewer.subject != principal.subject and principal.role not in CONTROL_ROLES:
+    # Without a token the session URL is the credential; a student's token names its owner.
+    if (caller is not None and viewer.subject != caller.subject
+            and caller.role not in CONTROL_ROLES):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this viewer session is not yours")
-    await live.streaming.viewers.leave(viewer_id, reason="left (DELETE)")
+    return viewer
+
+
+@router.patch(
+    "/{room_id}/whep/{viewer_id}", status_code=204,
+    summary="Trickle ICE: add the client's candidates (application/trickle-ice-sdpfrag)",
+    responses={412: {"description": "If-Match names another ICE session"},
+               415: {"description": "Body is not application/trickle-ice-sdpfrag"},
+               422: {"description": "ICE restart: not supported, DELETE and POST a new offer"}},
+)
+async def whep_patch(
+    request: Request, live: LiveDep, room_id: str, viewer_id: str, caller: SessionCaller
+) -> Response:
+    return await trickle(request, _session_or_404(live, room_id, viewer_id, caller).pc)
+
+
+@router.delete("/{room_id}/whep/{viewer_id}", summary="Leave (end a WHEP session)")
+async def whep_leave(
+    live: LiveDep, room_id: str, viewer_id: str, caller: SessionCaller
+) -> Response:
+    viewer = _session_or_404(live, room_id, viewer_id, caller)
+    await live.streaming.viewers.leave(viewer.id, reason="left (DELETE)")
     return Response(status_code=200)

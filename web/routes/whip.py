@@ -2,9 +2,11 @@
 
 ``POST /api/rooms/{room}/sources/{source}/whip`` with an SDP offer (``application/sdp``) and
 the bearer token of an instructor or admin of the room is answered ``201 Created`` with the SDP
-answer and a ``Location``; ``DELETE`` on that Location ends the publish. In OBS Studio: Settings
-→ Stream → Service "WHIP", Server = that URL, Bearer Token = ``medroom token --room ROOM
---role instructor``. The offer must be complete (ICE candidates gathered): no trickle ICE.
+answer, a ``Location`` (the session URL), an ``ETag`` and a ``Link`` per STUN/TURN server;
+``PATCH`` on that Location trickles ICE candidates, ``DELETE`` ends the publish, each with the
+session URL as the credential (``web/session_urls.py``). In OBS Studio: Settings → Stream →
+Service "WHIP", Server = that URL, Bearer Token = ``medroom token --room ROOM --role
+instructor``.
 
 Why a controller's token and not a separate publish token: publishing puts a picture into the
 room that can go on program in front of every viewer, which is exactly what an instructor may
@@ -19,10 +21,11 @@ from fastapi.responses import Response
 from room_controller.room import UnknownSourceError
 from room_controller.sources import PublisherBusyError
 from streaming.whep import OfferError
-from streaming.whip import PublishCodecError
+from streaming.whip import PublishCodecError, Publisher
 from web.auth import Controller
 from web.deps import SDP_BODY, LiveDep, read_sdp_offer
 from web.live import LiveRooms, NotAWhipSource, RoomNotFound
+from web.session_urls import SessionCaller, answer_response, trickle
 
 router = APIRouter(prefix="/api/rooms", tags=["whip"])
 
@@ -40,7 +43,8 @@ def _whip_source_or_404(live: LiveRooms, room_id: str, source_id: str) -> None:
     summary="Publish into a WHIP source of the room (RFC 9725)",
     openapi_extra=SDP_BODY,
     responses={
-        201: {"content": {"application/sdp": {}}, "description": "SDP answer; Location to DELETE"},
+        201: {"content": {"application/sdp": {}},
+              "description": "SDP answer; Location to PATCH (trickle ICE) and DELETE; ETag"},
         400: {"description": "Malformed SDP, no video sent, or neither H.264 nor VP8"},
         404: {"description": "No such room or source, or the source is not of kind 'whip'"},
         409: {"description": "The source already has a publisher"},
@@ -60,32 +64,41 @@ async def whip_publish(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     except OfferError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"bad SDP offer: {exc}") from None
-    location = f"/api/rooms/{room_id}/sources/{source_id}/whip/{publisher.id}"
-    return Response(
-        answer, status_code=201, media_type="application/sdp", headers={"Location": location}
+    return answer_response(
+        answer, f"/api/rooms/{room_id}/sources/{source_id}/whip/{publisher.id}", publisher.pc,
+        live.settings.ice_servers,
     )
 
 
-@router.patch("/{room_id}/sources/{source_id}/whip/{publisher_id}",
-              summary="Trickle ICE (not supported)")
+def _publish_or_404(
+    live: LiveRooms, room_id: str, source_id: str, publisher_id: str
+) -> Publisher:
+    publisher = live.streaming.whip.get(publisher_id)
+    if publisher is None or (publisher.room_id, publisher.source_id) != (room_id, source_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"no WHIP publish '{publisher_id}' on {room_id}/{source_id}")
+    return publisher
+
+
+@router.patch(
+    "/{room_id}/sources/{source_id}/whip/{publisher_id}", status_code=204,
+    summary="Trickle ICE: add the encoder's candidates (application/trickle-ice-sdpfrag)",
+    responses={412: {"description": "If-Match names another ICE session"},
+               415: {"description": "Body is not application/trickle-ice-sdpfrag"},
+               422: {"description": "ICE restart: not supported, DELETE and POST a new offer"}},
+)
 async def whip_patch(
-    room_id: str, source_id: str, publisher_id: str, principal: Controller
+    request: Request, live: LiveDep, room_id: str, source_id: str, publisher_id: str,
+    caller: SessionCaller,
 ) -> Response:
-    raise HTTPException(
-        status.HTTP_405_METHOD_NOT_ALLOWED,
-        "trickle ICE is not supported: send a complete offer (gather candidates first)",
-        headers={"Allow": "DELETE"},
-    )
+    return await trickle(request, _publish_or_404(live, room_id, source_id, publisher_id).pc)
 
 
 @router.delete("/{room_id}/sources/{source_id}/whip/{publisher_id}",
                summary="End a WHIP publish")
 async def whip_end(
-    live: LiveDep, room_id: str, source_id: str, publisher_id: str, principal: Controller
+    live: LiveDep, room_id: str, source_id: str, publisher_id: str, caller: SessionCaller
 ) -> Response:
-    publisher = live.streaming.whip.get(publisher_id)
-    if publisher is None or (publisher.room_id, publisher.source_id) != (room_id, source_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"no WHIP publish '{publisher_id}' on {room_id}/{source_id}")
-    await live.streaming.whip.end(publisher_id, "ended by the publisher (DELETE)")
+    publisher = _publish_or_404(live, room_id, source_id, publisher_id)
+    await live.streaming.whip.end(publisher.id, "ended by the publisher (DELETE)")
     return Response(status_code=200)
