@@ -181,12 +181,12 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     )
     churn.add_argument("--cycles", type=int, default=1000)
     churn.set_defaults(func=cmd_bench)
+    from web.bench import idle as idle_bench
+
     idle = bench_sub.add_parser(
         "idle", help="server CPU with the demo room idle, live with no viewer, and with one"
     )
-    idle.add_argument("--seconds", type=float, default=10.0, help="measured per state")
-    idle.add_argument("--settle", type=float, default=3.0,
-                      help="seconds after each change before measuring")
+    idle_bench.add_arguments(idle)
     idle.set_defaults(func=cmd_bench)
     from recorder import bench as recorder_bench
 

@@ -391,8 +391,8 @@ class ThreadedSource(WorkerSource):
         # Resting: the measured rate is the resting one, not what a consumer would get.
         render = self._render_seconds
         fps = self.fps if render * self.fps <= 1 else 1 / render
-        return replace(health, fps=fps, note=f"resting: drawn {self._rest_fps():g} times a "
-                       "second until something takes its frames")
+        return replace(health, fps=fps, note=f"resting: {self._rest_fps():g} pictures a second "
+                       "while nothing takes them")
 
     def _rest_fps(self) -> float:
         return min(self.fps, self.rest_fps)

@@ -12,13 +12,14 @@ headless Chromium).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from functools import partial
 
 from web.bench.churn import run_churn, run_churn_bench
 from web.bench.fanout import format_table, run_fanout
 from web.bench.idle import run_idle, run_idle_bench
 from web.bench.latency import run_latency, run_latency_bench
+from web.bench.processes import run_and_print
 from web.bench.protocol import BenchError, viewer_split
 
 __all__ = [
@@ -49,15 +50,6 @@ def run_bench(args: argparse.Namespace) -> int:
     if not 1 <= seconds <= 600:
         print("medroom bench fanout: --seconds must be between 1 and 600", file=sys.stderr)
         return 2
-    try:
-        report = run_fanout(viewers, seconds, bool(args.baseline))
-    except BenchError as exc:
-        print(f"medroom bench fanout failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("medroom bench fanout: interrupted; child processes stopped", file=sys.stderr)
-        return 130
-    print(format_table(report))
-    print()
-    print(json.dumps(report), flush=True)
-    return 0
+    return run_and_print(
+        "fanout", partial(run_fanout, viewers, seconds, bool(args.baseline)), format_table
+    )

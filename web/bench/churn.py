@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import secrets
@@ -28,6 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from library.users import Role
 from streaming.ice import set_ice_addresses
 from web.auth import TokenSigner
 from web.bench.probe import recvonly_offer
-from web.bench.processes import progress
+from web.bench.processes import progress, run_and_print
 from web.bench.protocol import LOOPBACK, BenchError, Message
 
 WARMUP_CYCLES = 20
@@ -258,12 +258,5 @@ def run_churn_bench(args: argparse.Namespace) -> int:
     if not 1 <= args.cycles <= 100_000:
         print("medroom bench churn: --cycles must be between 1 and 100000", file=sys.stderr)
         return 2
-    try:
-        report = run_churn(args.cycles)
-    except BenchError as exc:
-        print(f"medroom bench churn failed: {exc}", file=sys.stderr)
-        return 1
-    print(format_churn(report))
-    print()
-    print(json.dumps(report), flush=True)
-    return 0 if report["leak_free"] else 1
+    return run_and_print("churn", partial(run_churn, args.cycles), format_churn,
+                         passed=lambda report: bool(report["leak_free"]))

@@ -17,7 +17,6 @@ with them: on a shared machine, compare runs made under a similar load.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -30,7 +29,7 @@ import httpx
 
 from web.bench.churn import ROOM, Served, serve, whep_offer
 from web.bench.probe import viewer_main
-from web.bench.processes import child_process, cpu_seconds, progress
+from web.bench.processes import child_process, cpu_seconds, progress, run_and_print
 from web.bench.protocol import CONNECT_TIMEOUT, REPORT_TIMEOUT, BenchError, Message
 
 #: The three states, in the order they are measured.
@@ -122,16 +121,14 @@ def format_idle(report: Message) -> str:
     return "\n".join(lines)
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured per state")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds after each change before measuring")
+
+
 def run_idle_bench(args: argparse.Namespace) -> int:
     if not 1 <= args.seconds <= 600 or not 0 <= args.settle <= 60:
         print("medroom bench idle: --seconds must be 1..600 and --settle 0..60", file=sys.stderr)
         return 2
-    try:
-        report = run_idle(args.seconds, args.settle)
-    except BenchError as exc:
-        print(f"medroom bench idle failed: {exc}", file=sys.stderr)
-        return 1
-    print(format_idle(report))
-    print()
-    print(json.dumps(report), flush=True)
-    return 0
+    return run_and_print("idle", partial(run_idle, args.seconds, args.settle), format_idle)

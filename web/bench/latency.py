@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection
 
 from aiortc import (
@@ -20,7 +20,7 @@ from aiortc import (
 from streaming.latency import RECEIVERS, StampWatcher, install_receiver, percentile, summarize
 from web.bench.fanout import fmt
 from web.bench.probe import probe, recvonly_offer, signal_offer
-from web.bench.processes import measure, progress
+from web.bench.processes import measure, progress, run_and_print
 from web.bench.protocol import (
     SOURCE_FPS,
     WARMUP_SECONDS,
@@ -215,15 +215,6 @@ def run_latency_bench(args: argparse.Namespace) -> int:
         print("medroom bench latency: --seconds must be between 1 and 600", file=sys.stderr)
         return 2
     progress(f"latency: {viewers} decoding viewer(s), {seconds:g} s, receiver {receiver}")
-    try:
-        report = run_latency(viewers, seconds, receiver)
-    except BenchError as exc:
-        print(f"medroom bench latency failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("medroom bench latency: interrupted; child processes stopped", file=sys.stderr)
-        return 130
-    print(format_latency(report))
-    print()
-    print(json.dumps(report), flush=True)
-    return 0
+    return run_and_print(
+        "latency", partial(run_latency, viewers, seconds, receiver), format_latency
+    )

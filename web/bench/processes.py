@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -135,6 +136,28 @@ class RunResult:
 
 def progress(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def run_and_print(
+    bench: str,
+    run: Callable[[], Message],
+    table: Callable[[Message], str],
+    passed: Callable[[Message], bool] = lambda report: True,
+) -> int:
+    """Run a benchmark, print its table and then its one JSON line; the command's exit code:
+    1 when it could not complete (why, on stderr) or ``passed`` says no, 130 on Ctrl-C."""
+    try:
+        report = run()
+    except BenchError as exc:
+        print(f"medroom bench {bench} failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"medroom bench {bench}: interrupted; child processes stopped", file=sys.stderr)
+        return 130
+    print(table(report))
+    print()
+    print(json.dumps(report), flush=True)
+    return 0 if passed(report) else 1
 
 
 @dataclass
