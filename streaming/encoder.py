@@ -6,7 +6,8 @@ keyframe so a late joiner can start) and hands each packet to the event loop, wh
 out to the subscribers. Viewers' keyframe requests (PLI/FIR) arrive through
 ``request_keyframe``; they are coalesced so that a crowd of joiners forces at most one keyframe
 per ``keyframe_min_interval`` seconds, and a request that arrives inside that interval is kept,
-not dropped, and served when the interval ends.
+not dropped, and served when the interval ends. An encoder nobody subscribes to rests: it pulls
+and encodes nothing until a subscriber comes, whose first frame is then a keyframe.
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ class SharedEncoder(PacketFanOut):
             return
         interval = 1.0 / self.settings.fps
         deadline = time.monotonic()
+        resting = False
         try:
             while not self._stopping.is_set():
                 now = time.monotonic()
@@ -237,13 +239,20 @@ class SharedEncoder(PacketFanOut):
                     continue
                 # Late by more than a frame (a stall): skip ahead instead of bursting frames.
                 deadline = max(deadline + interval, now - interval)
+                if not self._sinks:
+                    # Nobody receives the packets (a room live with no viewer and no
+                    # recording): neither pull the picture nor encode it. The first frame
+                    # for whoever subscribes next is a keyframe, so they start at once.
+                    resting = True
+                    continue
                 began = time.perf_counter()
                 frame = self._to_video_frame(self._supply_frame())
                 frame.pts = int((now - MEDIA_ORIGIN) * VIDEO_CLOCK)
                 frame.time_base = TIME_BASE
-                if self._take_keyframe_request(now):
+                if self._take_keyframe_request(now) or resting:
                     frame.pict_type = PictureType.I
                     self._forced += 1
+                    resting = False
                 packets = codec.encode(frame)
                 self._encode_seconds += time.perf_counter() - began
                 self._frames += 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import numpy as np
 import pytest
 
@@ -88,3 +91,20 @@ def test_unknown_views_and_qualities_name_the_choices() -> None:
     with pytest.raises(LookupError, match="qualities: 720p, 360p"):
         broadcast.choose(None, "1080p")
     assert broadcast.choose(["ct", "program"], None).start.name == "512p"
+
+
+async def test_an_output_nobody_receives_rests_and_wakes_with_a_keyframe() -> None:
+    encoder = build()
+    encoder.start()
+    try:
+        await asyncio.sleep(0.5)
+        assert encoder.stats().frames_encoded == 0  # on air, but nobody receives it
+        packets: list[object] = []
+        encoder.subscribe(packets.append)
+        deadline = time.monotonic() + 5
+        while not packets and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert packets and packets[0].is_keyframe  # type: ignore[attr-defined]
+        assert encoder.stats().frames_encoded >= 1
+    finally:
+        await encoder.stop()
