@@ -48,7 +48,8 @@ def unbounded_parameters(routes: list[Any]) -> list[str]:
             info = parameter.field_info
             if not isinstance(info, params.Path | params.Query):
                 continue
-            schema = TypeAdapter(Annotated[info.annotation, info]).json_schema()
+            typed: Any = Annotated[info.annotation, info]  # a type built at run time
+            schema = TypeAdapter(typed).json_schema()
             for integer in _integer_schemas(schema):
                 low, high = integer.get("minimum"), integer.get("maximum")
                 if low is None or high is None or low < INT64[0] or high > INT64[1]:
