@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup setup-test browser turn npm-clients lint typecheck bench clean
+.PHONY: run test setup setup-test browser turn npm-clients lint typecheck bench fuzz clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "MedRoom needs Python 3.11 ($(PYTHON) not found; set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -66,6 +66,11 @@ run: setup
 
 test: setup-test
 	MEDROOM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+# Schemathesis over the OpenAPI description with a larger budget than the suite's (a test server
+# with its own data folder; no request may get a 5xx).
+fuzz: setup-test
+	MEDROOM_FUZZ_EXAMPLES=50 MEDROOM_FUZZ_SECONDS=900 $(BIN)/python -m pytest -s tests/web/test_fuzz_api.py
 
 lint:
 	$(BIN)/ruff check config room_controller streaming recorder library web tests

@@ -142,7 +142,7 @@ class DeviceSpec(_SourceBase):
     @field_validator("device")
     @classmethod
     def _index_or_dev_path(cls, device: int | str) -> int | str:
-        if isinstance(device, str) and device.isdigit():
+        if isinstance(device, str) and device.isascii() and device.isdigit():
             device = int(device)
         if isinstance(device, int) and device >= 0:
             return device

@@ -18,7 +18,8 @@ failed or unpublished lesson may be published again, as may a published one afte
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum
@@ -26,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from library.db import Database
 from library.models import (
@@ -52,6 +54,18 @@ class LessonNotFound(LessonError):
 
 class LessonConflict(LessonError):
     """The lesson's state forbids the operation now (HTTP 409): still publishing, gate closed."""
+
+
+@contextmanager
+def _unit(db: Database) -> Iterator[Session]:
+    """``db.session()`` for lesson work. Two people (or tabs) at once: when one deletes a lesson
+    while the other edits it, the edit's UPDATE matches no row; say so (409) rather than 500."""
+    try:
+        with db.session() as session:
+            yield session
+    except StaleDataError:
+        raise LessonConflict("the lesson was changed or deleted by someone else meanwhile: "
+                             "reload it and try again") from None
 
 
 class LessonStatus(str, Enum):
@@ -264,7 +278,7 @@ def create_lesson(
     instructors: Sequence[str] = (), specialty: str = "", created_by: int | None = None,
 ) -> LessonInfo:
     """A draft lesson of a finished recording; its markers become the chapters."""
-    with db.session() as session:
+    with _unit(db) as session:
         existing = session.scalar(select(Lesson.id).where(Lesson.recording_id == recording_id))
         if existing is not None:
             raise LessonConflict(f"recording {recording_id} already is lesson {existing}")
@@ -291,12 +305,12 @@ def create_lesson(
 
 
 def get_lesson(db: Database, lesson_id: int) -> LessonInfo:
-    with db.session() as session:
+    with _unit(db) as session:
         return _info(session, _row(session, lesson_id))
 
 
 def lesson_for_recording(db: Database, recording_id: str) -> LessonInfo | None:
-    with db.session() as session:
+    with _unit(db) as session:
         row = session.scalar(select(Lesson).where(Lesson.recording_id == recording_id))
         return None if row is None else _info(session, row)
 
@@ -310,13 +324,13 @@ def list_lessons(db: Database, *, course_ids: frozenset[int] | None = None,
                                           .where(LessonCourse.course_id.in_(course_ids))))
     if statuses is not None:
         query = query.where(Lesson.status.in_([s.value for s in statuses]))
-    with db.session() as session:
+    with _unit(db) as session:
         return [_info(session, row) for row in session.scalars(query)]
 
 
 def update_metadata(db: Database, lesson_id: int, edit: MetadataEdit,
                     course_ids: Iterable[int] | None = None) -> LessonInfo:
-    with db.session() as session:
+    with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
         for f in fields(edit):
@@ -337,7 +351,7 @@ def update_metadata(db: Database, lesson_id: int, edit: MetadataEdit,
 def set_trim(db: Database, lesson_id: int, start: float | None, end: float | None
              ) -> LessonInfo:
     """The published part of the recording; the cut lands on the keyframe at or before start."""
-    with db.session() as session:
+    with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
         duration = row.recording_duration
@@ -361,7 +375,7 @@ def set_chapters(db: Database, lesson_id: int, chapters: Sequence[ChapterDraft])
     The list's order is the chapters' order, and it must follow their start times: a chapter
     is a place in the video, so moving it earlier in the list means giving it an earlier start.
     """
-    with db.session() as session:
+    with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
         current = {c.id: c for c in session.scalars(
@@ -394,7 +408,7 @@ def set_chapters(db: Database, lesson_id: int, chapters: Sequence[ChapterDraft])
 
 
 def add_note(db: Database, lesson_id: int, at: float, text: str, author: str = "") -> NoteInfo:
-    with db.session() as session:
+    with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
         at = _seconds("note time", at, row.recording_duration)
@@ -407,7 +421,7 @@ def add_note(db: Database, lesson_id: int, at: float, text: str, author: str = "
 
 
 def delete_note(db: Database, lesson_id: int, note_id: int) -> None:
-    with db.session() as session:
+    with _unit(db) as session:
         _editable(_row(session, lesson_id))
         note = session.get(LessonNote, note_id)
         if note is None or note.lesson_id != lesson_id:
@@ -418,7 +432,7 @@ def delete_note(db: Database, lesson_id: int, note_id: int) -> None:
 def set_hidden_segments(db: Database, lesson_id: int, segments: Sequence[Segment]
                         ) -> LessonInfo:
     """Segments the published lesson skips; overlapping ones are merged."""
-    with db.session() as session:
+    with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
         checked: list[Segment] = []
@@ -447,7 +461,7 @@ def merge_segments(segments: Iterable[Segment]) -> list[Segment]:
 def confirm_privacy(db: Database, lesson_id: int, *, consent: bool, deidentified: bool,
                     user_id: int | None) -> LessonInfo:
     """Record the curator's confirmation (or withdrawal) of consent and de-identification."""
-    with db.session() as session:
+    with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
         row.consent_confirmed, row.deidentification_confirmed = consent, deidentified
@@ -488,7 +502,7 @@ class Published:
 
 def delete_lesson(db: Database, lesson_id: int) -> None:
     """Forget a lesson that is not in the library (draft, failed, unpublished)."""
-    with db.session() as session:
+    with _unit(db) as session:
         row = _row(session, lesson_id)
         if row.status in (LessonStatus.PUBLISHING.value, LessonStatus.PUBLISHED.value):
             raise LessonConflict(f"lesson {lesson_id} is {row.status}: unpublish it first")

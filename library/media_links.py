@@ -102,7 +102,7 @@ class MediaLinkSigner:
         if not expires or not signature:
             raise MediaLinkInvalid("this media link is incomplete (exp and sig are needed): "
                                    "open the lesson page again for a fresh link")
-        if not expires.isdigit() or len(expires) > 12:
+        if not re.fullmatch(r"[0-9]{1,12}", expires):  # isdigit() would let '²' reach int()
             raise MediaLinkInvalid("this media link is damaged: open the lesson page again")
         expected = self._sign(lesson_id, file, user, int(expires))
         # Signature first: "expired" is said only of a link we really issued, so a forged

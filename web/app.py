@@ -37,6 +37,7 @@ from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
 from web.cors import WebRtcCors
 from web.demo import prepare_demo_media
+from web.deps import validation_status
 from web.live import LiveRooms
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
@@ -223,6 +224,6 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         problems = [
             f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
         ]
-        return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=validation_status(exc))
 
     return app

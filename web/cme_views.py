@@ -230,7 +230,7 @@ def findings_out(programme_id: int, findings: list[Finding]) -> CheckOut:
 
 
 def _unit_label(programme: Programme, unit: str, titles: dict[int, str]) -> str:
-    if unit.isdigit() and int(unit) in titles:
+    if unit.isascii() and unit.isdigit() and int(unit) in titles:  # not '²': int() refuses it
         return f"live session {unit} · {titles[int(unit)]}"
     for item in programme.agenda:
         if item.ref == unit:

@@ -1,6 +1,7 @@
 """What the routes share: typed dependencies on the application state, and the HTTP pieces
 more than one router needs (``*_or_404``, the organiser roles, reading an SDP offer, the
-lesson a caller may watch).
+lesson a caller may watch), and the bounded number types every route declares its ids and
+counts with.
 
 Route modules import from here, never from one another. A route takes what it needs as a
 parameter (``db: DbDep``, ``live: LiveDep``...) instead of reaching into ``request.app.state``.
@@ -12,7 +13,10 @@ import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field
 
 from config.settings import Settings
 from library.cme import audit
@@ -64,6 +68,32 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 RecordingsDep = Annotated[RoomRecordings, Depends(_recordings)]
 VaultDep = Annotated[CnpVault, Depends(_vault)]
 MediaLinksDep = Annotated[MediaLinkSigner, Depends(_media_links)]
+
+# -- numbers at the edge ---------------------------------------------------------------------
+# A number that does not fit the database's 64-bit INTEGER/BIGINT used to reach the driver and
+# come back as a 500 (OverflowError). Every id and count a request carries is one of these
+# types, so it is refused before any route code runs; tests/web/test_number_bounds.py fails
+# when a route declares an integer path or query parameter without both bounds.
+
+MAX_ID = 2**63 - 1
+# Rows are numbered from 1 by both databases: 0 and below name nothing either.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# An id in a path: out of range is "no such resource", 404 (see ``validation_status``).
+IdPath = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+# An optional id filter in a query string: out of range is a bad request, 422.
+IdQuery = Annotated[Id | None, Query()]
+# Paging: a page or offset past a billion rows is a mistake, not a request to honour.
+MAX_OFFSET = 10**9
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_OFFSET)]
+
+
+def validation_status(exc: RequestValidationError) -> int:
+    """404 when only the path was wrong (``/lessons/99999999999999999999`` names no lesson),
+    422 when the query or body was."""
+    locations = {error["loc"][0] for error in exc.errors() if error.get("loc")}
+    return status.HTTP_404_NOT_FOUND if locations == {"path"} else status.HTTP_422_UNPROCESSABLE_CONTENT
+
 
 # -- rooms -----------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ LIST_HINT = "`medroom devices` lists the devices present"
 
 def device_path(device: str | int) -> Path:
     """`/dev/videoN` for an index, the path itself otherwise (e.g. a /dev/v4l/by-id link)."""
-    if isinstance(device, int) or device.isdigit():
+    if isinstance(device, int) or (device.isascii() and device.isdigit()):
         return Path(f"/dev/video{int(device)}")
     return Path(device)
 

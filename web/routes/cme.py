@@ -54,7 +54,7 @@ from web.cme_views import (
     num,
     steps_out,
 )
-from web.deps import DbDep, Organiser, log_programme_action, programme_or_404
+from web.deps import DbDep, IdPath, IdQuery, Organiser, log_programme_action, programme_or_404
 
 router = APIRouter(tags=["cme"])
 
@@ -260,14 +260,14 @@ async def list_all(request: Request, db: DbDep, principal: Organiser) -> list[Pr
 @router.get("/api/cme/programmes/{programme_id}", response_model=ProgrammeOut,
             summary="One programme, with its full model")
 async def read(request: Request, db: DbDep,
-               programme_id: int, principal: Organiser) -> ProgrammeOut:
+               programme_id: IdPath, principal: Organiser) -> ProgrammeOut:
     return programme_out(await programme_or_404(db, programme_id))
 
 
 @router.put("/api/cme/programmes/{programme_id}", response_model=ProgrammeOut,
             summary="Replace a draft programme")
 async def update(
-    request: Request, db: DbDep, programme_id: int, body: ProgrammeIn, principal: Organiser
+    request: Request, db: DbDep, programme_id: IdPath, body: ProgrammeIn, principal: Organiser
 ) -> ProgrammeOut:
     programme = _programme(body)
     try:
@@ -286,7 +286,7 @@ async def update(
 @router.post("/api/cme/programmes/{programme_id}/submit", response_model=ProgrammeOut,
              summary="Submit a draft; refused (409) while the checker finds errors")
 async def submit(request: Request, db: DbDep,
-                 programme_id: int, principal: Organiser) -> ProgrammeOut:
+                 programme_id: IdPath, principal: Organiser) -> ProgrammeOut:
     try:
         info = await asyncio.to_thread(submit_programme, db, programme_id)
     except CmeStoreError as exc:
@@ -298,7 +298,7 @@ async def submit(request: Request, db: DbDep,
 
 @router.get("/api/cme/programmes/{programme_id}/check", response_model=CheckOut,
             summary="What the programme breaks, each finding with its article")
-async def check(request: Request, db: DbDep, programme_id: int, principal: Organiser) -> CheckOut:
+async def check(request: Request, db: DbDep, programme_id: IdPath, principal: Organiser) -> CheckOut:
     info = await programme_or_404(db, programme_id)
     questions = await asyncio.to_thread(bank_size, db, programme_id)
     return findings_out(
@@ -309,7 +309,7 @@ async def check(request: Request, db: DbDep, programme_id: int, principal: Organ
 @router.get("/api/cme/programmes/{programme_id}/credits", response_model=CreditsOut,
             summary="The credits a full participant earns, with how they were computed")
 async def credits(request: Request, db: DbDep,
-                  programme_id: int, principal: Organiser) -> CreditsOut:
+                  programme_id: IdPath, principal: Organiser) -> CreditsOut:
     info = await programme_or_404(db, programme_id)
     return credits_out(
         info.id, info.programme, await asyncio.to_thread(programme_credits, info.programme)
@@ -319,7 +319,7 @@ async def credits(request: Request, db: DbDep,
 @router.get("/api/cme/programmes/{programme_id}/attendance", response_model=AttendanceOut,
             summary="Each viewer's presence and credits, from the recorded viewer sessions")
 async def attendance(request: Request, db: DbDep,
-                     programme_id: int, principal: Organiser) -> AttendanceOut:
+                     programme_id: IdPath, principal: Organiser) -> AttendanceOut:
     info = await programme_or_404(db, programme_id)
     result = await asyncio.to_thread(attendance_out, db, info)
     await log_programme_action(
@@ -336,7 +336,7 @@ class PreviewOut(BaseModel):
 @router.post("/api/cme/preview", response_model=PreviewOut,
              summary="Check a programme and compute its credits without saving it")
 async def preview(request: Request, db: DbDep, body: ProgrammeIn, principal: Organiser,
-                  programme_id: int | None = None) -> PreviewOut:
+                  programme_id: IdQuery = None) -> PreviewOut:
     """What the programme editor shows beside the form while the organiser types."""
     programme = _programme(body)
     questions = None

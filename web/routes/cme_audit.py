@@ -17,7 +17,15 @@ from library.cme.audit_report import AuditReport, audit_report
 from library.cme.store import ProgrammeInfo, get_programme, list_programmes
 from library.db import Database
 from web.auth import audit_actor, csrf_token, page_user
-from web.deps import ORGANISER_ROLES, DbDep, Organiser, SettingsDep, programme_or_404
+from web.deps import (
+    ORGANISER_ROLES,
+    DbDep,
+    IdPath,
+    IdQuery,
+    Organiser,
+    SettingsDep,
+    programme_or_404,
+)
 from web.templates import templates
 
 PAGE_ZONE = ZoneInfo("Europe/Bucharest")
@@ -68,7 +76,7 @@ def _report(settings: Settings, db: Database, info: ProgrammeInfo,
 async def read_log(
     request: Request, db: DbDep,
     principal: Organiser,
-    programme_id: int | None = None,
+    programme_id: IdQuery = None,
     actor: str | None = None,
     action: str | None = None,
     target: str | None = None,
@@ -85,7 +93,7 @@ async def read_log(
 
 @router.get("/api/cme/programmes/{programme_id}/audit-report", response_model=AuditReport,
             summary="Mismatches between the access log and the attendance and test records")
-async def read_report(request: Request, db: DbDep, settings: SettingsDep, programme_id: int,
+async def read_report(request: Request, db: DbDep, settings: SettingsDep, programme_id: IdPath,
                       principal: Organiser) -> AuditReport:
     info = await programme_or_404(db, programme_id)
     report = await asyncio.to_thread(

@@ -33,6 +33,7 @@ from web.cme_views import CertificateOut, certificate_out
 from web.deps import (
     ORGANISER_ROLES,
     DbDep,
+    IdPath,
     Organiser,
     SettingsDep,
     StateDep,
@@ -66,7 +67,7 @@ def verify_url(request: Request, settings: Settings, number: str) -> str:
 @router.post("/api/cme/programmes/{programme_id}/certificates", response_model=IssueOut,
              summary="Issue certificates to every qualifying participant (art. 26)")
 async def issue(request: Request, db: DbDep, vault: VaultDep,
-                programme_id: int, principal: Organiser) -> IssueOut:
+                programme_id: IdPath, principal: Organiser) -> IssueOut:
     info = await programme_or_404(db, programme_id)
     try:
         report = await asyncio.to_thread(
@@ -114,7 +115,7 @@ async def revoke(request: Request, db: DbDep, number: str, body: RevokeIn,
 
 @router.get("/api/cme/programmes/{programme_id}/certificates",
             response_model=list[CertificateOut], summary="A programme's certificates")
-async def programme_certificates(request: Request, db: DbDep, programme_id: int,
+async def programme_certificates(request: Request, db: DbDep, programme_id: IdPath,
                                  principal: Organiser) -> list[CertificateOut]:
     await programme_or_404(db, programme_id)
     certs = await asyncio.to_thread(certificates_of_programme, db, programme_id)

@@ -34,7 +34,14 @@ from library.cme.store import (
 from library.db import Database
 from web.auth import Principal, audit_actor, csrf_token, page_user
 from web.cme_views import KIND_LABELS, attendance_out, doctor_page, findings_out
-from web.deps import ORGANISER_ROLES, DbDep, VaultDep, log_programme_action, programme_or_404
+from web.deps import (
+    ORGANISER_ROLES,
+    DbDep,
+    IdPath,
+    VaultDep,
+    log_programme_action,
+    programme_or_404,
+)
 from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -110,7 +117,7 @@ def _hours_minutes(seconds: int) -> str:
 
 @router.get("/cme/programmes/{programme_id}", response_class=HTMLResponse,
             include_in_schema=False)
-async def programme_page(request: Request, db: DbDep, programme_id: int) -> Response:
+async def programme_page(request: Request, db: DbDep, programme_id: IdPath) -> Response:
     user = page_user(request)
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse("/cme", status_code=303)
@@ -161,5 +168,5 @@ async def new_programme_page(request: Request, db: DbDep) -> Response:
 
 @router.get("/cme/programmes/{programme_id}/edit", response_class=HTMLResponse,
             include_in_schema=False)
-async def edit_programme_page(request: Request, db: DbDep, programme_id: int) -> Response:
+async def edit_programme_page(request: Request, db: DbDep, programme_id: IdPath) -> Response:
     return await _editor(request, db, programme_id)

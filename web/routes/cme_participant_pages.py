@@ -14,7 +14,7 @@ from library.cme.participant_list import may_handle_cnps, participant_list
 from library.cme.store import ProgrammeStatus
 from web.auth import audit_actor, csrf_token, page_user
 from web.cme_views import KIND_LABELS, doctor_page, list_out
-from web.deps import ORGANISER_ROLES, DbDep, VaultDep, programme_or_404
+from web.deps import ORGANISER_ROLES, DbDep, IdPath, VaultDep, programme_or_404
 from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +28,7 @@ async def my_page(request: Request, db: DbDep, vault: VaultDep) -> Response:
 
 @router.get("/cme/programmes/{programme_id}/participants", response_class=HTMLResponse)
 async def participants_page(request: Request, db: DbDep, vault: VaultDep,
-                            programme_id: int) -> Response:
+                            programme_id: IdPath) -> Response:
     user = page_user(request)
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse("/cme/me", status_code=303)

@@ -48,7 +48,7 @@ from web.cme_views import (
     profile_out,
     score,
 )
-from web.deps import DbDep, Organiser, VaultDep, programme_or_404
+from web.deps import DbDep, IdPath, Organiser, VaultDep, programme_or_404
 
 router = APIRouter(tags=["cme participants"])
 
@@ -148,7 +148,7 @@ async def my_score(db: DbDep, vault: VaultDep, principal: Viewer) -> ScoreOut:
 
 @router.get("/api/cme/programmes/{programme_id}/participants", response_model=ParticipantListOut,
             summary="The participant list (art. 6 alin. (5)), CNPs masked")
-async def participants(request: Request, db: DbDep, vault: VaultDep, programme_id: int,
+async def participants(request: Request, db: DbDep, vault: VaultDep, programme_id: IdPath,
                        principal: Organiser) -> ParticipantListOut:
     info = await programme_or_404(db, programme_id)
     plist = await asyncio.to_thread(participant_list, db, vault, info)
@@ -162,7 +162,7 @@ async def participants(request: Request, db: DbDep, vault: VaultDep, programme_i
 @router.get("/api/cme/programmes/{programme_id}/participants.{fmt}",
             summary="The participant list as CSV, xlsx or printable PDF")
 async def export_participants(
-    request: Request, db: DbDep, vault: VaultDep, programme_id: int, fmt: str,
+    request: Request, db: DbDep, vault: VaultDep, programme_id: IdPath, fmt: str,
     principal: Organiser,
     cnp: Annotated[Literal["masked", "full"], Query(
         description="full: the CNPs as the College needs them (admin or the programme's"
@@ -198,7 +198,7 @@ async def export_participants(
 
 @router.post("/api/cme/programmes/{programme_id}/participants/{person_id}/cnp",
              response_model=CnpOut, summary="Reveal one participant's CNP (logged)")
-async def reveal(request: Request, db: DbDep, vault: VaultDep, programme_id: int, person_id: str,
+async def reveal(request: Request, db: DbDep, vault: VaultDep, programme_id: IdPath, person_id: str,
                  principal: Organiser) -> Response:
     info = await programme_or_404(db, programme_id)
     if not may_handle_cnps(principal.role, principal.user_id, info):

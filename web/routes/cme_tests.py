@@ -33,7 +33,7 @@ from library.db import Database
 from library.models import utcnow
 from web.auth import Principal, Viewer, audit_actor, csrf_token, page_user
 from web.cme_quiz_views import AttemptOut, TestInfoOut, attempt_out, test_info
-from web.deps import ORGANISER_ROLES, DbDep, Organiser, programme_or_404
+from web.deps import ORGANISER_ROLES, DbDep, IdPath, Organiser, programme_or_404
 from web.templates import templates
 
 router = APIRouter(tags=["cme tests"])
@@ -105,7 +105,7 @@ def _bank_out(info: ProgrammeInfo, bank: list[Question]) -> BankOut:
 @router.get("/api/cme/programmes/{programme_id}/questions", response_model=BankOut,
             summary="The final test's question bank, with the correct answers (organisers)")
 async def read_bank(request: Request, db: DbDep,
-                    programme_id: int, principal: Organiser) -> BankOut:
+                    programme_id: IdPath, principal: Organiser) -> BankOut:
     info = await programme_or_404(db, programme_id)
     bank = await asyncio.to_thread(question_bank, db, programme_id)
     await asyncio.to_thread(
@@ -118,7 +118,7 @@ async def read_bank(request: Request, db: DbDep,
 @router.put("/api/cme/programmes/{programme_id}/questions", response_model=BankOut,
             summary="Replace the question bank; past attempts keep the questions they drew")
 async def write_bank(
-    request: Request, db: DbDep, programme_id: int, body: BankIn, principal: Organiser
+    request: Request, db: DbDep, programme_id: IdPath, body: BankIn, principal: Organiser
 ) -> BankOut:
     info = await programme_or_404(db, programme_id)
     questions = []
@@ -141,7 +141,7 @@ async def write_bank(
 @router.get("/api/cme/programmes/{programme_id}/attempts", response_model=list[dict[str, Any]],
             summary="Every attempt at the final test and its score (organisers)")
 async def list_attempts(
-    request: Request, db: DbDep, programme_id: int, principal: Organiser
+    request: Request, db: DbDep, programme_id: IdPath, principal: Organiser
 ) -> list[dict[str, Any]]:
     await programme_or_404(db, programme_id)
     now = utcnow()
@@ -158,7 +158,7 @@ async def list_attempts(
 @router.get("/api/cme/programmes/{programme_id}/test", response_model=TestInfoOut,
             summary="The final test: when it is open, its rules, and my attempts")
 async def read_test(request: Request, db: DbDep,
-                    programme_id: int, principal: Viewer) -> TestInfoOut:
+                    programme_id: IdPath, principal: Viewer) -> TestInfoOut:
     _account(principal)
     info = await programme_or_404(db, programme_id)
     return await asyncio.to_thread(_test_info, db, info, principal.subject)
@@ -166,7 +166,7 @@ async def read_test(request: Request, db: DbDep,
 
 @router.post("/api/cme/programmes/{programme_id}/test/attempts", response_model=AttemptOut,
              status_code=201, summary="Start an attempt (or get back the one still running)")
-async def start(request: Request, db: DbDep, programme_id: int, principal: Viewer) -> AttemptOut:
+async def start(request: Request, db: DbDep, programme_id: IdPath, principal: Viewer) -> AttemptOut:
     _account(principal)
     await programme_or_404(db, programme_id)
     try:
@@ -213,7 +213,7 @@ async def answer(
 
 @router.get("/cme/programmes/{programme_id}/test", response_class=HTMLResponse,
             include_in_schema=False)
-async def test_page(request: Request, db: DbDep, programme_id: int) -> Response:
+async def test_page(request: Request, db: DbDep, programme_id: IdPath) -> Response:
     user = page_user(request)
     info = await programme_or_404(db, programme_id)
     data = await asyncio.to_thread(_test_info, db, info, user.subject)
@@ -224,7 +224,7 @@ async def test_page(request: Request, db: DbDep, programme_id: int) -> Response:
 
 @router.get("/cme/programmes/{programme_id}/questions", response_class=HTMLResponse,
             include_in_schema=False)
-async def bank_page(request: Request, db: DbDep, programme_id: int) -> Response:
+async def bank_page(request: Request, db: DbDep, programme_id: IdPath) -> Response:
     user = page_user(request)
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse(f"/cme/programmes/{programme_id}/test", status_code=303)

@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSati
 
 from library.media_links import MediaLinkError, media_type
 from web.auth import Viewer
-from web.deps import DbDep, MediaLinksDep, SettingsDep, lesson_folder, lesson_for
+from web.deps import DbDep, IdPath, MediaLinksDep, SettingsDep, lesson_folder, lesson_for
 
 router = APIRouter(tags=["media"])
 # Browsers may keep a media file while the link is valid, shared caches never (links are
@@ -48,7 +48,7 @@ class MediaFileResponse(FileResponse):
             responses={206: {"description": "Partial content"},
                        403: {"description": "Link expired, altered or not yours"},
                        416: {"description": "Range not satisfiable"}})
-async def lesson_file(db: DbDep, settings: SettingsDep, links: MediaLinksDep, lesson_id: int,
+async def lesson_file(db: DbDep, settings: SettingsDep, links: MediaLinksDep, lesson_id: IdPath,
                       file: str, principal: Viewer,
                       exp: str | None = None, sig: str | None = None) -> Response:
     try:

@@ -41,6 +41,7 @@ from recorder.manifest import ManifestError
 from recorder.timeline import Timeline
 from room_controller.dicom.upload import UploadError, UploadLimits
 from web.auth import Principal, Viewer, require_roles
+from web.deps import IdPath, IdQuery
 from web.library_schemas import (
     AttachmentOut,
     ChapterIn,
@@ -164,7 +165,7 @@ async def _course_staff(request: Request, principal: Principal, course_id: int) 
 
 @router.get("/courses/{course_id}/members", response_model=list[MemberOut],
             summary="A course's instructors and students")
-async def list_members(request: Request, course_id: int, principal: Staff) -> list[MemberOut]:
+async def list_members(request: Request, course_id: IdPath, principal: Staff) -> list[MemberOut]:
     await _course_staff(request, principal, course_id)
     members = await _call(courses.list_members, _db(request), course_id)
     return [MemberOut(user_id=m.user_id, username=m.username, display_name=m.display_name,
@@ -173,7 +174,7 @@ async def list_members(request: Request, course_id: int, principal: Staff) -> li
 
 @router.put("/courses/{course_id}/members/{user_id}", response_model=MemberOut,
             summary="Enrol a student or add an instructor (or change their role)")
-async def set_member(request: Request, course_id: int, user_id: int, body: MemberIn,
+async def set_member(request: Request, course_id: IdPath, user_id: IdPath, body: MemberIn,
                      principal: Curator) -> MemberOut:
     m = await _call(courses.set_member, _db(request), course_id, user_id, body.role)
     return MemberOut(user_id=m.user_id, username=m.username, display_name=m.display_name,
@@ -182,7 +183,7 @@ async def set_member(request: Request, course_id: int, user_id: int, body: Membe
 
 @router.delete("/courses/{course_id}/members/{user_id}", status_code=204,
                summary="Remove a member from a course")
-async def remove_member(request: Request, course_id: int, user_id: int,
+async def remove_member(request: Request, course_id: IdPath, user_id: IdPath,
                         principal: Curator) -> None:
     await _call(courses.remove_member, _db(request), course_id, user_id)
 
@@ -248,7 +249,7 @@ async def create_lesson(request: Request, body: LessonCreateIn, principal: Staff
 @router.get("/lessons", response_model=list[LessonOut],
             summary="Lessons the caller may see (students: published, enrolled courses)")
 async def list_lessons(request: Request, principal: Viewer,
-                       course_id: int | None = None) -> list[LessonOut]:
+                       course_id: IdQuery = None) -> list[LessonOut]:
     access = await _access(request, principal)
     db = _db(request)
     wanted = None if course_id is None else frozenset({course_id})
@@ -266,14 +267,14 @@ async def list_lessons(request: Request, principal: Viewer,
 
 
 @router.get("/lessons/{lesson_id}", response_model=LessonOut, summary="One lesson")
-async def get_lesson(request: Request, lesson_id: int, principal: Viewer) -> LessonOut:
+async def get_lesson(request: Request, lesson_id: IdPath, principal: Viewer) -> LessonOut:
     lesson = await _lesson(request, principal, lesson_id, curate=False)
     return await _lesson_out(request, lesson, principal)
 
 
 @router.patch("/lessons/{lesson_id}", response_model=LessonOut,
               summary="Change title, metadata or courses")
-async def edit_lesson(request: Request, lesson_id: int, body: LessonEditIn,
+async def edit_lesson(request: Request, lesson_id: IdPath, body: LessonEditIn,
                       principal: Staff) -> LessonOut:
     await _lesson(request, principal, lesson_id, curate=True)
     access = await _access(request, principal)
@@ -288,14 +289,14 @@ async def edit_lesson(request: Request, lesson_id: int, body: LessonEditIn,
 
 @router.delete("/lessons/{lesson_id}", status_code=204,
                summary="Delete a lesson that is not in the library (the recording stays)")
-async def delete_lesson(request: Request, lesson_id: int, principal: Staff) -> None:
+async def delete_lesson(request: Request, lesson_id: IdPath, principal: Staff) -> None:
     await _lesson(request, principal, lesson_id, curate=True)
     await _call(lessons.delete_lesson, _db(request), lesson_id)
 
 
 @router.put("/lessons/{lesson_id}/trim", response_model=LessonOut,
             summary="Trim start and end (session seconds; cut at the keyframe before start)")
-async def set_trim(request: Request, lesson_id: int, body: TrimIn,
+async def set_trim(request: Request, lesson_id: IdPath, body: TrimIn,
                    principal: Staff) -> LessonOut:
     await _lesson(request, principal, lesson_id, curate=True)
     lesson = await _call(lessons.set_trim, _db(request), lesson_id, body.start, body.end)
@@ -304,7 +305,7 @@ async def set_trim(request: Request, lesson_id: int, body: TrimIn,
 
 @router.put("/lessons/{lesson_id}/chapters", response_model=LessonOut,
             summary="Replace the chapter list: rename, move, reorder, add, drop")
-async def set_chapters(request: Request, lesson_id: int, body: list[ChapterIn],
+async def set_chapters(request: Request, lesson_id: IdPath, body: list[ChapterIn],
                        principal: Staff) -> LessonOut:
     await _lesson(request, principal, lesson_id, curate=True)
     drafts = [ChapterDraft(c.title, c.start, c.id) for c in body]
@@ -314,7 +315,7 @@ async def set_chapters(request: Request, lesson_id: int, body: list[ChapterIn],
 
 @router.put("/lessons/{lesson_id}/hidden", response_model=LessonOut,
             summary="Segments the published lesson skips (session seconds)")
-async def set_hidden(request: Request, lesson_id: int, body: list[SegmentIn],
+async def set_hidden(request: Request, lesson_id: IdPath, body: list[SegmentIn],
                      principal: Staff) -> LessonOut:
     await _lesson(request, principal, lesson_id, curate=True)
     segments = [Segment(s.start, s.end) for s in body]
@@ -324,7 +325,7 @@ async def set_hidden(request: Request, lesson_id: int, body: list[SegmentIn],
 
 @router.post("/lessons/{lesson_id}/notes", status_code=201, response_model=NoteInfo,
              summary="Add a note at a time of the recording")
-async def add_note(request: Request, lesson_id: int, body: NoteIn, principal: Staff) -> NoteInfo:
+async def add_note(request: Request, lesson_id: IdPath, body: NoteIn, principal: Staff) -> NoteInfo:
     await _lesson(request, principal, lesson_id, curate=True)
     note = await _call(lessons.add_note, _db(request), lesson_id, body.at, body.text,
                        principal.display_name or principal.subject)
@@ -333,7 +334,7 @@ async def add_note(request: Request, lesson_id: int, body: NoteIn, principal: St
 
 @router.delete("/lessons/{lesson_id}/notes/{note_id}", status_code=204,
                summary="Delete a note")
-async def delete_note(request: Request, lesson_id: int, note_id: int,
+async def delete_note(request: Request, lesson_id: IdPath, note_id: IdPath,
                       principal: Staff) -> None:
     await _lesson(request, principal, lesson_id, curate=True)
     await _call(lessons.delete_note, _db(request), lesson_id, note_id)
@@ -341,7 +342,7 @@ async def delete_note(request: Request, lesson_id: int, note_id: int,
 
 @router.put("/lessons/{lesson_id}/privacy", response_model=LessonOut,
             summary="Confirm (or withdraw) patient consent and de-identification")
-async def set_privacy(request: Request, lesson_id: int, body: PrivacyIn,
+async def set_privacy(request: Request, lesson_id: IdPath, body: PrivacyIn,
                       principal: Curator) -> LessonOut:
     lesson = await _call(lessons.confirm_privacy, _db(request), lesson_id,
                          consent=body.consent, deidentified=body.deidentified,
@@ -352,7 +353,7 @@ async def set_privacy(request: Request, lesson_id: int, body: PrivacyIn,
 # -- publishing ------------------------------------------------------------------------------------
 @router.post("/lessons/{lesson_id}/publish", status_code=202, response_model=JobInfo,
              summary="Queue publishing (409 until consent and de-identification are confirmed)")
-async def publish(request: Request, lesson_id: int, principal: Staff) -> JobInfo:
+async def publish(request: Request, lesson_id: IdPath, principal: Staff) -> JobInfo:
     await _lesson(request, principal, lesson_id, curate=True)
     state = _state(request)
     job = await _call(jobs.request_publish, state.db, lesson_id,
@@ -363,7 +364,7 @@ async def publish(request: Request, lesson_id: int, principal: Staff) -> JobInfo
 
 @router.post("/lessons/{lesson_id}/unpublish", response_model=LessonOut,
              summary="Take a published lesson out of the library")
-async def unpublish(request: Request, lesson_id: int, principal: Staff) -> LessonOut:
+async def unpublish(request: Request, lesson_id: IdPath, principal: Staff) -> LessonOut:
     await _lesson(request, principal, lesson_id, curate=True)
     state = _state(request)
     lesson = await _call(jobs.unpublish, state.db, lesson_id, state.settings.resolved_library_dir)
@@ -372,7 +373,7 @@ async def unpublish(request: Request, lesson_id: int, principal: Staff) -> Lesso
 
 @router.get("/lessons/{lesson_id}/job", response_model=JobInfo,
             summary="The lesson's latest publishing job: state, step, percent, error")
-async def lesson_job(request: Request, lesson_id: int, principal: Staff) -> JobInfo:
+async def lesson_job(request: Request, lesson_id: IdPath, principal: Staff) -> JobInfo:
     await _lesson(request, principal, lesson_id, curate=True)
     job = await asyncio.to_thread(jobs.latest_job, _db(request), lesson_id)
     if job is None:
@@ -381,7 +382,7 @@ async def lesson_job(request: Request, lesson_id: int, principal: Staff) -> JobI
 
 
 @router.get("/jobs/{job_id}", response_model=JobInfo, summary="A publishing job")
-async def get_job(request: Request, job_id: int, principal: Staff) -> JobInfo:
+async def get_job(request: Request, job_id: IdPath, principal: Staff) -> JobInfo:
     job = await _call(jobs.get_job, _db(request), job_id)
     await _lesson(request, principal, job.lesson_id, curate=True)
     return job
@@ -389,7 +390,7 @@ async def get_job(request: Request, job_id: int, principal: Staff) -> JobInfo:
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobInfo,
              summary="Queue a failed publishing job again")
-async def retry_job(request: Request, job_id: int, principal: Staff) -> JobInfo:
+async def retry_job(request: Request, job_id: IdPath, principal: Staff) -> JobInfo:
     state = _state(request)
     job = await _call(jobs.get_job, state.db, job_id)
     await _lesson(request, principal, job.lesson_id, curate=True)
@@ -403,7 +404,7 @@ async def retry_job(request: Request, job_id: int, principal: Staff) -> JobInfo:
              summary="Attach DICOM files: de-identified (PS3.15 Annex E) before they are stored",
              openapi_extra=upload_body("DICOM files, or zip files of them (limits: "
                                        "MEDROOM_UPLOAD_MAX_*)."))
-async def attach(request: Request, lesson_id: int, principal: Staff) -> AttachmentOut:
+async def attach(request: Request, lesson_id: IdPath, principal: Staff) -> AttachmentOut:
     await _lesson(request, principal, lesson_id, curate=True)
     state = _state(request)
     limits = UploadLimits.from_settings(state.settings)
@@ -422,7 +423,7 @@ async def attach(request: Request, lesson_id: int, principal: Staff) -> Attachme
 
 @router.get("/lessons/{lesson_id}/attachments", response_model=list[AttachmentOut],
             summary="The lesson's de-identified attachments")
-async def list_attachments(request: Request, lesson_id: int,
+async def list_attachments(request: Request, lesson_id: IdPath,
                            principal: Staff) -> list[AttachmentOut]:
     await _lesson(request, principal, lesson_id, curate=True)
     found = await asyncio.to_thread(attachments.list_attachments, _db(request), lesson_id)

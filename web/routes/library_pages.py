@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from library.users import Role
 from web.auth import Principal, csrf_token, page_user
+from web.deps import IdPath
 from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -35,7 +36,7 @@ async def curate(request: Request) -> Response:
 
 
 @router.get("/library/lessons/{lesson_id}/edit", response_class=HTMLResponse)
-async def lesson_editor(request: Request, lesson_id: int) -> Response:
+async def lesson_editor(request: Request, lesson_id: IdPath) -> Response:
     user = _staff(request)
     return templates.TemplateResponse(request, "lesson_edit.html",
                                       _context(request, user, lesson_id=lesson_id))

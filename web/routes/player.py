@@ -36,7 +36,7 @@ from library.viewing import (
     watchable_lesson,
 )
 from web.auth import Principal, Viewer, csrf_token, page_user
-from web.deps import DbDep, StateDep, lesson_folder, lesson_for, watcher
+from web.deps import DbDep, IdPath, StateDep, lesson_folder, lesson_for, watcher
 from web.player_schemas import (
     ChapterOut,
     NoteOut,
@@ -127,7 +127,7 @@ def start_playback(state: AppState, lesson: LessonInfo, principal: Principal) ->
 
 @router.get("/api/lessons/{lesson_id}/playback", response_model=PlaybackOut,
             summary="Start watching: signed media links, chapters, notes, drawings, resume point")
-async def get_playback(state: StateDep, lesson_id: int, principal: Viewer) -> PlaybackOut:
+async def get_playback(state: StateDep, lesson_id: IdPath, principal: Viewer) -> PlaybackOut:
     lesson = await lesson_for(state.db, principal, lesson_id)
     try:
         return await asyncio.to_thread(start_playback, state, lesson, principal)
@@ -137,7 +137,7 @@ async def get_playback(state: StateDep, lesson_id: int, principal: Viewer) -> Pl
 
 @router.put("/api/lessons/{lesson_id}/progress", response_model=ProgressOut,
             summary="Progress ping: position and seconds watched since the last ping")
-async def put_progress(db: DbDep, lesson_id: int, body: ProgressIn,
+async def put_progress(db: DbDep, lesson_id: IdPath, body: ProgressIn,
                        principal: Viewer) -> ProgressOut:
     lesson = await lesson_for(db, principal, lesson_id)
     try:
@@ -151,7 +151,7 @@ async def put_progress(db: DbDep, lesson_id: int, body: ProgressIn,
 
 @router.get("/api/lessons/{lesson_id}/views", response_model=ViewCounts,
             summary="How often a lesson was opened and watched (curators, its instructors)")
-async def get_view_counts(db: DbDep, lesson_id: int, principal: Viewer) -> ViewCounts:
+async def get_view_counts(db: DbDep, lesson_id: IdPath, principal: Viewer) -> ViewCounts:
     try:
         lesson = await asyncio.to_thread(watchable_lesson, db, lesson_id, watcher(principal),
                                          need_media=False)
@@ -164,7 +164,7 @@ async def get_view_counts(db: DbDep, lesson_id: int, principal: Viewer) -> ViewC
 
 
 @router.get("/library/lessons/{lesson_id}", response_class=HTMLResponse, include_in_schema=False)
-async def player_page(request: Request, state: StateDep, lesson_id: int) -> Response:
+async def player_page(request: Request, state: StateDep, lesson_id: IdPath) -> Response:
     user = page_user(request)
     db = state.db
     who = watcher(user)

@@ -10,13 +10,14 @@ leaves a stopped camera, not a turning one. Consoles send moves over the room's 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TypeVar, get_args
+from typing import Annotated, TypeVar, get_args
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import Response
 
 from room_controller.ptz.controller import PtzController, UnknownCameraError
 from room_controller.ptz.visca import (
+    PRESET_MAX,
     FocusMode,
     ViscaBufferFull,
     ViscaError,
@@ -32,6 +33,8 @@ from web.schemas import PtzFocusIn, PtzHealthOut, PtzMoveIn, PtzPositionOut, Ptz
 
 router = APIRouter(prefix="/api/rooms/{room_id}/ptz", tags=["ptz"])
 T = TypeVar("T")
+# A number past the camera's presets names no preset: 404 (web.deps.validation_status).
+PresetNumber = Annotated[int, Path(ge=0, le=PRESET_MAX, description=f"0..{PRESET_MAX}")]
 
 
 def _controller(live: LiveRooms, room_id: str, camera_id: str | None = None) -> PtzController:
@@ -114,14 +117,14 @@ async def home(live: LiveDep, room_id: str, camera_id: str, principal: Controlle
 
 
 @router.put("/{camera_id}/presets/{number}", status_code=204, summary="Store a preset (0..127)")
-async def store_preset(live: LiveDep, room_id: str, camera_id: str, number: int,
+async def store_preset(live: LiveDep, room_id: str, camera_id: str, number: PresetNumber,
                        principal: Controller) -> Response:
     await _answer(_controller(live, room_id, camera_id).preset_store(camera_id, number))
     return Response(status_code=204)
 
 
 @router.post("/{camera_id}/presets/{number}/recall", status_code=204, summary="Recall a preset")
-async def recall_preset(live: LiveDep, room_id: str, camera_id: str, number: int,
+async def recall_preset(live: LiveDep, room_id: str, camera_id: str, number: PresetNumber,
                         principal: Controller) -> Response:
     await _answer(_controller(live, room_id, camera_id).preset_recall(camera_id, number))
     return Response(status_code=204)

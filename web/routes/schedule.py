@@ -11,7 +11,7 @@ from library import schedule
 from library.models import utcnow
 from library.schedule import ScheduledInfo, ScheduleError
 from web.auth import Controller
-from web.deps import DbDep, StateDep
+from web.deps import DbDep, IdPath, StateDep
 from web.schemas import ScheduledOut, ScheduleIn
 
 router = APIRouter(prefix="/api", tags=["schedule"])
@@ -51,7 +51,7 @@ async def list_planned(db: DbDep, room_id: str, principal: Controller) -> list[S
 
 @router.delete("/schedule/{session_id}", response_model=ScheduledOut,
                summary="Cancel a planned session")
-async def cancel(db: DbDep, session_id: int, principal: Controller) -> ScheduledOut:
+async def cancel(db: DbDep, session_id: IdPath, principal: Controller) -> ScheduledOut:
     info = await asyncio.to_thread(schedule.get_session, db, session_id)
     if info is None or not principal.may_use_room(info.room_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no scheduled session {session_id}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
@@ -15,7 +16,7 @@ from library.courses import CourseAccess, access_for, list_courses
 from library.db import Database
 from library.search.query import Filters, SearchError, SearchHit, SearchResults, search
 from web.auth import Principal, Viewer, csrf_token, page_user
-from web.deps import DbDep
+from web.deps import DbDep, IdQuery, Offset, PageNumber
 from web.player_schemas import FragmentOut, MatchOut, SearchHitOut, SearchOut
 from web.templates import templates
 
@@ -72,10 +73,10 @@ Text = Annotated[str | None, Query(max_length=200)]
             summary="Find lessons by words in titles, descriptions, chapters, notes and tags")
 async def api_search(
     db: DbDep, principal: Viewer, q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
-    specialty: Text = None, course: int | None = None, instructor: Text = None,
+    specialty: Text = None, course: IdQuery = None, instructor: Text = None,
     language: Text = None, date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Offset = 0,
 ) -> SearchOut:
     filters = Filters(specialty or None, course, instructor or None, language or None,
                       date_from, date_to)
@@ -95,13 +96,16 @@ async def search_page(request: Request, db: DbDep, q: str = "", specialty: str =
                       course: str = "",
                       instructor: str = "", language: str = "",
                       date_from: Annotated[str, Query(alias="from")] = "",
-                      date_to: Annotated[str, Query(alias="to")] = "", page: int = 1) -> Response:
+                      date_to: Annotated[str, Query(alias="to")] = "",
+                      page: PageNumber = 1) -> Response:
     user = page_user(request)
     form = {"q": q[:MAX_QUERY], "specialty": specialty, "course": course,
             "instructor": instructor, "language": language, "from": date_from, "to": date_to}
-    filters = Filters(specialty or None, int(course) if course.isdigit() else None,
+    # ASCII digits only: str.isdigit() also accepts '²', which int() refuses (a 500).
+    course_id = int(course) if re.fullmatch(r"[0-9]{1,18}", course) else None
+    filters = Filters(specialty or None, course_id,
                       instructor or None, language or None, _date(date_from), _date(date_to))
-    per_page, page = 20, max(1, page)
+    per_page = 20
     error, results = None, None
     try:
         results, access = await _run(db, user, form["q"], filters, per_page,
