@@ -71,6 +71,21 @@ class CmeProgrammeLiveSession(Base):
     live_session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"), primary_key=True)
 
 
+class CmeProgrammeOrganiser(Base):
+    """An account a programme names as one of its organisers (its creator is one already):
+    it acts on the programme as the creator does (``library.cme.rights``)."""
+
+    __tablename__ = "cme_programme_organisers"
+    __table_args__ = (Index("ix_cme_programme_organisers_user_id", "user_id"),)
+
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("cme_programmes.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class CmeAuditEntry(Base):
     """One line of the CME access log (art. 12 alin. (2) lit. a): append-only.
 

@@ -19,6 +19,7 @@ from library.cme.certificates import Certificate, certificates_of_user
 from library.cme.credits import programme_credits
 from library.cme.participant_list import ParticipantList
 from library.cme.participants import Grade, Profile, get_profile
+from library.cme.rights import ORGANISER_ROLES
 from library.cme.score import Attended, five_year_credits, five_years_before, score_explanation
 from library.cme.store import (
     ProgrammeInfo,
@@ -32,7 +33,6 @@ from library.cme.vault import CnpVault
 from library.db import Database
 from web.auth import Principal, csrf_token
 from web.cme_quiz_views import tests_of
-from web.deps import ORGANISER_ROLES
 from web.templates import templates
 
 # How pages and lists name the kinds of programme.

@@ -10,6 +10,7 @@ parameter (``db: DbDep``, ``live: LiveDep``...) instead of reaching into ``reque
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,12 +21,12 @@ from pydantic import Field
 
 from config.settings import Settings
 from library.cme import audit
+from library.cme.rights import ORGANISER_ROLES, may_organise
 from library.cme.store import ProgrammeInfo, get_programme
 from library.cme.vault import CnpVault
 from library.db import Database
 from library.lessons import LessonInfo
 from library.media_links import MediaLinkSigner
-from library.users import Role
 from library.viewing import Watcher, WatchError, watchable_lesson
 from room_controller.room import Room
 from web.auth import Principal, require_roles
@@ -135,7 +136,8 @@ async def read_sdp_offer(request: Request) -> str:
 
 # -- CME -------------------------------------------------------------------------------------
 
-ORGANISER_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.CURATOR)
+# The organising roles may create programmes; acting on one takes being its organiser
+# (``library.cme.rights``), which ``OrganiserOf`` checks for the routes under a programme.
 Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
 
 
@@ -144,6 +146,33 @@ async def programme_or_404(db: Database, programme_id: int) -> ProgrammeInfo:
     if info is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no CME programme {programme_id}")
     return info
+
+
+def must_organise(principal: Principal, info: ProgrammeInfo) -> None:
+    """403 unless ``principal`` organises the programme (pages ask this too)."""
+    if not may_organise(principal, info):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"you do not organise programme {info.ref!r}: only its organisers (the account that"
+            " created it and those it names) and admins act on it",
+        )
+
+
+@dataclass(frozen=True)
+class Organising:
+    """The caller, and the programme they organise."""
+
+    principal: Principal
+    info: ProgrammeInfo
+
+
+async def organiser_of_programme(db: DbDep, principal: Organiser, programme_id: int) -> Organising:
+    info = await programme_or_404(db, programme_id)
+    must_organise(principal, info)
+    return Organising(principal, info)
+
+
+OrganiserOf = Annotated[Organising, Depends(organiser_of_programme)]
 
 
 async def log_programme_action(

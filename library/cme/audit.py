@@ -98,6 +98,8 @@ class Filter:
     """Which entries to list; every field narrows, ``None`` does not."""
 
     programme_id: int | None = None
+    programme_ids: frozenset[int] | None = None
+    """Only entries of these programmes (an organiser's own; empty: none)."""
     actor: str | None = None
     action: str | None = None
     target: str | None = None
@@ -157,6 +159,8 @@ def entries(db: Database, where: Filter = Filter()) -> list[Entry]:
     query = select(CmeAuditEntry).order_by(CmeAuditEntry.at.desc(), CmeAuditEntry.id.desc())
     if where.programme_id is not None:
         query = query.where(CmeAuditEntry.programme_id == where.programme_id)
+    if where.programme_ids is not None:
+        query = query.where(CmeAuditEntry.programme_id.in_(sorted(where.programme_ids)))
     if where.actor:
         query = query.where(CmeAuditEntry.actor == where.actor)
     if where.action:

@@ -29,6 +29,7 @@ from library.cme.programme import (
     ProgrammeKind,
     Speaker,
 )
+from library.cme.rights import Account
 from library.cme.store import (
     DEFAULT_TIMEZONE,
     create_programme,
@@ -173,7 +174,8 @@ def ensure_demo_programme(
                                     (live_ids[1], "10:41", "12:12")):
             session.add(_viewer(live_id, None, "guest-rezident-7f3a", _at(day, start),
                                 _at(day, end)))
-    info = create_programme(db, _programme(day, *live_ids), created_by=instructor.id)
+    info = create_programme(db, _programme(day, *live_ids),
+                            by=Account(instructor.id, Role.INSTRUCTOR))
     submit_programme(db, info.id)
     for doctor in doctors:
         save_profile(db, vault, users[doctor.username], ProfileInput(

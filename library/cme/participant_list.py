@@ -29,7 +29,6 @@ from library.cme.pdf import FAMILY, MUTED, new_document, to_bytes
 from library.cme.store import ProgrammeInfo, presence_for
 from library.cme.vault import CnpVault
 from library.db import Database
-from library.users import Role
 
 HEADERS = (
     "Nr.", "Nume și prenume", "CNP", "Specialitatea", "Gradul profesional", "Locul de muncă",
@@ -237,12 +236,3 @@ def to_pdf(plist: ParticipantList) -> bytes:
         new_x="LMARGIN", new_y="NEXT", align="L",
     )
     return to_bytes(pdf)
-
-
-
-def may_handle_cnps(role: Role, user_id: int | None, info: ProgrammeInfo) -> bool:
-    """Who may export full CNPs or reveal one: an admin, or the organiser who created the
-    programme (whose list it is to send to the College)."""
-    if role is Role.ADMIN:
-        return True
-    return user_id is not None and user_id == info.created_by

@@ -31,12 +31,14 @@ from sqlalchemy.orm import Session
 from library.cme.attendance import AttendeeRecord
 from library.cme.checker import Severity, check_programme
 from library.cme.codec import programme_from_json, programme_to_json
+from library.cme.organisers import accounts, named, refused_links, replace_named
 from library.cme.programme import (
     Level,
     Programme,
     ProgrammeKind,
 )
 from library.cme.quiz_store import attempts_by_person, programmes_tested_by
+from library.cme.rights import Person
 from library.cme_models import CmeProgramme, CmeProgrammeLiveSession, CmeQuestion
 from library.db import Database
 from library.models import LiveSession, User, ViewerSession, utcnow
@@ -57,6 +59,10 @@ class ProgrammeNotFound(CmeStoreError):
 
 class ProgrammeConflict(CmeStoreError):
     """The request clashes with the stored state (a reused ref, a submitted programme)."""
+
+
+class LinkRefused(CmeStoreError):
+    """The agenda links a live session its author has no right over (``library.cme.rights``)."""
 
 
 class ProgrammeStatus(str, Enum):
@@ -83,6 +89,9 @@ class ProgrammeInfo:
     created_at: datetime
     updated_at: datetime
     submitted_at: datetime | None
+    organiser_ids: tuple[int, ...] = ()
+    """The accounts the programme names as organisers, besides ``created_by``."""
+    organiser_usernames: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,7 @@ def _links(session: Session, programme_id: int) -> tuple[int, ...]:
 
 
 def _info(session: Session, row: CmeProgramme) -> ProgrammeInfo:
+    organisers = named(session, row.id)
     return ProgrammeInfo(
         id=row.id, ref=row.ref, title=row.title, kind=ProgrammeKind(row.kind),
         level=Level(row.level), starts_on=row.starts_on, ends_on=row.ends_on,
@@ -172,6 +182,8 @@ def _info(session: Session, row: CmeProgramme) -> ProgrammeInfo:
         live_session_ids=_links(session, row.id),
         programme=programme_from_json(row.programme), created_by=row.created_by,
         created_at=row.created_at, updated_at=row.updated_at, submitted_at=row.submitted_at,
+        organiser_ids=tuple(i for i, _ in organisers),
+        organiser_usernames=tuple(name for _, name in organisers),
     )
 
 
@@ -179,8 +191,17 @@ def _agenda_live_ids(programme: Programme) -> set[int]:
     return {int(i.live_session_id) for i in programme.agenda if i.live_session_id is not None}
 
 
-def _write(session: Session, row: CmeProgramme, programme: Programme) -> None:
-    """Copy the programme into the row and derive the live-session links from its agenda."""
+def _write(
+    session: Session, row: CmeProgramme, programme: Programme, by: Person,
+    organisers: Sequence[str] | None = None,
+) -> None:
+    """Copy the programme into the row and derive the live-session links from its agenda.
+
+    A link the programme did not have yet needs ``by``'s right over that live session: its
+    viewers' attendance (names, CNPs on the list) would otherwise flow into a programme of
+    someone who could not see them. Links it had stay: they were checked when made.
+    ``organisers`` (usernames) replaces the accounts the programme names; None keeps them.
+    """
     clash = session.scalar(
         select(CmeProgramme.id).where(CmeProgramme.ref == programme.ref, CmeProgramme.id != row.id)
         if row.id is not None
@@ -200,6 +221,19 @@ def _write(session: Session, row: CmeProgramme, programme: Programme) -> None:
                 f"the agenda names live session(s) {', '.join(map(str, missing))}, which do not"
                 " exist; use the ids of the room's live sessions (GET /api/rooms/.../sessions)"
             )
+        linked = set(_links(session, row.id)) if row.id is not None else set()
+        refused = refused_links(session, by, wanted - linked)
+        if refused:
+            raise LinkRefused(
+                f"live session(s) {', '.join(map(str, refused))} were started by someone else:"
+                " only the instructor who started a live session, or an admin, may link it"
+                " into a programme (its viewers' attendance and CNPs would follow it)"
+            )
+    named_ids: list[int] | None = None
+    if organisers is not None:
+        named_ids, problems = accounts(session, organisers)
+        if problems:
+            raise CmeStoreError(f"organiser_usernames: {'; '.join(problems)}")
     provider = programme.main_provider
     row.ref = programme.ref
     row.title = programme.title
@@ -225,6 +259,8 @@ def _write(session: Session, row: CmeProgramme, programme: Programme) -> None:
         CmeProgrammeLiveSession(programme_id=row.id, live_session_id=live_id)
         for live_id in sorted(wanted)
     )
+    if named_ids is not None:
+        replace_named(session, row.id, named_ids)
     session.flush()
 
 
@@ -232,20 +268,22 @@ def create_programme(
     db: Database,
     programme: Programme,
     *,
+    by: Person,
+    organisers: Sequence[str] = (),
     timezone: str = DEFAULT_TIMEZONE,
     drop_tolerance_seconds: int = 0,
-    created_by: int | None = None,
 ) -> ProgrammeInfo:
-    """Store a new draft programme; the agenda's live sessions are linked to it."""
+    """Store a new draft programme created by ``by`` (its first organiser), naming the
+    accounts ``organisers`` as the others; the agenda's live sessions are linked to it."""
     _zone(timezone)
     now = utcnow()
     row = CmeProgramme(
         status=ProgrammeStatus.DRAFT.value, timezone=timezone,
-        drop_tolerance_seconds=_tolerance(drop_tolerance_seconds), created_by=created_by,
+        drop_tolerance_seconds=_tolerance(drop_tolerance_seconds), created_by=by.user_id,
         created_at=now,
     )
     with db.session() as session:
-        _write(session, row, programme)
+        _write(session, row, programme, by, organisers)
         return _info(session, row)
 
 
@@ -269,10 +307,13 @@ def update_programme(
     programme_id: int,
     programme: Programme,
     *,
+    by: Person,
+    organisers: Sequence[str] | None = None,
     timezone: str | None = None,
     drop_tolerance_seconds: int | None = None,
 ) -> ProgrammeInfo:
-    """Replace a draft programme (the whole model); a submitted one is refused."""
+    """Replace a draft programme (the whole model) as ``by``; a submitted one is refused.
+    ``organisers`` replaces the named organisers (None keeps them)."""
     with db.session() as session:
         row = _row(session, programme_id)
         _draft(row)
@@ -281,7 +322,7 @@ def update_programme(
             row.timezone = timezone
         if drop_tolerance_seconds is not None:
             row.drop_tolerance_seconds = _tolerance(drop_tolerance_seconds)
-        _write(session, row, programme)
+        _write(session, row, programme, by, organisers)
         return _info(session, row)
 
 
@@ -301,7 +342,8 @@ def list_programmes(db: Database, status: ProgrammeStatus | None = None) -> list
 
 
 def link_live_session(
-    db: Database, programme_id: int, live_session_id: int, item_refs: Iterable[str]
+    db: Database, programme_id: int, live_session_id: int, item_refs: Iterable[str], *,
+    by: Person,
 ) -> ProgrammeInfo:
     """Say which agenda items live session ``live_session_id`` carried (a draft only)."""
     refs = list(item_refs)
@@ -321,7 +363,7 @@ def link_live_session(
             replace(i, live_session_id=str(live_session_id)) if i.ref in refs else i
             for i in programme.agenda
         )
-        _write(session, row, replace(programme, agenda=agenda))
+        _write(session, row, replace(programme, agenda=agenda), by)
         return _info(session, row)
 
 

@@ -10,14 +10,14 @@ import pytest
 
 from tests.conftest import Server
 from tests.e2e.test_browser import ARTIFACTS, browser, log_in  # noqa: F401  (fixture)
-from tests.web.test_cme_api import auth, token
+from tests.web.test_cme_api import auth, organiser_token
 from tests.web.test_cme_quiz_api import BANK, TODAY, emcd
 
 pytestmark = pytest.mark.browser
 
 
 def test_art_10e_participant_takes_the_test_with_the_timer(browser, server: Server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    organiser = auth(token(server, "instructor", "dr-ana"))
+    organiser = auth(organiser_token(server, "dr-ana"))
     r = httpx.post(f"{server.url}/api/cme/programmes", json=emcd(TODAY), headers=organiser)
     programme = r.json()["id"]
     url = f"{server.url}/api/cme/programmes/{programme}"

@@ -22,7 +22,7 @@ import pytest
 
 from library import attendance
 from library.db import Database
-from library.users import Role, create_user
+from library.users import Role, create_user, get_user_by_username
 from tests.conftest import PASSWORD, REPO, Server
 from web.auth import TokenSigner
 
@@ -39,6 +39,19 @@ def token(server: Server, role: str, subject: str) -> str:
     """What `medroom token` prints, signed here: a CLI process per token costs seconds."""
     signer = TokenSigner(server.env["MEDROOM_SECRET_KEY"])
     return signer.issue(subject=subject, role=Role(role), room="demo", ttl_seconds=3600)
+
+
+def organiser_token(server: Server, username: str) -> str:
+    """A token of the account ``username`` (a programme's organisers are accounts, not roles)."""
+    db = Database(f"sqlite:///{server.data_dir / 'medroom.db'}")
+    try:
+        user = get_user_by_username(db, username)
+    finally:
+        db.dispose()
+    assert user is not None, f"no account {username}"
+    signer = TokenSigner(server.env["MEDROOM_SECRET_KEY"])
+    return signer.issue(subject=user.username, role=user.role, room="*", ttl_seconds=3600,
+                        user_id=user.id)
 
 
 def at(day: date, hhmm: str) -> datetime:
@@ -155,10 +168,14 @@ def record_the_course(db: Database) -> tuple[int, int, int]:
     attendance.utcnow = clock  # type: ignore[assignment]
     users = {name: create_user(db, name, PASSWORD, "student", display).id
              for name, display in DOCTORS.items()}
+    # dr-ana goes live, so she may link these sessions into her programme.
+    dr_ana = get_user_by_username(db, "dr-ana")
+    assert dr_ana is not None
+    instructor = dr_ana.id
 
     def go_live(day: date, hhmm: str, title: str) -> int:
         clock.now = at(day, hhmm)
-        return attendance.start_live_session(db, ROOM, title, None)
+        return attendance.start_live_session(db, ROOM, title, instructor)
 
     def join(live: int, who: str, day: date, hhmm: str) -> str:
         clock.now = at(day, hhmm)
@@ -208,7 +225,7 @@ def course(server: Server) -> Iterator[Course]:
         live = record_the_course(db)
     finally:
         db.dispose()
-    organiser = auth(token(server, "instructor", "dr-ana"))
+    organiser = auth(organiser_token(server, "dr-ana"))
     body = skull_base_course(*live)
     r = httpx.post(f"{server.url}/api/cme/programmes", json=body, headers=organiser)
     assert r.status_code == 201, r.text

@@ -1,7 +1,8 @@
 """CME API and pages: programmes, the checker's findings, credits, attendance, a doctor's credits.
 
-Organisers (admin, instructor, curator) create, edit, check and submit programmes and see every
-attendee; anyone logged in sees their own credits (``/api/cme/me``, the ``/cme`` page). The
+The organising roles (admin, instructor, curator) create programmes; a programme's organisers
+(its creator and the accounts it names) and admins edit, check and submit it and see its
+attendees (``library.cme.rights``); anyone logged in sees their own credits (``/api/cme/me``, the ``/cme`` page). The
 body of a programme is the engine's model as JSON (``library.cme.codec``);
 whatever the engine refuses comes back as 422 with the engine's message.
 """
@@ -31,9 +32,11 @@ from library.cme import (
 from library.cme.codec import programme_from_json, programme_to_json
 from library.cme.programme import ContributorRole, OrganiserKind
 from library.cme.quiz_store import bank_size
+from library.cme.rights import may_create_programme, may_organise
 from library.cme.store import (
     DEFAULT_TIMEZONE,
     CmeStoreError,
+    LinkRefused,
     ProgrammeConflict,
     ProgrammeInfo,
     ProgrammeNotFound,
@@ -54,7 +57,16 @@ from web.cme_views import (
     num,
     steps_out,
 )
-from web.deps import DbDep, IdPath, IdQuery, Organiser, log_programme_action, programme_or_404
+from web.deps import (
+    DbDep,
+    IdPath,
+    IdQuery,
+    Organiser,
+    OrganiserOf,
+    log_programme_action,
+    must_organise,
+    programme_or_404,
+)
 
 router = APIRouter(tags=["cme"])
 
@@ -152,6 +164,9 @@ class ProgrammeIn(BaseModel):
     drop_tolerance_seconds: int = Field(
         0, ge=0, description="absence forgiven per live session; 0 is the strict art. 5 lit. a"
     )
+    organiser_usernames: list[str] | None = Field(
+        None, description="MedRoom accounts that organise it with its creator (admins,"
+                          " instructors, curators); left out on an update, kept")
 
 
 class ProgrammeSummaryOut(BaseModel):
@@ -166,9 +181,11 @@ class ProgrammeSummaryOut(BaseModel):
     status: str
     live_session_ids: list[int]
     credits: int
+    may_organise: bool = Field(description="the caller organises it (or is an admin)")
 
 
 class ProgrammeOut(ProgrammeSummaryOut):
+    organiser_usernames: list[str]
     timezone: str
     drop_tolerance_seconds: int
     created_at: datetime
@@ -190,19 +207,20 @@ class CreditsOut(BaseModel):
 # -- computing (sync, run in a worker thread) ----------------------------------------------
 
 
-def _summary(info: ProgrammeInfo, credits: int) -> dict[str, Any]:
+def _summary(info: ProgrammeInfo, credits: int, may: bool) -> dict[str, Any]:
     return {
         "id": info.id, "ref": info.ref, "title": info.title, "kind": info.kind.value,
         "level": info.level.value, "starts_on": info.starts_on, "ends_on": info.ends_on,
         "organiser": info.organiser, "status": info.status.value,
         "live_session_ids": list(info.live_session_ids), "credits": credits,
+        "may_organise": may,
     }
 
 
 def programme_out(info: ProgrammeInfo) -> ProgrammeOut:
     return ProgrammeOut(
-        **_summary(info, programme_credits(info.programme).credits),
-        timezone=info.timezone, drop_tolerance_seconds=info.drop_tolerance_seconds,
+        **_summary(info, programme_credits(info.programme).credits, True),
+        organiser_usernames=list(info.organiser_usernames), timezone=info.timezone, drop_tolerance_seconds=info.drop_tolerance_seconds,
         created_at=info.created_at, updated_at=info.updated_at, submitted_at=info.submitted_at,
         programme=programme_to_json(info.programme),
     )
@@ -217,7 +235,8 @@ def credits_out(programme_id: int, programme: Programme, result: CreditResult) -
 
 
 def _programme(body: ProgrammeIn) -> Programme:
-    data = body.model_dump(mode="json", exclude={"timezone", "drop_tolerance_seconds"})
+    data = body.model_dump(
+        mode="json", exclude={"timezone", "drop_tolerance_seconds", "organiser_usernames"})
     try:
         return programme_from_json(data)
     except ProgrammeError as exc:
@@ -227,6 +246,8 @@ def _programme(body: ProgrammeIn) -> Programme:
 def _store_error(exc: CmeStoreError) -> HTTPException:
     if isinstance(exc, ProgrammeNotFound):
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+    if isinstance(exc, LinkRefused):
+        return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
     if isinstance(exc, ProgrammeConflict):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
     return HTTPException(422, str(exc))
@@ -236,11 +257,16 @@ def _store_error(exc: CmeStoreError) -> HTTPException:
              summary="Create a draft CME programme")
 async def create(request: Request, db: DbDep,
                  body: ProgrammeIn, principal: Organiser) -> ProgrammeOut:
+    if not may_create_programme(principal):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "a programme is organised by an account: log in, or use an admin"
+                            " token (a script token names nobody to organise it)")
     programme = _programme(body)
     try:
         info = await asyncio.to_thread(
-            create_programme, db, programme, timezone=body.timezone,
-            drop_tolerance_seconds=body.drop_tolerance_seconds, created_by=principal.user_id,
+            create_programme, db, programme, by=principal,
+            organisers=body.organiser_usernames or (), timezone=body.timezone,
+            drop_tolerance_seconds=body.drop_tolerance_seconds,
         )
     except CmeStoreError as exc:
         raise _store_error(exc) from None
@@ -253,53 +279,53 @@ async def create(request: Request, db: DbDep,
             summary="CME programmes, the latest first")
 async def list_all(request: Request, db: DbDep, principal: Organiser) -> list[ProgrammeSummaryOut]:
     infos = await asyncio.to_thread(list_programmes, db)
-    return [ProgrammeSummaryOut(**_summary(i, programme_credits(i.programme).credits))
+    return [ProgrammeSummaryOut(**_summary(i, programme_credits(i.programme).credits,
+                                           may_organise(principal, i)))
             for i in infos]
 
 
 @router.get("/api/cme/programmes/{programme_id}", response_model=ProgrammeOut,
             summary="One programme, with its full model")
-async def read(request: Request, db: DbDep,
-               programme_id: IdPath, principal: Organiser) -> ProgrammeOut:
-    return programme_out(await programme_or_404(db, programme_id))
+async def read(request: Request, db: DbDep, programme_id: IdPath, org: OrganiserOf) -> ProgrammeOut:
+    return programme_out(org.info)
 
 
 @router.put("/api/cme/programmes/{programme_id}", response_model=ProgrammeOut,
             summary="Replace a draft programme")
 async def update(
-    request: Request, db: DbDep, programme_id: IdPath, body: ProgrammeIn, principal: Organiser
+    request: Request, db: DbDep, programme_id: IdPath, body: ProgrammeIn, org: OrganiserOf
 ) -> ProgrammeOut:
     programme = _programme(body)
     try:
         info = await asyncio.to_thread(
-            update_programme, db, programme_id, programme, timezone=body.timezone,
+            update_programme, db, programme_id, programme, by=org.principal,
+            organisers=body.organiser_usernames, timezone=body.timezone,
             drop_tolerance_seconds=body.drop_tolerance_seconds,
         )
     except CmeStoreError as exc:
         raise _store_error(exc) from None
     await log_programme_action(
-        db, audit_actor(request, principal), audit.Action.PROGRAMME_EDIT, info,
+        db, audit_actor(request, org.principal), audit.Action.PROGRAMME_EDIT, info,
         items=len(info.programme.agenda))
     return programme_out(info)
 
 
 @router.post("/api/cme/programmes/{programme_id}/submit", response_model=ProgrammeOut,
              summary="Submit a draft; refused (409) while the checker finds errors")
-async def submit(request: Request, db: DbDep,
-                 programme_id: IdPath, principal: Organiser) -> ProgrammeOut:
+async def submit(request: Request, db: DbDep, programme_id: IdPath, org: OrganiserOf) -> ProgrammeOut:
     try:
         info = await asyncio.to_thread(submit_programme, db, programme_id)
     except CmeStoreError as exc:
         raise _store_error(exc) from None
     await log_programme_action(
-        db, audit_actor(request, principal), audit.Action.PROGRAMME_SUBMIT, info)
+        db, audit_actor(request, org.principal), audit.Action.PROGRAMME_SUBMIT, info)
     return programme_out(info)
 
 
 @router.get("/api/cme/programmes/{programme_id}/check", response_model=CheckOut,
             summary="What the programme breaks, each finding with its article")
-async def check(request: Request, db: DbDep, programme_id: IdPath, principal: Organiser) -> CheckOut:
-    info = await programme_or_404(db, programme_id)
+async def check(request: Request, db: DbDep, programme_id: IdPath, org: OrganiserOf) -> CheckOut:
+    info = org.info
     questions = await asyncio.to_thread(bank_size, db, programme_id)
     return findings_out(
         info.id, await asyncio.to_thread(check_programme, info.programme, bank_size=questions)
@@ -308,9 +334,8 @@ async def check(request: Request, db: DbDep, programme_id: IdPath, principal: Or
 
 @router.get("/api/cme/programmes/{programme_id}/credits", response_model=CreditsOut,
             summary="The credits a full participant earns, with how they were computed")
-async def credits(request: Request, db: DbDep,
-                  programme_id: IdPath, principal: Organiser) -> CreditsOut:
-    info = await programme_or_404(db, programme_id)
+async def credits(request: Request, db: DbDep, programme_id: IdPath, org: OrganiserOf) -> CreditsOut:
+    info = org.info
     return credits_out(
         info.id, info.programme, await asyncio.to_thread(programme_credits, info.programme)
     )
@@ -319,11 +344,11 @@ async def credits(request: Request, db: DbDep,
 @router.get("/api/cme/programmes/{programme_id}/attendance", response_model=AttendanceOut,
             summary="Each viewer's presence and credits, from the recorded viewer sessions")
 async def attendance(request: Request, db: DbDep,
-                     programme_id: IdPath, principal: Organiser) -> AttendanceOut:
-    info = await programme_or_404(db, programme_id)
+                     programme_id: IdPath, org: OrganiserOf) -> AttendanceOut:
+    info = org.info
     result = await asyncio.to_thread(attendance_out, db, info)
     await log_programme_action(
-        db, audit_actor(request, principal), audit.Action.ATTENDANCE_VIEW, info,
+        db, audit_actor(request, org.principal), audit.Action.ATTENDANCE_VIEW, info,
         attendees=len(result.attendees))
     return result
 
@@ -341,6 +366,7 @@ async def preview(request: Request, db: DbDep, body: ProgrammeIn, principal: Org
     programme = _programme(body)
     questions = None
     if programme_id is not None:
+        must_organise(principal, await programme_or_404(db, programme_id))
         questions = await asyncio.to_thread(bank_size, db, programme_id)
 
     def compute() -> tuple[list[Finding], CreditResult]:

@@ -1,9 +1,13 @@
 """The CME access log and the audit report over HTTP and as an organiser's page
-(art. 12 alin. (2) lit. a). Reading the log is itself logged."""
+(art. 12 alin. (2) lit. a). Reading the log is itself logged.
+
+Admins read the whole log; an organiser reads the entries of the programmes they organise,
+filtered here on the server (``library.cme.rights``)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -14,17 +18,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from config.settings import Settings
 from library.cme import audit
 from library.cme.audit_report import AuditReport, audit_report
+from library.cme.organisers import organised_by
+from library.cme.rights import ORGANISER_ROLES, may_organise, may_read_whole_log
 from library.cme.store import ProgrammeInfo, get_programme, list_programmes
 from library.db import Database
-from web.auth import audit_actor, csrf_token, page_user
+from web.auth import Principal, audit_actor, csrf_token, page_user
 from web.deps import (
-    ORGANISER_ROLES,
     DbDep,
     IdPath,
     IdQuery,
     Organiser,
+    OrganiserOf,
     SettingsDep,
-    programme_or_404,
 )
 from web.templates import templates
 
@@ -51,6 +56,14 @@ def _filter(
         target=target or None, since=moment(since),
         until=moment(until + timedelta(days=1)) if until else None, limit=limit,
     )
+
+
+def _own_part(db: Database, principal: Principal, where: audit.Filter) -> audit.Filter:
+    """``where``, narrowed to the caller's programmes unless they may read the whole log."""
+    if may_read_whole_log(principal):
+        return where
+    mine = organised_by(db, principal.user_id) if principal.user_id is not None else set()
+    return dataclasses.replace(where, programme_ids=frozenset(mine))
 
 
 def _read_log(db: Database, actor: audit.Actor, where: audit.Filter) -> list[audit.Entry]:
@@ -85,6 +98,7 @@ async def read_log(
     limit: Annotated[int, Query(ge=1, le=audit.MAX_ENTRIES)] = 200,
 ) -> list[audit.Entry]:
     where = _filter(programme_id, actor, action, target, since, until, limit)
+    where = await asyncio.to_thread(_own_part, db, principal, where)
     found = await asyncio.to_thread(
         _read_log, db, audit_actor(request, principal), where
     )
@@ -94,10 +108,9 @@ async def read_log(
 @router.get("/api/cme/programmes/{programme_id}/audit-report", response_model=AuditReport,
             summary="Mismatches between the access log and the attendance and test records")
 async def read_report(request: Request, db: DbDep, settings: SettingsDep, programme_id: IdPath,
-                      principal: Organiser) -> AuditReport:
-    info = await programme_or_404(db, programme_id)
+                      org: OrganiserOf) -> AuditReport:
     report = await asyncio.to_thread(
-        _report, settings, db, info, audit_actor(request, principal)
+        _report, settings, db, org.info, audit_actor(request, org.principal)
     )
     return report
 
@@ -122,15 +135,19 @@ async def audit_page(
     except (ValueError, HTTPException) as exc:
         error = exc.detail if isinstance(exc, HTTPException) else f"bad filter: {exc}"
         where = audit.Filter(limit=300)
+    where = await asyncio.to_thread(_own_part, db, user, where)
     actor_ = audit_actor(request, user)
     found = await asyncio.to_thread(_read_log, db, actor_, where)
     report = None
     info = None
     if where.programme_id is not None:
         info = await asyncio.to_thread(get_programme, db, where.programme_id)
-        if info is not None:
+        if info is not None and may_organise(user, info):
             report = await asyncio.to_thread(_report, settings, db, info, actor_)
-    programmes = await asyncio.to_thread(list_programmes, db)
+        else:
+            info = None
+    programmes = [p for p in await asyncio.to_thread(list_programmes, db)
+                  if may_organise(user, p)]
     return templates.TemplateResponse(request, "cme_audit.html", {
         "user": user, "csrf": csrf_token(request), "entries": found, "report": report,
         "info": info, "programmes": programmes, "actions": [a.value for a in audit.Action],

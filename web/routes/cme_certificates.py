@@ -1,8 +1,8 @@
 """Certificates (art. 26): issuing them, downloading them, and the public verification page.
 
-Organisers issue a programme's certificates (``POST .../certificates``), to the participants the
+A programme's organisers (``library.cme.rights``) issue its certificates (``POST .../certificates``), to the participants the
 credit engine qualifies, and revoke one issued in error (``POST /api/cme/certificates/{n}/revoke``,
-with the reason kept in the audit log). A certificate's PDF goes to its holder or an organiser. ``/verify/{n}``
+with the reason kept in the audit log). A certificate's PDF goes to its holder, its programme's organisers and admins. ``/verify/{n}``
 is public on purpose: whoever holds a certificate (a hospital, the College) opens it from the QR
 code without an account; it shows the holder's initials only, and an unknown number is a 404.
 """
@@ -20,6 +20,7 @@ from config.settings import Settings
 from library.cme import audit
 from library.cme.certificate_pdf import certificate_pdf
 from library.cme.certificates import (
+    Certificate,
     CertificateError,
     CertificateNotFound,
     certificates_of_programme,
@@ -28,13 +29,16 @@ from library.cme.certificates import (
     revoke_certificate,
     verification,
 )
-from web.auth import Viewer, audit_actor
+from library.cme.rights import may_organise, may_see_certificate
+from library.cme.store import ProgrammeInfo
+from library.db import Database
+from web.auth import Principal, Viewer, audit_actor
 from web.cme_views import CertificateOut, certificate_out
 from web.deps import (
-    ORGANISER_ROLES,
     DbDep,
     IdPath,
     Organiser,
+    OrganiserOf,
     SettingsDep,
     StateDep,
     VaultDep,
@@ -67,11 +71,11 @@ def verify_url(request: Request, settings: Settings, number: str) -> str:
 @router.post("/api/cme/programmes/{programme_id}/certificates", response_model=IssueOut,
              summary="Issue certificates to every qualifying participant (art. 26)")
 async def issue(request: Request, db: DbDep, vault: VaultDep,
-                programme_id: IdPath, principal: Organiser) -> IssueOut:
-    info = await programme_or_404(db, programme_id)
+                programme_id: IdPath, org: OrganiserOf) -> IssueOut:
+    principal = org.principal
     try:
         report = await asyncio.to_thread(
-            issue_certificates, db, vault, info, issued_by=principal.user_id
+            issue_certificates, db, vault, org.info, issued_by=principal.user_id
         )
     except CertificateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
@@ -99,6 +103,11 @@ class RevokeIn(BaseModel):
              summary="Revoke a certificate issued in error; its verification page says so")
 async def revoke(request: Request, db: DbDep, number: str, body: RevokeIn,
                  principal: Organiser) -> CertificateOut:
+    found, info = await _certificate_for(db, principal, number)
+    if not may_organise(principal, info):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"certificate {found.number} is of programme {info.ref!r}: only its"
+                            " organisers and admins revoke it")
     try:
         cert = await asyncio.to_thread(revoke_certificate, db, number)
     except CertificateNotFound as exc:
@@ -116,8 +125,7 @@ async def revoke(request: Request, db: DbDep, number: str, body: RevokeIn,
 @router.get("/api/cme/programmes/{programme_id}/certificates",
             response_model=list[CertificateOut], summary="A programme's certificates")
 async def programme_certificates(request: Request, db: DbDep, programme_id: IdPath,
-                                 principal: Organiser) -> list[CertificateOut]:
-    await programme_or_404(db, programme_id)
+                                 org: OrganiserOf) -> list[CertificateOut]:
     certs = await asyncio.to_thread(certificates_of_programme, db, programme_id)
     return [certificate_out(c) for c in certs]
 
@@ -126,11 +134,7 @@ async def programme_certificates(request: Request, db: DbDep, programme_id: IdPa
             " an organiser)")
 async def certificate_file(request: Request, db: DbDep, settings: SettingsDep, number: str,
                            principal: Viewer) -> Response:
-    cert = await asyncio.to_thread(get_certificate, db, number)
-    mine = cert is not None and principal.user_id is not None and cert.user_id == principal.user_id
-    if cert is None or not (mine or principal.role in ORGANISER_ROLES):
-        # The same answer for "no such number" and "not yours": numbers are not a way to probe.
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no certificate {number} of yours")
+    cert, _ = await _certificate_for(db, principal, number)
     url = verify_url(request, settings, cert.number)
     body = await asyncio.to_thread(certificate_pdf, cert, url)
     return Response(
@@ -138,6 +142,24 @@ async def certificate_file(request: Request, db: DbDep, settings: SettingsDep, n
         headers={"Content-Disposition": f'inline; filename="certificat-{cert.number}.pdf"',
                  "Cache-Control": "private, no-store"},
     )
+
+
+def _not_yours(number: str) -> HTTPException:
+    # The same answer for "no such number" and "not yours": numbers are not a way to probe.
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no certificate {number} of yours")
+
+
+async def _certificate_for(
+    db: Database, principal: Principal, number: str
+) -> tuple[Certificate, ProgrammeInfo]:
+    """The certificate and its programme, or the 404 of a number that is not the caller's."""
+    cert = await asyncio.to_thread(get_certificate, db, number)
+    if cert is None:
+        raise _not_yours(number)
+    info = await programme_or_404(db, cert.programme_id)
+    if not may_see_certificate(principal, cert.user_id, info):
+        raise _not_yours(number)
+    return cert, info
 
 
 @router.get("/verify/{number}", response_class=HTMLResponse, include_in_schema=False)

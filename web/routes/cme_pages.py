@@ -26,6 +26,12 @@ from library.cme import (
 from library.cme.codec import programme_to_json
 from library.cme.programme import OrganiserKind
 from library.cme.quiz_store import bank_size
+from library.cme.rights import (
+    ORGANISER_ROLES,
+    may_create_programme,
+    may_link_live_session,
+    may_organise,
+)
 from library.cme.store import (
     ProgrammeInfo,
     list_programmes,
@@ -35,11 +41,11 @@ from library.db import Database
 from web.auth import Principal, audit_actor, csrf_token, page_user
 from web.cme_views import KIND_LABELS, attendance_out, doctor_page, findings_out
 from web.deps import (
-    ORGANISER_ROLES,
     DbDep,
     IdPath,
     VaultDep,
     log_programme_action,
+    must_organise,
     programme_or_404,
 )
 from web.templates import templates
@@ -61,9 +67,11 @@ class ListRow:
     credits: int
     errors: int
     warnings: int
+    mine: bool
+    """The viewer organises it: a link into it, and an edit button while it is a draft."""
 
 
-def _list_rows(db: Database) -> list[ListRow]:
+def _list_rows(db: Database, user: Principal) -> list[ListRow]:
     rows = []
     for info in list_programmes(db):
         found = check_programme(info.programme)
@@ -71,6 +79,7 @@ def _list_rows(db: Database) -> list[ListRow]:
             info, programme_credits(info.programme).credits,
             sum(f.severity is Severity.ERROR for f in found),
             sum(f.severity is Severity.WARNING for f in found),
+            may_organise(user, info),
         ))
     return rows
 
@@ -81,7 +90,7 @@ async def cme_page(request: Request, db: DbDep, vault: VaultDep) -> Response:
     if user.role not in ORGANISER_ROLES:
         # A doctor's own page: profile, five-year score, certificates (also at /cme/me).
         return await asyncio.to_thread(doctor_page, request, user, db, vault)
-    rows = await asyncio.to_thread(_list_rows, db)
+    rows = await asyncio.to_thread(_list_rows, db, user)
     return templates.TemplateResponse(
         request, "cme_list.html", _context(request, user, rows=rows, kinds=KIND_LABELS)
     )
@@ -122,6 +131,7 @@ async def programme_page(request: Request, db: DbDep, programme_id: IdPath) -> R
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse("/cme", status_code=303)
     info = await programme_or_404(db, programme_id)
+    must_organise(user, info)
     data = await asyncio.to_thread(_programme_page_data, db, info)
     await log_programme_action(db, audit_actor(request, user), audit.Action.ATTENDANCE_VIEW, info,
                                page=True)
@@ -131,10 +141,14 @@ async def programme_page(request: Request, db: DbDep, programme_id: IdPath) -> R
 
 
 
-def _editor_data(db: Database, info: ProgrammeInfo | None) -> dict[str, object]:
-    sessions = list_live_sessions(db)[:100]
+def _editor_data(db: Database, user: Principal, info: ProgrammeInfo | None) -> dict[str, object]:
+    # Only the live sessions the person may link, and those the programme already has.
+    linked = set(info.live_session_ids) if info else set()
+    sessions = [s for s in list_live_sessions(db)
+                if s.id in linked or may_link_live_session(user, s.started_by)][:100]
     return {
         "id": info.id if info else None,
+        "organiser_usernames": list(info.organiser_usernames) if info else [],
         "programme": programme_to_json(info.programme) if info else None,
         "timezone": info.timezone if info else "Europe/Bucharest",
         "drop_tolerance_seconds": info.drop_tolerance_seconds if info else 0,
@@ -148,12 +162,14 @@ def _editor_data(db: Database, info: ProgrammeInfo | None) -> dict[str, object]:
 
 async def _editor(request: Request, db: Database, programme_id: int | None) -> Response:
     user = page_user(request)
-    if user.role not in ORGANISER_ROLES:
+    if not may_create_programme(user):
         return RedirectResponse("/cme", status_code=303)
     info = await programme_or_404(db, programme_id) if programme_id is not None else None
+    if info is not None:
+        must_organise(user, info)
     if info is not None and info.status.value != "draft":
         return RedirectResponse(f"/cme/programmes/{info.id}", status_code=303)
-    editor = await asyncio.to_thread(_editor_data, db, info)
+    editor = await asyncio.to_thread(_editor_data, db, user, info)
     return templates.TemplateResponse(request, "cme_edit.html", _context(
         request, user, info=info, editor=editor,
         kinds=[(k.value, label) for k, label in KIND_LABELS.items()],

@@ -10,11 +10,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from library.cme import audit
 from library.cme.certificates import certificates_of_programme
-from library.cme.participant_list import may_handle_cnps, participant_list
+from library.cme.participant_list import participant_list
+from library.cme.rights import ORGANISER_ROLES
 from library.cme.store import ProgrammeStatus
 from web.auth import audit_actor, csrf_token, page_user
 from web.cme_views import KIND_LABELS, doctor_page, list_out
-from web.deps import ORGANISER_ROLES, DbDep, IdPath, VaultDep, programme_or_404
+from web.deps import (
+    DbDep,
+    IdPath,
+    VaultDep,
+    must_organise,
+    programme_or_404,
+)
 from web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +40,7 @@ async def participants_page(request: Request, db: DbDep, vault: VaultDep,
     if user.role not in ORGANISER_ROLES:
         return RedirectResponse("/cme/me", status_code=303)
     info = await programme_or_404(db, programme_id)
+    must_organise(user, info)
     plist = await asyncio.to_thread(participant_list, db, vault, info)
     certs = await asyncio.to_thread(certificates_of_programme, db, programme_id)
     await asyncio.to_thread(
@@ -42,7 +50,7 @@ async def participants_page(request: Request, db: DbDep, vault: VaultDep,
     )
     return templates.TemplateResponse(request, "cme_participants.html", {
         "user": user, "csrf": csrf_token(request), "info": info,
-        "plist": list_out(plist, may_handle_cnps(user.role, user.user_id, info)),
+        "plist": list_out(plist, True),
         "certs": {c.person_id: c for c in certs}, "kinds": KIND_LABELS,
         "submitted": info.status is ProgrammeStatus.SUBMITTED,
     })

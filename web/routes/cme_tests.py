@@ -1,4 +1,4 @@
-"""CME final tests over HTTP: organisers edit the question bank, participants take the test.
+"""CME final tests over HTTP: a programme's organisers edit its question bank, participants take the test.
 
 A participant never receives a correct answer before their attempt is scored: the attempt
 shows questions and options only, answers go back to the server, which scores them against
@@ -28,12 +28,18 @@ from library.cme.quiz_store import (
     start_attempt,
     submit_attempt,
 )
+from library.cme.rights import may_organise
 from library.cme.store import ProgrammeInfo
 from library.db import Database
 from library.models import utcnow
 from web.auth import Principal, Viewer, audit_actor, csrf_token, page_user
 from web.cme_quiz_views import AttemptOut, TestInfoOut, attempt_out, test_info
-from web.deps import ORGANISER_ROLES, DbDep, IdPath, Organiser, programme_or_404
+from web.deps import (
+    DbDep,
+    IdPath,
+    OrganiserOf,
+    programme_or_404,
+)
 from web.templates import templates
 
 router = APIRouter(tags=["cme tests"])
@@ -104,12 +110,11 @@ def _bank_out(info: ProgrammeInfo, bank: list[Question]) -> BankOut:
 
 @router.get("/api/cme/programmes/{programme_id}/questions", response_model=BankOut,
             summary="The final test's question bank, with the correct answers (organisers)")
-async def read_bank(request: Request, db: DbDep,
-                    programme_id: IdPath, principal: Organiser) -> BankOut:
-    info = await programme_or_404(db, programme_id)
+async def read_bank(request: Request, db: DbDep, programme_id: IdPath, org: OrganiserOf) -> BankOut:
+    info = org.info
     bank = await asyncio.to_thread(question_bank, db, programme_id)
     await asyncio.to_thread(
-        audit.record, db, audit_actor(request, principal), audit.Action.BANK_VIEW,
+        audit.record, db, audit_actor(request, org.principal), audit.Action.BANK_VIEW,
         target=audit.Target.TEST, target_id=programme_id, programme_id=programme_id,
     )
     return _bank_out(info, bank)
@@ -118,9 +123,9 @@ async def read_bank(request: Request, db: DbDep,
 @router.put("/api/cme/programmes/{programme_id}/questions", response_model=BankOut,
             summary="Replace the question bank; past attempts keep the questions they drew")
 async def write_bank(
-    request: Request, db: DbDep, programme_id: IdPath, body: BankIn, principal: Organiser
+    request: Request, db: DbDep, programme_id: IdPath, body: BankIn, org: OrganiserOf
 ) -> BankOut:
-    info = await programme_or_404(db, programme_id)
+    info = org.info
     questions = []
     for number, q in enumerate(body.questions, 1):
         try:
@@ -131,7 +136,7 @@ async def write_bank(
     try:
         bank = await asyncio.to_thread(
             save_bank, db, programme_id, questions,
-            audit_actor(request, principal),
+            audit_actor(request, org.principal),
         )
     except QuizError as exc:
         raise _quiz_error(exc) from None
@@ -141,9 +146,8 @@ async def write_bank(
 @router.get("/api/cme/programmes/{programme_id}/attempts", response_model=list[dict[str, Any]],
             summary="Every attempt at the final test and its score (organisers)")
 async def list_attempts(
-    request: Request, db: DbDep, programme_id: IdPath, principal: Organiser
+    request: Request, db: DbDep, programme_id: IdPath, org: OrganiserOf
 ) -> list[dict[str, Any]]:
-    await programme_or_404(db, programme_id)
     now = utcnow()
     attempts = await asyncio.to_thread(all_attempts, db, programme_id)
     return [
@@ -226,9 +230,9 @@ async def test_page(request: Request, db: DbDep, programme_id: IdPath) -> Respon
             include_in_schema=False)
 async def bank_page(request: Request, db: DbDep, programme_id: IdPath) -> Response:
     user = page_user(request)
-    if user.role not in ORGANISER_ROLES:
-        return RedirectResponse(f"/cme/programmes/{programme_id}/test", status_code=303)
     info = await programme_or_404(db, programme_id)
+    if not may_organise(user, info):  # the bank holds the answers: a participant takes the test
+        return RedirectResponse(f"/cme/programmes/{programme_id}/test", status_code=303)
     return templates.TemplateResponse(request, "cme_bank.html", {
         "user": user, "csrf": csrf_token(request), "info": info,
         "test": info.programme.final_test,

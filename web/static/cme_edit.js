@@ -105,6 +105,7 @@
       learning_hours: f.kind.value.startsWith("distance") ? orNull(f.learning_hours.value.trim()) : null,
       organisers: [...organisers.children].map((r) => ({ name: value(r, "name"), kind: value(r, "kind"), scope: value(r, "scope") })).filter((o) => o.name),
       sponsors: [...sponsors.children].map((r) => ({ name: value(r, "name") })).filter((s) => s.name),
+      organiser_usernames: f.organiser_usernames.value.split(",").map((u) => u.trim()).filter(Boolean),
       agenda: agendaItems(), final_test: test,
     };
   }
@@ -259,6 +260,7 @@
     if (base[name] != null) f[name].value = base[name];
   }
   f.timezone.value = data.timezone || "Europe/Bucharest";
+  f.organiser_usernames.value = (data.organiser_usernames || []).join(", ");
   if (!base.level) f.level.value = "national";
   if (!base.starts_on) { const today = new Date().toISOString().slice(0, 10); f.starts_on.value = today; f.ends_on.value = today; }
   (base.organisers?.length ? base.organisers : [{}]).forEach((o) => organisers.append(organiserRow(o)));

@@ -12,6 +12,7 @@ from library import attendance
 from library.cme import FinalTest, ItemKind, ProgrammeKind, audit
 from library.cme.audit_report import MismatchKind, audit_report
 from library.cme.quiz_store import save_bank, start_attempt, submit_attempt
+from library.cme.rights import SYSTEM
 from library.cme.store import create_programme, get_programme, submit_programme
 from library.cme_models import CmeTestAttempt
 from library.db import Database
@@ -33,7 +34,7 @@ def test_art_12_2a_report_lists_every_mismatch(db: Database) -> None:
     )
     course = programme(*agenda, kind=ProgrammeKind.CONTINUING_EDUCATION_COURSE,
                        final_test=FinalTest(10))
-    info = create_programme(db, course)
+    info = create_programme(db, course, by=SYSTEM)
     organiser = audit.Actor("dr-ana", "instructor", None, "127.0.0.1")
     save_bank(db, info.id, BANK, organiser)
     submit_programme(db, info.id)
@@ -93,7 +94,7 @@ def test_art_12_2a_a_login_older_than_the_session_or_followed_by_a_logout_does_n
     lecture = full_day(day=today)[0]
     course = programme(lecture.__class__(**{**lecture.__dict__, "live_session_id": str(live)}),
                        kind=ProgrammeKind.SCIENTIFIC_EVENT)
-    info = create_programme(db, course)
+    info = create_programme(db, course, by=SYSTEM)
     ana = create_user(db, "ana", "correct-horse-battery", Role.STUDENT)
     actor = audit.Actor("ana", "student", ana.id)
     with db.session() as session:  # a login 13 hours ago, longer than a 12-hour session

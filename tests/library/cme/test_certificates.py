@@ -26,6 +26,7 @@ from library.cme.certificates import (
     verification,
 )
 from library.cme.programme import AgendaItem, ItemKind, ProgrammeKind
+from library.cme.rights import SYSTEM, Account
 from library.cme.store import create_programme, get_programme, submit_programme
 from library.cme.vault import CnpVault
 from library.db import Database
@@ -89,7 +90,8 @@ def test_art_26_2_courses_get_a_completion_certificate(db: Database, vault: CnpV
     assert info is not None
     course = replace(info.programme, ref="MR-DEMO-CURS", kind=ProgrammeKind.CONTINUING_EDUCATION_COURSE)
     instructor = get_user_by_username(db, "instructor")
-    stored = create_programme(db, course, created_by=instructor.id if instructor else None)
+    stored = create_programme(
+        db, course, by=Account(instructor.id, instructor.role) if instructor else SYSTEM)
     submitted = submit_programme(db, stored.id)
     report = issue_certificates(db, vault, submitted, issued_by=None, now=NOW)
     assert {c.kind for c in report.issued} == {CertificateKind.COMPLETION}
@@ -103,14 +105,14 @@ def test_art_26_no_certificates_for_a_draft_or_before_the_end(db: Database, vaul
                                                               demo: int) -> None:
     info = get_programme(db, demo)
     assert info is not None
-    draft = create_programme(db, replace(info.programme, ref="MR-DEMO-DRAFT"))
+    draft = create_programme(db, replace(info.programme, ref="MR-DEMO-DRAFT"), by=SYSTEM)
     with pytest.raises(CertificateError, match="is a draft"):
         issue_certificates(db, vault, draft, issued_by=None, now=NOW)
     # The same programme held today at 09:00-12:10 Bucharest: at 09:30 UTC it has not ended.
     today = date(2026, 11, 23)
     agenda = tuple(replace(i, day=today) for i in info.programme.agenda)
     live = create_programme(db, replace(info.programme, ref="MR-DEMO-TODAY", agenda=agenda,
-                                        starts_on=today, ends_on=today))
+                                        starts_on=today, ends_on=today), by=SYSTEM)
     live = submit_programme(db, live.id)
     with pytest.raises(CertificateError, match="ends at 2026-11-23 12:10"):
         issue_certificates(db, vault, live, issued_by=None, now=NOW + timedelta(minutes=30))
@@ -166,7 +168,7 @@ def test_art_26_2_completion_certificate_only_after_passing_the_final_test(
     course = replace(info.programme, ref="MR-DEMO-CURS-TEST",
                      kind=ProgrammeKind.CONTINUING_EDUCATION_COURSE,
                      final_test=FinalTest(question_count=10))
-    draft = create_programme(db, course)
+    draft = create_programme(db, course, by=SYSTEM)
     organiser = audit.Actor("instructor", "instructor")
     save_bank(db, draft.id, [
         Question(QuestionKind.SINGLE, f"Întrebarea {n}", ("da", "nu", "poate"), frozenset({0}))

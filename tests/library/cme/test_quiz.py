@@ -30,6 +30,7 @@ from library.cme.quiz_store import (
     start_attempt,
     submit_attempt,
 )
+from library.cme.rights import SYSTEM
 from library.cme.store import create_programme, get_programme, presence_for, submit_programme
 from library.db import Database
 
@@ -144,7 +145,7 @@ def test_art_10e_ten_questions_per_six_hours_and_the_bank_must_hold_them() -> No
 
 @pytest.fixture
 def programme_id(db: Database) -> int:
-    info = create_programme(db, online(), created_by=None)
+    info = create_programme(db, online(), by=SYSTEM)
     save_bank(db, info.id, BANK, ORGANISER)
     submit_programme(db, info.id)
     return info.id

@@ -30,6 +30,7 @@ from library.cme import (
 )
 from library.cme.codec import programme_from_json, programme_to_json
 from library.cme.errors import ProgrammeError
+from library.cme.rights import SYSTEM
 from library.cme.store import (
     CmeStoreError,
     Connection,
@@ -119,7 +120,7 @@ def test_codec_refuses_bad_input_with_the_engine_message() -> None:
 
 def test_create_get_list_update_submit(db: Database) -> None:
     prog = programme(*full_day())
-    info = create_programme(db, prog, drop_tolerance_seconds=30)
+    info = create_programme(db, prog, by=SYSTEM, drop_tolerance_seconds=30)
     assert (info.ref, info.status, info.organiser, info.starts_on) == (
         "p1", ProgrammeStatus.DRAFT, "UMF Iasi", DAY,
     )
@@ -127,39 +128,40 @@ def test_create_get_list_update_submit(db: Database) -> None:
     assert get_programme(db, info.id) == info
     assert [p.id for p in list_programmes(db)] == [info.id]
     with pytest.raises(ProgrammeConflict, match="ref 'p1' is already used"):
-        create_programme(db, prog)
-    renamed = update_programme(db, info.id, replace(prog, title="Neurochirurgie, ediția a II-a"))
+        create_programme(db, prog, by=SYSTEM)
+    renamed = update_programme(db, info.id, replace(prog, title="Neurochirurgie, ediția a II-a"),
+                               by=SYSTEM)
     assert renamed.title == "Neurochirurgie, ediția a II-a" == renamed.programme.title
     submitted = submit_programme(db, info.id)
     assert submitted.status is ProgrammeStatus.SUBMITTED and submitted.submitted_at
     assert list_programmes(db, ProgrammeStatus.DRAFT) == []
     with pytest.raises(ProgrammeConflict, match="cannot be edited"):
-        update_programme(db, info.id, prog)
+        update_programme(db, info.id, prog, by=SYSTEM)
     with pytest.raises(ProgrammeNotFound):
-        update_programme(db, 999, prog)
+        update_programme(db, 999, prog, by=SYSTEM)
     assert get_programme(db, 999) is None
 
 
 def test_submit_refused_while_the_checker_finds_errors(db: Database) -> None:
     late = programme(*full_day(), request_filed_on=DAY - timedelta(days=10))
-    info = create_programme(db, late)
+    info = create_programme(db, late, by=SYSTEM)
     with pytest.raises(ProgrammeConflict, match=r"art\. 6 alin\. \(2\): crediting request"):
         submit_programme(db, info.id)
 
 
 def test_live_sessions_are_linked_from_the_agenda(db: Database, clock: Clock) -> None:
     am = attendance.start_live_session(db, "or-1", "Morning", None)
-    info = create_programme(db, programme(*full_day()))
+    info = create_programme(db, programme(*full_day()), by=SYSTEM)
     assert info.live_session_ids == ()
-    info = link_live_session(db, info.id, am, MORNING)
+    info = link_live_session(db, info.id, am, MORNING, by=SYSTEM)
     assert info.live_session_ids == (am,)
     assert {i.ref for i in info.programme.agenda if i.live_session_id == str(am)} == set(MORNING)
     with pytest.raises(CmeStoreError, match="live session\\(s\\) 4242, which do not exist"):
-        link_live_session(db, info.id, 4242, ["l3"])
+        link_live_session(db, info.id, 4242, ["l3"], by=SYSTEM)
     with pytest.raises(CmeStoreError, match="no agenda item 'nope'"):
-        link_live_session(db, info.id, am, ["nope"])
+        link_live_session(db, info.id, am, ["nope"], by=SYSTEM)
     with pytest.raises(CmeStoreError, match="time zone 'Mars/Olympus'"):
-        create_programme(db, replace(info.programme, ref="p2"), timezone="Mars/Olympus")
+        create_programme(db, replace(info.programme, ref="p2"), by=SYSTEM, timezone="Mars/Olympus")
 
 
 def run_day(db: Database, clock: Clock) -> tuple[int, int]:
@@ -191,9 +193,9 @@ def run_day(db: Database, clock: Clock) -> tuple[int, int]:
 
 def test_attendance_from_viewer_sessions(db: Database, clock: Clock) -> None:
     am, pm = run_day(db, clock)
-    info = create_programme(db, programme(*full_day()))
-    link_live_session(db, info.id, am, MORNING)
-    info = link_live_session(db, info.id, pm, AFTERNOON)
+    info = create_programme(db, programme(*full_day()), by=SYSTEM)
+    link_live_session(db, info.id, am, MORNING, by=SYSTEM)
+    info = link_live_session(db, info.id, pm, AFTERNOON, by=SYSTEM)
     records = {r.person_id: r for r in attendance_for(db, info)}
     # Programme time: 4 h in the morning session, 2 h in the afternoon one (breaks excluded).
     assert dict(records["elena"].seconds_present) == {str(am): 14400, str(pm): 7200}
