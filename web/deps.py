@@ -166,7 +166,7 @@ class Organising:
     info: ProgrammeInfo
 
 
-async def organiser_of_programme(db: DbDep, principal: Organiser, programme_id: int) -> Organising:
+async def organiser_of_programme(db: DbDep, principal: Organiser, programme_id: IdPath) -> Organising:
     info = await programme_or_404(db, programme_id)
     must_organise(principal, info)
     return Organising(principal, info)
