@@ -4,10 +4,10 @@ Debian bookworm's GStreamer 1.22 has webrtcbin but no whipsink/whepsrc, so this 
 the WHIP/WHEP exchange itself, as the many devices built on webrtcbin do: gather all
 candidates, POST the offer with the bearer token, apply the answer, DELETE the session URL at
 the end. It runs under /usr/bin/python3 (python3-gi), not the project's virtualenv, and
-imports nothing of MedRoom. ICE is kept on 127.0.0.1 (webrtcbin would otherwise offer every
-interface of the machine).
+imports nothing of MedRoom. ICE is kept on the address in ``GST_PEER_ICE_ADDRESS`` (default
+127.0.0.1 for the tests; empty: every interface, as webrtcbin does by itself).
 
-    python3 gst_peer.py whip URL TOKEN   publish a test pattern until stdin closes
+    python3 gst_peer.py whip URL TOKEN   publish a test pattern until stdin closes (Ctrl-D)
     python3 gst_peer.py whep URL TOKEN N view until N frames are decoded (or 40 s pass)
 
 It prints one JSON object per line on stdout ({"event": ...}); GStreamer's own messages go to
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import sys
 import threading
 import time
@@ -39,7 +40,7 @@ PUBLISH = (
     "bitrate=1500 ! video/x-h264,profile=constrained-baseline "
     "! rtph264pay config-interval=-1 aggregate-mode=zero-latency "
     "! application/x-rtp,media=video,encoding-name=H264,payload=96 "
-    "! webrtcbin name=webrtc bundle-policy=max-bundle"
+    "! webrtcbin name=webrtc"
 )
 VIEW_CAPS = (
     "application/x-rtp,media=video,encoding-name=H264,payload=96,clock-rate=90000,"
@@ -83,7 +84,10 @@ class Peer:
         self.webrtc = self.pipe.get_by_name("webrtc")
         self.webrtc.set_property("bundle-policy", GstWebRTC.WebRTCBundlePolicy.MAX_BUNDLE)
         say("started", mode=mode)
-        ice_agent(self.webrtc).emit("add-local-ip-address", "127.0.0.1")
+        address = os.environ.get("GST_PEER_ICE_ADDRESS", "127.0.0.1")
+        if address:
+            ice_agent(self.webrtc).emit("add-local-ip-address", address)
+        self.posted = False
         self.location: str | None = None
         self.frames = 0
         self.webrtc.connect("on-negotiation-needed", self.on_negotiation_needed)
@@ -116,7 +120,9 @@ class Peer:
         self.webrtc.emit("set-local-description", offer, Gst.Promise.new())
 
     def on_gathering(self, element: Gst.Element, _spec: object) -> None:
-        if element.get_property("ice-gathering-state") == GstWebRTC.WebRTCICEGatheringState.COMPLETE:
+        complete = GstWebRTC.WebRTCICEGatheringState.COMPLETE
+        if element.get_property("ice-gathering-state") == complete and not self.posted:
+            self.posted = True
             GLib.idle_add(self.post_offer)
 
     def post_offer(self) -> bool:
@@ -185,9 +191,10 @@ class Peer:
     # -- the whole run ---------------------------------------------------------------------
     def run(self, timeout: float) -> int:
         self.pipe.set_state(Gst.State.PLAYING)
-        GLib.timeout_add(int(timeout * 1000), self.loop.quit)
-        if self.mode == "whip":  # publish until the test closes stdin
+        if self.mode == "whip":  # publish until stdin closes
             threading.Thread(target=self.quit_on_eof, daemon=True).start()
+        else:
+            GLib.timeout_add(int(timeout * 1000), self.loop.quit)
         self.loop.run()
         self.pipe.set_state(Gst.State.NULL)
         status = self.delete()
@@ -214,7 +221,7 @@ def main() -> int:
     Gst.init(None)
     mode, url, token = sys.argv[1:4]
     want = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    return Peer(mode, url, token, want).run(timeout=120 if mode == "whip" else 40)
+    return Peer(mode, url, token, want).run(timeout=40)
 
 
 if __name__ == "__main__":
