@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup setup-test browser turn npm-clients lint typecheck bench fuzz clean
+.PHONY: run test setup setup-test browser turn gstreamer npm-clients lint typecheck bench fuzz clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "MedRoom needs Python 3.11 ($(PYTHON) not found; set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
-setup-test: $(VENV)/.installed-test browser turn npm-clients
+setup-test: $(VENV)/.installed-test browser turn gstreamer npm-clients
 
 # Third-party WHEP/WHIP browser clients from npm (tests/e2e/test_npm_clients.py), installed into
 # the ignored .cache/npm and bundled with esbuild; node and npm from Debian.
@@ -59,6 +59,22 @@ turn:
 		systemctl disable --now coturn >/dev/null 2>&1 || true; \
 	else \
 		echo "The TURN test needs Debian's coturn ('sudo apt-get install coturn'); it is skipped without it"; \
+	fi
+
+# GStreamer's webrtcbin for the WHIP/WHEP interoperability test (tests/e2e/test_gstreamer.py),
+# driven by Debian's python3 through python3-gi. Without it that test fails naming this command.
+GST_PACKAGES := python3-gi gir1.2-gst-plugins-bad-1.0 gstreamer1.0-plugins-bad \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-libav
+GST_PROBE := import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstWebRTC', '1.0'); \
+	from gi.repository import Gst; Gst.init(None); \
+	assert all(Gst.ElementFactory.find(e) for e in ('webrtcbin', 'nicesrc', 'x264enc', 'avdec_h264'))
+gstreamer:
+	@if /usr/bin/python3 -c "$(GST_PROBE)" 2>/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's GStreamer (webrtcbin) for the WHIP/WHEP interoperability test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(GST_PACKAGES)) >/dev/null; \
+	else \
+		echo "The GStreamer test needs: sudo apt-get install $(GST_PACKAGES)"; \
 	fi
 
 run: setup

@@ -24,6 +24,7 @@ from aiortc.rtcrtpsender import RTCRtpSender
 
 from streaming.audio import EncodedAudioTrack, SharedAudioEncoder
 from streaming.broadcast import RoomBroadcast, Selection
+from streaming.dtls import accept_rsa_peers
 from streaming.encoder import SharedEncoder
 from streaming.ice import guard_empty_datagrams
 from streaming.outputs import Lease
@@ -188,6 +189,7 @@ class ViewerSessions:
         """``ice_servers``: STUN/TURN for every viewer's connection (``streaming.turn``);
         ``connect_timeout``: seconds a viewer has from its offer to a connection."""
         guard_empty_datagrams()  # one empty UDP packet must not end a viewer's connection
+        accept_rsa_peers()  # GStreamer-based players have RSA certificates
         self._viewers: dict[str, Viewer] = {}
         self._ice_servers = list(ice_servers)
         self._on_leave = on_leave

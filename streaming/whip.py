@@ -33,6 +33,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from room_controller.sources.base import Image
 from room_controller.sources.whip import WhipSource, fit_image
+from streaming.dtls import accept_rsa_peers
 from streaming.whep import OfferError, media_sections
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class WhipIngest:
         silence_timeout: float = 2.0,
         first_frame_timeout: float = 15.0,
     ) -> None:
+        accept_rsa_peers()  # GStreamer-based encoders have RSA certificates
         self._publishers: dict[str, Publisher] = {}
         self._ending: set[asyncio.Task[bool]] = set()
         self._ice_servers = list(ice_servers)
