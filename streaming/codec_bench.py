@@ -2,11 +2,12 @@
 
 A viewer whose browser has no H.264 (Firefox without its OpenH264 plugin) gets a VP8 output,
 encoded once for every such viewer of that view and rendition, as H.264 outputs are. This
-measures what one output costs: one view (the simulated endoscope at 1080p, pre-rendered so that
-drawing costs nothing) is encoded at each rung of its ladder in each codec, with the settings a
-room's broadcast gives that output, one output at a time, for ``seconds``; the process's CPU
-time over that stretch is the output's cost (the encoder's worker thread: scaling, colour
-conversion, encoding). Rungs above ``VP8_MAX_HEIGHT`` are measured too: these figures are what
+measures what one output costs: a 1080p view's ladder (1080p, 720p, 360p) is encoded rung by
+rung in each codec, with the settings a room's broadcast gives that output, one output at a
+time, for ``seconds``; the process's CPU time over that stretch is the output's cost (colour
+conversion and encoding). The picture is the simulated endoscope, pre-rendered at each rung's
+size so that neither drawing nor scaling is counted: scaling a lower rung from the view costs
+the same in either codec. Rungs above ``VP8_MAX_HEIGHT`` are measured too: these figures are what
 decides where the VP8 ladder stops.
 
 Figures: cores at the output frame rate (CPU per frame times the frame rate; 1.0 = one core), CPU milliseconds per frame,
@@ -30,7 +31,6 @@ from streaming.encoder import (
     VIDEO_CODECS,
     VP8,
     EncoderSettings,
-    FrameSupplier,
     SharedEncoder,
 )
 from streaming.renditions import Rendition, codec_ladder, ladder
@@ -40,15 +40,20 @@ WIDTH, HEIGHT = 1920, 1080
 LOOP_FRAMES = 60
 
 
-def _frames(fps: int) -> list[np.ndarray]:
-    source = EndoscopeSimSource("endo", "Endoscope", WIDTH, HEIGHT, fps=fps)
+def _frames(rung: Rendition, fps: int) -> list[np.ndarray]:
+    source = EndoscopeSimSource("endo", "Endoscope", rung.width, rung.height, fps=fps)
     source.setup()
     return [source.render(i / fps) for i in range(LOOP_FRAMES)]
 
 
 async def _measure(
-    supply: FrameSupplier, rung: Rendition, codec: str, fps: int, seconds: float
+    frames: list[np.ndarray], rung: Rendition, codec: str, fps: int, seconds: float
 ) -> dict[str, float | str]:
+    started = time.monotonic()
+
+    def supply() -> np.ndarray:
+        return frames[int((time.monotonic() - started) * fps) % len(frames)]
+
     # As RoomBroadcast builds an output's encoder (1 s keyframe interval).
     encoder = SharedEncoder(supply, EncoderSettings(
         width=rung.width, height=rung.height, fps=fps, bitrate_kbps=rung.bitrate_kbps,
@@ -65,29 +70,26 @@ async def _measure(
         await encoder.stop()
     if encoder.error:
         raise RuntimeError(f"{encoder.name}: {encoder.error}")
-    frames = after.frames_encoded - before.frames_encoded
-    per_frame = cpu / max(frames, 1)
+    encoded = after.frames_encoded - before.frames_encoded
+    per_frame = cpu / max(encoded, 1)
     return {
         "rendition": rung.name, "codec": codec,
         # CPU per frame times the frame rate: what the output costs when it keeps up, which
         # on a loaded machine (frames skipped) the measured share of a core understates.
         "cores": round(per_frame * fps, 3),
         "cpu_ms_per_frame": round(per_frame * 1000, 2),
-        "fps": round(frames / wall, 1),
+        "fps": round(encoded / wall, 1),
         "kbps": round((after.bytes_out - before.bytes_out) * 8 / wall / 1000),
     }
 
 
 async def run(seconds: float, fps: int) -> dict[str, object]:
-    frames = _frames(fps)
-    started = time.monotonic()
-
-    def supply() -> np.ndarray:
-        return frames[int((time.monotonic() - started) * fps) % len(frames)]
-
     rungs = ladder(WIDTH, HEIGHT, 4000)
-    rows = [await _measure(supply, rung, codec, fps, seconds)
-            for rung in rungs for codec in VIDEO_CODECS]
+    rows = []
+    for rung in rungs:
+        frames = await asyncio.to_thread(_frames, rung, fps)
+        for codec in VIDEO_CODECS:
+            rows.append(await _measure(frames, rung, codec, fps, seconds))
     ratios = {}
     for rung in rungs:
         cores = {r["codec"]: float(r["cores"]) for r in rows if r["rendition"] == rung.name}
@@ -108,7 +110,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
     report = asyncio.run(run(float(args.seconds), int(args.fps)))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"one output at a time, {report['source']} simulated endoscope, {args.fps} fps; "
+    print(f"one output at a time, the ladder of a {report['source']} view, simulated endoscope "
+          f"at each rung's size (no scaling counted), {args.fps} fps; "
           f"load average {load} (compare runs made under a similar load)")
     print(f"{'rendition':>9} {'codec':>5} {'cores':>6} {'cpu ms/frame':>12} {'fps':>5} "
           f"{'kbit/s':>7}")

@@ -131,9 +131,9 @@ async def firefox() -> AsyncIterator[Firefox]:
         f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in PREFS.items()))
     port = free_port()
     log = (profile / "firefox.log").open("wb")
-    process = subprocess.Popen(
-        [FIREFOX, "--headless", "--no-remote", "--profile", str(profile),
-         f"--remote-debugging-port={port}", "about:blank"],
+    process = await asyncio.create_subprocess_exec(
+        FIREFOX, "--headless", "--no-remote", "--profile", str(profile),
+        f"--remote-debugging-port={port}", "about:blank",
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
@@ -143,7 +143,7 @@ async def firefox() -> AsyncIterator[Firefox]:
                 ws = await websockets.connect(f"ws://127.0.0.1:{port}/session", max_size=None)
                 break
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
+                if process.returncode is not None or time.monotonic() > deadline:
                     raise RuntimeError("Firefox's remote agent did not start: "
                                        + (profile / "firefox.log").read_text()[-500:]) from None
                 await asyncio.sleep(0.2)
@@ -161,11 +161,12 @@ async def firefox() -> AsyncIterator[Firefox]:
                 except (BiDiError, TimeoutError, websockets.ConnectionClosed):
                     pass
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 20)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
         log.close()
         shutil.rmtree(profile, ignore_errors=True)
