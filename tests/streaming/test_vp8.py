@@ -7,6 +7,8 @@ extra encode.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
@@ -158,3 +160,23 @@ def test_offer_codecs_choose_h264_then_vp8_and_refusals_name_both():
         "the offer's video lists VP9, AV1 but neither H.264 nor VP8; MedRoom sends H.264 "
         "(constrained baseline) or VP8: enable one of them in the client"
     )
+
+
+def test_bench_vp8_prints_cores_per_output_and_the_ratio(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from web.cli import main
+
+    assert main(["bench", "vp8", "--seconds", "0"]) == 2
+    assert main(["bench", "vp8", "--seconds", "1", "--fps", "15"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out.strip().splitlines()[-1])
+    rows = {(r["rendition"], r["codec"]): r for r in report["outputs"]}
+    assert set(rows) == {(rung, codec) for rung in ("1080p", "720p", "360p")
+                         for codec in (H264, VP8)}
+    for row in rows.values():
+        assert row["cores"] > 0 and row["cpu_ms_per_frame"] > 0
+        assert row["fps"] > 0 and row["kbps"] > 0
+    assert set(report["vp8_over_h264"]) == {"1080p", "720p", "360p"}
+    assert report["vp8_ladder"] == ["720p", "360p"]
+    assert "VP8 / H.264 cores:" in out
