@@ -87,8 +87,9 @@ async def test_a_viewer_without_h264_decodes_vp8_encoded_only_while_it_watches()
         await outputs.stop_all()
 
 
-async def test_vp8_viewers_share_one_encode_and_switch_renditions():
-    broadcast, outputs = broadcast_of({"program": (moving_frame, 1280, 720)})
+async def test_vp8_viewers_share_one_encode_late_joiners_start_fast_and_switch():
+    # A 10 s keyframe interval: a late joiner sees a picture only if its request is served.
+    broadcast, outputs = broadcast_of({"program": (moving_frame, 1280, 720)}, gop_seconds=10.0)
     sessions = ViewerSessions()
     selection = broadcast.choose(None, None)
     pcs = []
@@ -101,12 +102,13 @@ async def test_vp8_viewers_share_one_encode_and_switch_renditions():
                 feed=broadcast, offer_sdp=offer, selection=selection, subject=name,
                 role="student", user_id=None,
             )
-            viewers.append((viewer, answer))
+            viewers.append(viewer)
+            frames, first = await decode_frames(pc, answer, want=5, timeout=15)
+            assert len(frames) == 5 and (frames[-1].width, frames[-1].height) == (1280, 720)
+            assert first is not None and first < 1.5, f"{name}: first frame after {first:.2f} s"
         vp8 = OutputKey("demo", "program", codec=VP8)
         assert outputs.running() == [vp8] and outputs.holders(vp8) == 2
-        viewer, answer = viewers[0]
-        frames, _ = await decode_frames(pcs[0], answer, want=5, timeout=15)
-        assert (frames[-1].width, frames[-1].height) == (1280, 720)
+        viewer = viewers[0]
 
         # The quality controller's move down works in VP8: the 360p VP8 output, at a keyframe.
         assert await sessions.switch_quality(viewer, "360p")
