@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup setup-test browser turn gstreamer npm-clients lint typecheck bench fuzz clean
+.PHONY: run test setup setup-test browser firefox turn gstreamer npm-clients lint typecheck bench fuzz clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "MedRoom needs Python 3.11 ($(PYTHON) not found; set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
-setup-test: $(VENV)/.installed-test browser turn gstreamer npm-clients
+setup-test: $(VENV)/.installed-test browser firefox turn gstreamer npm-clients
 
 # Third-party WHEP/WHIP browser clients from npm (tests/e2e/test_npm_clients.py), installed into
 # the ignored .cache/npm and bundled with esbuild; node and npm from Debian.
@@ -48,6 +48,17 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
 	else \
 		echo "The page tests need Debian's chromium: run 'sudo apt-get install chromium' (or set CHROMIUM=/path)"; exit 1; \
+	fi
+
+# Firefox ESR for the VP8 viewer test (a browser without H.264): Debian's package, driven over
+# its own WebDriver BiDi agent; no geckodriver, never a downloaded browser.
+firefox:
+	@if [ -x "$${MEDROOM_FIREFOX:-/usr/bin/firefox-esr}" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's firefox-esr for the VP8 viewer test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends firefox-esr) >/dev/null; \
+	else \
+		echo "The VP8 viewer test needs Debian's firefox-esr: run 'sudo apt-get install firefox-esr'"; exit 1; \
 	fi
 
 # TURN server for the relay-only ICE test: Debian's coturn, run by the test itself, never as a daemon.

@@ -17,9 +17,9 @@ import numpy as np
 
 from room_controller.room import Room, UnknownSourceError
 from streaming.audio import AudioSettings, ChunkSupplier, SharedAudioEncoder
-from streaming.encoder import EncoderSettings, FrameSupplier, SharedEncoder
+from streaming.encoder import H264, EncoderSettings, FrameSupplier, SharedEncoder
 from streaming.outputs import AUDIO, PROGRAM, Lease, OutputKey, Outputs
-from streaming.renditions import Rendition, find, ladder
+from streaming.renditions import Rendition, codec_ladder, find, ladder
 
 logger = logging.getLogger(__name__)
 
@@ -132,19 +132,27 @@ class RoomBroadcast:
         start = find(rungs, quality) if quality else rungs[0]  # LookupError names the choices
         return Selection(names, start, pinned=quality is not None)
 
-    def renditions(self, view: str) -> list[Rendition]:
-        """The ladder of a view, best first (LookupError-free: the view must exist)."""
+    def renditions(self, view: str, codec: str = H264) -> list[Rendition]:
+        """The ladder of a view in ``codec``, best first (the view must exist)."""
         self.check_views([view])
+        return codec_ladder(self._ladder(view), codec)
+
+    def _ladder(self, view: str) -> list[Rendition]:
         shape = self._views[view]
         return ladder(shape.width, shape.height, self._picture.bitrate_kbps)
 
     # -- leases -------------------------------------------------------------------------------
-    async def video(self, view: str, rendition: str | None = None) -> Lease[SharedEncoder]:
-        """A lease on ``view`` at ``rendition`` (None or the top rung's name: its own size,
-        the output recordings share; a lower rung: a scaled encode of the same frames)."""
-        rungs = self.renditions(view)
+    async def video(
+        self, view: str, rendition: str | None = None, codec: str = H264
+    ) -> Lease[SharedEncoder]:
+        """A lease on ``view`` at ``rendition`` in ``codec`` (None: the top rung of the
+        codec's ladder; the view's own size in H.264 is the output recordings share; a lower
+        rung: a scaled encode of the same frames)."""
+        rungs = self.renditions(view, codec)
         rung = rungs[0] if rendition is None else find(rungs, rendition)
-        key = OutputKey(self.room_id, view, None if rung == rungs[0] else rung.name)
+        # Keys name a rung as the view's whole ladder does, whatever the codec's top rung is.
+        own_size = rung == self._ladder(view)[0]
+        key = OutputKey(self.room_id, view, None if own_size else rung.name, codec)
         return await self._outputs.lease(key, SharedEncoder, partial(self._encoder, key, rung))
 
     def _encoder(self, key: OutputKey, rung: Rendition) -> SharedEncoder:
@@ -152,7 +160,7 @@ class RoomBroadcast:
         settings = EncoderSettings(
             width=rung.width, height=rung.height, fps=picture.fps,
             bitrate_kbps=rung.bitrate_kbps, gop_seconds=picture.gop_seconds,
-            keyframe_min_interval=picture.keyframe_min_interval,
+            keyframe_min_interval=picture.keyframe_min_interval, codec=key.codec,
         )
         return SharedEncoder(self._views[key.view].supply, settings, name=str(key))
 

@@ -2,8 +2,9 @@
 
 A worker thread paces itself at the output frame rate, takes the latest composed frame, encodes
 it with libx264 (constrained baseline, zero latency, SPS/PPS repeated in-band before every
-keyframe so a late joiner can start) and hands each packet to the event loop, where it is fanned
-out to the subscribers. Viewers' keyframe requests (PLI/FIR) arrive through
+keyframe so a late joiner can start) or, for browsers without H.264 (Firefox without its
+OpenH264 plugin), with libvpx VP8 (realtime, error resilient), and hands each packet to the
+event loop, where it is fanned out to the subscribers. Viewers' keyframe requests (PLI/FIR) arrive through
 ``request_keyframe``; they are coalesced so that a crowd of joiners forces at most one keyframe
 per ``keyframe_min_interval`` seconds, and a request that arrives inside that interval is kept,
 not dropped, and served when the interval ends. An encoder nobody subscribes to rests: it pulls
@@ -42,6 +43,11 @@ FrameSupplier = Callable[[], np.ndarray]
 # Encoded packets carry no stream: they come from a bare codec context, not a container.
 PacketSink = Callable[["av.Packet[Any]"], None]
 
+H264 = "h264"
+VP8 = "vp8"
+#: The video codecs an output can be encoded in; aiortc's sender packetizes both (``pack``).
+VIDEO_CODECS = (H264, VP8)
+
 
 @dataclass(frozen=True)
 class EncoderSettings:
@@ -51,6 +57,7 @@ class EncoderSettings:
     bitrate_kbps: int = 2000
     gop_seconds: float = 1.0
     keyframe_min_interval: float = 0.5
+    codec: str = H264  # one of VIDEO_CODECS
 
 
 @dataclass(frozen=True)
@@ -178,9 +185,16 @@ class SharedEncoder(PacketFanOut):
         )
 
     # -- worker thread ---------------------------------------------------------------------
+    @property
+    def library(self) -> str:
+        """The encoding library: libx264 for H.264, libvpx for VP8."""
+        return "libvpx" if self.settings.codec == VP8 else "libx264"
+
     def _open_codec(self) -> av.video.codeccontext.VideoCodecContext:
         s = self.settings
-        codec = av.CodecContext.create("libx264", "w")
+        if s.codec not in VIDEO_CODECS:
+            raise ValueError(f"unknown video codec {s.codec!r} (codecs: {', '.join(VIDEO_CODECS)})")
+        codec = av.CodecContext.create(self.library, "w")
         assert isinstance(codec, av.video.codeccontext.VideoCodecContext)
         codec.width = s.width
         codec.height = s.height
@@ -190,7 +204,35 @@ class SharedEncoder(PacketFanOut):
         codec.bit_rate = s.bitrate_kbps * 1000
         gop = max(1, round(s.gop_seconds * s.fps))
         codec.gop_size = gop
-        codec.options = {
+        codec.options = self._vp8_options(gop) if s.codec == VP8 else self._h264_options(gop)
+        if s.codec == VP8:
+            # One thread: the output's cost stays one measurable share of a core, and a
+            # second thread would compete with the compositor on a two-core machine.
+            codec.thread_count = 1
+        codec.open()
+        return codec
+
+    def _vp8_options(self, gop: int) -> dict[str, str]:
+        bits = str(self.settings.bitrate_kbps * 1000)
+        return {
+            "deadline": "realtime",
+            "cpu-used": "8",  # libvpx's fastest realtime speed: an output must keep up
+            "lag-in-frames": "0",  # no look-ahead: a frame leaves as soon as it is encoded
+            "auto-alt-ref": "0",
+            # A lost packet damages only its frame: no probability updates carried over.
+            "error-resilient": "1",
+            "keyint_min": str(gop),
+            # Constant bitrate (minrate = maxrate = bitrate), half a second of buffer.
+            "minrate": bits,
+            "maxrate": bits,
+            "bufsize": str(self.settings.bitrate_kbps * 500),
+            "undershoot-pct": "95",
+            "overshoot-pct": "15",
+        }
+
+    def _h264_options(self, gop: int) -> dict[str, str]:
+        s = self.settings
+        return {
             "preset": "ultrafast",
             "tune": "zerolatency",
             "profile": "baseline",
@@ -201,8 +243,6 @@ class SharedEncoder(PacketFanOut):
                 f"vbv-maxrate={s.bitrate_kbps}:vbv-bufsize={s.bitrate_kbps // 2}"
             ),
         }
-        codec.open()
-        return codec
 
     def _take_keyframe_request(self, now: float) -> bool:
         with self._keyframe_lock:
@@ -225,8 +265,8 @@ class SharedEncoder(PacketFanOut):
         try:
             codec = self._open_codec()
         except Exception as exc:
-            logger.exception("encoder %s could not open libx264", self.name)
-            self.error = f"could not open libx264: {exc}"
+            logger.exception("encoder %s could not open %s", self.name, self.library)
+            self.error = f"could not open {self.library}: {exc}"
             return
         interval = 1.0 / self.settings.fps
         deadline = time.monotonic()

@@ -1,9 +1,9 @@
-"""Running outputs: one encoder per (room, view, rendition), kept alive by the leases on it.
+"""Running outputs: one encoder per (room, view, rendition, codec), kept alive by its leases.
 
 A room's program is needed by the live session, by every viewer and by the recording; a
 source's own view by the recording and by multi-view viewers; a lower rendition only by the
-viewers moved down to it. Each asks for the output and gets a ``Lease`` on the one encoder that
-runs for it: the encoder starts with the first lease and stops when the last one is released.
+viewers moved down to it; a VP8 encode only by the viewers whose browser has no H.264. Each
+asks for the output and gets a ``Lease`` on the one encoder that runs for it: the encoder starts with the first lease and stops when the last one is released.
 
 Ownership is an object with a lifetime, as aiortc's ``MediaRelay`` proxies are: whoever holds a
 lease releases that lease, never a key assembled somewhere else. Releasing twice is harmless.
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from streaming.encoder import PacketFanOut
+from streaming.encoder import H264, PacketFanOut
 
 PROGRAM = "program"  # the room's composed picture, the first view of every room
 AUDIO = "audio"  # the room's program sound
@@ -26,19 +26,24 @@ _E = TypeVar("_E", bound=PacketFanOut)
 
 @dataclass(frozen=True)
 class OutputKey:
-    """What an encoder encodes: a view of a room at one rendition.
+    """What an encoder encodes: a view of a room at one rendition, in one codec.
 
     ``rendition`` None is the view at its own size and bitrate (what recordings take); a name
-    ("360p") is a lower rung of its ladder, encoded only while a viewer receives it.
+    ("360p") is a lower rung of its ladder, encoded only while a viewer receives it. ``codec``
+    is the video codec ("h264", or "vp8" for browsers without H.264); the sound's key keeps
+    the default, which says nothing about it.
     """
 
     room: str
     view: str
     rendition: str | None = None
+    codec: str = H264
 
     def __str__(self) -> str:
         base = f"{self.room}/{self.view}"
-        return base if self.rendition is None else f"{base}@{self.rendition}"
+        if self.rendition is not None:
+            base = f"{base}@{self.rendition}"
+        return base if self.codec == H264 else f"{base}:{self.codec}"
 
 
 class Lease(Generic[_E]):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from streaming.encoder import VP8
 from streaming.viewer_stats import LinkStats
 
 #: (height, bitrate in kbit/s) of the lower rungs; the top rung is the output itself.
@@ -46,6 +47,19 @@ def ladder(width: int, height: int, bitrate_kbps: int) -> list[Rendition]:
                 f"{rung_height}p", rung_width, rung_height, min(rung_bitrate, bitrate_kbps)
             ))
     return rungs
+
+
+#: VP8 (libvpx realtime) costs several times what H.264 (x264 ultrafast) does per frame, so
+#: its ladder stops at this height: ``medroom bench vp8`` measures it.
+VP8_MAX_HEIGHT = 720
+
+
+def codec_ladder(rungs: list[Rendition], codec: str) -> list[Rendition]:
+    """The rungs of ``rungs`` offered in ``codec``: all of them in H.264; in VP8 those up to
+    ``VP8_MAX_HEIGHT`` (the lowest rung if every one is taller)."""
+    if codec != VP8:
+        return rungs
+    return [r for r in rungs if r.height <= VP8_MAX_HEIGHT] or rungs[-1:]
 
 
 def find(rungs: list[Rendition], name: str) -> Rendition:

@@ -1,7 +1,9 @@
 """A viewer's video track that carries already-encoded packets from the shared encoder.
 
 aiortc's sender packetizes an ``av.Packet`` instead of encoding a frame (``encoder.pack``), so a
-viewer costs RTP packetization and encryption, never an encode. Each track keeps a short queue
+viewer costs RTP packetization and encryption, never an encode. The negotiated codec picks the
+packetizer: H.264 packets (Annex-B) go to aiortc's ``H264Encoder.pack``, VP8 frames from libvpx
+to ``Vp8Encoder.pack``; the track itself carries either the same way. Each track keeps a short queue
 of its own: a viewer that falls behind drops to the next keyframe (and asks for one) instead of
 slowing the others down or growing memory.
 """

@@ -3,7 +3,7 @@
 The WHEP exchange itself (HTTP status codes, Location, bearer tokens) belongs to ``web/``; this
 module owns the peer connections: it checks the offer, leases from the room's broadcast the
 outputs the viewer asked for (``streaming.broadcast``), attaches their packets to the viewer's
-video transceivers (H.264 only) and, when the offer has an audio line with Opus and the room has
+video transceivers (H.264, or VP8 for a browser that offers no H.264) and, when the offer has an audio line with Opus and the room has
 sound, the shared audio encoder's packets to an audio transceiver; routes the viewer's keyframe
 requests to the shared encoder, moves it between renditions as its link allows, and closes and
 forgets a viewer whose connection fails or who leaves, releasing what it held.
@@ -25,7 +25,7 @@ from aiortc.rtcrtpsender import RTCRtpSender
 from streaming.audio import EncodedAudioTrack, SharedAudioEncoder
 from streaming.broadcast import RoomBroadcast, Selection
 from streaming.dtls import accept_rsa_peers
-from streaming.encoder import SharedEncoder
+from streaming.encoder import H264, VP8, SharedEncoder
 from streaming.ice import guard_empty_datagrams
 from streaming.outputs import Lease
 from streaming.renditions import QualityController
@@ -67,6 +67,9 @@ class Viewer:
     quality: QualityController | None = field(default=None, repr=False)
     #: Ends the session unless its client connects in time (cancelled once connected).
     connect_timer: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: The video codec every line of this viewer receives: "h264", or "vp8" when its offer
+    #: has no H.264 (Firefox without the OpenH264 plugin).
+    codec: str = H264
 
     @property
     def pinned(self) -> bool:
@@ -132,8 +135,17 @@ def offers_opus_audio(sdp: str) -> bool:
 MAX_MEDIA_LINES = 16
 
 
-def check_offer(sdp: str) -> None:
-    """Refuse an offer that is not SDP or that offers no H.264 video, with a clear reason."""
+#: The video codecs MedRoom sends, by the name an offer's rtpmap gives them, in preference
+#: order: H.264 whenever the viewer has it (its outputs are shared with recordings and most
+#: viewers), VP8 otherwise.
+SENT_CODECS = {"h264": H264, "vp8": VP8}
+#: rtpmap names that are not codecs of their own (retransmission, redundancy, FEC).
+_NOT_CODECS = ("rtx", "red", "ulpfec", "flexfec-03")
+
+
+def check_offer(sdp: str) -> str:
+    """The video codec to send for an offer (``H264`` or ``VP8``); refuses an offer that is
+    not SDP or that offers neither, with a clear reason."""
     text = sdp.replace("\r\n", "\n").strip()
     if not text.startswith("v=0"):
         raise OfferError("body is not an SDP offer (it must start with 'v=0')")
@@ -157,19 +169,21 @@ def check_offer(sdp: str) -> None:
         for line in section:
             if line.lower().startswith("a=rtpmap:") and " " in line:
                 name = line.split(" ", 1)[1].split("/", 1)[0].strip()
-                if name.lower() == "h264":
-                    return
-                if name.lower() not in ("rtx", "red", "ulpfec", "flexfec-03") and name not in offered:
+                if name.lower() not in _NOT_CODECS and name not in offered:
                     offered.append(name)
+    for name, codec in SENT_CODECS.items():
+        if name in (o.lower() for o in offered):
+            return codec
     what = ", ".join(offered) if offered else "no codec at all (no a=rtpmap lines)"
     raise CodecError(
-        f"the offer's video lists {what} but not H.264; MedRoom sends H.264 constrained "
-        "baseline, which every current browser supports: enable H.264 in the client"
+        f"the offer's video lists {what} but neither H.264 nor VP8; MedRoom sends H.264 "
+        "(constrained baseline) or VP8: enable one of them in the client"
     )
 
 
-def _h264_only(transceiver_codecs: list) -> list:  # type: ignore[type-arg]
-    return [c for c in transceiver_codecs if c.mimeType.lower() in ("video/h264", "video/rtx")]
+def _video_codec_only(transceiver_codecs: list, codec: str) -> list:  # type: ignore[type-arg]
+    wanted = (f"video/{codec}", "video/rtx")
+    return [c for c in transceiver_codecs if c.mimeType.lower() in wanted]
 
 
 def _opus_only(transceiver_codecs: list) -> list:  # type: ignore[type-arg]
@@ -237,7 +251,7 @@ class ViewerSessions:
             return False
         controller.switching = True
         try:
-            target = await viewer.feed.video(viewer.views[0], name)
+            target = await viewer.feed.video(viewer.views[0], name, viewer.codec)
             switched = viewer.track.switch(target.encoder)
             await asyncio.wait({switched}, timeout=SWITCH_TIMEOUT)
             if not switched.done() or switched.cancelled() or viewer.id not in self._viewers:
@@ -278,29 +292,33 @@ class ViewerSessions:
         output from ``feed`` (and the room's sound when the offer has an audio line with Opus)
         and releases them when it leaves; a refused offer leases nothing.
         """
-        check_offer(offer_sdp)
+        codec = check_offer(offer_sdp)
         names = selection.views[: max(1, video_line_count(offer_sdp))]
+        # A codec's ladder may stop lower (VP8 costs more to encode): a start above it begins
+        # at the codec's top rung instead.
+        rungs = feed.renditions(names[0], codec)
+        start = selection.start if selection.start in rungs else rungs[0]
         leases: list[Lease[SharedEncoder]] = []
         sound: Lease[SharedAudioEncoder] | None = None
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self._ice_servers)))
         tracks: list[EncodedVideoTrack] = []
         audio_track: EncodedAudioTrack | None = None
         try:
-            leases.append(await feed.video(names[0], selection.start.name))
+            leases.append(await feed.video(names[0], start.name, codec))
             for name in names[1:]:
-                leases.append(await feed.video(name))
+                leases.append(await feed.video(name, codec=codec))
             if offers_opus_audio(offer_sdp):
                 sound = await feed.sound()
             tracks = [EncodedVideoTrack(lease.encoder) for lease in leases]
             audio_track = EncodedAudioTrack(sound.encoder) if sound is not None else None
             # The transceivers exist before the offer is applied so that the codec preference
-            # (H.264 only) is used when aiortc negotiates; they take the offer's video lines in
+            # (the codec chosen, only) is used when aiortc negotiates; they take the offer's video lines in
             # order.
             capabilities = RTCRtpSender.getCapabilities("video")
             transceivers = []
             for track in tracks:
                 transceiver = pc.addTransceiver(track, direction="sendonly")
-                transceiver.setCodecPreferences(_h264_only(capabilities.codecs))
+                transceiver.setCodecPreferences(_video_codec_only(capabilities.codecs, codec))
                 # The packet path ignores PLI/FIR; send them to the shared encoder instead.
                 transceiver.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
                 transceivers.append(transceiver)
@@ -316,16 +334,15 @@ class ViewerSessions:
                 pc=pc,
                 track=tracks[0],
                 link=LinkMonitor.install(transceivers[0].sender, tracks[0]),
-                rendition=selection.start.name,
+                rendition=start.name,
                 feed=feed,
                 leases=leases,
                 sound=sound,
                 audio_track=audio_track,
                 views=names,
                 view_tracks=tracks[1:],
-                quality=QualityController(
-                    feed.renditions(names[0]), selection.start.name, pinned=selection.pinned
-                ),
+                quality=QualityController(rungs, start.name, pinned=selection.pinned),
+                codec=codec,
             )
             if audio_track is not None:
                 # Opus only: the sender's OpusEncoder.pack() sends the shared packets as they are.

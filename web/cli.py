@@ -232,6 +232,13 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     )
     search_bench.add_arguments(search_bench_parser)
     search_bench_parser.set_defaults(func=lambda args: search_bench.run_from_args(args))
+    from streaming import codec_bench
+
+    vp8 = bench_sub.add_parser(
+        "vp8", help="cores per VP8 output (browsers without H.264) against H.264, per rendition"
+    )
+    codec_bench.add_arguments(vp8)
+    vp8.set_defaults(func=lambda args: codec_bench.run_from_args(args))
     return parser
 
 

@@ -73,7 +73,7 @@ async def test_a_viewer_holds_what_it_receives_and_leaving_releases_it() -> None
         # A refused offer leases nothing.
         with pytest.raises(OfferError):
             await sessions.join(
-                feed=broadcast, offer_sdp=offer.replace("H264", "XYZ"),
+                feed=broadcast, offer_sdp=offer.replace("H264", "XYZ").replace("VP8", "XYZ"),
                 selection=broadcast.choose(None, None), subject="s", role="student",
                 user_id=None,
             )

@@ -116,13 +116,13 @@ def test_bad_offers_are_refused_with_a_reason(sdp, message):
         check_offer(sdp)
 
 
-def test_offer_without_h264_names_the_codec():
+def test_offer_without_h264_or_vp8_names_the_codec():
     sdp = (
         "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
-        "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=rtpmap:96 VP8/90000\r\n"
+        "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=rtpmap:96 VP9/90000\r\n"
         "a=rtpmap:97 rtx/90000\r\na=rtpmap:98 AV1/90000\r\n"
     )
-    with pytest.raises(CodecError, match="video lists VP8, AV1 but not H.264"):
+    with pytest.raises(CodecError, match="video lists VP9, AV1 but neither H.264 nor VP8"):
         check_offer(sdp)
     bare = sdp.split("a=rtpmap")[0]
     with pytest.raises(CodecError, match="no codec at all"):

@@ -12,11 +12,11 @@ from library.db import Database
 from tests.conftest import Server
 from tests.web.whep_client import WhepClient
 
-GOOD_SDP_NO_H264 = (
+GOOD_SDP_NO_USABLE_CODEC = (
     "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
     "c=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\na=ice-ufrag:abcd\r\n"
     "a=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=fingerprint:sha-256 00:11\r\na=setup:actpass\r\n"
-    "a=rtpmap:96 VP8/90000\r\n"
+    "a=rtpmap:96 VP9/90000\r\n"
 )
 
 
@@ -109,9 +109,9 @@ async def test_live_program_reaches_whep_viewers(server: Server) -> None:
         bad = await http.post("/api/rooms/demo/whep", content="hello",
                               headers={**auth(student), "Content-Type": "application/sdp"})
         assert bad.status_code == 400 and "v=0" in bad.json()["detail"]
-        vp8 = await http.post("/api/rooms/demo/whep", content=GOOD_SDP_NO_H264,
+        vp9 = await http.post("/api/rooms/demo/whep", content=GOOD_SDP_NO_USABLE_CODEC,
                               headers={**auth(student), "Content-Type": "application/sdp"})
-        assert vp8.status_code == 400 and "H.264" in vp8.json()["detail"]
+        assert vp9.status_code == 400 and "neither H.264 nor VP8" in vp9.json()["detail"]
         wrong_type = await http.post("/api/rooms/demo/whep", content="v=0",
                                      headers={**auth(student), "Content-Type": "text/plain"})
         assert wrong_type.status_code == 415

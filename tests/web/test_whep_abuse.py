@@ -81,7 +81,7 @@ def test_an_offer_without_a_usable_codec_names_what_was_offered(server: Server,
                    headers={**auth(server.token("student", subject="vp9-only")),
                             "Content-Type": "application/sdp"})
     assert r.status_code == 400
-    assert "video lists VP9 but not H.264" in r.json()["detail"]
+    assert "video lists VP9 but neither H.264 nor VP8" in r.json()["detail"]
 
 
 async def test_a_user_holds_at_most_two_live_sessions(server: Server, live: None) -> None:
