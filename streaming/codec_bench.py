@@ -58,6 +58,7 @@ async def _measure(
     encoder = SharedEncoder(supply, EncoderSettings(
         width=rung.width, height=rung.height, fps=fps, bitrate_kbps=rung.bitrate_kbps,
         gop_seconds=1.0, codec=codec), name=f"bench@{rung.name}:{codec}")
+    encoder.subscribe(lambda packet: None)  # one receiver: an encoder nobody receives rests
     encoder.start()
     try:
         await asyncio.sleep(1.0)  # the codec opens and its first keyframe passes
