@@ -75,7 +75,7 @@ def find_session(db: Database, key: str) -> SessionRecord | None:
         ).one_or_none()
         if row is None:
             return None
-        web_session, user = row.tuple()
+        web_session, user = row
         if web_session.ended_at is not None or web_session.expires_at <= now:
             return None
         if not user.is_active:
