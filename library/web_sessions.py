@@ -69,23 +69,23 @@ def find_session(db: Database, key: str) -> SessionRecord | None:
     """The live session of ``key``: None when unknown, ended, expired or its account disabled."""
     now = utcnow()
     with db.session() as session:
+        # Columns, not ORM objects: this runs on every request of a logged-in page.
         row = session.execute(
-            select(WebSession, User).join(User, User.id == WebSession.user_id)
-            .where(WebSession.key_hash == key_hash(key))
+            select(WebSession.id, WebSession.expires_at, WebSession.last_seen_at, User.id,
+                   User.username, User.display_name, User.role, User.token_generation)
+            .join(User, User.id == WebSession.user_id)
+            .where(WebSession.key_hash == key_hash(key), WebSession.ended_at.is_(None),
+                   WebSession.expires_at > now, User.is_active.is_(True))
         ).one_or_none()
         if row is None:
             return None
-        web_session, user = row
-        if web_session.ended_at is not None or web_session.expires_at <= now:
-            return None
-        if not user.is_active:
-            return None
-        if now - web_session.last_seen_at >= LAST_SEEN_RESOLUTION:
-            web_session.last_seen_at = now
+        session_id, expires_at, last_seen_at, user_id, username, display_name, role, gen = row
+        if now - last_seen_at >= LAST_SEEN_RESOLUTION:
+            session.execute(update(WebSession).where(WebSession.id == session_id)
+                            .values(last_seen_at=now))
         return SessionRecord(
-            id=web_session.id, user_id=user.id, username=user.username,
-            display_name=user.display_name, role=user.role,
-            token_generation=user.token_generation, expires_at=web_session.expires_at,
+            id=session_id, user_id=user_id, username=username, display_name=display_name,
+            role=role, token_generation=gen, expires_at=expires_at,
         )
 
 
