@@ -16,9 +16,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from library.db import Database
 from library.models import User
+from library.web_sessions import EndReason, end_user_sessions
 
 USERNAME_RE = re.compile(r"[a-z0-9._-]{3,64}")
 MIN_PASSWORD_LENGTH = 8
@@ -180,22 +182,54 @@ def list_users(db: Database) -> list[UserInfo]:
 
 
 def set_password(db: Database, user_id: int, password: str) -> None:
-    """Replace a user's password; raises ``UserError`` if the user does not exist."""
+    """Replace a user's password and end every session and token of theirs (whoever knew the
+    old password may be logged in with it); raises ``UserError`` if the user does not exist."""
     password_hash = _hasher.hash(_valid_password(password))
     with db.session() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise UserError(f"no user with id {user_id}")
+        user = _user_or_error(session, user_id)
         user.password_hash = password_hash
+        _revoke_credentials(session, user, EndReason.PASSWORD_CHANGED)
 
 
 def set_active(db: Database, user_id: int, is_active: bool) -> None:
-    """Enable or disable an account (disabled accounts cannot log in; history is kept)."""
+    """Enable or disable an account (disabled accounts cannot log in; history is kept).
+    Disabling ends the account's sessions and tokens at once."""
     with db.session() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise UserError(f"no user with id {user_id}")
+        user = _user_or_error(session, user_id)
         user.is_active = is_active
+        if not is_active:
+            _revoke_credentials(session, user, EndReason.ACCOUNT_DISABLED)
+
+
+def sign_out_everywhere(db: Database, user_id: int) -> int:
+    """End every session and token of the user (a lost laptop); how many sessions ended."""
+    with db.session() as session:
+        return _revoke_credentials(
+            session, _user_or_error(session, user_id), EndReason.SIGNED_OUT_EVERYWHERE)
+
+
+def token_generation(db: Database, user_id: int) -> int | None:
+    """The generation a token of ``user_id`` must carry; None when the account is gone or
+    disabled (its tokens are refused)."""
+    with db.session() as session:
+        row = session.execute(
+            select(User.token_generation, User.is_active).where(User.id == user_id)
+        ).one_or_none()
+        return None if row is None or not row.is_active else int(row.token_generation)
+
+
+def _user_or_error(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserError(f"no user with id {user_id}")
+    return user
+
+
+def _revoke_credentials(session: Session, user: User, reason: EndReason) -> int:
+    # One transaction with the change that caused it: a password is never changed while the
+    # sessions opened with the old one live on.
+    user.token_generation = (user.token_generation or 0) + 1
+    return end_user_sessions(session, user.id, reason)
 
 
 DEMO_ACCOUNTS: tuple[tuple[str, str, Role], ...] = (

@@ -60,9 +60,10 @@ class Server:
             check=check, timeout=180,
         )
 
-    def token(self, role: str, room: str = "demo", subject: str | None = None) -> str:
+    def token(self, role: str, room: str = "*", subject: str | None = None) -> str:
         """What ``medroom token`` prints, signed here with the server's key (a CLI process
-        costs seconds of start-up; tests/web/test_live_api.py runs the command itself)."""
+        costs seconds of start-up; tests/web/test_live_api.py runs the command itself). A token
+        for one room (``room="demo"``) reaches only that room's routes."""
         signer = TokenSigner(self.env["MEDROOM_SECRET_KEY"])
         return signer.issue(subject=subject or f"script-{role}", role=Role(role), room=room,
                             ttl_seconds=12 * 3600)

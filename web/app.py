@@ -21,7 +21,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
 from config.rooms import RoomSpec, load_rooms
 from config.settings import Settings
@@ -71,6 +70,7 @@ from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
 from web.scheduler import ScheduleRunner
 from web.security_headers import SecurityHeaders, inline_script_hashes, policy_allowing
+from web.session_cookie import SessionCookies
 from web.startup import running
 from web.state import AppState
 
@@ -147,13 +147,10 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         redoc_url=None,
         openapi_url=None,
     )
+    # The cookie carries a signed random key; the session lives in the database.
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=secret,
-        session_cookie="medroom_session",
-        max_age=settings.token_ttl_seconds,
-        same_site="lax",
-        https_only=settings.secure_cookies,
+        SessionCookies, db=db, secret=secret, max_age=settings.token_ttl_seconds,
+        secure=settings.secure_cookies,
     )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.mount("/static-docs", StaticFiles(directory=SWAGGER_UI_FILES), name="static-docs")

@@ -1,18 +1,25 @@
 """Who is asking: bearer tokens for the API and WHEP, cookie sessions with CSRF for pages.
 
-Tokens are signed (HMAC, itsdangerous) and carry subject, role, room scope and expiry, so a
-script or a WHEP player needs no database lookup and no cookie. A page that is logged in with a
-session cookie may call the API too, but every unsafe method must then carry the session's CSRF
-token in ``X-CSRF-Token`` (a form field for the login and logout forms).
+Tokens are signed (HMAC, itsdangerous) and carry subject, role, room scope and an absolute
+expiry, so a script or a WHEP player needs no cookie. A token issued for an account also carries
+the account's token generation; a password change, disabling the account or "sign out
+everywhere" bumps it and every earlier token is refused (one indexed look-up, off the event
+loop). A token asked for with a token keeps its parent's expiry, so no token renews itself. A
+token for one room (not ``*``) reaches only that room's routes (``/api/rooms/{room}/...``).
+
+A page that is logged in with a session cookie (``web/session_cookie.py``: a signed random
+key, the session itself in the database) may call the API too, but every unsafe method must
+then carry the session's CSRF token in ``X-CSRF-Token`` (a form field for the login and logout
+forms).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-import secrets
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -21,7 +28,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import HTTPConnection
 
 from library.cme.audit import Actor
-from library.users import Role, get_user
+from library.users import Role, token_generation
+from web.session_cookie import cookie_session
 from web.state import app_state
 
 TOKEN_SALT = "medroom.api-token.v1"
@@ -44,9 +52,17 @@ class Principal:
     room: str  # the room the credential is good for, "*" for every room
     via: str  # "token" or "session"
     display_name: str = ""
+    generation: int = 0  # the account's token generation the credential was issued under
+    expires_at: float | None = None  # Unix time; a token asked for with this one ends by then
 
     def may_use_room(self, room_id: str) -> bool:
         return self.room in ("*", room_id)
+
+
+def token_expiry(ttl_seconds: int, not_after: float | None = None) -> float:
+    """When a token issued now for ``ttl_seconds`` ends: never after ``not_after``."""
+    expires = time.time() + ttl_seconds
+    return expires if not_after is None else min(expires, not_after)
 
 
 class TokenSigner:
@@ -54,17 +70,22 @@ class TokenSigner:
         self._serializer = URLSafeTimedSerializer(secret, salt=TOKEN_SALT)
 
     def issue(
-        self, *, subject: str, role: Role, room: str, ttl_seconds: int, user_id: int | None = None
+        self, *, subject: str, role: Role, room: str, ttl_seconds: int, user_id: int | None = None,
+        generation: int = 0, not_after: float | None = None,
     ) -> str:
         payload = {"sub": subject, "role": role.value, "room": room, "uid": user_id,
-                   "ttl": ttl_seconds}
+                   "gen": generation, "exp": token_expiry(ttl_seconds, not_after)}
         return str(self._serializer.dumps(payload))
 
     def verify(self, token: str) -> Principal:
+        """The token's principal if the signature holds and it has not expired (the account's
+        generation is checked by ``verify_token``)."""
         try:
             payload, issued = self._serializer.loads(token, return_timestamp=True)
-            age = (datetime.now(UTC) - issued).total_seconds()
-            if age > int(payload["ttl"]):
+            # Tokens issued before absolute expiries carried a lifetime instead.
+            expires = float(payload["exp"]) if "exp" in payload else (
+                issued.timestamp() + int(payload["ttl"]))
+            if time.time() > expires:
                 raise TokenError("token expired: ask for a new one")
             return Principal(
                 subject=str(payload["sub"]),
@@ -73,6 +94,8 @@ class TokenSigner:
                 room=str(payload["room"]),
                 via="token",
                 display_name=str(payload["sub"]),
+                generation=int(payload.get("gen", 0)),
+                expires_at=expires,
             )
         except BadSignature:
             raise TokenError("token is not valid") from None
@@ -80,18 +103,31 @@ class TokenSigner:
             raise TokenError("token is not valid") from None
 
 
+async def verify_token(connection: HTTPConnection, token: str) -> Principal:
+    """A bearer token's principal, refused when its account was disabled or revoked its tokens
+    since it was issued (the look-up runs off the event loop)."""
+    state = app_state(connection)
+    principal = state.tokens.verify(token)
+    if principal.user_id is None:
+        return principal  # a script's token from `medroom token`: no account behind it
+    current = await asyncio.to_thread(token_generation, state.db, int(principal.user_id))
+    if current is None:
+        raise TokenError("the account of this token is disabled or gone")
+    if current != principal.generation:
+        raise TokenError("token revoked (password changed or signed out everywhere): "
+                         "log in again")
+    return principal
+
+
 def csrf_token(request: Request) -> str:
-    """The session's CSRF token, created on first use."""
-    token = request.session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return str(token)
+    """The session's CSRF token (a visitor without a cookie is given one)."""
+    return cookie_session(request).csrf()
 
 
 def check_csrf(request: Request, supplied: str | None) -> None:
-    expected = request.session.get("csrf")
-    if not expected or not supplied or not hmac.compare_digest(str(expected), supplied):
+    session = cookie_session(request)
+    expected = session.csrf() if session.key is not None else None
+    if not expected or not supplied or not hmac.compare_digest(expected, supplied):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token: reload the page")
 
 
@@ -101,17 +137,15 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def session_principal(request: HTTPConnection) -> Principal | None:
-    user_id = request.session.get("uid")
-    if user_id is None:
-        return None
-    user = get_user(app_state(request).db, int(user_id))
-    if user is None or not user.is_active:
-        request.session.clear()
+def session_principal(connection: HTTPConnection) -> Principal | None:
+    """The person logged in with this request's cookie, as the middleware looked it up."""
+    record = cookie_session(connection).record
+    if record is None:
         return None
     return Principal(
-        subject=user.username, role=user.role, user_id=user.id, room="*", via="session",
-        display_name=user.display_name,
+        subject=record.username, role=Role(record.role), user_id=record.user_id, room="*",
+        via="session", display_name=record.display_name, generation=record.token_generation,
+        expires_at=record.expires_at.timestamp(),
     )
 
 
@@ -130,15 +164,23 @@ async def get_principal(request: Request) -> Principal:
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("Authorization must be 'Bearer <token>'")
         try:
-            return app_state(request).tokens.verify(token.strip())
+            principal = await verify_token(request, token.strip())
         except TokenError as exc:
             raise _unauthorized(str(exc)) from None
-    principal = session_principal(request)
-    if principal is None:
+        # A token for one room was handed to a player or a camera for that room: it reaches
+        # the room's own routes and nothing else (CME, library, users, diagnostics...).
+        if principal.room != "*" and request.path_params.get("room_id") != principal.room:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this token is only for room '{principal.room}' (/api/rooms/{principal.room}/...)",
+            )
+        return principal
+    session = session_principal(request)
+    if session is None:
         raise _unauthorized("log in, or send 'Authorization: Bearer <token>'")
     if request.method not in SAFE_METHODS:
         check_csrf(request, request.headers.get("x-csrf-token"))
-    return principal
+    return session
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -177,13 +219,13 @@ class SocketRefused(Exception):
         self.reason = reason
 
 
-def socket_controller(websocket: WebSocket, room_id: str, token: str | None) -> Principal:
+async def socket_controller(websocket: WebSocket, room_id: str, token: str | None) -> Principal:
     """The instructor or admin behind a room's websocket: a ``?token=`` bearer token, or the
     session cookie of a logged-in page (then only from this server's own pages: a websocket is
     not bound by CORS, so another site's page must not ride on the cookie)."""
     if token is not None:
         try:
-            principal = app_state(websocket).tokens.verify(token)
+            principal = await verify_token(websocket, token)
         except TokenError as exc:
             raise SocketRefused(4401, str(exc)) from None
     else:

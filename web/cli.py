@@ -17,10 +17,13 @@ from library.db import Database, DatabaseError
 from library.users import (
     Role,
     UserError,
+    UserInfo,
     create_user,
     ensure_demo_users,
     get_user_by_username,
+    set_active,
     set_password,
+    sign_out_everywhere,
 )
 from web.auth import TokenSigner
 
@@ -79,15 +82,34 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_user_passwd(args: argparse.Namespace) -> int:
-    settings = _settings()
-    db = _database(settings)
+def _named_user(args: argparse.Namespace) -> tuple[Database, UserInfo]:
+    db = _database(_settings())
     user = get_user_by_username(db, args.username)
     if user is None:
         raise UserError(f"no user '{args.username}'")
+    return db, user
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    db, user = _named_user(args)
     password = args.password or getpass.getpass(f"new password for {args.username}: ")
     set_password(db, user.id, password)
-    print(f"password of '{user.username}' changed")
+    print(f"password of '{user.username}' changed; their sessions and tokens are ended")
+    return 0
+
+
+def cmd_user_active(args: argparse.Namespace) -> int:
+    db, user = _named_user(args)
+    set_active(db, user.id, args.active)
+    print(f"'{user.username}' enabled" if args.active
+          else f"'{user.username}' disabled; their sessions and tokens are ended")
+    return 0
+
+
+def cmd_user_signout(args: argparse.Namespace) -> int:
+    db, user = _named_user(args)
+    ended = sign_out_everywhere(db, user.id)
+    print(f"'{user.username}' signed out everywhere: {ended} sessions ended, tokens revoked")
     return 0
 
 
@@ -142,6 +164,15 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     passwd.add_argument("username")
     passwd.add_argument("--password", help="default: asked for on the terminal")
     passwd.set_defaults(func=cmd_user_passwd)
+    disable = user.add_parser("disable", help="disable an account and end its sessions")
+    disable.add_argument("username")
+    disable.set_defaults(func=cmd_user_active, active=False)
+    enable = user.add_parser("enable", help="enable a disabled account again")
+    enable.add_argument("username")
+    enable.set_defaults(func=cmd_user_active, active=True)
+    signout = user.add_parser("signout", help="end every session and token of an account")
+    signout.add_argument("username")
+    signout.set_defaults(func=cmd_user_signout)
 
     token = sub.add_parser("token", help="print a bearer token for scripts and WHEP players")
     token.add_argument("--room", required=True, help="room id, or * for every room")

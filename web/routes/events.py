@@ -77,7 +77,7 @@ async def room_events(
 ) -> None:
     await websocket.accept()
     try:
-        principal = socket_controller(websocket, room_id, token)
+        principal = await socket_controller(websocket, room_id, token)
     except SocketRefused as refused:
         await websocket.close(refused.code, refused.reason)
         return

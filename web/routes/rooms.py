@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi.responses import Response
 
 from room_controller.room import InvalidTransitionError, UnknownSourceError
-from web.auth import CONTROL_ROLES, Controller, Viewer
+from web.auth import CONTROL_ROLES, Controller, Viewer, token_expiry
 from web.deps import LiveDep, RecordingsDep, StateDep, room_or_404
 from web.live import GoLiveFailed
 from web.room_views import room_out
@@ -89,11 +90,14 @@ async def thumbnail(
 
 @router.post("/{room_id}/token", response_model=TokenOut, summary="A bearer token for WHEP")
 async def viewer_token(state: StateDep, room_id: str, principal: Viewer) -> TokenOut:
-    """A logged-in page asks for a short-lived token to join the room's stream by WHEP."""
+    """A logged-in page asks for a short-lived token to join the room's stream by WHEP. A token
+    asked for with a token ends when its parent does: no credential renews itself."""
     room_or_404(state.live, room_id)
+    expires = token_expiry(VIEWER_TOKEN_TTL, principal.expires_at)
     token = state.tokens.issue(
         subject=principal.subject, role=principal.role, room=room_id,
         ttl_seconds=VIEWER_TOKEN_TTL, user_id=principal.user_id,
+        generation=principal.generation, not_after=expires,
     )
     return TokenOut(token=token, room=room_id, role=principal.role.value,
-                    expires_in=VIEWER_TOKEN_TTL)
+                    expires_in=max(0, int(expires - time.time())))

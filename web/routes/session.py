@@ -1,4 +1,9 @@
-"""Logging in and out of the pages (cookie session, CSRF-protected forms)."""
+"""Logging in and out of the pages (server-side sessions, CSRF-protected forms).
+
+Logging in starts a session (``library/web_sessions.py``) and sends its key in a fresh cookie;
+logging out ends that session; "sign out everywhere" ends every session of the account and
+revokes its bearer tokens.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from library.cme import audit
 from library.login_throttle import LoginThrottle, LoginThrottled
-from library.users import authenticate
+from library.users import authenticate, sign_out_everywhere
+from library.web_sessions import EndReason, end_session, start_session
 from web.auth import audit_actor, check_csrf, csrf_token, session_principal
-from web.deps import DbDep
+from web.deps import DbDep, SettingsDep
+from web.session_cookie import cookie_session
 from web.state import app_state
 from web.templates import templates
 
@@ -39,6 +46,7 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 async def login(
     request: Request,
     db: DbDep,
+    settings: SettingsDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
@@ -59,14 +67,13 @@ async def login(
     if user is None:
         return _login_error(request, username, next, "Wrong user name or password.", 401, {})
     _throttle(request).succeeded(attempt)
-    request.session.clear()  # a fresh session on login: no fixation
-    request.session["uid"] = user.id
+    key = await asyncio.to_thread(start_session, db, user.id, settings.token_ttl_seconds)
+    cookie_session(request).begin(key)  # a fresh cookie on login: no fixation
     # The CME audit report compares attendance with logins (art. 12 alin. (2) lit. a).
     await asyncio.to_thread(
         audit.record, db, _actor(request, user.username, user.role.value, user.id),
         audit.Action.LOGIN, target=audit.Target.ACCOUNT, target_id=user.id,
     )
-    csrf_token(request)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
@@ -84,15 +91,24 @@ def _login_error(request: Request, username: str, next_url: str, error: str, cod
 
 
 @router.post("/logout", include_in_schema=False)
-async def logout(request: Request, db: DbDep, csrf: Annotated[str, Form()]) -> Response:
+async def logout(request: Request, db: DbDep, csrf: Annotated[str, Form()],
+                 everywhere: Annotated[bool, Form()] = False) -> Response:
+    """End this session; with ``everywhere``, every session and token of the account."""
     check_csrf(request, csrf)
     principal = session_principal(request)
-    if principal is not None:
+    record = cookie_session(request).record
+    if principal is not None and record is not None:
+        if everywhere:
+            ended = await asyncio.to_thread(sign_out_everywhere, db, record.user_id)
+            logger.info("%s signed out everywhere (%d sessions ended, tokens revoked)",
+                        record.username, ended)
+        else:
+            await asyncio.to_thread(end_session, db, record.id, EndReason.LOGOUT)
         await asyncio.to_thread(
             audit.record, db, audit_actor(request, principal),
-            audit.Action.LOGOUT, target=audit.Target.ACCOUNT, target_id=principal.user_id or 0,
+            audit.Action.LOGOUT, target=audit.Target.ACCOUNT, target_id=record.user_id,
         )
-    request.session.clear()
+    cookie_session(request).clear()
     return RedirectResponse("/login", status_code=303)
 
 
