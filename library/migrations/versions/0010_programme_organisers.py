@@ -1,7 +1,7 @@
 """CME programme organisers: the accounts a programme names besides its creator.
 
 Revision ID: 0010
-Revises: 0008 (to be chained after 0009, the sessions migration, when both land)
+Revises: 0009
 Create Date: 2026-12-10
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
