@@ -22,7 +22,8 @@ from tests.web.test_ptz_api import ROOM as PTZ_ROOM
 def ptz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("events")
     room = folder / "or1.toml"
-    room.write_text(PTZ_ROOM.format(dead_port=9))  # nothing listens on the discard port
+    # Nothing listens on the discard port: both heads stay unplugged here.
+    room.write_text(PTZ_ROOM.format(dead_port=9, wall_port=9))
     yield from start_server(folder / "data", extra_env={"MEDROOM_ROOM_FILES": str(room)})
 
 
@@ -103,7 +104,7 @@ async def test_a_head_stops_when_the_console_driving_it_vanishes(ptz_server: Ser
         start = await pan(http)
         ws = await connect(ws_url(ptz_server, "or1", token))
         state = await next_state(ws, timeout=10)
-        assert [h["id"] for h in state["ptz"]] == ["head", "dead"]
+        assert [h["id"] for h in state["ptz"]] == ["head", "dead", "wall"]
         await ws.send(json.dumps({"type": "ptz", "camera": "nope", "action": "move", "pan": 1}))
         error = json.loads(await asyncio.wait_for(ws.recv(), 5))
         while error["type"] != "error":
