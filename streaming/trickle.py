@@ -140,6 +140,10 @@ async def add_trickled(pc: RTCPeerConnection, body: str, if_match: str | None) -
         except (AssertionError, ValueError, IndexError) as exc:
             raise TrickleError(f"unreadable candidate 'a=candidate:{value[:80]}' ({exc!r})") \
                 from None
+        if candidate.component == 0:
+            # Components count from 1 (RFC 8445 section 5.1.1.1); @eyevinn/whip-web-client
+            # 1.1.7 writes its RTP candidates as component 0, which would pair with nothing.
+            candidate.component = 1
         candidate.sdpMid = _transport_mid(remote, mid)
         candidates.append(candidate)
     for candidate in candidates:

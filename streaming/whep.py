@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.sdp import H264Profile, parse_h264_profile_level_id
 
 from streaming.audio import EncodedAudioTrack, SharedAudioEncoder
 from streaming.broadcast import RoomBroadcast, Selection
@@ -143,9 +144,49 @@ SENT_CODECS = {"h264": H264, "vp8": VP8}
 _NOT_CODECS = ("rtx", "red", "ulpfec", "flexfec-03")
 
 
+#: The H.264 profiles whose decoders take MedRoom's constrained-baseline stream, as aiortc
+#: matches them (it compares the profile exactly, and offers these two).
+_SENDABLE_H264_PROFILES = (H264Profile.PROFILE_CONSTRAINED_BASELINE, H264Profile.PROFILE_BASELINE)
+
+
+def _h264_refusal(section_lines: list[str]) -> str | None:
+    """Why none of the offer's H.264 payloads can carry MedRoom's stream, or None when one can.
+
+    aiortc negotiates H.264 only with packetization-mode=1 (a missing one means 0: a NAL unit
+    per packet, which it does not send) and a (constrained) baseline profile-level-id (a
+    missing one means constrained baseline 3.1); otherwise the offer fails deep inside it as
+    "Failed to set remote video description send parameters". Say which parameter is wrong.
+    """
+    payloads = [line.split(":", 1)[1].split(" ", 1)[0] for line in section_lines
+                if line.lower().startswith("a=rtpmap:") and " h264/" in line.lower()]
+    reasons = []
+    for pt in dict.fromkeys(payloads):
+        fmtp = next((line.split(" ", 1)[1] for line in section_lines
+                     if line.startswith(f"a=fmtp:{pt} ") and " " in line), "")
+        params = dict(p.strip().split("=", 1) for p in fmtp.split(";") if "=" in p)
+        mode = params.get("packetization-mode", "0").strip()
+        level_id = params.get("profile-level-id", "42e01f").strip()
+        try:
+            profile: H264Profile | None = parse_h264_profile_level_id(level_id)[0]
+        except ValueError:
+            profile = None
+        if mode == "1" and profile in _SENDABLE_H264_PROFILES:
+            return None
+        wrong = []
+        if mode != "1":
+            wrong.append(f"packetization-mode={mode}")
+        if profile not in _SENDABLE_H264_PROFILES:
+            name = profile.name.removeprefix("PROFILE_").lower().replace("_", " ") \
+                if profile is not None else "unknown"
+            wrong.append(f"profile-level-id={level_id} ({name} profile)")
+        reasons.append(f"payload {pt}: {', '.join(wrong)}")
+    return "; ".join(reasons)
+
+
 def check_offer(sdp: str) -> str:
     """The video codec to send for an offer (``H264`` or ``VP8``); refuses an offer that is
-    not SDP or that offers neither, with a clear reason."""
+    not SDP, that offers neither, or whose H.264 cannot carry constrained baseline in
+    packetization mode 1 (and no VP8), with a clear reason."""
     text = sdp.replace("\r\n", "\n").strip()
     if not text.startswith("v=0"):
         raise OfferError("body is not an SDP offer (it must start with 'v=0')")
@@ -171,9 +212,20 @@ def check_offer(sdp: str) -> str:
                 name = line.split(" ", 1)[1].split("/", 1)[0].strip()
                 if name.lower() not in _NOT_CODECS and name not in offered:
                     offered.append(name)
+    h264_refused = None
     for name, codec in SENT_CODECS.items():
         if name in (o.lower() for o in offered):
+            if codec == H264:
+                h264_refused = _h264_refusal([line for s in video_sections for line in s])
+                if h264_refused is not None:
+                    continue  # VP8 may still serve this viewer
             return codec
+    if h264_refused is not None:
+        raise CodecError(
+            f"the offer's H.264 cannot carry MedRoom's stream ({h264_refused}): MedRoom sends "
+            "H.264 constrained baseline (profile-level-id 42e01f) with packetization-mode=1; "
+            "offer that, or VP8, in the client"
+        )
     what = ", ".join(offered) if offered else "no codec at all (no a=rtpmap lines)"
     raise CodecError(
         f"the offer's video lists {what} but neither H.264 nor VP8; MedRoom sends H.264 "

@@ -8,8 +8,11 @@ allowed across origins: these endpoints take a bearer token, and the rest of the
 logged-in person's cookie opens, gets no CORS headers at all.
 
 ``OPTIONS`` on these paths is answered here, 204 with ``Allow`` for any caller (RFC 9725: a
-WHIP client may ask what the endpoint supports, and ``@eyevinn/whip-web-client`` trickles its
-candidates when ``PATCH`` is allowed), plus the preflight answer for an allowed origin.
+WHIP client may ask what the endpoint supports), plus the preflight answer for an allowed origin.
+``@eyevinn/whip-web-client`` sends a real ``OPTIONS`` (with its token, so after a preflight) and
+trickles only when that answer's ``Access-Control-Allow-Methods`` names ``PATCH``: every
+``OPTIONS`` answer carries it, exposed to the page, and its ``PATCH`` sends the ICE session's
+tag as an ``ETag`` request header (not ``If-Match``), which the preflight must allow.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ ENDPOINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"/api/rooms/[^/]+/sources/[^/]+/whip"), "OPTIONS, POST, PATCH"),
     (re.compile(r"/api/rooms/[^/]+/sources/[^/]+/whip/[^/]+"), "OPTIONS, PATCH, DELETE"),
 )
-ALLOW_HEADERS = "Authorization, Content-Type, If-Match"
-EXPOSE_HEADERS = "Location, Link, ETag, Accept-Patch, Retry-After"
+ALLOW_HEADERS = "Authorization, Content-Type, If-Match, ETag"
+EXPOSE_HEADERS = ("Location, Link, ETag, Accept-Patch, Retry-After, Allow, "
+                  "Access-Control-Allow-Methods")
 #: How long a browser may keep a preflight answer (seconds).
 MAX_AGE = "600"
 
@@ -69,10 +73,10 @@ class WebRtcCors:
         request_headers = Headers(scope=scope)
         cors = self._cors_headers(request_headers.get("origin"))
         if scope["method"] == "OPTIONS":
-            headers = {"Allow": methods, "Accept-Patch": "application/trickle-ice-sdpfrag"}
+            headers = {"Allow": methods, "Accept-Patch": "application/trickle-ice-sdpfrag",
+                       "Access-Control-Allow-Methods": methods}
             if cors and "access-control-request-method" in request_headers:
                 headers.update(cors)
-                headers["Access-Control-Allow-Methods"] = methods
                 headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
                 headers["Access-Control-Max-Age"] = MAX_AGE
             elif cors:

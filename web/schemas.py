@@ -41,6 +41,8 @@ class ViewerLinkOut(BaseModel):
     joined_at: datetime
     connection_state: str
     rendition: str = Field(description="The quality the viewer receives, e.g. 720p")
+    codec: str = Field(description="The video codec it receives: h264, or vp8 for a browser "
+                       "without H.264 (Firefox without OpenH264)")
     path: str | None = Field(description="host, srflx or relay (through TURN); None before ICE")
     rtt_ms: float | None = Field(description="Round-trip time from RTCP receiver reports")
     fps: float = Field(description="Frames sent to this viewer per second")

@@ -54,6 +54,9 @@ async def test_firefox_without_h264_watches_the_room_in_vp8(server: Server) -> N
                 assert size == [1280, 720]  # the demo program, VP8 at its top rung
                 room = (await api.get("/api/rooms/demo")).json()
                 assert [v["subject"] for v in room["viewers"]] == ["marko"]
+                # The console's viewer listing says which codec each viewer receives.
+                listing = (await api.get("/api/rooms/demo/viewers")).json()
+                assert [(v["subject"], v["codec"]) for v in listing] == [("marko", "vp8")]
 
                 # Leaving the page ends the session (DELETE): nothing is left on the server.
                 await browser.navigate("about:blank")

@@ -1,8 +1,10 @@
-"""WHEP/WHIP browser clients that nobody here wrote (npm's ``whip-whep``), on a page of ANOTHER
-origin, in headless Chromium, against a real `medroom serve` with that origin in
-MEDROOM_CORS_ORIGINS: the player views the demo room's program (frames counted with
-requestVideoFrameCallback), the publisher publishes Chromium's fake camera into a WHIP source;
-each ends with DELETE and the server keeps nothing. ``make npm-clients`` builds the bundle."""
+"""WHEP/WHIP browser clients that nobody here wrote, as published on npm (``whip-whep``'s
+WHEPClient and WHIPClient, ``@eyevinn/webrtc-player`` with its WHEP adapter,
+``@eyevinn/whip-web-client``), on a page of ANOTHER origin, in headless Chromium, against a real
+`medroom serve` with that origin in MEDROOM_CORS_ORIGINS: each player views the demo room's
+program (frames counted with requestVideoFrameCallback), each publisher publishes Chromium's
+fake camera into a WHIP source; each ends with DELETE and the server keeps nothing.
+``make npm-clients`` builds the bundle."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ BUNDLE = REPO / ".cache" / "npm" / "clients.js"
 PAGE = """<!doctype html><meta charset="utf-8"><title>LMS page</title>
 <script src="clients.js"></script><body><p>An embedded MedRoom player</p></body>"""
 
+#: whip-whep's WHEPClient: the page makes the peer connection, the client does the exchange.
 VIEW = """async ({url, token}) => {
   const pc = new RTCPeerConnection();
   pc.addTransceiver("video", {direction: "recvonly"});
@@ -52,12 +55,43 @@ VIEW = """async ({url, token}) => {
   await state.client.view(pc, url, token);
 }"""
 
+#: @eyevinn/webrtc-player makes its own peer connection (no STUN server: ``iceServers: []``)
+#: and sends the Authorization header as given.
+EYEVINN_VIEW = """async ({url, token}) => {
+  const video = document.createElement("video");
+  video.muted = true; video.autoplay = true; video.playsInline = true;
+  document.body.append(video);
+  const state = window.viewer = {frames: 0, first: null, video};
+  const started = performance.now();
+  const count = () => {
+    state.frames += 1;
+    if (state.first === null) state.first = (performance.now() - started) / 1000;
+    video.requestVideoFrameCallback(count);
+  };
+  video.requestVideoFrameCallback(count);
+  state.client = new WebRTCPlayer({video, type: "whep", iceServers: []});
+  state.client.stop = () => state.client.unload();
+  await state.client.load(new URL(url), "Bearer " + token);
+}"""
+
 PUBLISH = """async ({url, token}) => {
   const stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}});
   const pc = new RTCPeerConnection();
   for (const track of stream.getTracks()) pc.addTransceiver(track, {direction: "sendonly"});
   window.publisher = {pc, client: new WHIPClient()};
   await window.publisher.client.publish(pc, url, token);
+}"""
+
+
+#: @eyevinn/whip-web-client asks the endpoint (OPTIONS) whether it allows PATCH, and then posts
+#: its offer at once and trickles each candidate by PATCH.
+EYEVINN_PUBLISH = """async ({url, token}) => {
+  const stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}});
+  const client = new EyevinnWHIPClient({endpoint: url, opts: {authkey: token, iceServers: []}});
+  window.publisher = {client};
+  client.stop = () => client.destroy();
+  await client.ingest(stream);
+  window.publisher.trickles = client.supportTrickleIce();
 }"""
 
 
@@ -106,13 +140,18 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-def deletes_of(page: Any) -> list[int]:
-    """Statuses of the DELETEs the page sends. whip-whep closes its peer connection before the
-    DELETE, so the server may have ended the session already (404): either way it is gone."""
-    statuses: list[int] = []
-    page.on("response", lambda r: statuses.append(r.status)
-            if r.request.method == "DELETE" else None)
-    return statuses
+def exchanges_of(page: Any) -> list[tuple[str, int]]:
+    """(method, status) of every request the page makes to MedRoom (the preflights excepted)."""
+    seen: list[tuple[str, int]] = []
+    page.on("response", lambda r: seen.append((r.request.method, r.status))
+            if "/api/rooms/" in r.url else None)
+    return seen
+
+
+def deletes(seen: list[tuple[str, int]]) -> list[int]:
+    """Statuses of the DELETEs. whip-whep closes its peer connection before the DELETE, so the
+    server may have ended the session already (404): either way it is gone."""
+    return [status for method, status in seen if method == "DELETE"]
 
 
 def nothing_left(server: Server) -> dict[str, Any]:
@@ -125,30 +164,36 @@ def nothing_left(server: Server) -> dict[str, Any]:
         time.sleep(0.2)
 
 
-def test_whip_whep_player_on_another_origin_views_the_program(
-    chromium: Any, cors_server: Server, other_origin: str,
+PLAYERS = {"whip-whep WHEPClient": VIEW, "@eyevinn/webrtc-player": EYEVINN_VIEW}
+PUBLISHERS = {"whip-whep WHIPClient": PUBLISH, "@eyevinn/whip-web-client": EYEVINN_PUBLISH}
+
+
+@pytest.mark.parametrize("client", PLAYERS)
+def test_npm_player_on_another_origin_views_the_program(
+    chromium: Any, cors_server: Server, other_origin: str, client: str,
 ) -> None:
     instructor = {"Authorization": f"Bearer {cors_server.token('instructor')}"}
     r = httpx.post(f"{cors_server.url}/api/rooms/demo/live", json={}, headers=instructor)
     assert r.status_code == 201, r.text
     context = chromium.new_context()
     page = context.new_page()
-    deletes = deletes_of(page)
+    seen = exchanges_of(page)
     try:
         page.goto(other_origin + "/index.html")
-        page.evaluate(VIEW, {"url": f"{cors_server.url}/api/rooms/demo/whep",
-                             "token": cors_server.token("student", subject="lms")})
+        page.evaluate(PLAYERS[client], {"url": f"{cors_server.url}/api/rooms/demo/whep",
+                                        "token": cors_server.token("student", subject="lms")})
         page.wait_for_function("window.viewer.frames >= 60", timeout=30_000)
         frames, first = page.evaluate("[window.viewer.frames, window.viewer.first]")
         size = page.evaluate("[window.viewer.video.videoWidth, window.viewer.video.videoHeight]")
-        print(f"whip-whep WHEPClient: {frames} frames, first after {first:.2f} s, {size}")
+        print(f"{client}: {frames} frames, first after {first:.2f} s, {size}")
         assert size == [1280, 720]
         assert httpx.get(f"{cors_server.url}/api/rooms/demo",
                          headers=instructor).json()["viewer_count"] == 1
         page.evaluate("window.viewer.client.stop()")  # DELETE on the session URL
         state = nothing_left(cors_server)
         assert state["viewers"] == 0, state
-        assert deletes and deletes[0] in (200, 404), deletes
+        assert deletes(seen) and deletes(seen)[0] in (200, 404), seen
+        print(f"{client}: requests {seen}")
     finally:
         context.close()
     r = httpx.delete(f"{cors_server.url}/api/rooms/demo/live", headers=instructor)
@@ -156,8 +201,9 @@ def test_whip_whep_player_on_another_origin_views_the_program(
     assert nothing_left(cors_server)["encoders"] == []
 
 
-def test_whip_whep_publisher_on_another_origin_publishes_the_camera(
-    chromium: Any, cors_server: Server, other_origin: str,
+@pytest.mark.parametrize("client", PUBLISHERS)
+def test_npm_publisher_on_another_origin_publishes_the_camera(
+    chromium: Any, cors_server: Server, other_origin: str, client: str,
 ) -> None:
     token = cors_server.token("instructor", room="or2")
     headers = {"Authorization": f"Bearer {token}"}
@@ -168,26 +214,31 @@ def test_whip_whep_publisher_on_another_origin_publishes_the_camera(
 
     context = chromium.new_context()
     page = context.new_page()
-    deletes = deletes_of(page)
+    seen = exchanges_of(page)
     try:
         page.goto(other_origin + "/index.html")
         started = time.monotonic()
-        page.evaluate(PUBLISH, {"url": f"{cors_server.url}/api/rooms/or2/sources/obs/whip",
-                                "token": token})
+        page.evaluate(PUBLISHERS[client], {
+            "url": f"{cors_server.url}/api/rooms/or2/sources/obs/whip", "token": token})
         while (current := health())["state"] != "live":
-            assert time.monotonic() - started < 20, f"never live: {current}"
+            assert time.monotonic() - started < 20, f"never live: {current}, {seen}"
             time.sleep(0.2)
         live_after = time.monotonic() - started
         time.sleep(2)
-        print(f"whip-whep WHIPClient: source live after {live_after:.2f} s, "
-              f"{health()['fps']:.1f} fps")
+        print(f"{client}: source live after {live_after:.2f} s, {health()['fps']:.1f} fps")
         assert health()["fps"] > 5
+        if client == "@eyevinn/whip-web-client":
+            # It asked first, read that PATCH is allowed, and trickled its candidates.
+            assert seen[0] == ("OPTIONS", 204), seen
+            assert page.evaluate("window.publisher.trickles")
+            assert ("PATCH", 204) in seen, seen
         page.evaluate("window.publisher.client.stop()")  # DELETE on the session URL
         deadline = time.monotonic() + 10
-        while (current := health())["state"] == "live" or not deletes:
-            assert time.monotonic() < deadline, f"publish not ended: {current}, {deletes}"
+        while (current := health())["state"] == "live" or not deletes(seen):
+            assert time.monotonic() < deadline, f"publish not ended: {current}, {seen}"
             time.sleep(0.2)
-        assert deletes[0] in (200, 404), deletes
+        assert deletes(seen)[0] in (200, 404), seen
         assert current["note"] == "accepting a new WHIP publisher"
+        print(f"{client}: requests {seen}")
     finally:
         context.close()

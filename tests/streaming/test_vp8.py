@@ -8,6 +8,7 @@ extra encode.
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -24,7 +25,11 @@ pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 def small_frame() -> np.ndarray:
-    return moving_frame()[:360, :640]
+    # The bar moves within the 640 columns: a crop of the 1280-wide frame lost it half the time.
+    image = np.zeros((360, 640, 3), np.uint8)
+    x = int(time.monotonic() * 200) % 560
+    image[:, x : x + 80] = (40, 200, 255)
+    return image
 
 
 async def vp8_only_offer() -> tuple[RTCPeerConnection, str]:
@@ -153,7 +158,8 @@ def test_offer_codecs_choose_h264_then_vp8_and_refusals_name_both():
     head = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
             "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n")
     vp8 = "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n"
-    h264 = "a=rtpmap:100 H264/90000\r\n"
+    h264 = ("a=rtpmap:100 H264/90000\r\n"
+            "a=fmtp:100 packetization-mode=1;profile-level-id=42e01f\r\n")
     assert check_offer(head + vp8) == VP8
     assert check_offer(head + vp8 + h264) == H264
     with pytest.raises(CodecError) as refused:

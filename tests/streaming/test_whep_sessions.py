@@ -153,3 +153,40 @@ async def test_a_malformed_connection_line_is_refused_with_a_reason():
         await pc.close()
         await sessions.close_all("test over")
         await outputs.stop_all()
+
+
+@pytest.mark.parametrize("mangle, reason", [
+    (("packetization-mode=1", "packetization-mode=0"), "packetization-mode=0"),
+    (("profile-level-id=42", "profile-level-id=64"), "(high profile)"),
+])
+async def test_an_h264_offer_medroom_cannot_send_is_refused_with_the_parameter_named(
+    mangle: tuple[str, str], reason: str,
+) -> None:
+    """A real client's H.264-only offer whose format parameters aiortc cannot match: refused
+    before anything is leased, naming the parameter (not aiortc's "Failed to set remote video
+    description send parameters"); with VP8 beside it, the viewer gets VP8 instead."""
+    from aiortc.rtcrtpreceiver import RTCRtpReceiver
+
+    broadcast, outputs = broadcast_of({"program": (moving_frame, 320, 180)})
+    sessions = ViewerSessions()
+    pc = client()
+    transceiver = pc.addTransceiver("video", direction="recvonly")
+    codecs = RTCRtpReceiver.getCapabilities("video").codecs
+    transceiver.setCodecPreferences([c for c in codecs if c.mimeType != "video/VP8"])
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = pc.localDescription.sdp.replace(*mangle)
+    try:
+        with pytest.raises(CodecError) as refused:
+            await sessions.join(
+                feed=broadcast, offer_sdp=offer, selection=broadcast.choose(None, None),
+                subject="s", role="student", user_id=None,
+            )
+        assert reason in str(refused.value)
+        assert "packetization-mode=1" in str(refused.value), refused.value
+        assert "42e01f" in str(refused.value)
+        assert outputs.running() == [] and sessions.all() == []
+        vp8 = offer.replace("a=rtpmap:", "a=rtpmap:96 VP8/90000\r\na=rtpmap:", 1)
+        assert check_offer(vp8) == "vp8"
+    finally:
+        await pc.close()
+        await outputs.stop_all()

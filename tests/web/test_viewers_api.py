@@ -64,6 +64,7 @@ async def test_instructor_sees_each_viewers_rtt_frame_rate_and_loss(server: Serv
                 assert v["bitrate_kbps"] > 100, v
                 # 720p unless this busy machine lost enough packets to move it down
                 assert v["rendition"] in ("720p", "360p") and v["path"] == "host", v
+                assert v["codec"] == "h264", v
                 assert 0 <= v["fraction_lost"] <= 1 and v["packets_lost"] >= 0, v
             for reader in readers:
                 reader.cancel()

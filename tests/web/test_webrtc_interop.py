@@ -63,6 +63,18 @@ def fragment(sdp: str, ufrag: str | None = None) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+def eyevinn_fragment(sdp: str) -> str:
+    """The fragment as @eyevinn/whip-web-client 1.1.7 writes it (with sdp-transform): one
+    candidate, every media line 'm=audio 9 RTP/AVP 0', the RTP component numbered 0."""
+    lines = [line for line in sdp.split("\r\n") if line.startswith(("a=ice-ufrag:", "a=ice-pwd:"))]
+    mids = [line for line in sdp.split("\r\n") if line.startswith("a=mid:")]
+    candidate = next(line for line in sdp.split("\r\n") if line.startswith("a=candidate:"))
+    foundation, _component, rest = candidate.split(" ", 2)
+    for mid in mids:
+        lines += ["m=audio 9 RTP/AVP 0", mid, f"{foundation} 0 {rest}"]
+    return "\r\n".join(lines) + "\r\n"
+
+
 async def diagnostics(http: httpx.AsyncClient, admin: str) -> dict[str, Any]:
     r = await http.get("/api/diagnostics", headers=auth(admin))
     assert r.status_code == 200, r.text
@@ -91,8 +103,15 @@ def test_cors_answers_only_the_webrtc_endpoints_for_allowed_origins(
         assert "PATCH" in r.headers["access-control-allow-methods"]
         assert "PATCH" in r.headers["allow"]
         allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
-        assert {"authorization", "content-type", "if-match"} <= allowed
+        # @eyevinn/whip-web-client sends the ICE session's tag as an ETag request header.
+        assert {"authorization", "content-type", "if-match", "etag"} <= allowed
         assert "access-control-allow-credentials" not in r.headers
+    # A real OPTIONS (with a token, so after its preflight): @eyevinn/whip-web-client trickles
+    # only when it can read PATCH in this answer's Access-Control-Allow-Methods.
+    r = httpx.options(url + "/api/rooms/or2/sources/obs/whip",
+                      headers={"Origin": PAGE_ORIGIN, "Authorization": "Bearer x"})
+    assert r.status_code == 204 and "PATCH" in r.headers["access-control-allow-methods"]
+    assert "Access-Control-Allow-Methods" in r.headers["access-control-expose-headers"]
     # Another site gets no CORS answer (its browser refuses), and the rest of the API none.
     r = httpx.options(url + "/api/rooms/demo/whep",
                       headers={**preflight, "Origin": "https://evil.example"})
@@ -241,8 +260,10 @@ async def test_whip_publisher_trickles_and_ends_with_the_session_url_alone(
             assert r.headers["etag"] and r.headers["accept-patch"] == TRICKLE
             await pc.setRemoteDescription(
                 RTCSessionDescription(sdp=without_candidates(r.text), type="answer"))
-            r = await http.patch(location, content=fragment(offer),
-                                 headers={"Content-Type": TRICKLE})
+            # The trickling WHIP publisher in the field: @eyevinn/whip-web-client's fragment,
+            # its own ETag header, and only the candidates it trickled to connect by.
+            r = await http.patch(location, content=eyevinn_fragment(offer),
+                                 headers={"Content-Type": TRICKLE, "ETag": r.headers["etag"]})
             assert r.status_code == 204, r.text
             await wait_for_state(console, "live", timeout=15)
             # A token that is sent must be valid; without one the URL alone is the key.

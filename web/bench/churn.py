@@ -3,13 +3,18 @@
 A real ``medroom serve`` (demo room, live) runs in its own process; aiortc viewers join through
 the real WHEP endpoint (HTTP POST of an offer, ICE and DTLS on loopback), wait until connected,
 and leave: two in three with DELETE, one in three by closing their peer connection only (DTLS
-close, no DELETE), which the server must notice by itself. After a warm-up, and again after all
+close, no DELETE), which the server must notice by itself. One cycle in ``GHOST_EVERY`` is a
+client that never connects (an offer, then nothing: a player closed before it read the answer,
+a client behind a firewall): the server must end it by itself within its connect timeout
+(``GHOST_CONNECT_TIMEOUT``, set short here; 30 s by default) and keep nothing of it; a watcher
+reads the viewer listing to time each one's release. After a warm-up, and again after all
 cycles once the server lists no viewer, it reads the server's asyncio task count, threads, open
 files and resident memory (``GET /api/diagnostics``) and compares.
 
 A third reading half-way tells a leak (grows with the cycles) from pools that fill once. Pass:
 tasks back to the baseline (``TASK_TOLERANCE`` for timers that happen to be alive); threads and
-open files not growing in the second half; resident memory within ``RSS_TOLERANCE_BYTES``.
+open files not growing in the second half; resident memory within ``RSS_TOLERANCE_BYTES``; every
+never-connecting session released within the connect timeout (plus ``RELEASE_SLACK``).
 """
 
 from __future__ import annotations
@@ -46,6 +51,15 @@ CONCURRENCY = 4
 CONNECT_TIMEOUT = 30.0
 SETTLE_TIMEOUT = 60.0  # a viewer that closed without DELETE is noticed by DTLS close
 TASK_TOLERANCE = 2
+#: One cycle in this many is a client that never connects.
+GHOST_EVERY = 10
+#: The server's MEDROOM_WHEP_CONNECT_TIMEOUT_SECONDS in this bench: short, so the ghosts of the
+#: last cycles do not hold the run for the default 30 s.
+GHOST_CONNECT_TIMEOUT = 5.0
+#: A ghost counts as released in time up to this long after the connect timeout (the watcher
+#: polls every GHOST_POLL seconds; the server's timer and the leave take a moment).
+RELEASE_SLACK = 1.5
+GHOST_POLL = 0.1
 RSS_TOLERANCE_BYTES = 24 * 1024 * 1024
 ROOM = "demo"
 
@@ -125,12 +139,52 @@ async def whep_offer(
     return r.headers["location"], r.text
 
 
-async def _one_cycle(http: httpx.AsyncClient, served: Served, n: int) -> None:
+class GhostWatch:
+    """Times how long the server keeps each never-connecting session: it reads the room's
+    viewer listing until the session's id is gone."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
+        self._http = http
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._waiting: dict[str, float] = {}  # session id -> when its offer was answered
+        self.released: list[float] = []  # seconds from the answer to the release, each ghost
+
+    def add(self, location: str, answered_at: float) -> None:
+        self._waiting[location.rsplit("/", 1)[1]] = answered_at
+
+    async def watch(self) -> None:
+        """Poll until cancelled."""
+        while True:
+            if self._waiting:
+                r = await self._http.get(f"/api/rooms/{ROOM}/viewers", headers=self._headers)
+                if r.status_code != 200:
+                    raise BenchError(f"viewer listing answered {r.status_code}: {r.text[:200]}")
+                now = time.monotonic()
+                listed = {v["id"] for v in r.json()}
+                for session in [s for s in self._waiting if s not in listed]:
+                    self.released.append(now - self._waiting.pop(session))
+            await asyncio.sleep(GHOST_POLL)
+
+    async def all_released(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._waiting:
+            if time.monotonic() > deadline:
+                raise BenchError(f"{len(self._waiting)} never-connecting sessions still listed "
+                                 f"{timeout:.0f} s after the last cycle")
+            await asyncio.sleep(GHOST_POLL)
+
+
+async def _one_cycle(http: httpx.AsyncClient, served: Served, n: int,
+                     ghosts: GhostWatch) -> None:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         await recvonly_offer(pc)
         location, answer = await whep_offer(http, served.token, pc.localDescription.sdp,
                                             f"cycle {n}")
+        if n % GHOST_EVERY == GHOST_EVERY - 1:
+            # Offer, then nothing: the answer is never applied, no ICE check ever arrives.
+            ghosts.add(location, time.monotonic())
+            return
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         deadline = time.monotonic() + CONNECT_TIMEOUT
         while pc.connectionState != "connected":
@@ -145,14 +199,14 @@ async def _one_cycle(http: httpx.AsyncClient, served: Served, n: int) -> None:
         await pc.close()
 
 
-async def _cycles(served: Served, first: int, count: int) -> None:
+async def _cycles(served: Served, first: int, count: int, ghosts: GhostWatch) -> None:
     numbers = iter(range(first, first + count))
     # Its own HTTP client, closed afterwards: its keep-alive sockets are not counted as leaks.
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
 
         async def worker() -> None:
             for n in numbers:
-                await _one_cycle(http, served, n)
+                await _one_cycle(http, served, n, ghosts)
                 if n % 50 == 0 and n:
                     progress(f"churn: {n} cycles")
 
@@ -182,20 +236,30 @@ async def _run(served: Served, cycles: int) -> Message:
         r = await http.post(f"/api/rooms/{ROOM}/live", json={"title": "churn"}, headers=headers)
         if r.status_code != 201:
             raise BenchError(f"could not go live: {r.status_code} {r.text[:200]}")
-        await _cycles(served, 0, WARMUP_CYCLES)
-        baseline = await _settled(http, served)
-        half = WARMUP_CYCLES + cycles // 2
-        started = time.monotonic()
-        await _cycles(served, WARMUP_CYCLES, half - WARMUP_CYCLES)
-        elapsed = time.monotonic() - started
-        middle = await _settled(http, served)
-        started = time.monotonic()
-        await _cycles(served, half, cycles - (half - WARMUP_CYCLES))
-        elapsed += time.monotonic() - started
+        # Its own client: the cycles' requests do not wait behind its polls.
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as watch_http:
+            ghosts = GhostWatch(watch_http, served.token)
+            watcher = asyncio.create_task(ghosts.watch())
+            try:
+                await _cycles(served, 0, WARMUP_CYCLES, ghosts)
+                baseline = await _settled(http, served)
+                half = WARMUP_CYCLES + cycles // 2
+                started = time.monotonic()
+                await _cycles(served, WARMUP_CYCLES, half - WARMUP_CYCLES, ghosts)
+                elapsed = time.monotonic() - started
+                middle = await _settled(http, served)
+                started = time.monotonic()
+                await _cycles(served, half, cycles - (half - WARMUP_CYCLES), ghosts)
+                elapsed += time.monotonic() - started
+                await ghosts.all_released(GHOST_CONNECT_TIMEOUT + SETTLE_TIMEOUT)
+            finally:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
         final = await _settled(http, served)
         await http.delete(f"/api/rooms/{ROOM}/live", headers=headers)
     readings = (baseline, middle, final)
     rss_growth = final["rss_bytes"] - baseline["rss_bytes"]
+    released = sorted(ghosts.released)
     report: Message = {
         "cycles": cycles,
         "seconds": round(elapsed, 1),
@@ -209,11 +273,20 @@ async def _run(served: Served, cycles: int) -> Message:
         "task_kinds": [baseline["task_kinds"], final["task_kinds"]],
         "task_tolerance": TASK_TOLERANCE,
         "rss_tolerance_mb": RSS_TOLERANCE_BYTES / 2**20,
+        # The never-connecting sessions (warm-up included): how many, and seconds from the
+        # answer to their release (first, median, last), against the connect timeout.
+        "ghosts": len(released),
+        "ghost_release_s": [round(x, 2) for x in (released[0], released[len(released) // 2],
+                                                   released[-1])] if released else [],
+        "connect_timeout_s": GHOST_CONNECT_TIMEOUT,
+        "ghosts_released_in_time": all(
+            x <= GHOST_CONNECT_TIMEOUT + RELEASE_SLACK for x in released),
     }
     report["leak_free"] = (
         final["asyncio_tasks"] <= baseline["asyncio_tasks"] + TASK_TOLERANCE
         and all(_levels_off(baseline[k], middle[k], final[k]) for k in ("threads", "open_files"))
         and rss_growth <= RSS_TOLERANCE_BYTES
+        and bool(report["ghosts_released_in_time"])
     )
     return report
 
@@ -228,7 +301,9 @@ def _levels_off(baseline: int, middle: int, final: int) -> bool:
 def run_churn(cycles: int) -> Message:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     set_ice_addresses([LOOPBACK])  # this process's viewers offer loopback only, like the server
-    with tempfile.TemporaryDirectory(prefix="medroom-churn-") as tmp, serve(Path(tmp)) as served:
+    with tempfile.TemporaryDirectory(prefix="medroom-churn-") as tmp, serve(Path(tmp), {
+        "MEDROOM_WHEP_CONNECT_TIMEOUT_SECONDS": str(GHOST_CONNECT_TIMEOUT),
+    }) as served:
         return asyncio.run(_run(served, cycles))
 
 
@@ -242,13 +317,18 @@ def format_churn(report: Message) -> str:
     )
     lines = [
         (f"medroom bench churn: {report['cycles']} join/leave cycles through WHEP in "
-         f"{report['seconds']} s ({report['cycles_per_second']}/s; 1 in 3 left without DELETE)"),
+         f"{report['seconds']} s ({report['cycles_per_second']}/s; 1 in 3 left without DELETE, "
+         f"1 in {GHOST_EVERY} never connected)"),
         "  (before, half-way, after)",
         f"  asyncio tasks  {_arrow(tasks)} (tolerance +{report['task_tolerance']})",
         f"  threads        {_arrow(threads)} (the second half may add +{report['task_tolerance']})",
         f"  open files     {_arrow(files)} (the second half may add +{report['task_tolerance']})",
         (f"  resident MB    {_arrow(rss)} ({report['rss_growth_kb_per_cycle']} kB per "
          f"cycle; tolerance {report['rss_tolerance_mb']:.0f} MB)"),
+        (f"  never connected {report['ghosts']} sessions, released after "
+         f"{_arrow(report['ghost_release_s'])} s (first, median, last; connect timeout "
+         f"{report['connect_timeout_s']:.0f} s: "
+         f"{'all in time' if report['ghosts_released_in_time'] else 'SOME LATE'})"),
         f"  verdict        {'no leak' if report['leak_free'] else 'LEAK'}",
     ]
     return "\n".join(lines)

@@ -19,6 +19,7 @@ def viewer_link_out(viewer: Viewer) -> ViewerLinkOut:
     return ViewerLinkOut(
         id=viewer.id, subject=viewer.subject, role=viewer.role, joined_at=viewer.joined_at,
         connection_state=viewer.connection_state, rendition=viewer.rendition,
+        codec=viewer.codec,
         path=None if pair is None else ("relay" if pair.relayed else pair.local_type),
         rtt_ms=stats.rtt_ms if stats else None,
         fps=stats.fps if stats else 0.0,

@@ -40,7 +40,9 @@ router = APIRouter(prefix="/api/rooms", tags=["whep"])
     responses={
         201: {"content": {"application/sdp": {}},
               "description": "SDP answer; Location to PATCH (trickle ICE) and DELETE; ETag"},
-        400: {"description": "Malformed SDP, or no H.264 in the offer"},
+        400: {"description": "Malformed SDP, or no codec MedRoom sends: the offer's video has "
+                             "neither H.264 (constrained baseline, packetization-mode=1) nor "
+                             "VP8; the message names what was offered"},
         409: {"description": "The room is not live"},
         429: {"description": "Too many joins per minute, or too many live sessions; "
                              "Retry-After says when to try again"},

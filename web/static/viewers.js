@@ -29,7 +29,8 @@
     li.innerHTML =
       `<div class="viewer-head"><span class="viewer-name"></span>` +
       `<span class="role role-${v.role}">${v.role}</span>` +
-      `<span class="badge badge-quality">${v.rendition}</span></div>` +
+      `<span class="badge badge-quality">${v.rendition}</span>` +
+      `<span class="badge badge-codec" title="video codec">${v.codec === "vp8" ? "VP8" : "H.264"}</span></div>` +
       `<div class="viewer-metrics">` +
       metric("RTT", rtt, level(v.rtt_ms, 150, 300)) +
       metric("fps", v.fps.toFixed(0), connected ? (v.fps < 15 ? " metric-bad" : v.fps < 25 ? " metric-warn" : "") : "") +
