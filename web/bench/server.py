@@ -118,6 +118,9 @@ async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
                 outputs,
             )
             encoder = (await broadcast.go_on_air()).program.encoder
+            # Held as a recording would hold it, so the encoder runs with no viewer: the
+            # zero-viewer row measures the encode, the per-viewer figure the fan-out alone.
+            encoder.subscribe(lambda packet: None)
             sessions = ViewerSessions()
             sessions.start()  # per-viewer link figures sampled each second, as in the server
             medroom_sessions = sessions
