@@ -98,8 +98,13 @@ class Timeline:
         times = [self.t0, *(t for t, _ in self.frames), self.t1]
         return [(a, b) for a, b in itertools.pairwise(times) if (b - a) * 1000 > FREEZE_MS]
 
-    def first_frame_after(self, t: float) -> float | None:
-        return next((at for at, _ in self.frames if at >= t), None)
+    def first_live_frame_after(self, t: float, budget_ms: float) -> float | None:
+        """When the picture is back after ``t``: the first frame decoded with a readable stamp
+        within ``budget_ms`` of its capture (a garbled or stale frame is not the picture)."""
+        return next(
+            (at for at, lat in self.frames if at >= t and lat is not None and lat <= budget_ms),
+            None,
+        )
 
 
 def measure_condition(condition: Condition, seconds: float) -> Message:
@@ -148,7 +153,7 @@ def _figures(
     gaps = timeline.gaps()
     recovery_s: float | None = None
     if outage_end is not None:
-        back = timeline.first_frame_after(outage_end)
+        back = timeline.first_live_frame_after(outage_end, budget)
         recovery_s = None if back is None else round(back - outage_end, 3)
         # The outage's own gap is the outage, not a freeze of the streaming path.
         gaps = [(a, b) for a, b in gaps if not a <= outage_end - condition.outage_s <= b]
@@ -229,7 +234,7 @@ def format_links(report: Message) -> str:
          f"{report['seconds']:g} s from the first frame per condition"),
         (f"  on time = decoded within round trip + {ON_TIME_BUDGET_MS:g} ms, out of every source "
          f"frame; freeze = no frame for over {FREEZE_MS:g} ms; recovery = outage end to the "
-         "next decoded frame"),
+         "next frame on time"),
         "",
         (f"{'condition':<11} {'frames':>6} {'on time':>7} {'freezes':>7} {'max ms':>6} "
          f"{'p50 ms':>6} {'p95 ms':>6} {'recov s':>7} {'rendition':>12} {'settled s':>9} "
