@@ -29,6 +29,7 @@ from streaming.encoder import H264, VP8, SharedEncoder
 from streaming.ice import guard_empty_datagrams
 from streaming.outputs import Lease
 from streaming.renditions import QualityController
+from streaming.retransmit import RetransmitPolicy
 from streaming.track import EncodedVideoTrack
 from streaming.viewer_stats import LinkMonitor, LinkStats, StatsSampler
 
@@ -321,6 +322,8 @@ class ViewerSessions:
                 transceiver.setCodecPreferences(_video_codec_only(capabilities.codecs, codec))
                 # The packet path ignores PLI/FIR; send them to the shared encoder instead.
                 transceiver.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+                # Lost packets: resent while still useful, otherwise a keyframe at once.
+                RetransmitPolicy(transceiver.sender, track.request_keyframe)
                 transceivers.append(transceiver)
             viewer = Viewer(
                 # The session URL's last part, and its only credential (web/session_urls.py):

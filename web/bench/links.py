@@ -156,7 +156,8 @@ def _figures(
         back = timeline.first_live_frame_after(outage_end, budget)
         recovery_s = None if back is None else round(back - outage_end, 3)
         # The outage's own gap is the outage, not a freeze of the streaming path.
-        gaps = [(a, b) for a, b in gaps if not a <= outage_end - condition.outage_s <= b]
+        start = outage_end - condition.outage_s
+        gaps = [(a, b) for a, b in gaps if not (a < outage_end and b > start)]
     freezes = [round((b - a) * 1000) for a, b in gaps]
     switches = [(float(at), str(name)) for at, name in stats.get("renditions", [])]
     settled_s = round(max(0.0, switches[-1][0] - first_at), 2) if len(switches) > 1 else 0.0

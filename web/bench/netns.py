@@ -35,6 +35,7 @@ import threading
 import time
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Self
 
 SERVER_ADDRESS = "198.18.0.1"
 VIEWER_ADDRESS = "198.18.0.2"
@@ -153,7 +154,7 @@ class ShapedLink:
         self._directions: list[_Direction] = []
 
     # -- set up and tear down -----------------------------------------------------------------
-    def __enter__(self) -> ShapedLink:
+    def __enter__(self) -> Self:
         try:
             self._create()
         except BaseException:
