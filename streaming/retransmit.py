@@ -8,11 +8,13 @@ aiortc receiver even rewinds its jitter buffer to them and freezes for two more 
 narrow link the same packet is sent again for every NACK that still lists it, which takes the
 bottleneck from the live picture.
 
-``RetransmitPolicy`` wraps one sender's retransmission (as ``RtcpTap`` wraps its RTCP): a packet
-is sent again only while it is young enough to be displayed (``MAX_AGE_MS`` after it was
-captured, by its RTP timestamp) and at most once per ``REPEAT_MS``; a packet that cannot be
-repaired that way (too old, or gone from the history) asks the encoder for a keyframe at once,
-instead of leaving the viewer to notice, ask, and wait a round trip more.
+``RetransmitPolicy`` wraps one sender's retransmission (as ``RtcpTap`` wraps its RTCP). A NACK
+that names a packet already gone from the history is not a loss but a break (an outage, a burst
+longer than the history): nothing from before it is sent again, and the encoder is asked for a
+keyframe at once, which is what repairs a break. Otherwise a packet is sent again while it is
+young enough to matter (``MAX_AGE_MS`` after its capture, by its RTP timestamp; libwebrtc keeps
+its history as long) and at most once per ``REPEAT_MS`` (aiortc's receiver lists every
+still-missing packet in each NACK). A packet too old for that also asks for a keyframe.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from collections.abc import Awaitable, Callable
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
 
-#: A retransmission of a packet captured longer ago than this arrives after the viewer's
-#: jitter buffer has given up on its frame: 300 ms covers a 200 ms round trip plus the buffer.
-MAX_AGE_MS = 300.0
+#: Packets captured longer ago than this are not sent again (libwebrtc's history keeps 1 s): a
+#: receiver that asks again only when the next loss shows up (aiortc) still gets them at 1 % loss.
+MAX_AGE_MS = 1000.0
 #: The same packet is not sent again sooner than this (a NACK lists every still-missing packet).
 REPEAT_MS = 100.0
 _VIDEO_CLOCK_HZ = 90_000  # RTP clock of every video codec MedRoom sends
@@ -45,6 +47,7 @@ class RetransmitPolicy:
         self._resend: Callable[[int], Awaitable[None]] = sender._retransmit
         self._sent_at: dict[int, float] = {}
         self._given_up: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._barrier: int | None = None  # RTP timestamp: nothing up to it is sent again
         sender._retransmit = self._retransmit  # type: ignore[method-assign]
 
     def _packet(self, sequence_number: int) -> RtpPacket | None:
@@ -52,9 +55,16 @@ class RetransmitPolicy:
         packet = history.get(sequence_number % RTP_HISTORY_SIZE)
         return packet if packet is not None and packet.sequence_number == sequence_number else None
 
+    def _newest_timestamp(self) -> int:
+        return int(self._sender._RTCRtpSender__rtp_timestamp)  # type: ignore[attr-defined]
+
     def _age_ms(self, packet: RtpPacket) -> float:
-        newest: int = self._sender._RTCRtpSender__rtp_timestamp  # type: ignore[attr-defined]
-        return ((newest - packet.timestamp) & 0xFFFFFFFF) * 1000 / _VIDEO_CLOCK_HZ
+        return ((self._newest_timestamp() - packet.timestamp) & 0xFFFFFFFF) * 1000 / _VIDEO_CLOCK_HZ
+
+    def _before_barrier(self, packet: RtpPacket) -> bool:
+        if self._barrier is None:
+            return False
+        return ((self._barrier - packet.timestamp) & 0xFFFFFFFF) < 0x80000000
 
     def _give_up(self, sequence_number: int) -> None:
         if sequence_number in self._given_up:
@@ -67,7 +77,17 @@ class RetransmitPolicy:
 
     async def _retransmit(self, sequence_number: int) -> None:
         packet = self._packet(sequence_number)
-        if packet is None or self._age_ms(packet) > MAX_AGE_MS:
+        if packet is None:
+            # A break, not a loss: the keyframe repairs it, a replay of what is left would
+            # only arrive late (and make an aiortc receiver rewind to it).
+            self._barrier = self._newest_timestamp()
+            self.refused += 1
+            self._give_up(sequence_number)
+            return
+        if self._before_barrier(packet):
+            self.refused += 1
+            return
+        if self._age_ms(packet) > MAX_AGE_MS:
             self.refused += 1
             self._give_up(sequence_number)
             return
