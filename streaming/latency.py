@@ -36,17 +36,55 @@ logger = logging.getLogger(__name__)
 RECEIVERS = ("marker", "aiortc")
 
 
+def _has_idr(annex_b: bytes) -> bool:
+    """True when an H.264 access unit (Annex-B, as aiortc depayloads it) has an IDR slice."""
+    return any(nal and nal[0] & 0x1F == 5 for nal in annex_b.split(b"\x00\x00\x01")[1:])
+
+
 class MarkerJitterBuffer(JitterBuffer):
     """A video jitter buffer that hands a frame on as soon as its marker packet is in.
 
     The frame must be contiguous from the buffer's origin up to the marker packet (same RTP
     timestamp throughout); a frame whose marker packet was lost still closes when the next
-    frame starts, as in aiortc's buffer. Audio buffers keep aiortc's behaviour.
+    frame starts, as in aiortc's buffer. While a lost packet holds the frame at the origin, a
+    complete H.264 keyframe after it is handed on at once and what came before is dropped, as
+    a browser's frame buffer does (aiortc's waits for the lost packet until 512 more have come,
+    seconds at a low bitrate). Audio buffers keep aiortc's behaviour.
     """
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         if not self._is_video:
             return super()._remove_frame(sequence_number)
+        frame = self._frame_at_origin()
+        if frame is None:
+            frame = self._keyframe_ending_at(sequence_number)
+        return frame
+
+    def _keyframe_ending_at(self, sequence_number: int) -> JitterFrame | None:
+        """The frame whose marker packet is ``sequence_number``, if it is complete and an
+        H.264 keyframe (has an IDR slice); everything before it is dropped."""
+        last = self._packets[sequence_number % self._capacity]
+        if last is None or not last.marker:
+            return None
+        assert self._origin is not None
+        packets = [last]
+        for back in range(1, (sequence_number - self._origin) % 65536 + 1):
+            packet = self._packets[(sequence_number - back) % self._capacity]
+            if packet is None:
+                return None  # a hole inside this frame too
+            if packet.timestamp != last.timestamp:
+                break
+            packets.append(packet)
+        else:
+            return None  # the frame starts at the origin: _frame_at_origin had it
+        packets.reverse()
+        data = b"".join(p._data for p in packets)  # type: ignore[attr-defined]
+        if not _has_idr(data):
+            return None
+        self.remove((sequence_number - self._origin + 1) % 65536)
+        return JitterFrame(data, last.timestamp)
+
+    def _frame_at_origin(self) -> JitterFrame | None:
         packets: list[Any] = []
         timestamp: int | None = None
         assert self._origin is not None

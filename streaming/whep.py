@@ -28,6 +28,7 @@ from streaming.dtls import accept_rsa_peers
 from streaming.encoder import H264, VP8, SharedEncoder
 from streaming.ice import guard_empty_datagrams
 from streaming.outputs import Lease
+from streaming.pacing import Pacer
 from streaming.renditions import QualityController
 from streaming.retransmit import RetransmitPolicy
 from streaming.track import EncodedVideoTrack
@@ -359,6 +360,9 @@ class ViewerSessions:
                 raise OfferError(f"the SDP offer could not be parsed: {exc!r}") from None
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
+            # Keyframes leave paced, not as one burst a bottleneck's queue drops the tail of.
+            Pacer(transceivers[0].sender.transport,
+                  lambda: sum(lease.encoder.settings.bitrate_kbps for lease in viewer.leases))
         except BaseException as exc:
             for track in tracks:
                 track.stop()
