@@ -9,7 +9,8 @@ aiortc's receiver closes a video frame only when the first packet of the *next* 
 (``JitterBuffer._remove_frame``), which adds one frame interval (33 ms at 30 fps) that a browser,
 which closes a frame at the RTP marker bit, does not have. ``use_marker_bit_frames()`` makes
 the probe's receivers close a frame at its marker bit, as browsers do, so that the figure is
-MedRoom's, not the probe's; the benchmark says which receiver it used.
+MedRoom's, not the probe's; the benchmark says which receiver it used. The ``marker`` receiver
+also asks again for lost packets every 100 ms, as libwebrtc does, where aiortc asks once.
 """
 
 from __future__ import annotations
@@ -105,6 +106,34 @@ class MarkerJitterBuffer(JitterBuffer):
         return None
 
 
+class RepeatingNackGenerator(aiortc.rtcrtpreceiver.NackGenerator):
+    """aiortc's NACK bookkeeping, asking again for packets still missing every ``REPEAT_S``.
+
+    aiortc's receiver NACKs a lost packet once, and again only when a later loss happens to
+    send a new NACK: a lost retransmission then leaves the frame waiting half a second or more.
+    libwebrtc asks again every round trip; so does this (at most ``RETRIES`` times).
+    """
+
+    REPEAT_S = 0.1
+    RETRIES = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._asked = 0.0
+        self._tries = 0
+
+    def add(self, packet: Any) -> bool:
+        missed = bool(super().add(packet))
+        now = time.monotonic()
+        if missed:
+            self._tries = 0
+        elif not self.missing or self._tries >= self.RETRIES or now - self._asked < self.REPEAT_S:
+            return False
+        self._asked = now
+        self._tries += 1
+        return True
+
+
 @contextlib.contextmanager
 def use_marker_bit_frames() -> Iterator[None]:
     """Receivers created inside close video frames at the marker bit (process-wide patch)."""
@@ -117,11 +146,13 @@ def use_marker_bit_frames() -> Iterator[None]:
 
 
 def install_receiver(receiver: str) -> None:
-    """For a probe process: ``marker`` patches aiortc's receivers for good, ``aiortc`` not."""
+    """For a probe process: ``marker`` patches aiortc's receivers for good (frames at the
+    marker bit, NACKs repeated), ``aiortc`` not."""
     if receiver not in RECEIVERS:
         raise ValueError(f"unknown receiver {receiver!r} (receivers: {', '.join(RECEIVERS)})")
     if receiver == "marker":
         aiortc.rtcrtpreceiver.JitterBuffer = MarkerJitterBuffer  # type: ignore[attr-defined]
+        aiortc.rtcrtpreceiver.NackGenerator = RepeatingNackGenerator  # type: ignore[misc]
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -29,8 +29,9 @@ from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket
 #: Packets captured longer ago than this are not sent again (libwebrtc's history keeps 1 s): a
 #: receiver that asks again only when the next loss shows up (aiortc) still gets them at 1 % loss.
 MAX_AGE_MS = 1000.0
-#: The same packet is not sent again sooner than this (a NACK lists every still-missing packet).
-REPEAT_MS = 100.0
+#: The same packet is not sent again sooner than this: a NACK that lists it again so soon (aiortc
+#: lists every still-missing packet in each) crossed its retransmission on the way.
+REPEAT_MS = 50.0
 _VIDEO_CLOCK_HZ = 90_000  # RTP clock of every video codec MedRoom sends
 _REMEMBERED = 512  # sequence numbers given up on, so one loss asks for one keyframe
 
