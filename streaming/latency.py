@@ -9,7 +9,8 @@ aiortc's receiver closes a video frame only when the first packet of the *next* 
 (``JitterBuffer._remove_frame``), which adds one frame interval (33 ms at 30 fps) that a browser,
 which closes a frame at the RTP marker bit, does not have. ``use_marker_bit_frames()`` makes
 the probe's receivers close a frame at its marker bit, as browsers do, so that the figure is
-MedRoom's, not the probe's; the benchmark says which receiver it used.
+MedRoom's, not the probe's; the benchmark says which receiver it used. The ``marker`` receiver
+also asks again for lost packets every 100 ms, as libwebrtc does, where aiortc asks once.
 """
 
 from __future__ import annotations
@@ -36,17 +37,55 @@ logger = logging.getLogger(__name__)
 RECEIVERS = ("marker", "aiortc")
 
 
+def _has_idr(annex_b: bytes) -> bool:
+    """True when an H.264 access unit (Annex-B, as aiortc depayloads it) has an IDR slice."""
+    return any(nal and nal[0] & 0x1F == 5 for nal in annex_b.split(b"\x00\x00\x01")[1:])
+
+
 class MarkerJitterBuffer(JitterBuffer):
     """A video jitter buffer that hands a frame on as soon as its marker packet is in.
 
     The frame must be contiguous from the buffer's origin up to the marker packet (same RTP
     timestamp throughout); a frame whose marker packet was lost still closes when the next
-    frame starts, as in aiortc's buffer. Audio buffers keep aiortc's behaviour.
+    frame starts, as in aiortc's buffer. While a lost packet holds the frame at the origin, a
+    complete H.264 keyframe after it is handed on at once and what came before is dropped, as
+    a browser's frame buffer does (aiortc's waits for the lost packet until 512 more have come,
+    seconds at a low bitrate). Audio buffers keep aiortc's behaviour.
     """
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         if not self._is_video:
             return super()._remove_frame(sequence_number)
+        frame = self._frame_at_origin()
+        if frame is None:
+            frame = self._keyframe_ending_at(sequence_number)
+        return frame
+
+    def _keyframe_ending_at(self, sequence_number: int) -> JitterFrame | None:
+        """The frame whose marker packet is ``sequence_number``, if it is complete and an
+        H.264 keyframe (has an IDR slice); everything before it is dropped."""
+        last = self._packets[sequence_number % self._capacity]
+        if last is None or not last.marker:
+            return None
+        assert self._origin is not None
+        packets = [last]
+        for back in range(1, (sequence_number - self._origin) % 65536 + 1):
+            packet = self._packets[(sequence_number - back) % self._capacity]
+            if packet is None:
+                return None  # a hole inside this frame too
+            if packet.timestamp != last.timestamp:
+                break
+            packets.append(packet)
+        else:
+            return None  # the frame starts at the origin: _frame_at_origin had it
+        packets.reverse()
+        data = b"".join(p._data for p in packets)  # type: ignore[attr-defined]
+        if not _has_idr(data):
+            return None
+        self.remove((sequence_number - self._origin + 1) % 65536)
+        return JitterFrame(data, last.timestamp)
+
+    def _frame_at_origin(self) -> JitterFrame | None:
         packets: list[Any] = []
         timestamp: int | None = None
         assert self._origin is not None
@@ -67,6 +106,34 @@ class MarkerJitterBuffer(JitterBuffer):
         return None
 
 
+class RepeatingNackGenerator(aiortc.rtcrtpreceiver.NackGenerator):
+    """aiortc's NACK bookkeeping, asking again for packets still missing every ``REPEAT_S``.
+
+    aiortc's receiver NACKs a lost packet once, and again only when a later loss happens to
+    send a new NACK: a lost retransmission then leaves the frame waiting half a second or more.
+    libwebrtc asks again every round trip; so does this (at most ``RETRIES`` times).
+    """
+
+    REPEAT_S = 0.1
+    RETRIES = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._asked = 0.0
+        self._tries = 0
+
+    def add(self, packet: Any) -> bool:
+        missed = bool(super().add(packet))
+        now = time.monotonic()
+        if missed:
+            self._tries = 0
+        elif not self.missing or self._tries >= self.RETRIES or now - self._asked < self.REPEAT_S:
+            return False
+        self._asked = now
+        self._tries += 1
+        return True
+
+
 @contextlib.contextmanager
 def use_marker_bit_frames() -> Iterator[None]:
     """Receivers created inside close video frames at the marker bit (process-wide patch)."""
@@ -79,11 +146,13 @@ def use_marker_bit_frames() -> Iterator[None]:
 
 
 def install_receiver(receiver: str) -> None:
-    """For a probe process: ``marker`` patches aiortc's receivers for good, ``aiortc`` not."""
+    """For a probe process: ``marker`` patches aiortc's receivers for good (frames at the
+    marker bit, NACKs repeated), ``aiortc`` not."""
     if receiver not in RECEIVERS:
         raise ValueError(f"unknown receiver {receiver!r} (receivers: {', '.join(RECEIVERS)})")
     if receiver == "marker":
         aiortc.rtcrtpreceiver.JitterBuffer = MarkerJitterBuffer  # type: ignore[attr-defined]
+        aiortc.rtcrtpreceiver.NackGenerator = RepeatingNackGenerator  # type: ignore[misc]
 
 
 def percentile(values: Sequence[float], q: float) -> float:

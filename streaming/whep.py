@@ -29,7 +29,9 @@ from streaming.dtls import accept_rsa_peers
 from streaming.encoder import H264, VP8, SharedEncoder
 from streaming.ice import guard_empty_datagrams
 from streaming.outputs import Lease
+from streaming.pacing import Pacer
 from streaming.renditions import QualityController
+from streaming.retransmit import RetransmitPolicy
 from streaming.track import EncodedVideoTrack
 from streaming.viewer_stats import LinkMonitor, LinkStats, StatsSampler
 
@@ -373,6 +375,8 @@ class ViewerSessions:
                 transceiver.setCodecPreferences(_video_codec_only(capabilities.codecs, codec))
                 # The packet path ignores PLI/FIR; send them to the shared encoder instead.
                 transceiver.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+                # Lost packets: resent while still useful, otherwise a keyframe at once.
+                RetransmitPolicy(transceiver.sender, track.request_keyframe)
                 transceivers.append(transceiver)
             viewer = Viewer(
                 # The session URL's last part, and its only credential (web/session_urls.py):
@@ -408,6 +412,9 @@ class ViewerSessions:
                 raise OfferError(f"the SDP offer could not be parsed: {exc!r}") from None
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
+            # Keyframes leave paced, not as one burst a bottleneck's queue drops the tail of.
+            Pacer(transceivers[0].sender.transport,
+                  lambda: sum(lease.encoder.settings.bitrate_kbps for lease in viewer.leases))
         except BaseException as exc:
             for track in tracks:
                 track.stop()

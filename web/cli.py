@@ -207,6 +207,14 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
         "aiortc's jitter buffer, which waits for the next frame's first packet (+1 frame)",
     )
     latency.set_defaults(func=cmd_bench)
+    from web.bench import links as links_bench
+
+    links = bench_sub.add_parser(
+        "links", help="a viewer across shaped links (delay, loss, bottleneck, outage) between "
+        "network namespaces: freezes, glass-to-glass, recovery, rendition (root)"
+    )
+    links_bench.add_arguments(links)
+    links.set_defaults(func=cmd_bench)
     churn = bench_sub.add_parser(
         "churn", help="viewers join and leave through WHEP; checks tasks and memory come back"
     )

@@ -4,8 +4,9 @@ ratios, one JSON line.
 The modules: ``protocol`` (limits and signalling lines shared by every process), ``server`` (the
 process that sends), ``probe`` (lean viewers that count frames), ``processes`` (one measurement:
 spawn, read CPU, stop), ``fanout`` and ``latency`` (the two benchmarks and their reports),
-``churn`` (join/leave leak check against a real ``medroom serve``), ``idle`` (that server's CPU
-idle, live, and live with one viewer), ``player`` (first frame of a published lesson in
+``links`` (a viewer across a shaped link between network namespaces, ``netns``), ``churn``
+(join/leave leak check against a real ``medroom serve``), ``idle`` (that server's CPU idle,
+live, and live with one viewer), ``player`` (first frame of a published lesson in
 headless Chromium).
 """
 
@@ -31,6 +32,10 @@ __all__ = [
 def run_bench(args: argparse.Namespace) -> int:
     if args.bench == "latency":
         return run_latency_bench(args)
+    if args.bench == "links":
+        from web.bench.links import run_links_bench
+
+        return run_links_bench(args)
     if args.bench == "churn":
         return run_churn_bench(args)
     if args.bench == "idle":

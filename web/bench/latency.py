@@ -22,6 +22,7 @@ from web.bench.fanout import fmt
 from web.bench.probe import probe, recvonly_offer, signal_offer
 from web.bench.processes import measure, progress, run_and_print
 from web.bench.protocol import (
+    LOOPBACK,
     SOURCE_FPS,
     WARMUP_SECONDS,
     BenchError,
@@ -52,17 +53,24 @@ class _DecodingViewer:
             self.watcher.window(t0, t1) if self.watcher is not None
             else summarize([]) | {"frames": 0, "first_frame_s": None}
         )
-        latencies = (
-            [round(s.latency_ms, 1) for s in self.watcher.samples
-             if t0 <= s.at < t1 and s.latency_ms is not None]
+        inside = (
+            [s for s in self.watcher.samples if t0 <= s.at < t1]
             if self.watcher is not None else []
         )
-        report.update(latencies=latencies, gather_s=self.gather_s,
+        latencies = [round(s.latency_ms, 1) for s in inside if s.latency_ms is not None]
+        # When each frame was decoded (monotonic), and its latency (None: unreadable stamp).
+        timeline = [
+            (round(s.at, 4), None if s.latency_ms is None else round(s.latency_ms, 1))
+            for s in inside
+        ]
+        report.update(latencies=latencies, timeline=timeline, gather_s=self.gather_s,
                       state=str(self.pc.connectionState), error=self.error)
         return report
 
 
-async def _connect_decoding_viewer(port: int, deadline: float) -> _DecodingViewer:
+async def connect_decoding_viewer(
+    port: int, deadline: float, host: str = LOOPBACK
+) -> _DecodingViewer:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     viewer = _DecodingViewer(pc=pc)
     try:
@@ -70,7 +78,9 @@ async def _connect_decoding_viewer(port: int, deadline: float) -> _DecodingViewe
         transceiver = await recvonly_offer(pc)  # aiortc gathers ICE before the offer goes out
         posted = time.monotonic()
         viewer.gather_s = round(posted - began, 3)
-        answer = await asyncio.wait_for(signal_offer(port, pc.localDescription.sdp), deadline - posted)
+        answer = await asyncio.wait_for(
+            signal_offer(port, pc.localDescription.sdp, host), deadline - posted
+        )
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         watcher = StampWatcher(transceiver.receiver.track, started=posted)
         viewer.watcher = watcher
@@ -88,7 +98,7 @@ def _latency_viewer_main(conn: Connection, port: int, count: int, receiver: str)
     quiet_child()
     install_receiver(receiver)
     try:
-        asyncio.run(probe(conn, port, count, _connect_decoding_viewer))
+        asyncio.run(probe(conn, port, count, connect_decoding_viewer))
     except BaseException:  # noqa: BLE001 - anything at all goes to the parent, then exit
         send_error(conn, "latency viewer process")
     finally:
@@ -108,6 +118,7 @@ def run_latency(viewers: int, seconds: float, receiver: str = "marker") -> Messa
     rows: list[Message] = []
     for i, v in enumerate(m.viewers):
         pooled.extend(float(x) for x in v.pop("latencies"))
+        v.pop("timeline")
         rows.append({"viewer": i + 1, **v})
     firsts = [float(r["first_frame_s"]) for r in rows if r.get("first_frame_s") is not None]
     p95s = [float(r["p95_ms"]) for r in rows if r.get("p95_ms") is not None]

@@ -88,8 +88,8 @@ class _LeanViewer:
         }
 
 
-async def signal_offer(port: int, offer: str) -> str:
-    reader, writer = await asyncio.open_connection(LOOPBACK, port, limit=SIGNAL_LINE_LIMIT)
+async def signal_offer(port: int, offer: str, host: str = LOOPBACK) -> str:
+    reader, writer = await asyncio.open_connection(host, port, limit=SIGNAL_LINE_LIMIT)
     try:
         writer.write(json.dumps({"sdp": offer}).encode() + b"\n")
         await writer.drain()

@@ -25,6 +25,7 @@ from room_controller.sources.base import Source
 from room_controller.sources.synthetic import EndoscopeSimSource
 from streaming.broadcast import Picture, RoomBroadcast, View
 from streaming.encoder import SharedEncoder
+from streaming.ice import set_ice_addresses
 from streaming.outputs import PROGRAM, Outputs
 from streaming.stamp import StampedSource
 from streaming.whep import ViewerSessions
@@ -69,17 +70,40 @@ class _SourceTrack(VideoStreamTrack):
         return video
 
 
-def server_main(conn: Connection, path: str, stamp: bool = False) -> None:
+def server_main(
+    conn: Connection, path: str, stamp: bool = False, netns: str | None = None,
+    address: str = LOOPBACK, adaptive: bool = False,
+) -> None:
+    """The server: on loopback, or in network namespace ``netns`` at ``address`` (``medroom
+    bench links``); ``adaptive``: viewers start at the top rung and the quality controller
+    moves them, instead of staying pinned to it."""
     quiet_child()
     try:
-        asyncio.run(_serve(conn, path, stamp))
+        if netns is not None:
+            from web.bench.netns import enter_namespace
+
+            enter_namespace(netns)
+            set_ice_addresses([address])
+        asyncio.run(_serve(conn, path, stamp, address, adaptive))
     except BaseException:  # noqa: BLE001 - anything at all goes to the parent, then exit
         send_error(conn, f"server ({path})")
     finally:
         conn.close()
 
 
-async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
+async def _watch_renditions(sessions: ViewerSessions, log: list[tuple[float, str]]) -> None:
+    """Notes (monotonic time, rendition) whenever the first viewer's rendition changes."""
+    while True:
+        viewers = sessions.all()
+        if viewers and (not log or log[-1][1] != viewers[0].rendition):
+            log.append((time.monotonic(), viewers[0].rendition))
+        await asyncio.sleep(0.05)
+
+
+async def _serve(
+    conn: Connection, path: str, stamp: bool = False, address: str = LOOPBACK,
+    adaptive: bool = False,
+) -> None:
     source: Source = EndoscopeSimSource(
         "endoscope", "Endoscope", width=1280, height=720, fps=SOURCE_FPS
     )
@@ -91,6 +115,8 @@ async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
     stock_track: _SourceTrack | None = None
     stock_pcs: list[RTCPeerConnection] = []
     answered = 0
+    renditions: list[tuple[float, str]] = []
+    watch: asyncio.Task[None] | None = None
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while source.latest_frame() is None:
@@ -124,8 +150,9 @@ async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
             sessions = ViewerSessions()
             sessions.start()  # per-viewer link figures sampled each second, as in the server
             medroom_sessions = sessions
-            # Pinned to the top rendition: the bench measures the fan-out, not adaptation.
-            selection = broadcast.choose(None, "720p")
+            # Pinned to the top rendition when the bench measures the fan-out, not adaptation.
+            selection = broadcast.choose(None, None if adaptive else "720p")
+            watch = asyncio.create_task(_watch_renditions(sessions, renditions))
 
             async def answer_medroom(offer: str) -> str:
                 nonlocal answered
@@ -174,7 +201,7 @@ async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
             finally:
                 writer.close()
 
-        server = await asyncio.start_server(handle, LOOPBACK, 0, limit=SIGNAL_LINE_LIMIT)
+        server = await asyncio.start_server(handle, address, 0, limit=SIGNAL_LINE_LIMIT)
         port = int(server.sockets[0].getsockname()[1])
         conn.send({"kind": "ready", "port": port, "pid": os.getpid()})
         while (await receive(conn)).get("kind") != "stop":
@@ -189,6 +216,13 @@ async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
         if stock_track is not None:
             stats["frames_made"] = stock_track.frames
         if sessions is not None:
+            link = next((v.stats for v in sessions.all() if v.stats is not None), None)
+            if link is not None:
+                stats["link"] = {"rtt_ms": link.rtt_ms, "nacks": link.nacks,
+                                 "packets_lost": link.packets_lost,
+                                 "keyframe_requests": link.keyframe_requests,
+                                 "remb_kbps": link.remb_kbps}
+            stats["renditions"] = renditions
             await sessions.stop()
         await asyncio.gather(*(pc.close() for pc in stock_pcs), return_exceptions=True)
         if encoder is not None:
@@ -196,6 +230,8 @@ async def _serve(conn: Connection, path: str, stamp: bool = False) -> None:
             encoder = None
         conn.send({"kind": "stopped", "stats": stats})
     finally:
+        if watch is not None:
+            watch.cancel()
         if encoder is not None:
             await encoder.stop()
         source.stop()
