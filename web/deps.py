@@ -117,21 +117,29 @@ SDP_BODY = {
 }
 
 
-async def read_sdp_offer(request: Request) -> str:
-    """The request's SDP offer: 415 unless application/sdp, 413 when huge, 400 unless UTF-8."""
+async def read_sdp_body(request: Request, media_type: str, what: str) -> str:
+    """The request's SDP text (an offer, or a trickle fragment): 415 unless ``media_type``, 413
+    past ``MAX_OFFER_BYTES`` (counted while it arrives, never held whole), 400 unless UTF-8."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/sdp":
+    if content_type != media_type:
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send the offer as application/sdp (got '{content_type or 'nothing'}')",
+            f"send the {what} as {media_type} (got '{content_type or 'nothing'}')",
         )
-    body = await request.body()
-    if len(body) > MAX_OFFER_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "SDP offer is too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_OFFER_BYTES:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"SDP {what} is too large")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "SDP offer is not UTF-8 text") from None
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"SDP {what} is not UTF-8 text") from None
+
+
+async def read_sdp_offer(request: Request) -> str:
+    """A WHEP/WHIP offer: ``application/sdp``."""
+    return await read_sdp_body(request, "application/sdp", "offer")
 
 
 # -- CME -------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from streaming.trickle import (
 )
 from streaming.turn import IceServerLike, link_headers
 from web.auth import Principal, get_principal
-from web.deps import MAX_OFFER_BYTES
+from web.deps import read_sdp_body
 
 
 async def _bearer_if_sent(request: Request, room_id: str) -> Principal | None:
@@ -52,17 +52,9 @@ async def trickle(request: Request, pc: RTCPeerConnection) -> Response:
     """``PATCH`` on a session URL: add the trickled candidates (204, with the ETag), or 415 for
     another body, 422 for an ICE restart, 412 for another ICE session's If-Match, 400 for an
     unreadable candidate."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != TRICKLE_MEDIA_TYPE:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send candidates as {TRICKLE_MEDIA_TYPE} (got '{content_type or 'nothing'}')",
-        )
-    body = await request.body()
-    if len(body) > MAX_OFFER_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "SDP fragment is too large")
+    fragment = await read_sdp_body(request, TRICKLE_MEDIA_TYPE, "fragment")
     try:
-        await add_trickled(pc, body.decode("utf-8", "replace"), request.headers.get("if-match"))
+        await add_trickled(pc, fragment, request.headers.get("if-match"))
     except IceRestartRefused as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except StaleSession as exc:

@@ -84,6 +84,17 @@ def test_an_offer_without_a_usable_codec_names_what_was_offered(server: Server,
     assert "video lists VP9 but neither H.264 nor VP8" in r.json()["detail"]
 
 
+def test_a_huge_offer_is_refused_while_it_streams_in(server: Server, live: None) -> None:
+    def chunks():  # type: ignore[no-untyped-def]  # sent chunked: no Content-Length to trust
+        for _ in range(64):
+            yield b"a=x-padding:" + b"x" * 4096 + b"\r\n"
+
+    r = httpx.post(f"{server.url}/api/rooms/demo/whep", content=chunks(),
+                   headers={**auth(server.token("student", subject="huge")),
+                            "Content-Type": "application/sdp"})
+    assert r.status_code == 413 and r.json()["detail"] == "SDP offer is too large"
+
+
 async def test_a_user_holds_at_most_two_live_sessions(server: Server, live: None) -> None:
     token = server.token("student", subject="many-tabs")
     clients = [WhepClient(server.url, "demo", token) for _ in range(3)]
