@@ -14,7 +14,7 @@ from tests.e2e.firefox import firefox
 pytestmark = pytest.mark.browser
 
 OFFERED_CODECS = """(async () => {
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection({iceServers: []});
     pc.addTransceiver('video', {direction: 'recvonly'});
     const offer = await pc.createOffer();
     pc.close();

@@ -34,7 +34,7 @@ PAGE = """<!doctype html><meta charset="utf-8"><title>LMS page</title>
 
 #: whip-whep's WHEPClient: the page makes the peer connection, the client does the exchange.
 VIEW = """async ({url, token}) => {
-  const pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection({iceServers: []});
   pc.addTransceiver("video", {direction: "recvonly"});
   const video = document.createElement("video");
   video.muted = true; video.autoplay = true; video.playsInline = true;
@@ -76,7 +76,7 @@ EYEVINN_VIEW = """async ({url, token}) => {
 
 PUBLISH = """async ({url, token}) => {
   const stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360}});
-  const pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection({iceServers: []});
   for (const track of stream.getTracks()) pc.addTransceiver(track, {direction: "sendonly"});
   window.publisher = {pc, client: new WHIPClient()};
   await window.publisher.client.publish(pc, url, token);
