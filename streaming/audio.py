@@ -144,7 +144,29 @@ class EncodedAudioTrack(PacketTrack):
 
     kind = "audio"
 
+    _last_pts: int | None = None
+
+    @property
+    def encoder(self) -> PacketFanOut:
+        return self._encoder
+
+    def switch(self, encoder: PacketFanOut) -> PacketFanOut:
+        """Play ``encoder``'s packets from now on (e.g. the mix-minus of the program sound while
+        this viewer talks back) and return the encoder left behind. Every Opus packet stands
+        alone, so the cut is immediate; both encoders stamp a chunk with the same pts (its
+        capture time), so the pts check below keeps a chunk from being played twice."""
+        previous = self._encoder
+        if encoder is not previous:
+            previous.unsubscribe(self._on_packet)
+            self._encoder = encoder
+            encoder.subscribe(self._on_packet)
+        return previous
+
     def _on_packet(self, packet: av.Packet[Any]) -> None:
+        if packet.pts is not None:
+            if self._last_pts is not None and packet.pts <= self._last_pts:
+                return  # already sent from the encoder this track left (a switch)
+            self._last_pts = packet.pts
         if self._queue.full():
             # Behind by a second: the oldest sound goes, so this viewer stays live.
             self._queue.get_nowait()

@@ -18,7 +18,8 @@ import numpy as np
 from room_controller.room import Room, UnknownSourceError
 from streaming.audio import AudioSettings, ChunkSupplier, SharedAudioEncoder
 from streaming.encoder import H264, EncoderSettings, FrameSupplier, SharedEncoder
-from streaming.outputs import AUDIO, PROGRAM, Lease, OutputKey, Outputs
+from streaming.mixer import SoundMixer
+from streaming.outputs import AUDIO, PROGRAM, TALKBACK, Lease, OutputKey, Outputs, without_key
 from streaming.renditions import Rendition, codec_ladder, find, ladder
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class RoomBroadcast:
         self._views = views
         self._picture = picture
         self._sound = sound
+        # The one reader of the room's sound: the program, mix-minus and voices-only feeds.
+        self.mixer = SoundMixer(sound.supply, sound.settings.channels) if sound else None
         self._outputs = outputs
         self.on_air: OnAir | None = None
 
@@ -165,14 +168,32 @@ class RoomBroadcast:
         return SharedEncoder(self._views[key.view].supply, settings, name=str(key))
 
     async def sound(self) -> Lease[SharedAudioEncoder] | None:
-        """A lease on the room's Opus encoder of the program sound; None for a silent room."""
-        sound = self._sound
-        if sound is None:
+        """A lease on the room's Opus encoder of the program sound (with any talkback voices
+        mixed in); None for a silent room."""
+        return await self._sound_output(OutputKey(self.room_id, AUDIO), room=True, without=None)
+
+    async def sound_without(self, speaker: str) -> Lease[SharedAudioEncoder] | None:
+        """A lease on the program sound without ``speaker``'s voice (mix-minus: what that
+        speaker's own viewer sessions play while they talk back); None for a silent room."""
+        return await self._sound_output(
+            without_key(self.room_id, speaker), room=True, without=speaker)
+
+    async def talkback_sound(self) -> Lease[SharedAudioEncoder] | None:
+        """A lease on the talkback voices alone, without the room's own sound (what the
+        operating room's console plays: its own microphone would feed back)."""
+        return await self._sound_output(
+            OutputKey(self.room_id, TALKBACK), room=False, without=None)
+
+    async def _sound_output(
+        self, key: OutputKey, room: bool, without: str | None
+    ) -> Lease[SharedAudioEncoder] | None:
+        sound, mixer = self._sound, self.mixer
+        if sound is None or mixer is None:
             return None
-        key = OutputKey(self.room_id, AUDIO)
         return await self._outputs.lease(
             key, SharedAudioEncoder,
-            lambda: SharedAudioEncoder(sound.supply, sound.settings, name=str(key)),
+            lambda: SharedAudioEncoder(
+                mixer.feed(room=room, without=without), sound.settings, name=str(key)),
         )
 
     # -- on air -------------------------------------------------------------------------------

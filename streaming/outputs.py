@@ -20,6 +20,7 @@ from streaming.encoder import H264, PacketFanOut
 
 PROGRAM = "program"  # the room's composed picture, the first view of every room
 AUDIO = "audio"  # the room's program sound
+TALKBACK = "talkback"  # the talkback voices alone (the console's loudspeaker)
 
 _E = TypeVar("_E", bound=PacketFanOut)
 
@@ -44,6 +45,11 @@ class OutputKey:
         if self.rendition is not None:
             base = f"{base}@{self.rendition}"
         return base if self.codec == H264 else f"{base}:{self.codec}"
+
+
+def without_key(room: str, speaker: str) -> OutputKey:
+    """The program sound of ``room`` without ``speaker``'s talkback voice (mix-minus)."""
+    return OutputKey(room, AUDIO, f"without:{speaker}")
 
 
 class Lease(Generic[_E]):

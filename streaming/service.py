@@ -16,6 +16,7 @@ from room_controller.sources import WhipSource
 from streaming.broadcast import OnAir, RoomBroadcast
 from streaming.limits import JoinLimiter
 from streaming.outputs import OutputKey, Outputs
+from streaming.talkback import EndCallback, Talkback
 from streaming.turn import rtc_ice_servers
 from streaming.whep import LeaveCallback, Viewer, ViewerSessions
 from streaming.whip import Publisher, WhipIngest
@@ -27,7 +28,8 @@ class Streaming:
     """Owns the outputs, the broadcasts of the server's rooms, the viewers and the publishers."""
 
     def __init__(
-        self, rooms: Mapping[str, Room], settings: Settings, on_leave: LeaveCallback | None = None
+        self, rooms: Mapping[str, Room], settings: Settings, on_leave: LeaveCallback | None = None,
+        on_talkback_end: EndCallback | None = None,
     ) -> None:
         ice_servers = rtc_ice_servers(settings.ice_servers)
         self.outputs = Outputs()
@@ -43,11 +45,15 @@ class Streaming:
             settings.whep_joins_per_minute, settings.whep_sessions_per_user
         )
         self.whip = WhipIngest(ice_servers=ice_servers)
+        # Accepted students speaking to the room (``streaming.talkback``): grant and revoke.
+        self.talkback = Talkback(
+            self.broadcasts, self.viewers, ice_servers=ice_servers, on_end=on_talkback_end)
 
     def start(self) -> None:
         self.viewers.start()
 
     async def stop(self) -> None:
+        await self.talkback.close_all("server stopping")
         await self.viewers.stop()
         await self.whip.close_all("server stopping")
         for broadcast in self.broadcasts.values():
@@ -63,7 +69,9 @@ class Streaming:
         return await self.broadcasts[room_id].go_on_air()
 
     async def go_off_air(self, room_id: str, reason: str) -> None:
-        """Close the room's viewers (with ``reason``) and stop what only the live session held."""
+        """Close the room's talkbacks and viewers (with ``reason``) and stop what only the live
+        session held."""
+        await self.talkback.close_room(room_id, reason=reason)
         await self.viewers.close_room(room_id, reason=reason)
         await self.broadcasts[room_id].go_off_air()
 
@@ -86,10 +94,12 @@ class Streaming:
         key = _limit_key(user_id, subject)
         holding = sum(1 for v in self.viewers.all() if _limit_key(v.user_id, v.subject) == key)
         self.join_limits.admit(key, holding)
-        return await self.viewers.join(
+        viewer, answer = await self.viewers.join(
             feed=broadcast, offer_sdp=offer_sdp, selection=selection, subject=subject,
             role=role, user_id=user_id,
         )
+        self.talkback.viewer_joined(viewer)  # a speaker's new session plays the mix-minus
+        return viewer, answer
 
     # -- publishers ---------------------------------------------------------------------------
     async def publish(

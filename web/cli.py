@@ -249,6 +249,14 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     )
     dicom_bench.add_arguments(dicom)
     dicom.set_defaults(func=lambda args: dicom_bench.run_from_args(args))
+    from web.bench import talkback as talkback_bench
+
+    talkback = bench_sub.add_parser(
+        "talkback", help="mouth-to-ear of a talkback voice at a WHEP viewer (p50/p95/max) and "
+        "its absence from the speaker's own program sound (mix-minus)",
+    )
+    talkback_bench.add_arguments(talkback)
+    talkback.set_defaults(func=lambda args: talkback_bench.run_from_args(args))
     player = bench_sub.add_parser(
         "player", help="first frame of a published lesson in headless Chromium (p50/p95)"
     )
