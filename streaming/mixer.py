@@ -35,6 +35,10 @@ from streaming.audio import ChunkSupplier
 MAX_BUFFER_SECONDS = 0.06
 #: ...down to this much.
 TARGET_BUFFER_SECONDS = 0.02
+#: Every this many takes (1 s), the part of the queue no take needed in that time is dropped...
+TRIM_WINDOW_TAKES = 50
+#: ...keeping this much for the jitter of arrivals.
+SLACK_SECONDS = 0.005
 #: A feed nobody pulled for this long belongs to a stopped encoder: it stops receiving chunks.
 FEED_IDLE_SECONDS = 2.0
 #: A feed keeps at most this many chunks for its encoder (2 s of 20 ms chunks).
@@ -56,6 +60,10 @@ class Voice:
         self.samples_in = 0
         self.samples_dropped = 0
         self.underruns = 0
+        self.trims = 0
+        self._slack = int(SLACK_SECONDS * sample_rate)
+        self._window_min = 0
+        self._window_takes = 0
         self.last_sound_at: float | None = None
 
     def push(self, samples: npt.NDArray[np.int16]) -> None:
@@ -95,6 +103,16 @@ class Voice:
                 else:
                     self._pending[0] = head[len(part):]
             self._held -= filled
+            # Latency creeps up after each underrun (what arrived late stays queued): when a
+            # second of takes never needed some of the queue, drop that part (keep 5 ms slack).
+            self._window_min = min(self._window_min, self._held)
+            self._window_takes += 1
+            if self._window_takes >= TRIM_WINDOW_TAKES:
+                spare = self._window_min - self._slack
+                if spare > 0:
+                    self._drop_to(self._held - spare)
+                    self.trims += 1
+                self._window_min, self._window_takes = self._held, 0
         if 0 < filled < n or (filled == 0 and self.samples_in > 0):
             self.underruns += 1
         rms = float(np.sqrt(np.mean(np.square(out)))) if n else 0.0
