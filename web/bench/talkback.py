@@ -308,14 +308,14 @@ def format_report(report: dict[str, Any]) -> str:
     m, s = report["mouth_to_ear_ms"], report["mouth_to_ear_stock_buffer_ms"]
     return "\n".join([
         f"talkback: {report['heard']}/{report['bursts']} tone bursts heard by the listener",
-        f"  mouth-to-ear (1-packet receive buffer): p50 {m['p50']} ms  p95 {m['p95']} ms  "
-        f"max {m['max']} ms  (goal p95 <= {report['goal_p95_ms']} ms)",
-        f"  mouth-to-ear (aiortc stock 4-packet buffer): p50 {s['p50']} ms  p95 {s['p95']} ms  "
-        f"max {s['max']} ms",
-        f"  speaker's own program sound (mix-minus): tone {report['tone_at_speaker_dbfs']} dBFS "
+        (f"  mouth-to-ear (1-packet receive buffer): p50 {m['p50']} ms  p95 {m['p95']} ms  "
+        f"max {m['max']} ms  (goal p95 <= {report['goal_p95_ms']} ms)"),
+        (f"  mouth-to-ear (aiortc stock 4-packet buffer): p50 {s['p50']} ms  p95 {s['p95']} ms  "
+        f"max {s['max']} ms"),
+        (f"  speaker's own program sound (mix-minus): tone {report['tone_at_speaker_dbfs']} dBFS "
         f"vs {report['tone_at_listener_dbfs']} dBFS at the listener: "
         f"{report['speaker_to_listener_db']} dB; bursts heard by the speaker: "
-        f"{report['speaker_heard_bursts']}",
+        f"{report['speaker_heard_bursts']}"),
     ])
 
 
