@@ -61,6 +61,7 @@ from web.routes import (
     rooms,
     search,
     session,
+    talkback,
     viewers,
     whep,
     whip,
@@ -183,6 +184,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(rooms.router)
     app.include_router(whep.router)
     app.include_router(whip.router)
+    app.include_router(talkback.router)
     app.include_router(events.router)
     app.include_router(viewers.router)
     app.include_router(diagnostics.router)

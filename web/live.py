@@ -24,6 +24,7 @@ from room_controller.room import Room, RoomError, UnknownSourceError
 from room_controller.sources import TestPatternSource, WhipSource
 from streaming.broadcast import OnAir
 from streaming.service import Streaming
+from streaming.talkback import EndCallback
 from streaming.whep import Viewer
 from streaming.whip import Publisher
 
@@ -63,7 +64,11 @@ class LiveRooms:
         self.settings = settings
         self.db = db
         self.rooms: dict[str, Room] = {spec.id: Room(spec, settings.data_dir) for spec in specs}
-        self.streaming = Streaming(self.rooms, settings, on_leave=self._record_leave)
+        self.streaming = Streaming(self.rooms, settings, on_leave=self._record_leave,
+                                   on_talkback_end=self._talkback_ended)
+        #: Told whenever a talkback ends, whoever ended it (instructor, speaker, connection):
+        #: the hand queue appends its own here.
+        self.talkback_listeners: list[EndCallback] = []
         self.sessions: dict[str, LiveSession] = {}
         self.ptz: dict[str, PtzController] = {}
         self._simulated: list[SimulatedHead] = []
@@ -187,6 +192,16 @@ class LiveRooms:
             await asyncio.to_thread(attendance.viewer_left, self.db, viewer.id, reason)
         except Exception:
             logger.exception("could not record that viewer %s left", viewer.id)
+
+    async def _talkback_ended(self, room_id: str, user_id: int, reason: str) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.events.notify("talkback")
+        for listener in self.talkback_listeners:
+            try:
+                await listener(room_id, user_id, reason)
+            except Exception:
+                logger.exception("talkback listener failed")
 
     # -- WHIP publishers ---------------------------------------------------------------------
     def whip_source(self, room_id: str, source_id: str) -> WhipSource:

@@ -153,6 +153,25 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/rooms/{room_id}/sources/{source_id}/whip/{publisher_id}"): Row(
         allow(EVERYONE, HIDDEN, anon=HIDDEN), ids={"publisher_id": NO_SUCH}),
     ("GET", "/api/rooms/{room_id}/viewers"): Row(allow(CONTROL)),
+    # talkback: the instructor grants and revokes, the granted student publishes with the
+    # grant's own token (tests/web/test_talkback_api.py)
+    ("POST", "/api/rooms/{room_id}/talkback/grants"): Row(
+        allow(CONTROL, PASSED), json={"user_id": 1},
+        why="201, or 409 when the room is not live: past the check"),
+    ("DELETE", "/api/rooms/{room_id}/talkback/grants/{user_id}"): Row(
+        allow(CONTROL, PASSED), ids={"user_id": "1"}, why="404 when that user has none"),
+    ("GET", "/api/rooms/{room_id}/talkback"): Row(allow(CONTROL)),
+    ("GET", "/api/rooms/{room_id}/talkback/grant"): Row(
+        allow(LOGGED_IN, PASSED), why="the caller's own grant: 404 when they have none"),
+    ("POST", "/api/rooms/{room_id}/talkback/whip"): Row(
+        allow(frozenset()), content=b"v=0\r\n", content_type="application/sdp",
+        why="only a talkback grant's token publishes: a login or an API token is 401"),
+    ("PATCH", "/api/rooms/{room_id}/talkback/whip/{session_id}"): Row(
+        allow(EVERYONE, HIDDEN, anon=HIDDEN), ids={"session_id": NO_SUCH},
+        content=b"a=end-of-candidates\r\n", content_type="application/trickle-ice-sdpfrag",
+        why="the session URL is the capability (web/session_urls.py): without it, 404"),
+    ("DELETE", "/api/rooms/{room_id}/talkback/whip/{session_id}"): Row(
+        allow(EVERYONE, HIDDEN, anon=HIDDEN), ids={"session_id": NO_SUCH}),
     ("GET", "/api/diagnostics"): Row(allow(ADMINS)),
     ("GET", "/api/rooms/{room_id}/composition"): Row(allow(CONTROL)),
     ("PUT", "/api/rooms/{room_id}/layout"): Row(allow(CONTROL, PASSED), json={}, why=ROOM_CHANGE),
