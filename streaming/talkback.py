@@ -151,6 +151,8 @@ class SpeakerStatus:
     seconds: float
     level_db: float
     audio: bool  # samples have arrived
+    received_seconds: float  # of the speaker's sound, in all
+    mix_minus_sessions: int  # the speaker's own viewer sessions playing the mix-minus
 
 
 #: Told (awaited) when a talkback ends: room, user, reason.
@@ -344,6 +346,9 @@ class Talkback:
                 seconds=round(now - speaker.started_at, 1) if speaker else 0.0,
                 level_db=round(speaker.voice.level_db, 1) if speaker else -120.0,
                 audio=bool(speaker and speaker.voice.samples_in),
+                received_seconds=round(speaker.voice.samples_in / 48_000, 2) if speaker else 0.0,
+                mix_minus_sessions=sum(1 for v in speaker.switched if self._viewers.get(v))
+                if speaker else 0,
             ))
         return out
 

@@ -68,6 +68,8 @@ class SpeakerOut(BaseModel):
     seconds: float
     level_db: float
     audio: bool
+    received_seconds: float
+    mix_minus_sessions: int
 
 
 def _refused(exc: TalkbackRefused) -> HTTPException:

@@ -53,8 +53,20 @@
   }
   thumbs.forEach((thumb, i) => thumb.addEventListener("click", () => showLarge(i)));
 
+  // The program sound plays from its own element, muted until the student turns it on
+  // (browsers play sound only after a click on the page).
+  const audio = $("live-audio");
+  $("sound").addEventListener("click", () => {
+    audio.muted = !audio.muted;
+    if (!audio.muted) audio.play().catch(() => {});
+    $("sound").setAttribute("aria-pressed", String(!audio.muted));
+    $("sound").textContent = audio.muted ? "Sound on" : "Sound off";
+    $("sound").classList.toggle("btn-on", !audio.muted);
+  });
+
   function makePlayer() {
-    return new MedRoom.WhepPlayer(roomId, video, onState, multi ? { views, onTrack } : undefined);
+    return new MedRoom.WhepPlayer(roomId, video, onState,
+      multi ? { views, onTrack, audio } : { audio });
   }
   let player = makePlayer();
 

@@ -38,6 +38,8 @@ class WhepPlayer {
     this.onState = onState || (() => {});
     this.views = (options && options.views) || null;
     this.onTrack = (options && options.onTrack) || null;
+    // options.audio: an <audio> element for the program sound (none: video only).
+    this.audio = (options && options.audio) || null;
     this.pc = null;
     this.location = null;
     this.token = null;
@@ -96,8 +98,13 @@ class WhepPlayer {
       }
       lines.push(transceiver);
     }
+    if (this.audio) pc.addTransceiver("audio", { direction: "recvonly" });
     pc.ontrack = (event) => {
       const stream = new MediaStream([event.track]);
+      if (event.track.kind === "audio") {
+        if (this.audio) { this.audio.srcObject = stream; this.audio.play().catch(() => {}); }
+        return;
+      }
       const index = lines.indexOf(event.transceiver);
       if (this.onTrack) { this.onTrack(index, stream); return; }
       this.video.srcObject = event.streams[0] || stream;
@@ -189,6 +196,7 @@ class WhepPlayer {
     this.leave();
     this.teardown(true);
     this.video.srcObject = null;
+    if (this.audio) this.audio.srcObject = null;
     this.setState("idle");
   }
 }

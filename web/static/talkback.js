@@ -1,0 +1,219 @@
+// Talkback: the student whose hand the instructor accepted speaks to the room.
+//
+// MedRoom.startTalkback(grant) asks for the microphone (and the camera only when the grant
+// allows it) with the browser's echo cancellation, noise suppression and gain control on (a
+// lecture hall's loudspeakers must not come back through its microphone), publishes it by
+// WHIP with the grant's own token, and shows "You are speaking" with a stop button.
+// grant = what GET /api/rooms/{room}/talkback/grant answers:
+//   { id, room_id, user_id, allow_camera, expires_at, token, whip_url }
+// (MedRoom.fetchTalkbackGrant(roomId) fetches it). It resolves to { ok: true } once the room
+// hears the student, or { ok: false, error: "<DOMException name or HTTP status>" } with the
+// reason shown in the page. MedRoom.stopTalkback() ends it (the student's stop button does the
+// same: DELETE on the WHIP session URL). When the instructor ends it, the server closes the
+// connection; the page notices that (or its grant being gone) and ends cleanly.
+// Each change is told as a "medroom:talkback" event on document: detail { state, message }.
+"use strict";
+(function () {
+  const MedRoom = (window.MedRoom = window.MedRoom || {});
+  const $ = (id) => document.getElementById(id);
+  let current = null;
+
+  const WHY = {
+    NotAllowedError: "The microphone is blocked for this page. Allow it in your browser (the " +
+      "microphone or lock icon next to the address), then raise your hand again.",
+    SecurityError: "The browser does not allow the microphone on this page. Allow it in your " +
+      "browser's site settings, then raise your hand again.",
+    NotFoundError: "No microphone was found. Connect one (or switch it on in the system's " +
+      "sound settings), then raise your hand again.",
+    OverconstrainedError: "No microphone was found that can be used. Connect one, then raise " +
+      "your hand again.",
+    NotReadableError: "The microphone could not be opened: another program may be using it. " +
+      "Close that program, then raise your hand again.",
+    NotSupportedError: "This browser cannot use a microphone here. Use a current Chrome, " +
+      "Edge, Firefox or Safari.",
+  };
+
+  function show(state, title, detail) {
+    const box = $("talkback");
+    if (box) {
+      box.hidden = state === "idle";
+      box.dataset.state = state;
+      $("talkback-title").textContent = title;
+      $("talkback-detail").textContent = detail || "";
+      $("talkback-stop").hidden = !(state === "speaking" || state === "connecting");
+    }
+    document.dispatchEvent(new CustomEvent("medroom:talkback",
+      { detail: { state, message: detail || title } }));
+  }
+
+  MedRoom.fetchTalkbackGrant = (roomId) => MedRoom.api(`/api/rooms/${roomId}/talkback/grant`);
+
+  async function openMicrophone(allowCamera) {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      const error = new Error("no getUserMedia");
+      error.name = "NotSupportedError";
+      throw error;
+    }
+    const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+    if (allowCamera) {
+      try {
+        return await navigator.mediaDevices.getUserMedia(
+          { audio, video: { width: { ideal: 640 }, height: { ideal: 360 } } });
+      } catch (error) {
+        // No camera (or it is busy) still lets the student speak; a refusal does not.
+        if (error.name === "NotAllowedError" || error.name === "SecurityError") throw error;
+      }
+    }
+    return navigator.mediaDevices.getUserMedia({ audio, video: false });
+  }
+
+  function gathered(pc, timeout) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { pc.removeEventListener("icegatheringstatechange", check); resolve(); };
+      const check = () => pc.iceGatheringState === "complete" && done();
+      pc.addEventListener("icegatheringstatechange", check);
+      setTimeout(done, timeout);
+    });
+  }
+
+  async function iceServers(roomId) {
+    try { return await MedRoom.api(`/api/rooms/${roomId}/ice-servers`); } catch (e) { return []; }
+  }
+
+  // The student's own level: a meter fed by WebAudio, so they see the room can hear them.
+  function meter(session) {
+    const bar = $("talkback-level");
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!bar || !Context) return;
+    const context = new Context();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 1024;
+    context.createMediaStreamSource(session.stream).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    session.context = context;
+    session.meterTimer = setInterval(() => {
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const s of samples) sum += s * s;
+      const db = 20 * Math.log10(Math.sqrt(sum / samples.length) || 1e-6);
+      const level = Math.max(0, Math.min(1, (db + 60) / 60));
+      bar.style.setProperty("--level", String(level));
+      bar.dataset.db = db.toFixed(1);
+    }, 100);
+  }
+
+  function release(session) {
+    clearInterval(session.meterTimer);
+    clearInterval(session.grantTimer);
+    if (session.context) session.context.close().catch(() => {});
+    if (session.stream) session.stream.getTracks().forEach((t) => t.stop());
+    if (session.pc) {
+      session.pc.onconnectionstatechange = null;
+      session.pc.close();
+    }
+    const bar = $("talkback-level");
+    if (bar) bar.style.setProperty("--level", "0");
+  }
+
+  // The server ended it (the instructor, or the connection): clean up and say so.
+  function ended(session, detail) {
+    if (session.over) return;
+    session.over = true;
+    release(session);
+    if (current === session) current = null;
+    show("ended", "Your turn to speak has ended", detail);
+    setTimeout(() => { if (!current && $("talkback") && $("talkback").dataset.state === "ended") show("idle", ""); }, 6000);
+  }
+
+  MedRoom.startTalkback = async function (grant) {
+    if (current) await MedRoom.stopTalkback();
+    const session = { grant, stream: null, pc: null, location: null, over: false };
+    current = session;
+    show("asking", "Allow the microphone to speak", "Your browser asks for the microphone" +
+      (grant.allow_camera ? " and the camera." : "."));
+    try {
+      session.stream = await openMicrophone(grant.allow_camera);
+    } catch (error) {
+      const name = error.name || "Error";
+      release(session);
+      if (current === session) current = null;
+      session.over = true;
+      show("refused", "The room cannot hear you", WHY[name] ||
+        `The microphone could not be used (${error.message || name}).`);
+      return { ok: false, error: name };
+    }
+    if (session.over) { release(session); return { ok: false, error: "stopped" }; }
+    show("connecting", "Connecting your microphone…", "The room will hear you in a moment.");
+    const pc = new RTCPeerConnection({ iceServers: await iceServers(grant.room_id) });
+    session.pc = pc;
+    for (const track of session.stream.getTracks()) {
+      pc.addTransceiver(track, { direction: "sendonly", streams: [session.stream] });
+    }
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "connected" && !session.over) {
+        show("speaking", "You are speaking",
+          "The room hears you. Your own voice is left out of the sound you hear.");
+      } else if (pc.connectionState === "failed" || pc.connectionState === "closed") {
+        ended(session, "The connection closed.");
+      }
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc, 2000);
+      const response = await fetch(grant.whip_url, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + grant.token },
+        body: pc.localDescription.sdp,
+      });
+      if (response.status !== 201) {
+        let detail = response.statusText;
+        try { detail = (await response.json()).detail; } catch (e) { /* not JSON */ }
+        const error = new Error(detail);
+        error.name = String(response.status);
+        throw error;
+      }
+      session.location = response.headers.get("Location");
+      await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+    } catch (error) {
+      session.over = true;
+      release(session);
+      if (current === session) current = null;
+      show("refused", "The room cannot hear you", error.message || String(error));
+      return { ok: false, error: error.name || "Error" };
+    }
+    meter(session);
+    // The instructor's end closes the connection; a grant that is gone says so too.
+    session.grantTimer = setInterval(async () => {
+      try { await MedRoom.fetchTalkbackGrant(grant.room_id); } catch (error) {
+        if (error.status === 404) ended(session, "The instructor ended your turn.");
+      }
+    }, 3000);
+    return { ok: true };
+  };
+
+  MedRoom.stopTalkback = async function () {
+    const session = current;
+    if (!session) return;
+    current = null;
+    session.over = true;
+    if (session.location) {
+      await fetch(session.location, { method: "DELETE", keepalive: true }).catch(() => {});
+    }
+    release(session);
+    show("ended", "You stopped speaking", "Raise your hand again to speak.");
+    setTimeout(() => { if (!current) show("idle", ""); }, 4000);
+  };
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const stop = $("talkback-stop");
+    if (stop) stop.addEventListener("click", () => MedRoom.stopTalkback());
+  });
+  if (document.readyState !== "loading") {
+    const stop = $("talkback-stop");
+    if (stop) stop.addEventListener("click", () => MedRoom.stopTalkback());
+  }
+  window.addEventListener("pagehide", () => {
+    if (current && current.location) fetch(current.location, { method: "DELETE", keepalive: true }).catch(() => {});
+  });
+})();
