@@ -25,6 +25,10 @@ from streaming.renditions import Rendition, codec_ladder, find, ladder
 logger = logging.getLogger(__name__)
 
 
+#: The sounds a viewer's audio line may play (``Selection.sound``).
+SOUNDS = (AUDIO, TALKBACK)
+
+
 class NotOnAir(Exception):
     """The room is not broadcasting now; the message says what to wait for."""
 
@@ -64,6 +68,8 @@ class Selection:
     views: list[str]
     start: Rendition
     pinned: bool = False
+    #: What its audio line plays: the program sound, or (the console) the talkback voices.
+    sound: str = AUDIO
 
 
 @dataclass
@@ -126,14 +132,19 @@ class RoomBroadcast:
                     f"no view '{name}' in room '{self.room_id}' (views: {', '.join(self._views)})"
                 )
 
-    def choose(self, views: Sequence[str] | None, quality: str | None) -> Selection:
+    def choose(self, views: Sequence[str] | None, quality: str | None,
+               sound: str | None = None) -> Selection:
         """What a viewer asking for ``views`` (default: every view, program first) at
-        ``quality`` (default: adaptive from the top) receives; refuses unknown names."""
+        ``quality`` (default: adaptive from the top) with ``sound`` ("audio", the program
+        sound, by default; "talkback": the talkback voices alone) receives; refuses unknown
+        names."""
         names = list(views or self.views)
         self.check_views(names)
         rungs = self.renditions(names[0])
         start = find(rungs, quality) if quality else rungs[0]  # LookupError names the choices
-        return Selection(names, start, pinned=quality is not None)
+        if sound is not None and sound not in SOUNDS:
+            raise LookupError(f"no sound '{sound}' (sounds: {', '.join(SOUNDS)})")
+        return Selection(names, start, pinned=quality is not None, sound=sound or AUDIO)
 
     def renditions(self, view: str, codec: str = H264) -> list[Rendition]:
         """The ladder of a view in ``codec``, best first (the view must exist)."""
@@ -171,6 +182,10 @@ class RoomBroadcast:
         """A lease on the room's Opus encoder of the program sound (with any talkback voices
         mixed in); None for a silent room."""
         return await self._sound_output(OutputKey(self.room_id, AUDIO), room=True, without=None)
+
+    async def sound_for(self, name: str) -> Lease[SharedAudioEncoder] | None:
+        """The sound called ``name`` in a ``Selection``."""
+        return await (self.talkback_sound() if name == TALKBACK else self.sound())
 
     async def sound_without(self, speaker: str) -> Lease[SharedAudioEncoder] | None:
         """A lease on the program sound without ``speaker``'s voice (mix-minus: what that

@@ -44,6 +44,7 @@ FEED_IDLE_SECONDS = 2.0
 #: A feed keeps at most this many chunks for its encoder (2 s of 20 ms chunks).
 FEED_BACKLOG = 100
 SILENCE_DB = -120.0
+METER_FALL_DB = 1.5
 
 
 class Voice:
@@ -116,7 +117,10 @@ class Voice:
         if 0 < filled < n or (filled == 0 and self.samples_in > 0):
             self.underruns += 1
         rms = float(np.sqrt(np.mean(np.square(out)))) if n else 0.0
-        self.level_db = 20 * math.log10(rms / 32768) if rms > 0 else SILENCE_DB
+        level = 20 * math.log10(rms / 32768) if rms > 0 else SILENCE_DB
+        # A meter's ballistics: up at once, down by METER_FALL_DB per 20 ms (a late packet
+        # does not make the meter flicker to silence).
+        self.level_db = max(level, self.level_db - METER_FALL_DB)
         if rms > 0:
             self.last_sound_at = time.monotonic()
         return out

@@ -79,17 +79,19 @@ class Streaming:
     async def join(
         self, room_id: str, offer_sdp: str, subject: str, role: str, user_id: int | None,
         views: Sequence[str] | None = None, quality: str | None = None,
+        sound: str | None = None,
     ) -> tuple[Viewer, str]:
         """Join a viewer to a room on air. ``views``: what the offer's video lines carry, in
         order (default: the program, then every source); ``quality``: pin the first line to
-        that rendition (default: adaptive from the top).
+        that rendition (default: adaptive from the top); ``sound``: "talkback" for the talkback
+        voices alone (the console), default the program sound.
 
         Raises ``NotOnAir``, ``UnknownSourceError`` / ``LookupError`` (bad view or quality
         name), ``JoinRefused`` (limits) or ``OfferError``.
         """
         broadcast = self.broadcasts[room_id]
         broadcast.require_on_air()
-        selection = broadcast.choose(views, quality)
+        selection = broadcast.choose(views, quality, sound)
         # Counted before the offer is even read: garbage offers cost a join too.
         key = _limit_key(user_id, subject)
         holding = sum(1 for v in self.viewers.all() if _limit_key(v.user_id, v.subject) == key)

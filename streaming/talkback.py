@@ -46,7 +46,7 @@ from streaming.audio import SharedAudioEncoder
 from streaming.broadcast import RoomBroadcast
 from streaming.dtls import accept_rsa_peers
 from streaming.mixer import Voice
-from streaming.outputs import Lease
+from streaming.outputs import AUDIO, Lease, OutputKey
 from streaming.whep import OfferError, Viewer, ViewerSessions, media_sections
 
 logger = logging.getLogger(__name__)
@@ -424,8 +424,10 @@ class Talkback:
     def viewer_joined(self, viewer: Viewer) -> None:
         """A viewer session joined (or exists): if its user talks back in its room, it plays
         the mix-minus. Called by ``Streaming.join`` for every new viewer."""
-        if viewer.user_id is None or viewer.audio_track is None:
+        if viewer.user_id is None or viewer.audio_track is None or viewer.sound is None:
             return
+        if viewer.sound.key != OutputKey(viewer.room_id, AUDIO):
+            return  # it plays something else than the program sound (the talkback alone)
         for speaker in self._speakers.values():
             grant = speaker.grant
             if (grant.room_id, grant.user_id) != (viewer.room_id, viewer.user_id):

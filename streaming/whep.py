@@ -362,7 +362,7 @@ class ViewerSessions:
             for name in names[1:]:
                 leases.append(await feed.video(name, codec=codec))
             if offers_opus_audio(offer_sdp):
-                sound = await feed.sound()
+                sound = await feed.sound_for(selection.sound)
             tracks = [EncodedVideoTrack(lease.encoder) for lease in leases]
             audio_track = EncodedAudioTrack(sound.encoder) if sound is not None else None
             # The transceivers exist before the offer is applied so that the codec preference

@@ -169,13 +169,13 @@ class LiveRooms:
     # -- viewers -----------------------------------------------------------------------------
     async def join(
         self, room_id: str, offer_sdp: str, subject: str, role: str, user_id: int | None,
-        views: list[str] | None = None, quality: str | None = None,
+        views: list[str] | None = None, quality: str | None = None, sound: str | None = None,
     ) -> tuple[Viewer, str]:
         """Join a viewer to a live room (see ``Streaming.join``) and write it to the record."""
         session = self.session(room_id)
         viewer, answer = await self.streaming.join(
             room_id, offer_sdp, subject=subject, role=role, user_id=user_id, views=views,
-            quality=quality,
+            quality=quality, sound=sound,
         )
         await asyncio.to_thread(
             attendance.viewer_joined, self.db, session.live_session_id, room_id, viewer.id,

@@ -198,3 +198,28 @@ async def test_bench_runs_at_small_scale():
     assert report["mouth_to_ear_ms"]["p50"] is not None
     assert report["speaker_heard_bursts"] == 0
     assert report["speaker_to_listener_db"] < -30
+
+
+async def test_console_hears_the_voices_without_the_room(live: Live):
+    """The console's sound ("talkback"): the speaker's voice, not the room's own microphone."""
+    talkback = live.talkback
+    pc, ear, task = await join_ear(live.sessions, talkback, live.broadcast, SPEAKER, "console",
+                                   sound="talkback")
+    client = None
+    try:
+        await asyncio.sleep(1.0)
+        assert ear.frames > 20 and max(ear.rms) < -90  # nobody speaks: silence, no room noise
+        # The speaker's own console session (an instructor may also talk back) is not switched.
+        grant = await talkback.grant(ROOM, SPEAKER, allow_camera=False)
+        client, _ = await publish_voice(
+            talkback, ROOM, grant.token, ToneTrack(period=None), SPEAKER)
+        deadline = time.monotonic() + 10
+        while not ear.heard and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert ear.heard, "the console never heard the talkback"
+        assert talkback.speakers(ROOM)[0].mix_minus_sessions == 0
+    finally:
+        task.cancel()
+        for peer in (pc, client):
+            if peer is not None:
+                await peer.close()

@@ -135,13 +135,18 @@ class Ear:
     _on: bool = False
 
     def hear(self, frame: av.AudioFrame) -> None:
-        level = tone_level_db(mono(frame))
+        samples = mono(frame)
+        level = tone_level_db(samples)
+        power = float(np.mean(np.square(samples.astype(np.float64) / 32768)))
+        self.rms.append(10 * math.log10(power) if power > 0 else -120.0)
         self.frames += 1
         self.levels.append(level)
         on = level > DETECT_DB
         if on and not self._on:
             self.heard.append(time.monotonic())
         self._on = on
+
+    rms: list[float] = field(default_factory=list)  # dBFS of each frame, all frequencies
 
     def loudest(self) -> float:
         return max(self.levels, default=-120.0)
@@ -162,16 +167,18 @@ def small_prefetch(pc: RTCPeerConnection) -> None:
 
 async def join_ear(
     sessions: ViewerSessions, talkback: Talkback, broadcast: RoomBroadcast, user_id: int,
-    name: str, browser_buffer: bool = True,
+    name: str, browser_buffer: bool = True, sound: str | None = None,
 ) -> tuple[RTCPeerConnection, Ear, asyncio.Task[None]]:
-    """A WHEP viewer of ``broadcast`` for ``user_id`` that listens for the tone."""
+    """A WHEP viewer of ``broadcast`` for ``user_id`` that listens for the tone (in the
+    program sound, or in ``sound``)."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
     viewer, answer = await sessions.join(
         feed=broadcast, offer_sdp=pc.localDescription.sdp,
-        selection=broadcast.choose(None, None), subject=name, role="student", user_id=user_id,
+        selection=broadcast.choose(None, None, sound), subject=name, role="student",
+        user_id=user_id,
     )
     talkback.viewer_joined(viewer)  # as Streaming.join does
     ear = Ear(name)

@@ -13,7 +13,7 @@ order ``?views=program,endoscope,ct`` names.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
@@ -60,15 +60,22 @@ async def whep_join(
         description="Pin the first video line to one rendition (e.g. 360p); default: adaptive "
         "from the best, moved down on loss or low bandwidth and up again when it clears."
     )] = None,
+    sound: Annotated[Literal["audio", "talkback"] | None, Query(
+        description="What the audio line plays: 'audio', the program sound (default), or "
+        "'talkback': the accepted speakers' voices alone, for the console (instructors)."
+    )] = None,
 ) -> Response:
     room_or_404(live, room_id)
+    if sound == "talkback" and principal.role not in CONTROL_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "only the room's instructors hear the talkback on its own")
     offer = await read_sdp_offer(request)
     try:
         viewer, answer = await live.join(
             room_id, offer, subject=principal.subject, role=principal.role.value,
             user_id=principal.user_id,
             views=[v.strip() for v in views.split(",") if v.strip()] if views else None,
-            quality=quality.strip() or None if quality else None,
+            quality=quality.strip() or None if quality else None, sound=sound,
         )
     except (RoomNotLive, NotOnAir) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
