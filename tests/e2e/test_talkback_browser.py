@@ -80,7 +80,10 @@ def test_student_speaks_from_the_watch_page(playwright: Any, server: Server,
     ARTIFACTS.mkdir(exist_ok=True)
     browser = launch(playwright, FAKE_MEDIA)
     context, page = watch_page(browser, server)
+    console_ctx, console = log_in(browser, server, "dr-ana")
     try:
+        console.goto(server.url + "/rooms/demo/console")
+        console.wait_for_selector("#talkback-panel", state="attached")
         grant(instructor, server)
         assert page.evaluate(START) == {"ok": True}
         page.wait_for_selector("#talkback[data-state='speaking']", timeout=15_000)
@@ -98,6 +101,19 @@ def test_student_speaks_from_the_watch_page(playwright: Any, server: Server,
             ".then((s) => { const t = s.getAudioTracks()[0].getSettings(); "
             "s.getTracks().forEach((x) => x.stop()); return t.echoCancellation; })")
         assert settings is True
+        # The console: who speaks, a level meter that moves (the fake microphone beeps), and
+        # the talkback voices on its audio element.
+        console.wait_for_selector("#talkback-panel .speaker-row", timeout=10_000)
+        assert console.inner_text("#talkback-panel .speaker-name") == "marko"
+        console.wait_for_function(
+            "Number(document.querySelector('#talkback-panel .talkback-level').dataset.db) > -50",
+            timeout=10_000)
+        console.wait_for_function(
+            "(() => { const a = document.getElementById('talkback-audio');"
+            " return a.srcObject && a.srcObject.getAudioTracks().length === 1; })()",
+            timeout=20_000)
+        console.locator(".viewers-panel").screenshot(
+            path=str(ARTIFACTS / "talkback-console-speaking.png"))
         page.wait_for_timeout(600)  # the level meter moves
         page.screenshot(path=str(ARTIFACTS / "talkback-speaking-laptop.png"))
         page.set_viewport_size({"width": 390, "height": 844})
@@ -113,12 +129,14 @@ def test_student_speaks_from_the_watch_page(playwright: Any, server: Server,
         grant(instructor, server)
         assert page.evaluate(START) == {"ok": True}
         page.wait_for_selector("#talkback[data-state='speaking']", timeout=15_000)
-        assert instructor.delete(
-            f"/api/rooms/demo/talkback/grants/{user_id(server, 'marko')}").status_code == 200
+        console.click("#talkback-panel .speaker-row button")  # the instructor's End
         page.wait_for_selector("#talkback[data-state='ended']", timeout=10_000)
+        console.wait_for_selector("#talkback-panel", state="hidden", timeout=5_000)
+        assert speakers(instructor) == []
         assert "ended" in page.inner_text("#talkback-title")
     finally:
         context.close()
+        console_ctx.close()
         browser.close()
 
 

@@ -21,6 +21,7 @@ The student side:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -63,6 +64,7 @@ class SpeakerGrantOut(GrantOut):
 
 class SpeakerOut(BaseModel):
     user_id: int
+    name: str  # the account's display name (or username)
     grant_id: str
     publishing: bool
     seconds: float
@@ -110,11 +112,20 @@ async def revoke_talkback(
 
 @router.get("/{room_id}/talkback", summary="Who is granted or speaking, with their level")
 async def talkback_speakers(
-    live: LiveDep, room_id: str, principal: Controller
+    live: LiveDep, db: DbDep, room_id: str, principal: Controller
 ) -> list[SpeakerOut]:
     room_or_404(live, room_id)
-    return [SpeakerOut.model_validate(s, from_attributes=True)
-            for s in live.streaming.talkback.speakers(room_id)]
+    speakers = live.streaming.talkback.speakers(room_id)
+
+    def names() -> dict[int, str]:
+        out = {}
+        for s in speakers:
+            user = get_user(db, s.user_id)
+            out[s.user_id] = (user.display_name or user.username) if user else f"user {s.user_id}"
+        return out
+
+    named = await asyncio.to_thread(names) if speakers else {}
+    return [SpeakerOut(name=named[s.user_id], **dataclasses.asdict(s)) for s in speakers]
 
 
 @router.get("/{room_id}/talkback/grant", summary="Your own talkback grant (with its token)",

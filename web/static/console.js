@@ -10,13 +10,15 @@
   const tiles = Array.from(document.querySelectorAll(".source-tile"));
   let room = null;
   let previewLoading = false;
+  // The program preview's audio line plays the talkback voices alone (the operating room
+  // hears an accepted student; its own microphone would feed back): talkback-console.js.
   const player = new MedRoom.WhepPlayer(roomId, $("program-video"), (state, detail) => {
     $("program-video").classList.toggle("visible", state === "live");
     if (room && room.state === "live") {
       $("program-overlay").textContent = state === "live" ? "" : "Program · " + (detail || state);
       $("program-overlay").hidden = state === "live";
     }
-  });
+  }, $("talkback-audio") ? { audio: $("talkback-audio"), sound: "talkback" } : undefined);
 
   function say(text, kind) {
     message.textContent = text || "";

@@ -40,6 +40,8 @@ class WhepPlayer {
     this.onTrack = (options && options.onTrack) || null;
     // options.audio: an <audio> element for the program sound (none: video only).
     this.audio = (options && options.audio) || null;
+    // options.sound: what that audio plays ("talkback": the speakers alone, for the console).
+    this.sound = (options && options.sound) || null;
     this.pc = null;
     this.location = null;
     this.token = null;
@@ -128,7 +130,10 @@ class WhepPlayer {
       await pc.setLocalDescription(await pc.createOffer());
       await this.gathered(pc, 2000);
       const token = await this.getToken();
-      const query = this.views ? "?views=" + encodeURIComponent(this.views.join(",")) : "";
+      const params = new URLSearchParams();
+      if (this.views) params.set("views", this.views.join(","));
+      if (this.sound) params.set("sound", this.sound);
+      const query = params.toString() ? "?" + params.toString() : "";
       const response = await fetch(`/api/rooms/${this.roomId}/whep${query}`, {
         method: "POST",
         headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + token },
