@@ -326,8 +326,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"vs {report['tone_at_listener_dbfs']} dBFS at the listener: "
         f"{report['speaker_to_listener_db']} dB; bursts heard by the speaker: "
         f"{report['speaker_heard_bursts']}"),
-        f"  voice buffer: {report['voice_dropped_ms']} ms dropped to stay short, "
-        f"{report['voice_underruns']} underruns; load average {report['load_average']}",
+        (f"  voice buffer: {report['voice_dropped_ms']} ms dropped to stay short, "
+        f"{report['voice_underruns']} underruns; load average {report['load_average']}"),
     ])
 
 
