@@ -144,7 +144,8 @@ class EncodedAudioTrack(PacketTrack):
 
     kind = "audio"
 
-    _last_pts: int | None = None
+    _last_pts: int | None = None  # the newest pts queued
+    _sent_pts: int | None = None  # the newest pts handed to the sender
 
     @property
     def encoder(self) -> PacketFanOut:
@@ -153,14 +154,25 @@ class EncodedAudioTrack(PacketTrack):
     def switch(self, encoder: PacketFanOut) -> PacketFanOut:
         """Play ``encoder``'s packets from now on (e.g. the mix-minus of the program sound while
         this viewer talks back) and return the encoder left behind. Every Opus packet stands
-        alone, so the cut is immediate; both encoders stamp a chunk with the same pts (its
-        capture time), so the pts check below keeps a chunk from being played twice."""
+        alone, so the cut is immediate: what is still queued from the old encoder is dropped
+        (it may carry the very voice this viewer must not hear). Both encoders stamp a chunk
+        with the same pts (its capture time), so the pts check keeps a chunk from being played
+        twice."""
         previous = self._encoder
         if encoder is not previous:
             previous.unsubscribe(self._on_packet)
+            while not self._queue.empty():
+                if self._queue.get_nowait() is not None:
+                    self.packets_dropped += 1
+            self._last_pts = self._sent_pts
             self._encoder = encoder
             encoder.subscribe(self._on_packet)
         return previous
+
+    async def recv(self) -> av.Packet[Any]:
+        packet = await super().recv()
+        self._sent_pts = packet.pts
+        return packet
 
     def _on_packet(self, packet: av.Packet[Any]) -> None:
         if packet.pts is not None:

@@ -155,8 +155,19 @@ class SpeakerStatus:
     mix_minus_sessions: int  # the speaker's own viewer sessions playing the mix-minus
 
 
-#: Told (awaited) when a talkback ends: room, user, reason.
-EndCallback = Callable[[str, int, str], Awaitable[None]]
+@dataclass(frozen=True)
+class TalkbackEnded:
+    """A grant's end, whoever ended it: what the hand queue and CME attendance need."""
+
+    room_id: str
+    user_id: int
+    grant_id: str
+    reason: str
+    spoke_seconds: float  # from the publish's offer to its end (0 if it never published)
+
+
+#: Told (awaited) when a talkback ends.
+EndCallback = Callable[[TalkbackEnded], Awaitable[None]]
 
 
 def voice_key(user_id: int) -> str:
@@ -384,13 +395,16 @@ class Talkback:
         if self._grants.pop(_hash(grant.token), None) is None:
             return  # ended already
         speaker = self._speakers.pop(grant.id, None)
+        spoke = 0.0
         if speaker is not None:
+            spoke = round(time.monotonic() - speaker.started_at, 1)
             await self._stop_speaker(speaker)
         logger.info("talkback %s of user %s in room %s ended: %s", grant.id, grant.user_id,
                     grant.room_id, reason)
         if self.on_end is not None:
             try:
-                await self.on_end(grant.room_id, grant.user_id, reason)
+                await self.on_end(
+                    TalkbackEnded(grant.room_id, grant.user_id, grant.id, reason, spoke))
             except Exception:
                 logger.exception("talkback end callback failed for grant %s", grant.id)
 

@@ -24,7 +24,7 @@ from room_controller.room import Room, RoomError, UnknownSourceError
 from room_controller.sources import TestPatternSource, WhipSource
 from streaming.broadcast import OnAir
 from streaming.service import Streaming
-from streaming.talkback import EndCallback
+from streaming.talkback import EndCallback, TalkbackEnded
 from streaming.whep import Viewer
 from streaming.whip import Publisher
 
@@ -193,13 +193,13 @@ class LiveRooms:
         except Exception:
             logger.exception("could not record that viewer %s left", viewer.id)
 
-    async def _talkback_ended(self, room_id: str, user_id: int, reason: str) -> None:
-        room = self.rooms.get(room_id)
+    async def _talkback_ended(self, ended: TalkbackEnded) -> None:
+        room = self.rooms.get(ended.room_id)
         if room is not None:
             room.events.notify("talkback")
         for listener in self.talkback_listeners:
             try:
-                await listener(room_id, user_id, reason)
+                await listener(ended)
             except Exception:
                 logger.exception("talkback listener failed")
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
+from aiortc import RTCSessionDescription
 
 from room_controller.sources.audio import SyntheticAudioSource
 from streaming.ice import set_ice_addresses
@@ -16,6 +18,7 @@ from streaming.talkback import (
     GrantMismatch,
     Talkback,
     TalkbackBusy,
+    TalkbackEnded,
     TalkbackUnavailable,
     UnknownGrant,
     voice_key,
@@ -40,10 +43,10 @@ class Live:
         self.outputs = Outputs()
         self.broadcast = quiet_room(self.outputs, self.source)
         self.sessions = ViewerSessions()
-        self.ended: list[tuple[str, int, str]] = []
+        self.ended: list[TalkbackEnded] = []
 
-        async def on_end(room: str, user: int, reason: str) -> None:
-            self.ended.append((room, user, reason))
+        async def on_end(ended: TalkbackEnded) -> None:
+            self.ended.append(ended)
 
         self.talkback = Talkback({ROOM: self.broadcast}, self.sessions, on_end=on_end)
 
@@ -83,7 +86,8 @@ async def test_grant_token_refused_for_wrong_room_user_after_revoke_and_expiry(l
     assert not await talkback.revoke(ROOM, SPEAKER)  # once
     with pytest.raises(UnknownGrant, match="revoked"):
         talkback.check_token(ROOM, grant.token, SPEAKER)
-    assert live.ended == [(ROOM, SPEAKER, "ended by the instructor")]
+    assert [(e.room_id, e.user_id, e.reason, e.spoke_seconds) for e in live.ended] == [
+        (ROOM, SPEAKER, "ended by the instructor", 0.0)]
 
     # A new acceptance replaces the old grant (its token is refused).
     first = await talkback.grant(ROOM, SPEAKER, allow_camera=False)
@@ -138,6 +142,7 @@ async def test_voice_reaches_other_viewers_not_the_speaker_and_revoke_ends_it(li
     other_pc, other_ear, other_task = await join_ear(
         live.sessions, talkback, live.broadcast, OTHER, "other")
     client = None
+    extra: list[tuple[Any, asyncio.Task[None]]] = []
     try:
         grant = await talkback.grant(ROOM, SPEAKER, allow_camera=False)
         client, speaker = await publish_voice(
@@ -160,9 +165,16 @@ async def test_voice_reaches_other_viewers_not_the_speaker_and_revoke_ends_it(li
               f"{own:.1f} dBFS")
         assert heard > -20  # the -12 dBFS tone, through Opus
         assert own < heard - 40  # absent from the speaker's own program sound
+        # The speaker opens a second session (another tab, a rejoin): it plays the mix-minus too.
+        late_pc, late_ear, late_task = await join_ear(
+            live.sessions, talkback, live.broadcast, SPEAKER, "speaker-again")
+        extra = [(late_pc, late_task)]
+        await asyncio.sleep(1.0)
+        assert late_ear.frames > 20 and late_ear.tone_share_db() < heard - 40
         status = talkback.speakers(ROOM)
+        assert status[0].mix_minus_sessions == 2
         assert [s.user_id for s in status] == [SPEAKER] and status[0].publishing
-        assert status[0].audio and status[0].level_db > -20  # the console's meter
+        assert status[0].audio and status[0].level_db > -40  # the console's meter (tone: -15 dB RMS)
 
         assert await talkback.revoke(ROOM, SPEAKER)
         assert speaker.pc.connectionState == "closed"  # the publish ends at once
@@ -179,13 +191,33 @@ async def test_voice_reaches_other_viewers_not_the_speaker_and_revoke_ends_it(li
                 time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         assert client.connectionState in ("closed", "failed")
-        assert live.ended[-1][:2] == (ROOM, SPEAKER)
+        assert (live.ended[-1].room_id, live.ended[-1].user_id) == (ROOM, SPEAKER)
+        assert live.ended[-1].spoke_seconds >= 1.0  # for the attendance's talkback time
     finally:
-        for task in (own_task, other_task):
+        for task in (own_task, other_task, *(t for _, t in extra)):
             task.cancel()
-        for pc in (own_pc, other_pc, client):
+        for pc in (own_pc, other_pc, client, *(p for p, _ in extra)):
             if pc is not None:
                 await pc.close()
+
+
+async def test_a_publish_that_sends_no_audio_is_ended(live: Live):
+    talkback = live.talkback
+    talkback.first_audio_timeout = 0.5
+    grant = await talkback.grant(ROOM, SPEAKER, allow_camera=False)
+    pc = client_pc()
+    try:
+        pc.addTransceiver("audio", direction="sendonly")  # a microphone that never sends
+        await pc.setLocalDescription(await pc.createOffer())
+        speaker, answer = await talkback.publish(ROOM, grant.token, pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        deadline = time.monotonic() + 5
+        while not live.ended and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert live.ended and "no audio within" in live.ended[0].reason
+        assert speaker.pc.connectionState == "closed" and talkback.speakers(ROOM) == []
+    finally:
+        await pc.close()
 
 
 async def test_bench_runs_at_small_scale():
