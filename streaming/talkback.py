@@ -320,9 +320,15 @@ class Talkback:
                         speaker.has_video = True
                 await pc.setLocalDescription(await pc.createAnswer())
                 speaker.minus = await broadcast.sound_without(speaker.voice.key)
+                if self._grants.get(_hash(token)) is not grant or broadcast.on_air is None:
+                    # Revoked (or the room went off air) while the offer was being answered.
+                    raise UnknownGrant("this talkback grant ended while connecting: raise "
+                                       "your hand again")
             except BaseException as exc:
                 await _close_quietly(pc)
-                if isinstance(exc, OfferError) or not isinstance(exc, Exception):
+                if speaker.minus is not None:
+                    await speaker.minus.release()
+                if isinstance(exc, (OfferError, TalkbackRefused)) or not isinstance(exc, Exception):
                     raise
                 logger.exception("talkback offer failed")
                 raise OfferError(f"the offer could not be answered: {exc}") from None

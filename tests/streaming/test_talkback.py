@@ -255,3 +255,24 @@ async def test_console_hears_the_voices_without_the_room(live: Live):
         for peer in (pc, client):
             if peer is not None:
                 await peer.close()
+
+
+async def test_revoke_while_the_offer_is_answered_leaves_nothing_running(live: Live):
+    talkback, outputs = live.talkback, live.outputs
+    grant = await talkback.grant(ROOM, SPEAKER, allow_camera=False)
+    pc = client_pc()
+    try:
+        pc.addTransceiver(ToneTrack(period=None), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        publishing = asyncio.create_task(
+            talkback.publish(ROOM, grant.token, pc.localDescription.sdp, SPEAKER))
+        while not talkback._lock.locked():  # the offer is being answered
+            await asyncio.sleep(0)
+        assert await talkback.revoke(ROOM, SPEAKER)
+        with pytest.raises(UnknownGrant, match="ended while connecting"):
+            await publishing
+        assert talkback.speakers(ROOM) == []
+        assert outputs.holders(without_key(ROOM, voice_key(SPEAKER))) == 0
+        assert live.broadcast.mixer is not None and live.broadcast.mixer.voices() == []
+    finally:
+        await pc.close()
