@@ -10,13 +10,26 @@
   const tiles = Array.from(document.querySelectorAll(".source-tile"));
   let room = null;
   let previewLoading = false;
+  // Live drawing: what the instructor draws here is on every viewer's picture, on this frame.
+  const overlay = (MedRoom.liveOverlay = new MedRoom.LiveOverlay($("program-video"), $("draw-canvas"), {
+    onRights: (rights) => { $("draw-toggle").hidden = $("draw-colours").hidden = !rights.draw; },
+    onDrawing: (on) => $("draw-toggle").setAttribute("aria-pressed", on ? "true" : "false"),
+    onRefused: (why) => say(why, "error"),
+    onStroke: (stroke) => document.dispatchEvent(new CustomEvent("medroom:stroke", { detail: stroke })),
+  }));
   const player = new MedRoom.WhepPlayer(roomId, $("program-video"), (state, detail) => {
     $("program-video").classList.toggle("visible", state === "live");
     if (room && room.state === "live") {
       $("program-overlay").textContent = state === "live" ? "" : "Program · " + (detail || state);
       $("program-overlay").hidden = state === "live";
     }
-  });
+  }, { overlay });
+  $("draw-toggle").addEventListener("click", () => overlay.setDrawing(!overlay.drawing));
+  document.querySelectorAll(".swatch").forEach((b) => b.addEventListener("click", () => {
+    overlay.colour = b.dataset.colour;
+    document.querySelectorAll(".swatch").forEach((o) => o.classList.toggle("chosen", o === b));
+  }));
+  document.querySelector(".swatch").classList.add("chosen");
 
   function say(text, kind) {
     message.textContent = text || "";
@@ -42,6 +55,7 @@
     if (event.target.closest("input, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
     const index = parseInt(event.key, 10);
     if (index >= 1 && index <= tiles.length) take(tiles[index - 1].dataset.source);
+    else if (event.key.toLowerCase() === "d" && overlay.rights.draw) overlay.setDrawing(!overlay.drawing);
   });
 
   $("go-live").addEventListener("click", () => {

@@ -32,12 +32,16 @@ MedRoom.api = async function (path, options = {}) {
 class WhepPlayer {
   // options.views: multi-view, what each video line carries ("program" or source ids);
   // options.onTrack(index, stream) then receives each line's stream (index in views).
+  // options.overlay: live drawing over the program (overlay.js), on a data channel of the same
+  // connection; a third-party player without it simply sees no drawing.
   constructor(roomId, video, onState, options) {
     this.roomId = roomId;
     this.video = video;
     this.onState = onState || (() => {});
     this.views = (options && options.views) || null;
     this.onTrack = (options && options.onTrack) || null;
+    // options.overlay: a MedRoom.LiveOverlay; its data channel rides this connection.
+    this.overlay = (options && options.overlay) || null;
     this.pc = null;
     this.location = null;
     this.token = null;
@@ -96,6 +100,7 @@ class WhepPlayer {
       }
       lines.push(transceiver);
     }
+    if (this.overlay) this.overlay.attach(pc);
     pc.ontrack = (event) => {
       const stream = new MediaStream([event.track]);
       const index = lines.indexOf(event.transceiver);
