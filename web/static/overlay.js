@@ -9,7 +9,7 @@
 (function () {
   const MedRoom = (window.MedRoom = window.MedRoom || {});
   const CLOCK = 90000, FADE = 4 * CLOCK, WRAP = 4294967296;
-  const SEND_EVERY_MS = 20, MAX_SEGMENT = 64, MAX_POINTS = 2000;
+  const SEND_EVERY_MS = 16, MAX_SEGMENT = 64, MAX_POINTS = 2000;
   const delta = (a, b) => { const d = ((a - b) % WRAP + WRAP) % WRAP; return d >= WRAP / 2 ? d - WRAP : d; };
   const wall = () => performance.timeOrigin + performance.now();
 
@@ -81,7 +81,7 @@
     onFrame(now, meta) {
       if (meta && meta.rtpTimestamp !== undefined && this.origin !== null)
         this.ticks = ((meta.rtpTimestamp - this.origin) % WRAP + WRAP) % WRAP;
-      this.render();
+      this.render(meta && meta.expectedDisplayTime ? performance.timeOrigin + meta.expectedDisplayTime : 0);
       this.video.requestVideoFrameCallback(this.onFrame);
     }
 
@@ -104,7 +104,7 @@
       return { x: (w - vw * scale) / 2, y: (h - vh * scale) / 2, w: vw * scale, h: vh * scale };
     }
 
-    render() {
+    render(presented) {
       const c = this.canvas, dpr = window.devicePixelRatio || 1;
       const W = Math.round(c.clientWidth * dpr), H = Math.round(c.clientHeight * dpr);
       if (c.width !== W || c.height !== H) { c.width = W; c.height = H; }
@@ -114,19 +114,20 @@
       let count = 0;
       if (!this.active) { c.dataset.strokes = "0"; return; }
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      const pic = this.picture(), at = wall();
+      // When this canvas reaches the screen: with the frame being presented, or (a stroke that
+      // arrived between frames) at the next paint.
+      const pic = this.picture(), at = presented || wall();
       ctx.lineCap = ctx.lineJoin = "round";
       for (const [id, s] of this.strokes) {
         const alpha = this.alpha(s);
         if (alpha <= 0) { this.strokes.delete(id); continue; }
         const pts = s.points.filter((p) => this.visible(p[2]));
         if (!pts.length) continue;
-        if (pts.length > s.n) {  // newly on screen: note when, and on which frame
-          const p = pts[pts.length - 1];
-          this.shown.push({ id, n: pts.length, x: p[0], y: p[1], f: p[2], ticks: this.ticks, arrived: p[3], at });
-          if (this.shown.length > 2000) this.shown.splice(0, 1000);
-          s.n = pts.length;
+        for (; s.n < pts.length; s.n++) {  // newly on screen: note when, and on which frame
+          const p = pts[s.n];
+          this.shown.push({ id, x: p[0], y: p[1], f: p[2], ticks: this.ticks, arrived: p[3], at });
         }
+        if (this.shown.length > 4000) this.shown.splice(0, 2000);
         count += 1;
         ctx.globalAlpha = Math.min(1, alpha);
         ctx.strokeStyle = ctx.fillStyle = s.c;
