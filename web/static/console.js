@@ -12,7 +12,7 @@
   let previewLoading = false;
   // Live drawing: what the instructor draws here is on every viewer's picture, on this frame.
   const overlay = (MedRoom.liveOverlay = new MedRoom.LiveOverlay($("program-video"), $("draw-canvas"), {
-    onRights: (rights) => { $("draw-toggle").hidden = $("draw-colours").hidden = !rights.draw; },
+    onRights: (rights, can) => { $("draw-toggle").hidden = $("draw-colours").hidden = !can; },
     onDrawing: (on) => $("draw-toggle").setAttribute("aria-pressed", on ? "true" : "false"),
     onRefused: (why) => say(why, "error"),
     onStroke: (stroke) => document.dispatchEvent(new CustomEvent("medroom:stroke", { detail: stroke })),
@@ -55,7 +55,7 @@
     if (event.target.closest("input, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
     const index = parseInt(event.key, 10);
     if (index >= 1 && index <= tiles.length) take(tiles[index - 1].dataset.source);
-    else if (event.key.toLowerCase() === "d" && overlay.rights.draw) overlay.setDrawing(!overlay.drawing);
+    else if (event.key.toLowerCase() === "d" && overlay.canDraw) overlay.setDrawing(!overlay.drawing);
   });
 
   $("go-live").addEventListener("click", () => {

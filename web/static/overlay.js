@@ -26,6 +26,7 @@
       this.ticks = null;       // media ticks of the frame on screen
       this.active = true;      // false while the video shows another view than the program
       this.rights = { draw: false, colour: null, leads: false };
+      this.local_ = false;      // may draw here without the channel (the console while recording)
       this.strokes = new Map(); // id -> {c, w, points: [[x, y, f]], end, by}
       this.shown = [];          // trace for the benchmark: [{id, n, f, ticks, at}]
       this.colour = "#ffd400";
@@ -74,9 +75,18 @@
     setRights(rights) {
       this.rights = rights;
       if (rights.colour && !rights.leads) this.colour = rights.colour;
-      if (!rights.draw) this.setDrawing(false);
-      if (this.options.onRights) this.options.onRights(rights);
+      if (!this.canDraw) this.setDrawing(false);
+      if (this.options.onRights) this.options.onRights(rights, this.canDraw);
     }
+
+    // The console draws while recording even when not live: its strokes then go to the
+    // recording only (onStroke), fading here by the wall clock.
+    setLocal(on) {
+      this.local_ = !!on;
+      this.setRights(this.rights);
+    }
+
+    get canDraw() { return this.rights.draw || this.local_; }
 
     onFrame(now, meta) {
       if (meta && meta.rtpTimestamp !== undefined && this.origin !== null)
@@ -143,7 +153,7 @@
 
     // -- drawing here ------------------------------------------------------------------
     setDrawing(on) {
-      this.drawing = !!on && this.rights.draw;
+      this.drawing = !!on && this.canDraw;
       this.canvas.classList.toggle("drawing-on", this.drawing);
       document.body.classList.toggle("drawing", this.drawing);
       if (!this.drawing) this.finish();

@@ -29,6 +29,7 @@
     $("rec-pause").hidden = !(active && rec.state === "recording");
     $("rec-resume").hidden = !(active && rec.state === "paused");
     $("marker-form").hidden = !active;
+    MedRoom.liveOverlay.setLocal(active);  // drawing is kept on the recording while it runs
     clockBase = active ? [rec.duration, Date.now(), rec.state === "recording"] : null;
     // A recording that stopped by itself (failsafe, full disk) says why, until the next one.
     const why = rec && !active && (rec.stop_reason || rec.error);
