@@ -125,7 +125,10 @@ def test_drawing_reaches_every_screen_on_its_frame(browser, server: Server) -> N
         console.wait_for_timeout(500)
         assert console.evaluate("document.getElementById('draw-canvas').dataset.strokes") == "0"
 
-        # The instructor gives marko the word: he draws in his colour, seen on the console.
+        # The instructor gives marko the word: he draws in his colour, seen on the console, and
+        # kept on the recording with his name.
+        recording = api.post("/api/rooms/demo/recordings", json={"title": "Drawing"})
+        assert recording.status_code == 201, recording.text
         marko = user_id(server, "marko")
         allowed = api.put(f"/api/rooms/demo/drawers/{marko}", json={"colour": SPEAKER})
         assert allowed.status_code == 200, allowed.text
@@ -141,6 +144,16 @@ def test_drawing_reaches_every_screen_on_its_frame(browser, server: Server) -> N
         watch.screenshot(path=str(ARTIFACTS / "drawing-speaker-1366.png"))
         console.screenshot(path=str(ARTIFACTS / "drawing-console-speaker-1366.png"))
         assert api.get("/api/rooms/demo/drawers").json() == [{"user_id": marko, "colour": SPEAKER}]
+        rec_id = recording.json()["id"]
+        for _ in range(50):  # written as the stroke ends, off the loop
+            events = api.get(f"/api/recordings/{rec_id}/timeline").json()
+            if any(e["type"] == "stroke" for e in events):
+                break
+            watch.wait_for_timeout(100)
+        [kept] = [e for e in events if e["type"] == "stroke"]
+        assert kept["author"] == "marko" and kept["data"]["colour"] == SPEAKER
+        assert abs(kept["data"]["points"][0][0] - 0.2) < 0.02
+        api.post(f"/api/recordings/{rec_id}/stop")
 
         # Revoked: the page's drawing mode ends and the server refuses again.
         assert api.delete(f"/api/rooms/demo/drawers/{marko}").status_code == 204
