@@ -63,8 +63,8 @@ MAX_SEGMENT_POINTS = 64
 #: Points in one stroke: the recording timeline's own limit (``recorder.timeline``).
 MAX_STROKE_POINTS = 2000
 #: Messages per second a session may send on average, and the burst it may save up.
-RATE_PER_SECOND = 60.0
-RATE_BURST = 60.0
+RATE_PER_SECOND = 100.0
+RATE_BURST = 100.0
 #: Line width as a fraction of the picture's width: default, and the bounds an instructor has.
 DEFAULT_WIDTH = 0.006
 MIN_WIDTH, MAX_WIDTH = 0.001, 0.05
@@ -170,13 +170,16 @@ class Member:
 
     # -- out -----------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
+        self.send_text(_text(message))
+
+    def send_text(self, text: str) -> None:
         if self.closed:
             return
         if self._buffered() > MAX_BUFFERED_BYTES:
             self.dropped += 1
             return
         try:
-            self._send(json.dumps(message, separators=(",", ":")))
+            self._send(text)
         except Exception:  # noqa: BLE001 - a channel closing under us; its close event detaches
             self.dropped += 1
 
@@ -265,6 +268,10 @@ class Member:
     def close(self) -> None:
         self.revoked()
         self.closed = True
+
+
+def _text(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
 
 
 def _points(value: Any) -> list[tuple[float, float]]:
@@ -437,9 +444,10 @@ class Overlay:
         room = self._rooms.get(sender.room_id)
         if room is None:
             return
+        text = _text(message)  # once, however many pages
         for member in list(room.members.values()):
             if member is not sender:  # the author's page has drawn it already
-                member.send(message)
+                member.send_text(text)
 
     def _prune(self, room: _Room) -> None:
         now = time.monotonic()

@@ -133,19 +133,19 @@ def test_a_stroke_is_bounded_in_points_and_a_page_in_messages_per_second():
     student = Page(overlay, "or1", "student", user_id=7)
     sent = 0
     while sent + MAX_SEGMENT_POINTS <= MAX_STROKE_POINTS:
-        console.member._tokens = 100.0  # this part is about points, not the rate
+        console.member._tokens = 1000.0  # this part is about points, not the rate
         console.send(**seg(1, [[0.5, 0.5]] * MAX_SEGMENT_POINTS))
         sent += MAX_SEGMENT_POINTS
-    console.member._tokens = 100.0
+    console.member._tokens = 1000.0
     console.send(**seg(1, [[0.5, 0.5]] * MAX_SEGMENT_POINTS))
     assert "at most 2000 points" in console.of("refused")[-1]["why"]
     assert sum(len(s["p"]) for s in student.of("seg")) == sent
     # A burst past the bucket is refused; the page gets its tokens back with time.
     flood = Page(overlay, "or1", "flood", leads=True)
-    for i in range(200):
+    for i in range(300):
         flood.send(**seg(10 + i, [[0.1, 0.1]]))
     refused = [m for m in flood.of("refused") if "too many" in m["why"]]
-    assert 100 <= len(refused) <= 145, len(refused)
+    assert 150 <= len(refused) <= 200, len(refused)  # 100 saved up, 100 a second
     flood.member._refilled -= 1.0
     flood.send(**seg(999, [[0.2, 0.2]]))
     assert student.of("seg")[-1]["p"] == [[0.2, 0.2]]
@@ -245,7 +245,8 @@ async def test_real_sessions_get_their_rtp_origin_and_strokes_over_the_data_chan
             await handle(packet, arrival_time_ms)
 
         receiver._handle_rtp_packet = tap
-        for _ in range(5):
+        deadline = time.monotonic() + 10
+        while len(ages) < 5 and time.monotonic() < deadline:
             try:
                 await asyncio.wait_for(track.recv(), 10)
             except MediaStreamError:
