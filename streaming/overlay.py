@@ -79,6 +79,10 @@ KEEP_STROKES = 64
 #: page must not make the server hold an ever-growing queue).
 MAX_BUFFERED_BYTES = 256 * 1024
 
+#: Speakers' colours, in the order they are handed out: none is one of the console's own
+#: (yellow, cyan, green), so the room can tell the instructor's drawing from a speaker's.
+SPEAKER_COLOURS = ("#35c4ff", "#ff3b8d", "#b388ff", "#ff8a3d", "#00e0a0", "#ffffff")
+
 WRAP = 1 << 32
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -355,18 +359,23 @@ class Overlay:
         return list(room.members.values()) if room else []
 
     # -- rights --------------------------------------------------------------------------
-    def allow(self, room_id: str, user_id: int, colour: str) -> None:
-        """Let student ``user_id`` draw in ``room_id`` in ``colour`` (#rrggbb), on every page
-        they have open there, until ``revoke``."""
+    def allow(self, room_id: str, user_id: int, colour: str | None = None) -> str:
+        """Let student ``user_id`` draw in ``room_id`` in ``colour`` (#rrggbb; None: the first
+        of ``SPEAKER_COLOURS`` no other speaker there has), on every page they have open
+        there, until ``revoke`` or the end of the live session. Returns the colour."""
+        room = self._room(room_id)
+        if colour is None:
+            taken = set(room.drawers.values()) - {room.drawers.get(user_id)}
+            colour = next((c for c in SPEAKER_COLOURS if c not in taken), SPEAKER_COLOURS[0])
         try:
             checked = _colour(colour)
         except OverlayError as exc:
             raise ValueError(str(exc)) from None
-        room = self._room(room_id)
         room.drawers[user_id] = checked
         for member in room.members.values():
             if member.user_id == user_id:
                 member.send(self._rights(member))
+        return checked
 
     def revoke(self, room_id: str, user_id: int) -> bool:
         """Take the right back (a stroke being drawn ends); False when they did not have it."""

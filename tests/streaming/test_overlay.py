@@ -101,6 +101,10 @@ def test_a_student_may_draw_only_while_allowed_and_in_the_given_colour():
     assert stroke.points == ((0.5, 0.5), (0.6, 0.6))
     with pytest.raises(ValueError, match="#rrggbb"):
         overlay.allow("or1", 7, "red")
+    # Without a colour, each speaker gets one no other speaker in the room has.
+    first, second = overlay.allow("or1", 7), overlay.allow("or1", 8)
+    assert first != second and {first, second} <= set(overlay_module.SPEAKER_COLOURS)
+    assert overlay.allow("or1", 7) == first  # asking again keeps it
 
 
 @pytest.mark.parametrize(("message", "why"), [

@@ -20,7 +20,9 @@ router = APIRouter(prefix="/api/rooms/{room_id}/drawers", tags=["drawing"])
 
 
 class DrawerIn(BaseModel):
-    colour: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb")] = "#35c4ff"
+    colour: Annotated[str | None, Field(
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        description="#rrggbb; default: the next speaker colour no one in the room has")] = None
 
 
 class DrawerOut(BaseModel):
@@ -37,14 +39,15 @@ async def list_drawers(live: LiveDep, room_id: str, principal: Controller) -> li
 
 @router.put("/{user_id}", summary="Let a student draw over the live program in a colour")
 async def allow_drawer(
-    live: LiveDep, room_id: str, user_id: IdPath, body: DrawerIn, principal: Controller
+    live: LiveDep, room_id: str, user_id: IdPath, principal: Controller,
+    body: DrawerIn | None = None,
 ) -> DrawerOut:
     room_or_404(live, room_id)
     if room_id not in live.sessions:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"room '{room_id}' is not live: the right to draw is for a live session")
-    live.streaming.overlay.allow(room_id, user_id, body.colour)
-    return DrawerOut(user_id=user_id, colour=body.colour.lower())
+    colour = live.streaming.overlay.allow(room_id, user_id, body.colour if body else None)
+    return DrawerOut(user_id=user_id, colour=colour)
 
 
 @router.delete("/{user_id}", status_code=204, summary="Take back a student's right to draw")
