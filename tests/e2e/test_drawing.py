@@ -106,7 +106,9 @@ def test_drawing_reaches_every_screen_on_its_frame(browser, server: Server) -> N
         # The phone layout shows the same drawing over its smaller picture.
         watch.set_viewport_size({"width": 390, "height": 844})
         watch.wait_for_timeout(300)
-        assert near(watch.evaluate(PIXEL, [0.5, 0.5]), YELLOW, alpha=20)  # fading by now
+        draw_line(console, 0.5, 0.3, 0.7)
+        watch.wait_for_function(f"({PIXEL})([0.5, 0.5])[3] > 200", timeout=5000)
+        assert near(watch.evaluate(PIXEL, [0.5, 0.5]), YELLOW)
         watch.screenshot(path=str(ARTIFACTS / "drawing-student-390.png"))
         watch.set_viewport_size({"width": 1366, "height": 768})
 
