@@ -6,7 +6,9 @@ outputs the viewer asked for (``streaming.broadcast``), attaches their packets t
 video transceivers (H.264, or VP8 for a browser that offers no H.264) and, when the offer has an audio line with Opus and the room has
 sound, the shared audio encoder's packets to an audio transceiver; routes the viewer's keyframe
 requests to the shared encoder, moves it between renditions as its link allows, and closes and
-forgets a viewer whose connection fails or who leaves, releasing what it held.
+forgets a viewer whose connection fails or who leaves, releasing what it held. A page that opens
+an ``overlay`` data channel joins the room's live drawing (``streaming.overlay``), told its
+program line's RTP origin so it can name frames on the media clock.
 """
 
 from __future__ import annotations
