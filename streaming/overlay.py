@@ -65,6 +65,8 @@ MAX_STROKE_POINTS = 2000
 #: Messages per second a session may send on average, and the burst it may save up.
 RATE_PER_SECOND = 100.0
 RATE_BURST = 100.0
+#: A page is told why its message was refused at most this often (seconds).
+REFUSAL_INTERVAL = 1.0
 #: Line width as a fraction of the picture's width: default, and the bounds an instructor has.
 DEFAULT_WIDTH = 0.006
 MIN_WIDTH, MAX_WIDTH = 0.001, 0.05
@@ -169,6 +171,7 @@ class Member:
         self._refilled = time.monotonic()
         self._open: _Stroke | None = None
         self.refused = 0
+        self._told_at = -REFUSAL_INTERVAL
         self.dropped = 0
         self.closed = False
 
@@ -199,7 +202,11 @@ class Member:
             self._receive(raw)
         except OverlayError as exc:
             self.refused += 1
-            self.send({"t": "refused", "why": str(exc)})
+            # Said once a second at most: a flood is not answered with a flood.
+            now = time.monotonic()
+            if now - self._told_at >= REFUSAL_INTERVAL:
+                self._told_at = now
+                self.send({"t": "refused", "why": str(exc)})
 
     def _take_token(self) -> None:
         now = time.monotonic()

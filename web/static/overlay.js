@@ -153,7 +153,7 @@
 
     // -- drawing here ------------------------------------------------------------------
     setDrawing(on) {
-      this.drawing = !!on && this.canDraw;
+      this.drawing = !!on && this.canDraw && this.active;
       this.canvas.classList.toggle("drawing-on", this.drawing);
       document.body.classList.toggle("drawing", this.drawing);
       if (!this.drawing) this.finish();
