@@ -38,6 +38,7 @@
       this.sendTimer = null;
       this.onFrame = this.onFrame.bind(this);
       if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(this.onFrame);
+      else setInterval(() => this.render(), 50);  // no frame callbacks: paint (and fade) anyway
       this.bindPointer();
     }
 
