@@ -16,6 +16,7 @@ from room_controller.sources import WhipSource
 from streaming.broadcast import OnAir, RoomBroadcast
 from streaming.limits import JoinLimiter
 from streaming.outputs import OutputKey, Outputs
+from streaming.overlay import Overlay
 from streaming.talkback import EndCallback, Talkback
 from streaming.turn import rtc_ice_servers
 from streaming.whep import LeaveCallback, Viewer, ViewerSessions
@@ -37,9 +38,11 @@ class Streaming:
             room_id: RoomBroadcast.of_room(room, self.outputs, settings.keyframe_min_interval)
             for room_id, room in rooms.items()
         }
+        #: Live drawing over each room's program, on every viewer that opens its channel.
+        self.overlay = Overlay()
         self.viewers = ViewerSessions(
             on_leave=on_leave, ice_servers=ice_servers,
-            connect_timeout=settings.whep_connect_timeout_seconds,
+            connect_timeout=settings.whep_connect_timeout_seconds, overlay=self.overlay,
         )
         self.join_limits = JoinLimiter(
             settings.whep_joins_per_minute, settings.whep_sessions_per_user
@@ -73,18 +76,20 @@ class Streaming:
         session held."""
         await self.talkback.close_room(room_id, reason=reason)
         await self.viewers.close_room(room_id, reason=reason)
+        self.overlay.clear_room(room_id)
         await self.broadcasts[room_id].go_off_air()
 
     # -- viewers ------------------------------------------------------------------------------
     async def join(
         self, room_id: str, offer_sdp: str, subject: str, role: str, user_id: int | None,
         views: Sequence[str] | None = None, quality: str | None = None,
-        sound: str | None = None,
+        sound: str | None = None, leads: bool = False,
     ) -> tuple[Viewer, str]:
         """Join a viewer to a room on air. ``views``: what the offer's video lines carry, in
         order (default: the program, then every source); ``quality``: pin the first line to
         that rendition (default: adaptive from the top); ``sound``: "talkback" for the talkback
-        voices alone (the console), default the program sound.
+        voices alone (the console), default the program sound; ``leads``: the session may draw
+        over the program (a controlling role for this room).
 
         Raises ``NotOnAir``, ``UnknownSourceError`` / ``LookupError`` (bad view or quality
         name), ``JoinRefused`` (limits) or ``OfferError``.
@@ -98,7 +103,7 @@ class Streaming:
         self.join_limits.admit(key, holding)
         viewer, answer = await self.viewers.join(
             feed=broadcast, offer_sdp=offer_sdp, selection=selection, subject=subject,
-            role=role, user_id=user_id,
+            role=role, user_id=user_id, leads=leads,
         )
         self.talkback.viewer_joined(viewer)  # a speaker's new session plays the mix-minus
         return viewer, answer

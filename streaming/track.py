@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpsender import RTCRtpSender
 
 from streaming.encoder import PacketFanOut, SharedEncoder
 
@@ -79,8 +81,42 @@ class EncodedVideoTrack(PacketTrack):
         self._video_encoder = encoder
         self._next: SharedEncoder | None = None
         self._switched: asyncio.Future[SharedEncoder] | None = None
+        #: The sender's RTP timestamp origin: ``RTP timestamp = rtp_origin + pts`` (mod 2^32),
+        #: known once the first frame has been sent (``bind_sender``; ``streaming.overlay``).
+        self.rtp_origin: int | None = None
+        self.on_rtp_origin: Callable[[int], None] | None = None
+        self._sender: RTCRtpSender | None = None
+        self._last_pts: int | None = None
+        self._sent_at_recv = 0
         # A new viewer should not wait for the next natural keyframe.
         encoder.request_keyframe()
+
+    def bind_sender(self, sender: RTCRtpSender) -> None:
+        """Learn ``rtp_origin`` from the sender that sends this track.
+
+        aiortc draws a random origin per sender and keeps it in a local variable; what it does
+        keep is the RTP timestamp of the last packet sent. Its send loop is sequential (take a
+        packet from the track, send all its RTP packets, take the next), so when ``recv`` is
+        called again and packets went out since the previous call, that timestamp belongs to
+        the packet ``recv`` returned last: origin = timestamp - pts.
+        """
+        self._sender = sender
+
+    async def recv(self) -> av.Packet[Any]:
+        sender = self._sender
+        if sender is not None and self.rtp_origin is None and self._last_pts is not None:
+            sent = int(sender._RTCRtpSender__packet_count)  # type: ignore[attr-defined]
+            if sent > self._sent_at_recv:
+                last = int(sender._RTCRtpSender__rtp_timestamp)  # type: ignore[attr-defined]
+                self.rtp_origin = (last - self._last_pts) % (1 << 32)
+                if self.on_rtp_origin is not None:
+                    self.on_rtp_origin(self.rtp_origin)
+        packet = await super().recv()
+        if sender is not None and self.rtp_origin is None:
+            self._sent_at_recv = int(sender._RTCRtpSender__packet_count)  # type: ignore[attr-defined]
+            # Video packets are stamped in 90 kHz (the RTP clock): no conversion.
+            self._last_pts = int(packet.pts) if packet.pts is not None else None
+        return packet
 
     @property
     def encoder(self) -> SharedEncoder:

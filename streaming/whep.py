@@ -6,7 +6,9 @@ outputs the viewer asked for (``streaming.broadcast``), attaches their packets t
 video transceivers (H.264, or VP8 for a browser that offers no H.264) and, when the offer has an audio line with Opus and the room has
 sound, the shared audio encoder's packets to an audio transceiver; routes the viewer's keyframe
 requests to the shared encoder, moves it between renditions as its link allows, and closes and
-forgets a viewer whose connection fails or who leaves, releasing what it held.
+forgets a viewer whose connection fails or who leaves, releasing what it held. A page that opens
+an ``overlay`` data channel joins the room's live drawing (``streaming.overlay``), told its
+program line's RTP origin so it can name frames on the media clock.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.sdp import H264Profile, parse_h264_profile_level_id
 
@@ -28,7 +36,8 @@ from streaming.broadcast import RoomBroadcast, Selection
 from streaming.dtls import accept_rsa_peers
 from streaming.encoder import H264, VP8, SharedEncoder
 from streaming.ice import guard_empty_datagrams
-from streaming.outputs import Lease
+from streaming.outputs import PROGRAM, Lease
+from streaming.overlay import Member, Overlay
 from streaming.pacing import Pacer
 from streaming.renditions import QualityController
 from streaming.retransmit import RetransmitPolicy
@@ -73,6 +82,11 @@ class Viewer:
     #: The video codec every line of this viewer receives: "h264", or "vp8" when its offer
     #: has no H.264 (Firefox without the OpenH264 plugin).
     codec: str = H264
+    #: Whether this session may draw over the program whenever it likes (a controlling role
+    #: for this room: the console); others only while ``Overlay.allow`` lets them.
+    leads: bool = False
+    #: The session's place on the room's live drawing, once its page opened the channel.
+    overlay: Member | None = field(default=None, repr=False)
 
     @property
     def pinned(self) -> bool:
@@ -253,15 +267,18 @@ class ViewerSessions:
         ice_servers: Sequence[RTCIceServer] = (),
         stats_interval: float = 1.0,
         connect_timeout: float = CONNECT_TIMEOUT,
+        overlay: Overlay | None = None,
     ) -> None:
         """``ice_servers``: STUN/TURN for every viewer's connection (``streaming.turn``);
-        ``connect_timeout``: seconds a viewer has from its offer to a connection."""
+        ``connect_timeout``: seconds a viewer has from its offer to a connection; ``overlay``:
+        the live drawing a page's ``overlay`` data channel joins (``streaming.overlay``)."""
         guard_empty_datagrams()  # one empty UDP packet must not end a viewer's connection
         accept_rsa_peers()  # GStreamer-based players have RSA certificates
         self._viewers: dict[str, Viewer] = {}
         self._ice_servers = list(ice_servers)
         self._on_leave = on_leave
         self._connect_timeout = connect_timeout
+        self.overlay = overlay
         self.sampler = StatsSampler(
             lambda: [v.link for v in self._viewers.values()], interval=stats_interval,
             on_sampled=self._adapt,
@@ -338,6 +355,7 @@ class ViewerSessions:
         subject: str,
         role: str,
         user_id: int | None,
+        leads: bool = False,
     ) -> tuple[Viewer, str]:
         """Answer a viewer's offer; returns the viewer and the SDP answer.
 
@@ -399,7 +417,12 @@ class ViewerSessions:
                 view_tracks=tracks[1:],
                 quality=QualityController(rungs, start.name, pinned=selection.pinned),
                 codec=codec,
+                leads=leads,
             )
+            if PROGRAM in names:
+                # The drawing is over the program: its line's RTP origin names its frames.
+                program_line = names.index(PROGRAM)
+                tracks[program_line].bind_sender(transceivers[program_line].sender)
             if audio_track is not None:
                 # Opus only: the sender's OpusEncoder.pack() sends the shared packets as they are.
                 audio_transceiver = pc.addTransceiver(audio_track, direction="sendonly")
@@ -440,8 +463,38 @@ class ViewerSessions:
             if pc.connectionState in ("failed", "closed"):
                 await self.leave(viewer.id, reason=f"connection {pc.connectionState}")
 
+        if self.overlay is not None:
+            self._offer_overlay(viewer, self.overlay)
         logger.info("viewer %s (%s, %s) joined room %s", viewer.id, subject, role, feed.room_id)
         return viewer, pc.localDescription.sdp
+
+    def _offer_overlay(self, viewer: Viewer, overlay: Overlay) -> None:
+        """Join the page's ``overlay`` data channel, if it opens one, to the room's drawing."""
+        lines = [viewer.track, *viewer.view_tracks]
+        program = lines[viewer.views.index(PROGRAM)] if PROGRAM in viewer.views else None
+
+        @viewer.pc.on("datachannel")
+        def on_channel(channel: RTCDataChannel) -> None:
+            if channel.label != "overlay" or viewer.overlay is not None \
+                    or viewer.id not in self._viewers:
+                return
+            member = overlay.attach(
+                viewer.room_id, viewer.id, subject=viewer.subject, user_id=viewer.user_id,
+                leads=viewer.leads, send=channel.send, buffered=lambda: channel.bufferedAmount,
+            )
+            viewer.overlay = member
+            if program is not None:
+                if program.rtp_origin is not None:
+                    member.set_origin(program.rtp_origin)
+                else:
+                    program.on_rtp_origin = member.set_origin
+            channel.on("message", member.receive)
+
+            @channel.on("close")
+            def on_close() -> None:
+                if viewer.overlay is member:
+                    overlay.detach(member)
+                    viewer.overlay = None
 
     async def _end_unless_connected(self, viewer: Viewer) -> None:
         await asyncio.sleep(self._connect_timeout)
@@ -455,6 +508,9 @@ class ViewerSessions:
             return False
         if viewer.connect_timer is not None and viewer.connect_timer is not asyncio.current_task():
             viewer.connect_timer.cancel()
+        if viewer.overlay is not None and self.overlay is not None:
+            self.overlay.detach(viewer.overlay)
+            viewer.overlay = None
         for track in (viewer.track, *viewer.view_tracks):
             track.stop()
         if viewer.audio_track is not None:

@@ -52,6 +52,7 @@ from web.routes import (
     composition,
     diagnostics,
     dicom,
+    drawing,
     events,
     lesson_media,
     library_pages,
@@ -191,6 +192,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(composition.router)
     app.include_router(dicom.router)
     app.include_router(ptz.router)
+    app.include_router(drawing.router)
     app.include_router(recording_routes.router)
     app.include_router(schedule_routes.router)
     app.include_router(cme_routes.router)

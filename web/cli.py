@@ -264,6 +264,14 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     player.add_argument("--minutes", type=float, default=10.0,
                         help="length of the published recording")
     player.set_defaults(func=cmd_bench)
+    from web.bench import draw as draw_bench
+
+    draw = bench_sub.add_parser(
+        "draw", help="a stroke drawn on the console, on a viewer's screen on its frame, in "
+        "headless Chromium (p50/p95)"
+    )
+    draw_bench.add_arguments(draw)
+    draw.set_defaults(func=lambda args: draw_bench.run_from_args(args))
     from library.publishing import bench as publishing_bench
 
     publishing = bench_sub.add_parser(

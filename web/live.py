@@ -170,12 +170,14 @@ class LiveRooms:
     async def join(
         self, room_id: str, offer_sdp: str, subject: str, role: str, user_id: int | None,
         views: list[str] | None = None, quality: str | None = None, sound: str | None = None,
+        leads: bool = False,
     ) -> tuple[Viewer, str]:
-        """Join a viewer to a live room (see ``Streaming.join``) and write it to the record."""
+        """Join a viewer to a live room (see ``Streaming.join``) and write it to the record.
+        ``leads``: the caller controls this room (its drawing over the program is everyone's)."""
         session = self.session(room_id)
         viewer, answer = await self.streaming.join(
             room_id, offer_sdp, subject=subject, role=role, user_id=user_id, views=views,
-            quality=quality, sound=sound,
+            quality=quality, sound=sound, leads=leads,
         )
         await asyncio.to_thread(
             attendance.viewer_joined, self.db, session.live_session_id, room_id, viewer.id,

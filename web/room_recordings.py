@@ -16,6 +16,7 @@ from recorder.recording import Recording, RecordingError, TrackSpec
 from recorder.registry import Recorder
 from recorder.storage import StorageGuard, StorageLevel, StorageStatus
 from streaming.outputs import AUDIO, PROGRAM, Lease
+from streaming.overlay import FinishedStroke
 from web.live import LiveRooms
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ class RoomRecordings:
             stop_bytes=settings.storage_stop_bytes,
             on_critical=self._disk_almost_full,
         )
+        # An accepted speaker's strokes go on the room's recording as they end (the console
+        # posts its own: POST /api/recordings/{id}/strokes, also when not live).
+        live.streaming.overlay.on_stroke = self._stroke_drawn
+        self._writes: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self.storage.start()
@@ -85,12 +90,31 @@ class RoomRecordings:
         watcher.add_done_callback(self._watchers.discard)
         return recording
 
+    def _stroke_drawn(self, stroke: FinishedStroke) -> None:
+        recording = self.recorder.active_in_room(stroke.room_id)
+        if stroke.leads or recording is None or recording.state is not RecordingState.RECORDING:
+            return
+        task = asyncio.create_task(self._keep_stroke(recording, stroke))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _keep_stroke(self, recording: Recording, stroke: FinishedStroke) -> None:
+        ended = recording.media_time()
+        try:
+            await recording.add_stroke(
+                stroke.points, stroke.colour, stroke.width,
+                started_at=max(0.0, ended - stroke.duration_seconds), ended_at=ended,
+                author=stroke.author)
+        except (RecordingError, ValueError, OSError) as exc:  # it stopped meanwhile, a full disk
+            logger.info("stroke by %s not kept on %s: %s", stroke.author, recording.id, exc)
+
     async def _release_when_finished(self, recording: Recording) -> None:
         # However it ends, the outputs that only the recording needed are stopped.
         await recording.wait_finished()
         await _release(self._held.pop(recording.id, []))
 
     async def stop_all(self) -> None:
+        await asyncio.gather(*self._writes, return_exceptions=True)
         await self.storage.stop()
         await self.recorder.stop_all()
         for watcher in list(self._watchers):

@@ -190,6 +190,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/rooms/{room_id}/sources/{source_id}/dicom"): Row(
         allow(CONTROL, PASSED), ids={"source_id": "ct"}, content=b"not a zip",
         content_type="application/zip", why="an upload that is no series: 4xx past the check"),
+    ("GET", "/api/rooms/{room_id}/drawers"): Row(allow(CONTROL)),
+    ("PUT", "/api/rooms/{room_id}/drawers/{user_id}"): Row(
+        allow(CONTROL, PASSED), ids={"user_id": "999999"}, json={"colour": "#35c4ff"},
+        why="lets a student draw on the live program (409 when off air); tests/e2e/test_drawing"),
+    ("DELETE", "/api/rooms/{room_id}/drawers/{user_id}"): Row(
+        allow(CONTROL, PASSED), ids={"user_id": "999999"}, late=True,
+        why="404 when that student may not draw"),
     ("GET", "/api/rooms/{room_id}/ptz"): Row(allow(CONTROL)),
     ("POST", "/api/rooms/{room_id}/ptz/{camera_id}/move"): Row(
         allow(CONTROL, PASSED), json={"pan": 0, "tilt": 0}, why=ROOM_CHANGE),

@@ -76,6 +76,8 @@ async def whep_join(
             user_id=principal.user_id,
             views=[v.strip() for v in views.split(",") if v.strip()] if views else None,
             quality=quality.strip() or None if quality else None, sound=sound,
+            # The Viewer dependency checked the room scope: a controlling role here leads.
+            leads=principal.role in CONTROL_ROLES,
         )
     except (RoomNotLive, NotOnAir) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None

@@ -12,13 +12,26 @@
   let previewLoading = false;
   // The program preview's audio line plays the talkback voices alone (the operating room
   // hears an accepted student; its own microphone would feed back): talkback-console.js.
+  // Live drawing: what the instructor draws here is on every viewer's picture, on this frame.
+  const overlay = (MedRoom.liveOverlay = new MedRoom.LiveOverlay($("program-video"), $("draw-canvas"), {
+    onRights: (rights, can) => { $("draw-toggle").hidden = $("draw-colours").hidden = !can; },
+    onDrawing: (on) => $("draw-toggle").setAttribute("aria-pressed", on ? "true" : "false"),
+    onRefused: (why) => say(why, "error"),
+    onStroke: (stroke) => document.dispatchEvent(new CustomEvent("medroom:stroke", { detail: stroke })),
+  }));
   const player = new MedRoom.WhepPlayer(roomId, $("program-video"), (state, detail) => {
     $("program-video").classList.toggle("visible", state === "live");
     if (room && room.state === "live") {
       $("program-overlay").textContent = state === "live" ? "" : "Program · " + (detail || state);
       $("program-overlay").hidden = state === "live";
     }
-  }, $("talkback-audio") ? { audio: $("talkback-audio"), sound: "talkback" } : undefined);
+  }, Object.assign({ overlay }, $("talkback-audio") ? { audio: $("talkback-audio"), sound: "talkback" } : {}));
+  $("draw-toggle").addEventListener("click", () => overlay.setDrawing(!overlay.drawing));
+  document.querySelectorAll(".swatch").forEach((b) => b.addEventListener("click", () => {
+    overlay.colour = b.dataset.colour;
+    document.querySelectorAll(".swatch").forEach((o) => o.classList.toggle("chosen", o === b));
+  }));
+  document.querySelector(".swatch").classList.add("chosen");
 
   function say(text, kind) {
     message.textContent = text || "";
@@ -44,6 +57,7 @@
     if (event.target.closest("input, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
     const index = parseInt(event.key, 10);
     if (index >= 1 && index <= tiles.length) take(tiles[index - 1].dataset.source);
+    else if (event.key.toLowerCase() === "d" && overlay.canDraw) overlay.setDrawing(!overlay.drawing);
   });
 
   $("go-live").addEventListener("click", () => {

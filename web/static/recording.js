@@ -29,9 +29,7 @@
     $("rec-pause").hidden = !(active && rec.state === "recording");
     $("rec-resume").hidden = !(active && rec.state === "paused");
     $("marker-form").hidden = !active;
-    $("draw-toggle").hidden = !active;
-    $("draw-colours").hidden = !active;
-    if (!active) setDrawing(false);
+    MedRoom.liveOverlay.setLocal(active);  // drawing is kept on the recording while it runs
     clockBase = active ? [rec.duration, Date.now(), rec.state === "recording"] : null;
     // A recording that stopped by itself (failsafe, full disk) says why, until the next one.
     const why = rec && !active && (rec.stop_reason || rec.error);
@@ -86,64 +84,16 @@
     if (key === "r" && !current) start();
     else if (key === "p" && current) (current.state === "paused" ? resume : pause)();
     else if (key === "m" && current) { event.preventDefault(); $("marker-title").focus(); }
-    else if (key === "d" && current) setDrawing(!document.body.classList.contains("drawing"));
   });
-  // Drawing over the video: strokes go to the recording's timeline with their duration, and
-  // fade on this console after a few seconds (the player replays them at their time).
-  const canvas = $("draw-canvas");
-  const ctx = canvas.getContext("2d");
-  let colour = "#ffd400";
-  let stroke = null;
-  const drawn = [];
-  function setDrawing(on) {
-    document.body.classList.toggle("drawing", on);
-    $("draw-toggle").setAttribute("aria-pressed", on ? "true" : "false");
-  }
-  $("draw-toggle").addEventListener("click", () => setDrawing(!document.body.classList.contains("drawing")));
-  document.querySelectorAll(".swatch").forEach((b) => b.addEventListener("click", () => {
-    colour = b.dataset.colour;
-    document.querySelectorAll(".swatch").forEach((o) => o.classList.toggle("chosen", o === b));
-  }));
-  document.querySelector(".swatch").classList.add("chosen");
-  function point(event) {
-    const r = canvas.getBoundingClientRect();
-    return [Math.min(1, Math.max(0, (event.clientX - r.left) / r.width)), Math.min(1, Math.max(0, (event.clientY - r.top) / r.height))];
-  }
-  canvas.addEventListener("pointerdown", (event) => {
+  // Drawing over the program (console.js, overlay.js): while recording, each finished stroke
+  // also goes to the recording's timeline with its duration (the player replays it).
+  document.addEventListener("medroom:stroke", (event) => {
+    const done = event.detail;
     if (!current) return;
-    canvas.setPointerCapture(event.pointerId);
-    stroke = { points: [point(event)], colour, started: performance.now() };
-  });
-  canvas.addEventListener("pointermove", (event) => {
-    if (!stroke || stroke.points.length >= 2000) return;
-    stroke.points.push(point(event));
-    paint();
-  });
-  canvas.addEventListener("pointerup", () => {
-    if (!stroke || !current) { stroke = null; return; }
-    const done = stroke;
-    stroke = null;
-    done.at = performance.now();
-    drawn.push(done);
     call(MedRoom.api(`/api/recordings/${current.id}/strokes`, { method: "POST", json: {
       points: done.points, colour: done.colour, width: 0.006,
-      duration_seconds: (done.at - done.started) / 1000 } }));
+      duration_seconds: Math.min(600, done.seconds) } }));
   });
-  function paint() {
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
-    const now = performance.now();
-    while (drawn.length && now - drawn[0].at > 4000) drawn.shift();
-    for (const s of [...drawn, stroke].filter(Boolean)) {
-      ctx.globalAlpha = s.at ? Math.max(0, 1 - (now - s.at) / 4000) : 1;
-      ctx.strokeStyle = s.colour;
-      ctx.lineWidth = 0.006 * canvas.width;
-      ctx.lineCap = ctx.lineJoin = "round";
-      ctx.beginPath();
-      s.points.forEach(([x, y], i) => (i ? ctx.lineTo : ctx.moveTo).call(ctx, x * canvas.width, y * canvas.height));
-      ctx.stroke();
-    }
-  }
-  setInterval(paint, 100);
 
   setInterval(() => {
     if (clockBase) {

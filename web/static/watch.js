@@ -41,6 +41,9 @@
     thumbs.forEach((t, i) => t.classList.toggle("is-large", i === index));
     $("large-label").textContent = thumbs[index].querySelector("span").textContent;
     root.dataset.large = views[index];
+    // The drawing belongs to the program's frames: hidden while another view is large.
+    drawings.active = views[index] === "program";
+    if (!drawings.active) drawings.setDrawing(false);
   }
 
   function onTrack(index, stream) {
@@ -64,9 +67,27 @@
     $("sound").classList.toggle("btn-on", !audio.muted);
   });
 
+  // Live drawing: the instructor's (and an accepted speaker's) strokes over the program, on
+  // the frame they were drawn on; this page may draw only while the instructor allows it.
+  const drawings = (MedRoom.liveOverlay = new MedRoom.LiveOverlay(video, $("draw-canvas"), {
+    onRights: (rights) => {
+      $("draw-toggle").hidden = !rights.draw;
+      if (rights.colour) $("draw-dot").style.background = rights.colour;
+      $("draw-note").hidden = !rights.draw;
+      $("draw-note").textContent = rights.draw ? "The instructor lets you draw over the program: press Draw (D)." : "";
+    },
+    onDrawing: (on) => $("draw-toggle").setAttribute("aria-pressed", on ? "true" : "false"),
+    onRefused: (why) => { $("draw-note").hidden = false; $("draw-note").textContent = why; },
+  }));
+  $("draw-toggle").addEventListener("click", () => drawings.setDrawing(!drawings.drawing));
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, textarea") || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key.toLowerCase() === "d" && drawings.rights.draw) drawings.setDrawing(!drawings.drawing);
+  });
+
   function makePlayer() {
     return new MedRoom.WhepPlayer(roomId, video, onState,
-      multi ? { views, onTrack, audio } : { audio });
+      multi ? { views, onTrack, audio, overlay: drawings } : { audio, overlay: drawings });
   }
   let player = makePlayer();
 
@@ -80,7 +101,7 @@
     $("view-strip").hidden = !multi;
     $("large-label").hidden = !multi;
     root.classList.toggle("is-multiview", multi);
-    if (multi) showLarge(0);
+    if (multi) showLarge(0); else drawings.active = true;
     player = makePlayer();
     player.start();
   });

@@ -32,6 +32,8 @@ MedRoom.api = async function (path, options = {}) {
 class WhepPlayer {
   // options.views: multi-view, what each video line carries ("program" or source ids);
   // options.onTrack(index, stream) then receives each line's stream (index in views).
+  // options.overlay: live drawing over the program (overlay.js), on a data channel of the same
+  // connection; a third-party player without it simply sees no drawing.
   constructor(roomId, video, onState, options) {
     this.roomId = roomId;
     this.video = video;
@@ -42,6 +44,8 @@ class WhepPlayer {
     this.audio = (options && options.audio) || null;
     // options.sound: what that audio plays ("talkback": the speakers alone, for the console).
     this.sound = (options && options.sound) || null;
+    // options.overlay: a MedRoom.LiveOverlay; its data channel rides this connection.
+    this.overlay = (options && options.overlay) || null;
     this.pc = null;
     this.location = null;
     this.token = null;
@@ -101,6 +105,7 @@ class WhepPlayer {
       lines.push(transceiver);
     }
     if (this.audio) pc.addTransceiver("audio", { direction: "recvonly" });
+    if (this.overlay) this.overlay.attach(pc);
     pc.ontrack = (event) => {
       const stream = new MediaStream([event.track]);
       if (event.track.kind === "audio") {
