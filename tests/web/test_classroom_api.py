@@ -89,10 +89,15 @@ async def test_classroom_join_rights_and_live_session(server: Server) -> None:
     async with httpx.AsyncClient(base_url=server.url,
                                  headers={"Authorization": f"Bearer {teacher}"}) as http:
         assert (await http.post("/api/rooms/demo/live", json={"title": "Class"})).status_code == 201
-    # A student token for this room only is good for its classroom.
-    async with joined(server, server.token("student", room="demo", subject="marko")) as c:
-        snapshot = await c.next("snapshot")
-        assert snapshot["chat"] == [] or isinstance(snapshot["chat"], list)
+    # A student token for this room only is good for its classroom; watchers join, only the
+    # room's controllers moderate.
+    for role, moderates in (("student", False), ("curator", False), ("instructor", True),
+                            ("admin", True)):
+        token = server.token(role, room="demo", subject=f"a-{role}")
+        async with connect(url(server, token)) as ws:
+            welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert welcome["type"] == "welcome" and welcome["you"]["moderator"] is moderates
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "snapshot"
 
 
 @pytest.fixture
@@ -225,3 +230,43 @@ async def test_ending_the_session_closes_the_classroom(server: Server, live: str
             while True:
                 await pavel.next(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4410
+
+
+async def test_a_running_recording_gets_the_classroom_on_its_timeline(
+        server: Server, live: str) -> None:
+    auth = {"Authorization": f"Bearer {live}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=auth, timeout=30) as http:
+        r = await http.post("/api/rooms/demo/recordings", json={"title": "with class"})
+        assert r.status_code == 201, r.text
+        recording = r.json()["id"]
+        try:
+            async with joined(server, live) as teacher, \
+                    joined(server, server.token("student", subject="rita")) as rita:
+                await rita.send(type="chat", text="kept on the recording")
+                await rita.send(type="chat", text="deleted words")
+                deleted = await teacher.until(
+                    "chat", lambda m: m["message"]["text"] == "deleted words")
+                await teacher.send(type="chat.delete", id=deleted["message"]["id"])
+                await rita.send(type="question", text="On the record?")
+                asked = await teacher.next("question")
+                await teacher.send(type="question.status", id=asked["question"]["id"],
+                                   status="answering")
+                await teacher.send(type="poll", question="Ready?", options=["yes", "no"],
+                                   seconds=10)
+                poll = (await rita.next("poll"))["poll"]
+                await teacher.send(type="poll.close", id=poll["id"])
+                await rita.until("poll", lambda m: not m["poll"]["open"])
+            deadline = time.monotonic() + 10
+            while True:
+                events = (await http.get(f"/api/recordings/{recording}/timeline")).json()
+                types = [e["type"] for e in events]
+                if "poll_result" in types or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            await http.post(f"/api/recordings/{recording}/stop")
+    assert {"chat", "question", "question_status", "poll", "poll_result"} <= set(types)
+    texts = json.dumps(events)
+    assert "kept on the recording" in texts and "deleted words" not in texts
+    chat = next(e for e in events if e["type"] == "chat")
+    assert chat["author"] == "rita" and chat["at"] >= 0
