@@ -161,7 +161,7 @@ async def test_moderation_names_limits_and_what_is_kept(server: Server, live: st
             if "poll.answer" in kinds or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)
-        chat = [r for r in rows if r.kind == "chat" and r.target == message_id][0]
+        chat = next(r for r in rows if r.kind == "chat" and r.target == message_id)
         assert chat.deleted and chat.text is None and chat.actor == "marko"
         assert {"chat.delete", "question", "question.status", "question.vote", "poll",
                 "poll.answer"} <= set(kinds)
