@@ -107,11 +107,13 @@
 
     show(text, kind, seconds) {
       clearInterval(this.timer);
+      clearTimeout(this.timer);
       this.node.hidden = false;
       this.node.className = "cls-notice cls-notice-" + (kind || "info");
       if (!seconds) {
         this.node.textContent = text;
         this.buttons.forEach((b) => (b.disabled = false));
+        if (kind === "info") this.timer = setTimeout(() => this.hide(), 8000); // news fades
         return;
       }
       const until = Date.now() + seconds * 1000;
@@ -127,6 +129,7 @@
 
     hide() {
       clearInterval(this.timer);
+      clearTimeout(this.timer);
       this.node.hidden = true;
       this.buttons.forEach((b) => (b.disabled = false));
     }

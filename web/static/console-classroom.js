@@ -99,10 +99,11 @@
     $("mod-hands").replaceChildren(...(queue.length ? queue.map((hand, i) => {
       const li = el("li", "cls-hand");
       li.dataset.key = hand.key;
+      const acts = el("div", "cls-mod-actions");
+      acts.append(button("Accept", "btn-primary", () => send({ type: "hand.accept", key: hand.key }), `Accept ${hand.name}`),
+                  button("Lower", "btn-ghost", () => send({ type: "hand.lower", key: hand.key }), `Lower ${hand.name}'s hand`));
       li.append(el("span", "cls-hand-place", i + 1), el("span", "cls-author", hand.name),
-                el("time", "cls-time", clock(hand.since)),
-                button("Accept", "btn-primary", () => send({ type: "hand.accept", key: hand.key }), `Accept ${hand.name}`),
-                button("Lower", "btn-ghost", () => send({ type: "hand.lower", key: hand.key }), `Lower ${hand.name}'s hand`));
+                el("time", "cls-time", clock(hand.since)), acts);
       return li;
     }) : [el("li", "cls-empty muted", "No hands raised.")]));
     $("hand-count").hidden = queue.length === 0;

@@ -141,7 +141,7 @@
     const me = state.me && state.me.key;
     const speaking = state.speaking !== null || (h.speaker && h.speaker.key === me);
     const raised = h.position !== null && h.position !== undefined;
-    button.textContent = raised ? "Lower hand" : "✋ Raise hand";
+    button.textContent = raised ? "Lower hand" : "Raise hand";
     button.setAttribute("aria-pressed", String(raised));
     button.classList.toggle("btn-on", raised);
     button.hidden = speaking;
