@@ -227,6 +227,14 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     )
     idle_bench.add_arguments(idle)
     idle.set_defaults(func=cmd_bench)
+    from web.bench import chat as chat_bench
+
+    chat = bench_sub.add_parser(
+        "chat", help="a live classroom's chat to 200 websocket participants: delivery p50/p95/"
+        "max, server CPU per participant quiet and chatting"
+    )
+    chat_bench.add_arguments(chat)
+    chat.set_defaults(func=cmd_bench)
     from recorder import bench as recorder_bench
 
     recording = bench_sub.add_parser(
