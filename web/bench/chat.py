@@ -66,8 +66,11 @@ class Swarm:
         self.sockets: list[ClientConnection] = []
         self.arrivals: dict[str, list[float]] = {}  # line -> arrival times
         self.sent: dict[str, float] = {}
-        self.complete: dict[str, asyncio.Event] = {}
         self.errors: list[str] = []
+        self.received: list[list[tuple[float, str]]] = []
+        self.expected = 0  # chat deliveries awaited (lines x participants)
+        self.done = asyncio.Event()
+        self._chat_seen = 0
         self._readers: list[asyncio.Task[None]] = []
 
     async def join(self, ws_url: str, tokens: list[str]) -> None:
@@ -83,25 +86,33 @@ class Swarm:
         # In batches: 200 handshakes at once would measure the accept queue, not the chat.
         for start in range(0, len(tokens), 25):
             self.sockets += await asyncio.gather(*(one(t) for t in tokens[start:start + 25]))
-        self._readers = [asyncio.create_task(self._read(ws)) for ws in self.sockets]
 
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _read(self, ws: ClientConnection, received: list[tuple[float, str]]) -> None:
+        # Only the arrival time is taken here; parsing waits until the run is over, so the
+        # clients' own work disturbs the timing as little as it can.
         async for raw in ws:
-            now = time.monotonic()
-            message: dict[str, Any] = json.loads(raw)
-            if message.get("type") == "error":
-                self.errors.append(str(message.get("message")))
-                continue
-            if message.get("type") != "chat":
-                continue
-            line = message["message"]["text"]
-            arrivals = self.arrivals.setdefault(line, [])
-            arrivals.append(now)
-            if len(arrivals) == self.count and line in self.complete:
-                self.complete[line].set()
+            received.append((time.monotonic(), str(raw)))
+            if '"type":"chat"' in raw:
+                self._chat_seen += 1
+                if self._chat_seen >= self.expected:
+                    self.done.set()
+
+    def start_reading(self) -> None:
+        self.received = [[] for _ in self.sockets]
+        self._readers = [asyncio.create_task(self._read(ws, got))
+                         for ws, got in zip(self.sockets, self.received, strict=True)]
+
+    def tally(self) -> None:
+        """After the run: arrival times per line, and the refusals."""
+        for got in self.received:
+            for at, raw in got:
+                message: dict[str, Any] = json.loads(raw)
+                if message.get("type") == "error":
+                    self.errors.append(str(message.get("message")))
+                elif message.get("type") == "chat":
+                    self.arrivals.setdefault(message["message"]["text"], []).append(at)
 
     async def say(self, sender: int, line: str) -> None:
-        self.complete[line] = asyncio.Event()
         self.sent[line] = time.monotonic()
         await self.sockets[sender].send(json.dumps({"type": "chat", "text": line}))
 
@@ -128,6 +139,8 @@ async def _measure(url: str, pid: int, secret: str, participants: int, messages:
             progress(f"chat: connecting {participants} participants")
             await swarm.join(url.replace("http://", "ws://") + f"/api/rooms/{ROOM}/classroom",
                              tokens)
+            swarm.expected = messages * participants
+            swarm.start_reading()
             await asyncio.sleep(1.0)
             progress(f"chat: server CPU with {participants} quiet participants, {seconds:g} s")
             t0, cpu0 = time.monotonic(), cpu_seconds(pid)
@@ -135,22 +148,26 @@ async def _measure(url: str, pid: int, secret: str, participants: int, messages:
             idle_cores = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
 
             progress(f"chat: {messages} lines at {rate:g}/s to {participants} participants")
-            t0, cpu0 = time.monotonic(), cpu_seconds(pid)
+            t0, cpu0, own0 = time.monotonic(), cpu_seconds(pid), time.process_time()
             for i in range(messages):
                 await swarm.say(i % participants, f"bench line {i}")
                 await asyncio.sleep(max(0.0, t0 + (i + 1) / rate - time.monotonic()))
             try:
-                await asyncio.wait_for(asyncio.gather(
-                    *(e.wait() for e in swarm.complete.values())), DELIVERY_TIMEOUT)
+                await asyncio.wait_for(swarm.done.wait(), DELIVERY_TIMEOUT)
             except TimeoutError:
-                short = sum(len(a) < participants for a in swarm.arrivals.values())
+                swarm.tally()
+                short = sum(len(swarm.arrivals.get(line, ())) < participants
+                            for line in swarm.sent)
                 raise BenchError(f"{short} lines did not reach all {participants} participants "
                                  f"within {DELIVERY_TIMEOUT:g} s (errors: {swarm.errors[:3]})"
                                  ) from None
-            chat_cores = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+            wall = time.monotonic() - t0
+            chat_cores = (cpu_seconds(pid) - cpu0) / wall
+            client_cores = (time.process_time() - own0) / wall
         finally:
             await swarm.close()
             await http.delete(f"/api/rooms/{ROOM}/live")
+    swarm.tally()
     to_all = [(max(swarm.arrivals[line]) - sent) * 1000 for line, sent in swarm.sent.items()]
     each = [(t - sent) * 1000 for line, sent in swarm.sent.items() for t in swarm.arrivals[line]]
     per = 1000.0 / participants  # cores -> CPU ms per second per participant
@@ -162,6 +179,7 @@ async def _measure(url: str, pid: int, secret: str, participants: int, messages:
         "server_cores": {"idle": round(idle_cores, 3), "chatting": round(chat_cores, 3)},
         "cpu_ms_per_s_per_participant": {"idle": round(idle_cores * per, 3),
                                          "chatting": round(chat_cores * per, 3)},
+        "client_cores_chatting": round(client_cores, 3),
         "refused": len(swarm.errors),
     }
 
@@ -190,6 +208,8 @@ def format_chat(report: Message) -> str:
         f"  {'server CPU':<28} {'cores':>7} {'ms/s per participant':>22}",
         f"  {'  connected, quiet':<28} {cores['idle']:>7.3f} {per['idle']:>22.3f}",
         f"  {'  chatting':<28} {cores['chatting']:>7.3f} {per['chatting']:>22.3f}",
+        (f"  (the {report['participants']} clients, in this process, used "
+         f"{report['client_cores_chatting']:.3f} cores while chatting)"),
     ])
 
 
