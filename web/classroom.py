@@ -228,6 +228,7 @@ class Classrooms:
         self.grant: GrantFactory | None = None
         self.on_speaker_changed: list[SpeakerHook] = []
         self._rooms: dict[str, Classroom] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._running = False
 
     def start(self) -> None:
@@ -253,7 +254,9 @@ class Classrooms:
         hub.on_speaker_changed.extend(self.on_speaker_changed)
         classroom = self._rooms[room_id] = Classroom(hub, self.db, self.recorder)
         if current is not None:  # a session that ended without telling us
-            asyncio.create_task(current.close("the live session ended"))
+            closing = asyncio.create_task(current.close("the live session ended"))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         return classroom
 
     def get(self, room_id: str) -> Classroom | None:

@@ -7,8 +7,8 @@ room) or 4409 (the room is not live); 4410 when the live session ends; 4008 when
 could not keep up (it rejoins with ``since`` = the last ``seq`` it saw); 4429 when it sent more
 than 100 refused messages in a row (a flood).
 
-Every message either way is one JSON object with a ``type``; the protocol is
-``room_controller.interaction.hub`` (README: "Live classroom protocol"). Names come from the
+Every message either way is one JSON object with a ``type``; the protocol is written out in
+``room_controller/interaction/__init__.py``. Names come from the
 account, never from a message. A refused message is answered ``{"type": "error", "code",
 "message", "retry_after"?, "ref"?}`` (``ref`` echoes the client's own ``ref``).
 """
