@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from library import interactions
 from library.cme import audit
@@ -218,8 +219,10 @@ def timeline_event(live_session_id: int, record: Record) -> tl.Event | None:
 
 
 class Classrooms:
-    """The classroom of every live room. Hook points for talkback and drawing: ``grant`` and
-    ``on_speaker_changed`` are handed to every hub created from then on."""
+    """The classroom of every live room. Hook points for talkback and drawing, shared by every
+    hub: ``grant`` (``(room_id, participant) -> dict``, called once per accepted hand, the dict
+    sent only to that participant) and ``on_speaker_changed`` (``(room_id, participant |
+    None)`` callables)."""
 
     def __init__(self, live: LiveRooms, recorder: Recorder, db: Database) -> None:
         self.live = live
@@ -250,14 +253,18 @@ class Classrooms:
         current = self._rooms.get(room_id)
         if current is not None and current.hub.live_session_id == session.live_session_id:
             return current
-        hub = ClassroomHub(room_id, session.live_session_id, grant=self.grant)
-        hub.on_speaker_changed.extend(self.on_speaker_changed)
+        hub = ClassroomHub(room_id, session.live_session_id, grant=self._grant)
+        hub.on_speaker_changed = self.on_speaker_changed  # the same list: hooks added later count
         classroom = self._rooms[room_id] = Classroom(hub, self.db, self.recorder)
         if current is not None:  # a session that ended without telling us
             closing = asyncio.create_task(current.close("the live session ended"))
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
         return classroom
+
+    def _grant(self, room_id: str, who: Participant) -> dict[str, Any]:
+        # Looked up at each acceptance, so a grant factory set after the hub was made counts.
+        return {} if self.grant is None else self.grant(room_id, who)
 
     def get(self, room_id: str) -> Classroom | None:
         return self._rooms.get(room_id)
