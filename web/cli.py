@@ -69,7 +69,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings, specs)
     print(f"  MedRoom: open http://{settings.host}:{settings.port}/ "
           f"(rooms: {', '.join(s.id for s in specs)})\n", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    # Websocket frames are bounded at the edge: the console's and the classroom's messages are
+    # small (uvicorn's default would let one frame hold 16 MiB); a bigger one closes with 1009.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
+                ws_max_size=64 * 1024)
     return 0
 
 

@@ -128,6 +128,12 @@ async def test_moderation_names_limits_and_what_is_kept(server: Server, live: st
         assert "limit is 500" in (await marko.next("error"))["message"]
         await marko.send(type="chat", text="y" * 5000)
         assert "at most 4096" in (await marko.next("error"))["message"]
+        async with joined(server, server.token("student", subject="big")) as big:
+            await big.ws.send("z" * 70_000)  # past the server's frame bound: closed at the edge
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await big.next(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
         await marko.ws.send("not json")
         assert (await marko.next("error"))["message"] == "a message must be JSON"
         await ioana.send(type="question", text="Why this angle?", anonymous=True)
