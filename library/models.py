@@ -453,3 +453,33 @@ SEARCH_INDEX_OBJECTS = frozenset({
 def include_in_schema_comparison(name: str | None, type_: str, _parents: Any = None) -> bool:
     """Alembic ``include_name``: everything but the hand-made search index objects."""
     return name not in SEARCH_INDEX_OBJECTS
+
+
+class LiveInteraction(Base):
+    """One thing said, asked, voted, answered or polled in a live session's classroom, with
+    its author and time (``room_controller.interaction``; written by ``library.interactions``).
+
+    A deleted chat message keeps its row with ``text`` cleared and ``deleted_at`` set: what it
+    said is kept only in the access log.
+    """
+
+    __tablename__ = "live_interactions"
+    __table_args__ = (
+        Index("ix_live_interactions_live_session_id_seq", "live_session_id", "seq"),
+        Index("ix_live_interactions_actor_user_id", "actor_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    live_session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"))
+    seq: Mapped[int] = mapped_column(Integer)  # the classroom event's number
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: the server
+    actor_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    target: Mapped[str] = mapped_column(String(64))  # message, question or poll id; a user key
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

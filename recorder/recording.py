@@ -329,6 +329,11 @@ class Recording:
     async def add_chat(self, author: str, text: str) -> ChatMessage:
         return await self._add(ChatMessage(text=text, at=self._stamp(), author=author))
 
+    async def add_event(self, event: _E) -> _E:
+        """Append any timeline event (the live classroom's questions, polls...), stamped now on
+        the media clock whatever ``at`` it was built with."""
+        return await self._add(replace(event, at=self._stamp()))
+
     async def rename_marker(self, marker_id: str, title: str, author: str = "") -> Marker:
         """Rename a marker (also after stop: chapters and sidecar are rewritten)."""
         timeline = self._timeline()

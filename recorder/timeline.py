@@ -3,7 +3,10 @@
 Each event is one JSON line, appended, flushed and fsynced before the call returns: an event
 the instructor saw accepted is never lost, and a crash can only tear the last line, which the
 loader skips. Renaming a marker appends a ``rename`` event instead of rewriting the file, so the
-file only ever grows; the loaded view applies the renames.
+file only ever grows; the loaded view applies the renames. Likewise deleting a live chat message
+appends a ``retraction``: the loaded view (and so the sidecar and anything published) leaves
+the message out. The live classroom adds questions, their moderation, polls, their results and
+who had the floor; a line of a type this version does not know is skipped, not fatal.
 """
 
 from __future__ import annotations
@@ -180,9 +183,165 @@ class Rename:
         _check_event(self, "title", limit=MAX_TITLE, single_line=True)
 
 
-Event = Marker | Note | Stroke | ChatMessage | Rename
+# -- the live classroom (room_controller.interaction), on the media clock like chat ---------
+MAX_OPTIONS = 20
+MAX_REF = 64
+
+
+def _check_ref(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_REF:
+        raise TimelineError(f"{name} must be an id of 1 to {MAX_REF} characters")
+    return value
+
+
+def _check_counts(value: object, options: int | None = None) -> tuple[int, ...]:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) > MAX_OPTIONS:
+        raise TimelineError(f"counts must be a list of at most {MAX_OPTIONS} numbers")
+    if options is not None and len(value) != options:
+        raise TimelineError("counts must have one number per option")
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in value):
+        raise TimelineError("counts must be whole numbers, 0 or more")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Retraction:
+    """Chat message ``target`` was deleted by a moderator: the loaded view leaves both out, so
+    nothing read from the timeline (sidecar, publishing) shows it. The file stays append-only."""
+
+    target: str
+    at: float = 0.0
+    author: str = ""
+    id: str = field(default_factory=_new_id)
+    type: Literal["retraction"] = "retraction"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", _check_ref("target", self.target))
+        _check_event(self)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question asked in the live classroom (``author`` is the asker even when anonymous
+    to other students; ``anonymous`` says how it was shown)."""
+
+    question: str
+    text: str
+    anonymous: bool = False
+    at: float = 0.0
+    author: str = ""
+    id: str = field(default_factory=_new_id)
+    type: Literal["question"] = "question"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "question", _check_ref("question", self.question))
+        if not isinstance(self.anonymous, bool):
+            raise TimelineError("anonymous must be true or false")
+        _check_event(self, "text", label="question", limit=MAX_CHAT)
+
+
+QUESTION_STATUSES = ("pending", "approved", "answering", "answered", "dismissed")
+
+
+@dataclass(frozen=True)
+class QuestionStatus:
+    """Question ``question`` was moderated to ``status`` (with its votes at that moment)."""
+
+    question: str
+    status: str
+    votes: int = 0
+    at: float = 0.0
+    author: str = ""
+    id: str = field(default_factory=_new_id)
+    type: Literal["question_status"] = "question_status"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "question", _check_ref("question", self.question))
+        if self.status not in QUESTION_STATUSES:
+            raise TimelineError(f"status must be one of {', '.join(QUESTION_STATUSES)}")
+        if isinstance(self.votes, bool) or not isinstance(self.votes, int) or self.votes < 0:
+            raise TimelineError("votes must be a whole number, 0 or more")
+        _check_event(self)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """A poll asked in the live classroom (``presence_check``: proves who was there)."""
+
+    poll: str
+    question: str
+    options: tuple[str, ...]
+    seconds: int
+    presence_check: bool = False
+    at: float = 0.0
+    author: str = ""
+    id: str = field(default_factory=_new_id)
+    type: Literal["poll"] = "poll"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "poll", _check_ref("poll", self.poll))
+        if not isinstance(self.options, Sequence) or isinstance(self.options, str) or not (
+                2 <= len(self.options) <= MAX_OPTIONS):
+            raise TimelineError(f"a poll has 2 to {MAX_OPTIONS} options")
+        object.__setattr__(self, "options", tuple(
+            _check_text(f"option {i + 1}", o, MAX_TITLE, single_line=True)
+            for i, o in enumerate(self.options)))
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, int) or not (
+                0 < self.seconds <= 86_400):
+            raise TimelineError("seconds must be a whole number of seconds")
+        if not isinstance(self.presence_check, bool):
+            raise TimelineError("presence_check must be true or false")
+        _check_event(self, "question", label="poll question", limit=MAX_TITLE,
+                     single_line=True)
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """A poll's counts when it closed (``shown``: when the results were shown to everyone)."""
+
+    poll: str
+    counts: tuple[int, ...]
+    answered: int = 0
+    shown: bool = False
+    at: float = 0.0
+    author: str = ""
+    id: str = field(default_factory=_new_id)
+    type: Literal["poll_result"] = "poll_result"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "poll", _check_ref("poll", self.poll))
+        object.__setattr__(self, "counts", _check_counts(self.counts))
+        if isinstance(self.answered, bool) or not isinstance(self.answered, int) or (
+                self.answered < 0):
+            raise TimelineError("answered must be a whole number, 0 or more")
+        if not isinstance(self.shown, bool):
+            raise TimelineError("shown must be true or false")
+        _check_event(self)
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who has the floor from here on (an accepted hand), ``speaker`` empty when it ended."""
+
+    speaker: str = ""
+    at: float = 0.0
+    author: str = ""
+    id: str = field(default_factory=_new_id)
+    type: Literal["speaker"] = "speaker"
+
+    def __post_init__(self) -> None:
+        if self.speaker:
+            object.__setattr__(self, "speaker", _check_text(
+                "speaker", self.speaker, MAX_AUTHOR, single_line=True))
+        _check_event(self)
+
+
+Event = (Marker | Note | Stroke | ChatMessage | Rename | Retraction | Question | QuestionStatus
+         | Poll | PollResult | Speaker)
 _TYPES: dict[str, type[Event]] = {
     "marker": Marker, "note": Note, "stroke": Stroke, "chat": ChatMessage, "rename": Rename,
+    "retraction": Retraction, "question": Question, "question_status": QuestionStatus,
+    "poll": Poll, "poll_result": PollResult, "speaker": Speaker,
 }
 
 
@@ -190,6 +349,10 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     data = asdict(event)
     if isinstance(event, Stroke):
         data["points"] = [list(p) for p in event.points]
+    if isinstance(event, Poll):
+        data["options"] = list(event.options)
+    if isinstance(event, PollResult):
+        data["counts"] = list(event.counts)
     return data
 
 
@@ -200,6 +363,9 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     fields = dict(data)
     if kind is Stroke:
         fields["points"] = tuple(tuple(p) for p in fields.get("points", ()))
+    for name in ("options", "counts"):
+        if isinstance(fields.get(name), list):
+            fields[name] = tuple(fields[name])
     try:
         return kind(**fields)
     except TypeError as exc:
@@ -269,14 +435,20 @@ class Timeline:
         return list(self._events)
 
     def events(self) -> list[Event]:
-        """Events in media-time order, renames applied to their markers (and not listed)."""
+        """Events in media-time order, renames applied to their markers (and not listed), deleted
+        chat messages left out with their retractions."""
         titles: dict[str, str] = {}
+        retracted: set[str] = set()
         for e in self._events:
             if isinstance(e, Rename):
                 titles[e.target] = e.title
+            elif isinstance(e, Retraction):
+                retracted.add(e.target)
         view: list[Event] = []
         for e in self._events:
-            if isinstance(e, Rename):
+            if isinstance(e, Rename | Retraction):
+                continue
+            if isinstance(e, ChatMessage) and e.id in retracted:
                 continue
             if isinstance(e, Marker) and e.id in titles:
                 e = replace(e, title=titles[e.id])

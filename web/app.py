@@ -34,6 +34,7 @@ from recorder.registry import Recorder
 from streaming.ice import set_ice_addresses
 from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
+from web.classroom import Classrooms
 from web.cors import WebRtcCors
 from web.demo import prepare_demo_media
 from web.deps import validation_status
@@ -41,8 +42,8 @@ from web.live import LiveRooms
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
 from web.room_recordings import RoomRecordings
-from web.routes import cme as cme_routes
 from web.routes import (
+    classroom,
     cme_audit,
     cme_certificates,
     cme_pages,
@@ -67,6 +68,7 @@ from web.routes import (
     whep,
     whip,
 )
+from web.routes import cme as cme_routes
 from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
@@ -128,7 +130,11 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
                 partial(events.room_state, state),
             )
             scheduler = ScheduleRunner(db, recordings)
+            classrooms = state.classrooms = Classrooms(live, recorder, db)
             await stack.enter_async_context(running("the rooms", live.start, live.stop))
+            # After the rooms: stopped before them, so ending the sessions finds it gone.
+            await stack.enter_async_context(
+                running("the classrooms", classrooms.start, classrooms.stop))
             await stack.enter_async_context(
                 running("the recorder", recordings.start, recordings.stop_all))
             await stack.enter_async_context(running("the room feed", feed.start, feed.stop))
@@ -187,6 +193,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(whip.router)
     app.include_router(talkback.router)
     app.include_router(events.router)
+    app.include_router(classroom.router)
     app.include_router(viewers.router)
     app.include_router(diagnostics.router)
     app.include_router(composition.router)

@@ -219,8 +219,10 @@ class SocketRefused(Exception):
         self.reason = reason
 
 
-async def socket_controller(websocket: WebSocket, room_id: str, token: str | None) -> Principal:
-    """The instructor or admin behind a room's websocket: a ``?token=`` bearer token, or the
+async def socket_principal(
+    websocket: WebSocket, room_id: str, token: str | None, roles: tuple[Role, ...], what: str
+) -> Principal:
+    """Who is behind a room's websocket, if one of ``roles``: a ``?token=`` bearer token, or the
     session cookie of a logged-in page (then only from this server's own pages: a websocket is
     not bound by CORS, so another site's page must not ride on the cookie)."""
     if token is not None:
@@ -236,15 +238,26 @@ async def socket_controller(websocket: WebSocket, room_id: str, token: str | Non
         if origin and urlsplit(origin).netloc != websocket.headers.get("host"):
             raise SocketRefused(4403, f"cross-site websocket from {origin} refused")
         principal = session
-    if principal.role not in CONTROL_ROLES:
+    if principal.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
         raise SocketRefused(
-            4403, f"role '{principal.role.value}' may not watch the console (needs: admin, instructor)"
+            4403, f"role '{principal.role.value}' may not {what} (needs: {allowed})"
         )
     if room_id not in app_state(websocket).live.rooms:
         raise SocketRefused(4404, f"no room '{room_id}'")
     if not principal.may_use_room(room_id):
         raise SocketRefused(4403, f"this token is not valid for room '{room_id}'")
     return principal
+
+
+async def socket_controller(websocket: WebSocket, room_id: str, token: str | None) -> Principal:
+    """The instructor or admin behind a room's console websocket."""
+    return await socket_principal(websocket, room_id, token, CONTROL_ROLES, "watch the console")
+
+
+async def socket_viewer(websocket: WebSocket, room_id: str, token: str | None) -> Principal:
+    """Anyone who may watch the room (as WHEP's join allows) behind its classroom websocket."""
+    return await socket_principal(websocket, room_id, token, VIEW_ROLES, "join the classroom")
 
 
 Viewer = Annotated[Principal, Depends(require_roles(*VIEW_ROLES))]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from config.rooms import RoomSpec
@@ -74,6 +75,8 @@ class LiveRooms:
         self._simulated: list[SimulatedHead] = []
         self._ptz_starts: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        # Called with (room_id, reason) once a live session has ended (the classrooms close).
+        self.on_ended: list[Callable[[str, str], Awaitable[None]]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -156,6 +159,11 @@ class LiveRooms:
             await self.streaming.go_off_air(room_id, reason)
             await asyncio.to_thread(attendance.end_live_session, self.db, session.live_session_id)
             logger.info("room %s ended: %s", room_id, reason)
+        for listener in list(self.on_ended):
+            try:
+                await listener(room_id, reason)
+            except Exception:
+                logger.exception("a listener of room %s ending failed", room_id)
 
     def session(self, room_id: str) -> LiveSession:
         self.room(room_id)  # an unknown room is RoomNotFound, not "not live"

@@ -185,7 +185,7 @@ class StrokeIn(BaseModel):
 
 class TimelineEventOut(BaseModel):
     id: str
-    type: str = Field(description="marker, note, stroke or chat")
+    type: str = Field(description="marker, note, stroke, chat; from the live classroom: question, question_status, poll, poll_result, speaker")
     at: float
     author: str
     data: dict[str, object] = Field(description="The event's own fields (title, text, points...).")

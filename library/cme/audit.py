@@ -52,6 +52,7 @@ class Action(str, Enum):
     CERTIFICATE_ISSUE = "certificate.issue"
     CERTIFICATE_REVOKE = "certificate.revoke"
     AUDIT_VIEW = "audit.view"
+    CHAT_DELETE = "chat.delete"  # a live classroom's chat message, its words kept only here
 
 
 class Target(str, Enum):

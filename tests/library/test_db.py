@@ -13,7 +13,7 @@ TABLES = {
     "cme_programme_live_sessions", "alembic_version", "courses", "course_members", "lessons",
     "lesson_courses", "lesson_chapters", "lesson_notes", "lesson_attachments", "publish_jobs",
     "cme_audit_log", "cme_questions", "cme_test_attempts",
-    "cme_participants", "cme_certificates", "web_sessions", "cme_programme_organisers",
+    "cme_participants", "cme_certificates", "web_sessions", "cme_programme_organisers", "live_interactions",
 }
 
 
@@ -25,7 +25,7 @@ def test_migrate_creates_tables_and_is_idempotent(db_url: str) -> None:
         assert TABLES <= set(inspect(database.engine).get_table_names())
         with database.session() as session:
             versions = session.execute(text("SELECT version_num FROM alembic_version")).all()
-        assert [v for (v,) in versions] == ["0010"]
+        assert [v for (v,) in versions] == ["0011"]
     finally:
         database.dispose()
 

@@ -6,7 +6,8 @@ process that sends), ``probe`` (lean viewers that count frames), ``processes`` (
 spawn, read CPU, stop), ``fanout`` and ``latency`` (the two benchmarks and their reports),
 ``links`` (a viewer across a shaped link between network namespaces, ``netns``), ``churn``
 (join/leave leak check against a real ``medroom serve``), ``idle`` (that server's CPU idle,
-live, and live with one viewer), ``player`` (first frame of a published lesson in
+live, and live with one viewer), ``chat`` (a live classroom's chat to a websocket swarm),
+``player`` (first frame of a published lesson in
 headless Chromium).
 """
 
@@ -40,6 +41,10 @@ def run_bench(args: argparse.Namespace) -> int:
         return run_churn_bench(args)
     if args.bench == "idle":
         return run_idle_bench(args)
+    if args.bench == "chat":
+        from web.bench.chat import run_chat_bench
+
+        return run_chat_bench(args)
     if args.bench == "player":
         from web.bench.player import run_from_args  # needs Playwright (test extras)
 

@@ -99,13 +99,15 @@ def wait_until_serving(
 def serve(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Served]:
     """A ``medroom serve`` child on loopback with join limits lifted; stopped on exit."""
     port = _free_port()
-    secret = secrets.token_urlsafe(24)
+    # A caller that signs tokens of its own passes the key in ``extra_env``.
+    secret = (extra_env or {}).get("MEDROOM_SECRET_KEY") or secrets.token_urlsafe(24)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDROOM_")}
     env.update(
         MEDROOM_DATA_DIR=str(data_dir), MEDROOM_PORT=str(port), MEDROOM_ICE_ADDRESSES=LOOPBACK,
         MEDROOM_SECRET_KEY=secret, MEDROOM_WHEP_JOINS_PER_MINUTE="1000000",
-        MEDROOM_WHEP_SESSIONS_PER_USER="1000", **(extra_env or {}),
+        MEDROOM_WHEP_SESSIONS_PER_USER="1000",
     )
+    env.update(extra_env or {})
     log = (data_dir / "server.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--log-level", "warning"],
