@@ -227,8 +227,19 @@ class Talkback:
     # -- grants -------------------------------------------------------------------------------
     async def grant(self, room_id: str, user_id: int, allow_camera: bool) -> TalkbackGrant:
         """Issue the publish right for one acceptance of ``user_id``'s hand in ``room_id``
-        (replacing that user's earlier grant there). Raises ``TalkbackUnavailable`` when the
-        room is not on air, has no sound, or has ``MAX_SPEAKERS_PER_ROOM`` grants already."""
+        (replacing that user's earlier grant there, whose publish is closed before this
+        returns). Raises ``TalkbackUnavailable`` when the room is not on air, has no sound, or
+        has ``MAX_SPEAKERS_PER_ROOM`` grants already."""
+        earlier = self.grant_for(room_id, user_id)
+        grant = self.issue(room_id, user_id, allow_camera)
+        if earlier is not None:
+            await self._end_grant(earlier, "replaced by a new acceptance")
+        return grant
+
+    def issue(self, room_id: str, user_id: int, allow_camera: bool) -> TalkbackGrant:
+        """``grant`` for callers that cannot wait (the hand queue answers the acceptance in
+        the same step): an earlier grant of the user there stops being valid at once and its
+        publish is closed in the background."""
         broadcast = self._broadcasts.get(room_id)
         if broadcast is None:
             raise LookupError(f"no room '{room_id}'")
@@ -239,12 +250,14 @@ class Talkback:
             raise TalkbackUnavailable(
                 f"room '{room_id}' has no sound to mix a voice into: add an [audio] table to "
                 "its room file")
-        await self.revoke(room_id, user_id, reason="replaced by a new acceptance")
         self._prune()
-        if len([g for g in self._grants.values() if g.room_id == room_id]) \
-                >= MAX_SPEAKERS_PER_ROOM:
+        earlier = self.grant_for(room_id, user_id)
+        others = [g for g in self._grants.values() if g.room_id == room_id and g is not earlier]
+        if len(others) >= MAX_SPEAKERS_PER_ROOM:
             raise TalkbackUnavailable(
                 f"room '{room_id}' has {MAX_SPEAKERS_PER_ROOM} speakers already: end one first")
+        if earlier is not None:
+            self._end_soon_grant(earlier, "replaced by a new acceptance")
         grant = TalkbackGrant(
             id=secrets.token_hex(8), room_id=room_id, user_id=user_id,
             allow_camera=allow_camera, expires_at=time.time() + self.ttl_seconds,
@@ -254,6 +267,29 @@ class Talkback:
         logger.info("talkback granted to user %s in room %s (grant %s, camera %s)", user_id,
                     room_id, grant.id, allow_camera)
         return grant
+
+    def revoke_soon(self, room_id: str, user_id: int, reason: str) -> bool:
+        """``revoke`` for callers that cannot wait: the token is refused at once, the publish
+        closes in the background. False when there was no grant."""
+        grant = self.grant_for(room_id, user_id)
+        if grant is None:
+            return False
+        self._end_soon_grant(grant, reason)
+        return True
+
+    def _end_soon_grant(self, grant: TalkbackGrant, reason: str) -> None:
+        # Out of the table now (so the token is refused and grant_for finds the new one),
+        # then ended properly: _end_grant needs the entry, so it is put back for it.
+        self._grants.pop(_hash(grant.token), None)
+
+        async def end() -> bool:
+            self._grants[_hash(grant.token)] = grant
+            await self._end_grant(grant, reason)
+            return True
+
+        task = asyncio.get_running_loop().create_task(end())
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
 
     def grant_for(self, room_id: str, user_id: int) -> TalkbackGrant | None:
         """``user_id``'s current grant in ``room_id`` (what their own page fetches)."""

@@ -34,16 +34,16 @@ from recorder.registry import Recorder
 from streaming.ice import set_ice_addresses
 from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
-from web.classroom import Classrooms
 from web.cors import WebRtcCors
 from web.demo import prepare_demo_media
 from web.deps import validation_status
+from web.interaction import Interactions
 from web.live import LiveRooms
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
 from web.room_recordings import RoomRecordings
+from web.routes import cme as cme_routes
 from web.routes import (
-    classroom,
     cme_audit,
     cme_certificates,
     cme_pages,
@@ -55,6 +55,7 @@ from web.routes import (
     dicom,
     drawing,
     events,
+    interaction,
     lesson_media,
     library_pages,
     pages,
@@ -68,13 +69,13 @@ from web.routes import (
     whep,
     whip,
 )
-from web.routes import cme as cme_routes
 from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
 from web.scheduler import ScheduleRunner
 from web.security_headers import SecurityHeaders, inline_script_hashes, policy_allowing
 from web.session_cookie import SessionCookies
+from web.speaker_rights import SpeakerRights
 from web.startup import running
 from web.state import AppState
 
@@ -130,11 +131,12 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
                 partial(events.room_state, state),
             )
             scheduler = ScheduleRunner(db, recordings)
-            classrooms = state.classrooms = Classrooms(live, recorder, db)
+            interactions = state.interactions = Interactions(live, recorder, db)
+            SpeakerRights(live, interactions).attach()  # an accepted hand: talkback + drawing
             await stack.enter_async_context(running("the rooms", live.start, live.stop))
             # After the rooms: stopped before them, so ending the sessions finds it gone.
             await stack.enter_async_context(
-                running("the classrooms", classrooms.start, classrooms.stop))
+                running("the interactions", interactions.start, interactions.stop))
             await stack.enter_async_context(
                 running("the recorder", recordings.start, recordings.stop_all))
             await stack.enter_async_context(running("the room feed", feed.start, feed.stop))
@@ -193,7 +195,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(whip.router)
     app.include_router(talkback.router)
     app.include_router(events.router)
-    app.include_router(classroom.router)
+    app.include_router(interaction.router)
     app.include_router(viewers.router)
     app.include_router(diagnostics.router)
     app.include_router(composition.router)

@@ -25,7 +25,7 @@ from web.room_recordings import RoomRecordings
 
 if TYPE_CHECKING:  # web.auth reads the state through app_state below: no import cycle
     from web.auth import TokenSigner
-    from web.classroom import Classrooms
+    from web.interaction import Interactions
 
 
 @dataclass
@@ -43,7 +43,7 @@ class AppState:
     media_links: MediaLinkSigner  # signed, expiring links to published lesson files
     login_throttle: LoginThrottle  # failed log-ins per account and per client address
     feed: RoomFeed | None = None  # room state pushed to consoles (set once the rooms run)
-    classrooms: Classrooms | None = None  # each live room's chat, questions, hands, polls
+    interactions: Interactions | None = None  # each live room's chat, questions, hands, polls
 
 
 def app_state(connection: HTTPConnection) -> AppState:

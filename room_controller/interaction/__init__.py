@@ -1,11 +1,11 @@
 """The live classroom's social layer: chat, moderated questions, the raised-hand queue and
-polls of one live session, held in memory by a ``ClassroomHub`` (``hub.py``).
+polls of one live session, held in memory by a ``InteractionHub`` (``hub.py``).
 
 Plain values in, plain values out: no web framework and no database here. The web layer feeds
-each participant's messages to ``ClassroomHub.handle`` and sends what the hub publishes; the
+each participant's messages to ``InteractionHub.handle`` and sends what the hub publishes; the
 persistence layer listens to the hub's ``Record``s (``records.py``).
 
-Protocol (JSON objects over ``GET /api/rooms/{room}/classroom``, ``web/routes/classroom.py``)
+Protocol (JSON objects over ``GET /api/rooms/{room}/interaction``, ``web/routes/interaction.py``)
 --------------------------------------------------------------------------------------------
 
 Client → server (any message may carry ``"ref"``, echoed in an error it causes; ``M`` marks
@@ -55,6 +55,6 @@ Server → client (every event carries ``"seq"``, its number in the live session
 Rejoin: connect with ``?since=<last seq seen>``; the welcome says ``resumed`` and how many
 events follow; when the backlog (2000 events) no longer reaches back, a snapshot comes instead.
 
-Hooks for talkback and drawing (``ClassroomHub.on_speaker_changed``, ``ClassroomHub.grant``;
-``web.classroom.Classrooms`` hands its own ``grant`` and ``on_speaker_changed`` to every hub).
+Hooks for talkback and drawing (``InteractionHub.on_speaker_changed``, ``InteractionHub.grant``;
+``web.interaction.Interactions`` hands its own ``grant`` and ``on_speaker_changed`` to every hub).
 """

@@ -47,7 +47,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class ClassroomHub:
+class InteractionHub:
     """The classroom of one live session (``room_id``, ``live_session_id``)."""
 
     def __init__(
@@ -172,6 +172,16 @@ class ClassroomHub:
         self._record(Kind.HAND_END, seq, who, ended.key)
         self._publish_hands()
         self._speaker_changed(None)
+
+    def end_speech(self, user_id: int) -> bool:
+        """End the speech of ``user_id`` when they have the word (their talkback ended on its
+        own: their Stop button, a dropped connection); recorded as ended by the speaker. False
+        when someone else, or no one, speaks."""
+        speaker = self.hands.speaker
+        if speaker is None or speaker.user_id != user_id:
+            return False
+        self._end(speaker, {"type": "hand.end"})
+        return True
 
     def _poll(self, who: Participant, m: dict[str, Any]) -> None:
         poll = self.polls.create(m.get("question"), m.get("options"), m.get("seconds"),
@@ -313,18 +323,18 @@ class ClassroomHub:
                 logger.exception("a classroom record sink failed")
 
 
-_ACTIONS: dict[str, Callable[[ClassroomHub, Participant, dict[str, Any]], None]] = {
-    "chat": ClassroomHub._chat,
-    "chat.delete": ClassroomHub._chat_delete,
-    "question": ClassroomHub._ask,
-    "question.vote": ClassroomHub._vote,
-    "question.status": ClassroomHub._moderate_question,
-    "hand.raise": ClassroomHub._raise,
-    "hand.lower": ClassroomHub._lower,
-    "hand.accept": ClassroomHub._accept,
-    "hand.end": ClassroomHub._end,
-    "poll": ClassroomHub._poll,
-    "poll.answer": ClassroomHub._answer,
-    "poll.close": ClassroomHub._poll_close,
-    "poll.show": ClassroomHub._poll_show,
+_ACTIONS: dict[str, Callable[[InteractionHub, Participant, dict[str, Any]], None]] = {
+    "chat": InteractionHub._chat,
+    "chat.delete": InteractionHub._chat_delete,
+    "question": InteractionHub._ask,
+    "question.vote": InteractionHub._vote,
+    "question.status": InteractionHub._moderate_question,
+    "hand.raise": InteractionHub._raise,
+    "hand.lower": InteractionHub._lower,
+    "hand.accept": InteractionHub._accept,
+    "hand.end": InteractionHub._end,
+    "poll": InteractionHub._poll,
+    "poll.answer": InteractionHub._answer,
+    "poll.close": InteractionHub._poll_close,
+    "poll.show": InteractionHub._poll_show,
 }

@@ -379,7 +379,7 @@ NOT_HTTP = {
     "/static-docs": "Swagger UI's files, public (the docs page and /openapi.json need a login)",
     "/api/rooms/{room_id}/events": "a websocket: tests/web/test_room_events.py refuses "
                                    "anonymous (4401) and student (4403) sockets",
-    "/api/rooms/{room_id}/classroom": "a websocket: tests/web/test_classroom_api.py refuses "
+    "/api/rooms/{room_id}/interaction": "a websocket: tests/web/test_interaction_api.py refuses "
                                       "anonymous and forged (4401), another room's token (4403),"
                                       " an unknown room (4404), an idle room (4409); every role "
                                       "that may watch joins, instructors and admins moderate",

@@ -2,7 +2,7 @@
 
 A real ``medroom serve`` (demo room, its own temporary data directory, loopback only) goes live;
 ``participants`` websocket clients (each its own student account, so each has its own rate
-limits) join ``/api/rooms/demo/classroom``. Measured:
+limits) join ``/api/rooms/demo/interaction``. Measured:
 
 - **delivery**: ``messages`` chat lines are sent, ``rate`` per second, each by a different
   participant in turn; every participant notes when each line arrives. A line's delivery time
@@ -145,7 +145,7 @@ async def _measure(url: str, pid: int, secret: str, participants: int, messages:
             await asyncio.sleep(seconds)
             base_cores = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
             progress(f"chat: connecting {participants} participants")
-            await swarm.join(url.replace("http://", "ws://") + f"/api/rooms/{ROOM}/classroom",
+            await swarm.join(url.replace("http://", "ws://") + f"/api/rooms/{ROOM}/interaction",
                              tokens)
             swarm.expected = messages * participants
             swarm.start_reading()

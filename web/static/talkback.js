@@ -192,6 +192,11 @@
     return { ok: true };
   };
 
+  // The instructor ended the turn (the classroom says so before the connection closes).
+  MedRoom.endTalkback = function (detail) {
+    if (current) ended(current, detail || "The instructor ended your turn.");
+  };
+
   MedRoom.stopTalkback = async function () {
     const session = current;
     if (!session) return;

@@ -10,7 +10,7 @@ import pytest
 
 from room_controller.interaction.errors import Conflict, Invalid, NotAllowed, RateLimited
 from room_controller.interaction.feed import Event
-from room_controller.interaction.hub import ClassroomHub
+from room_controller.interaction.hub import InteractionHub
 from room_controller.interaction.limits import MAX_CHAT, MAX_OPEN_POLLS, RateLimiter
 from room_controller.interaction.participants import Participant
 from room_controller.interaction.records import Kind, Record
@@ -35,7 +35,7 @@ class Room:
 
     def __init__(self, **kwargs: Any) -> None:
         self.clock = Clock()
-        self.hub = ClassroomHub("or-1", 7, clock=self.clock,
+        self.hub = InteractionHub("or-1", 7, clock=self.clock,
                                 now=lambda: datetime(2026, 12, 5, 9, 0, tzinfo=UTC), **kwargs)
         self.got: dict[str, list[dict[str, Any]]] = {p.key: [] for p in EVERYONE}
         self.records: list[Record] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from library.cme import audit
 from room_controller.interaction.participants import Participant
-from web.classroom import CLOSE_TOO_SLOW, Connection
+from web.interaction import CLOSE_TOO_SLOW, Connection
 
 
 async def test_a_full_outbox_closes_only_that_connection_with_a_reason() -> None:

@@ -1,4 +1,4 @@
-"""The live classrooms of the server: one ``ClassroomHub`` per live session, the sockets of
+"""The live interactions of the server: one ``InteractionHub`` per live session, the sockets of
 its participants, and where what happens in it is kept.
 
 This module only wires: the hub (``room_controller.interaction``) holds the rules; each socket
@@ -24,7 +24,7 @@ from recorder import timeline as tl
 from recorder.recording import RecordingError
 from recorder.registry import Recorder
 from room_controller.interaction.feed import Event
-from room_controller.interaction.hub import ClassroomHub, GrantFactory, SpeakerHook
+from room_controller.interaction.hub import GrantFactory, InteractionHub, SpeakerHook
 from room_controller.interaction.participants import Participant
 from room_controller.interaction.records import Kind, Record
 from web.live import LiveRooms
@@ -74,10 +74,10 @@ class _Pending:
     recording: str | None  # the recording running in the room when it happened
 
 
-class Classroom:
+class LiveInteraction:
     """One live session's hub, its connections and its writer."""
 
-    def __init__(self, hub: ClassroomHub, db: Database, recorder: Recorder) -> None:
+    def __init__(self, hub: InteractionHub, db: Database, recorder: Recorder) -> None:
         self.hub = hub
         self.db = db
         self.recorder = recorder
@@ -218,7 +218,7 @@ def timeline_event(live_session_id: int, record: Record) -> tl.Event | None:
     return None
 
 
-class Classrooms:
+class Interactions:
     """The classroom of every live room. Hook points for talkback and drawing, shared by every
     hub: ``grant`` (``(room_id, participant) -> dict``, called once per accepted hand, the dict
     sent only to that participant) and ``on_speaker_changed`` (``(room_id, participant |
@@ -230,7 +230,7 @@ class Classrooms:
         self.db = db
         self.grant: GrantFactory | None = None
         self.on_speaker_changed: list[SpeakerHook] = []
-        self._rooms: dict[str, Classroom] = {}
+        self._rooms: dict[str, LiveInteraction] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._running = False
 
@@ -245,17 +245,17 @@ class Classrooms:
         for room_id in list(self._rooms):
             await self._ended(room_id, "the server is stopping")
 
-    def classroom(self, room_id: str) -> Classroom:
+    def of_room(self, room_id: str) -> LiveInteraction:
         """The classroom of the room's current live session (``RoomNotLive`` when idle)."""
         session = self.live.session(room_id)
         if not self._running:
-            raise RuntimeError("the classrooms are not running")
+            raise RuntimeError("the interactions are not running")
         current = self._rooms.get(room_id)
         if current is not None and current.hub.live_session_id == session.live_session_id:
             return current
-        hub = ClassroomHub(room_id, session.live_session_id, grant=self._grant)
+        hub = InteractionHub(room_id, session.live_session_id, grant=self._grant)
         hub.on_speaker_changed = self.on_speaker_changed  # the same list: hooks added later count
-        classroom = self._rooms[room_id] = Classroom(hub, self.db, self.recorder)
+        classroom = self._rooms[room_id] = LiveInteraction(hub, self.db, self.recorder)
         if current is not None:  # a session that ended without telling us
             closing = asyncio.create_task(current.close("the live session ended"))
             self._closing.add(closing)
@@ -266,7 +266,7 @@ class Classrooms:
         # Looked up at each acceptance, so a grant factory set after the hub was made counts.
         return {} if self.grant is None else self.grant(room_id, who)
 
-    def get(self, room_id: str) -> Classroom | None:
+    def get(self, room_id: str) -> LiveInteraction | None:
         return self._rooms.get(room_id)
 
     async def _ended(self, room_id: str, reason: str) -> None:

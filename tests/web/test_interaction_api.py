@@ -31,7 +31,7 @@ def url(server: Server, token: str | None, room: str = "demo", since: int | None
     query = [f"token={token}"] if token else []
     if since is not None:
         query.append(f"since={since}")
-    base = server.url.replace("http://", "ws://") + f"/api/rooms/{room}/classroom"
+    base = server.url.replace("http://", "ws://") + f"/api/rooms/{room}/interaction"
     return base + ("?" + "&".join(query) if query else "")
 
 

@@ -1,6 +1,6 @@
 """The live classroom's websocket: chat, questions, raised hands and polls of a live session.
 
-``GET /api/rooms/{room}/classroom?since=N`` (websocket). Who: anyone who may watch the room
+``GET /api/rooms/{room}/interaction?since=N`` (websocket). Who: anyone who may watch the room
 (the session cookie of a logged-in page, or ``?token=``), as for WHEP; the room's instructors
 and admins moderate. Refused with 4401 (not authenticated), 4403 (not allowed), 4404 (no such
 room) or 4409 (the room is not live); 4410 when the live session ends; 4008 when the client
@@ -26,8 +26,8 @@ from library.cme import audit
 from room_controller.interaction.errors import InteractionError, RateLimited
 from room_controller.interaction.participants import Participant
 from web.auth import CONTROL_ROLES, SocketRefused, socket_viewer
-from web.classroom import CLOSE_FLOOD, Classroom, Connection
 from web.deps import StateDep
+from web.interaction import CLOSE_FLOOD, Connection, LiveInteraction
 from web.live import RoomNotLive
 
 router = APIRouter(prefix="/api/rooms", tags=["classroom"])
@@ -50,7 +50,7 @@ def _error(exc: InteractionError, ref: object) -> str:
     return json.dumps(body, ensure_ascii=False)
 
 
-async def _receive(websocket: WebSocket, classroom: Classroom, connection: Connection) -> None:
+async def _receive(websocket: WebSocket, classroom: LiveInteraction, connection: Connection) -> None:
     who = connection.participant
     refused = 0
     while True:
@@ -89,7 +89,7 @@ async def _send(websocket: WebSocket, connection: Connection) -> None:
         await websocket.send_text(text)
 
 
-@router.websocket("/{room_id}/classroom")
+@router.websocket("/{room_id}/interaction")
 async def classroom_socket(
     websocket: WebSocket, app_state: StateDep, room_id: str, token: str | None = None,
     since: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
@@ -97,11 +97,11 @@ async def classroom_socket(
     await websocket.accept()
     try:
         principal = await socket_viewer(websocket, room_id, token)
-        classrooms = app_state.classrooms
-        if classrooms is None:  # the lifespan sets it before the server takes connections
+        interactions = app_state.interactions
+        if interactions is None:  # the lifespan sets it before the server takes connections
             raise SocketRefused(1013, "the classroom is starting: try again in a moment")
         try:
-            classroom = classrooms.classroom(room_id)
+            classroom = interactions.of_room(room_id)
         except RoomNotLive as exc:
             raise SocketRefused(4409, str(exc)) from None
     except SocketRefused as refused:

@@ -1,5 +1,5 @@
 // The live classroom's link (chat, questions, hands, polls): one websocket per page, shared
-// by the student panel (watch-classroom.js) and the console's panel (console-classroom.js).
+// by the student panel (watch-interaction.js) and the console's panel (console-interaction.js).
 // It remembers the last event number it saw and, when the link drops, rejoins with
 // ?since=<that number>: the server sends what was missed (or a fresh snapshot when too much
 // was). Everything shown from it is set as text (textContent), never as HTML.
@@ -32,7 +32,7 @@
     connect() {
       const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
       const since = this.seq === null ? "" : `?since=${this.seq}`;
-      const ws = (this.ws = new WebSocket(`${scheme}//${window.location.host}/api/rooms/${this.roomId}/classroom${since}`));
+      const ws = (this.ws = new WebSocket(`${scheme}//${window.location.host}/api/rooms/${this.roomId}/interaction${since}`));
       this.handlers.status(this.seq === null ? "connecting" : "reconnecting", "");
       ws.onmessage = (event) => {
         const message = JSON.parse(event.data);
