@@ -453,3 +453,8 @@ SEARCH_INDEX_OBJECTS = frozenset({
 def include_in_schema_comparison(name: str | None, type_: str, _parents: Any = None) -> bool:
     """Alembic ``include_name``: everything but the hand-made search index objects."""
     return name not in SEARCH_INDEX_OBJECTS
+
+
+# The classroom tables live in their own module; importing it here puts them on Base.metadata
+# wherever the models are (migrations compared with the models, ``create_all`` in tests).
+import library.classroom_models  # noqa: E402,F401
