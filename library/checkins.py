@@ -247,11 +247,7 @@ def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id:
             .where(CheckIn.live_session_id == live.id, CheckIn.user_id == user_id)
         ).all()
         place_id = int(found.place.split(":")[1]) if found.place.startswith("classroom:") else None
-        for check_id, classroom_id, at in mine:
-            if check_id == latest.id:
-                raise CheckInRefused(
-                    f"You are already checked in for this presence check (at "
-                    f"{at:%H:%M:%S} UTC). Nothing more to do until the next one.", "replay", 409)
+        for _, classroom_id, _ in mine:
             if classroom_id != place_id:
                 other = _place_label(session, classroom_place(classroom_id)
                                      if classroom_id is not None else room_place(live.room_id))
@@ -259,6 +255,11 @@ def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id:
                     f"You checked in at {other} for this session; this code is from {label}. "
                     "One person is in one place: check in at the screen of the hall you are "
                     "in.", "other classroom", 409)
+        for check_id, _, at in mine:
+            if check_id == latest.id:
+                raise CheckInRefused(
+                    f"You are already checked in for this presence check (at "
+                    f"{at:%H:%M:%S} UTC). Nothing more to do until the next one.", "replay", 409)
         hashed = device_hash(device)
         other_user = session.scalar(
             select(User.display_name).join(CheckIn, CheckIn.user_id == User.id)

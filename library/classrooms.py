@@ -34,6 +34,9 @@ CODE_LENGTH = 8
 MAX_PENDING = 500
 MAX_NAME = 200
 MAX_CITY = 100
+# The role a classroom screen's video connection is recorded with: a screen is not a person,
+# so CME attendance leaves these connections out (``library.cme.store``).
+SCREEN_ROLE = "classroom"
 
 
 class ClassroomError(Exception):
@@ -276,3 +279,15 @@ def revoke_screen(db: Database, classroom_id: int, screen_id: int, *, by: int | 
             raise ClassroomError(f"screen {screen_id} is unpaired already", 409)
         row.revoked_at = utcnow()
         row.revoked_by = by
+
+
+def screen_labels(db: Database, screen_ids: list[int]) -> dict[int, str]:
+    """'Name, City' of the classroom of each screen (for the console's viewer list)."""
+    if not screen_ids:
+        return {}
+    with db.session() as session:
+        rows = session.execute(
+            select(ClassroomScreen.id, Classroom.name, Classroom.city)
+            .join(Classroom, Classroom.id == ClassroomScreen.classroom_id)
+            .where(ClassroomScreen.id.in_(screen_ids)))
+        return {int(sid): f"{name}, {city}" for sid, name, city in rows}

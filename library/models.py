@@ -457,4 +457,4 @@ def include_in_schema_comparison(name: str | None, type_: str, _parents: Any = N
 
 # The classroom tables live in their own module; importing it here puts them on Base.metadata
 # wherever the models are (migrations compared with the models, ``create_all`` in tests).
-import library.classroom_models  # noqa: E402,F401
+import library.classroom_models  # noqa: F401

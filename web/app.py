@@ -34,6 +34,7 @@ from recorder.registry import Recorder
 from streaming.ice import set_ice_addresses
 from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
+from web.classroom_kit import ClassroomKit
 from web.cors import WebRtcCors
 from web.demo import prepare_demo_media
 from web.deps import validation_status
@@ -41,8 +42,9 @@ from web.live import LiveRooms
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
 from web.room_recordings import RoomRecordings
-from web.routes import cme as cme_routes
 from web.routes import (
+    checkin,
+    classrooms,
     cme_audit,
     cme_certificates,
     cme_pages,
@@ -57,14 +59,17 @@ from web.routes import (
     library_pages,
     pages,
     player,
+    presence,
     ptz,
     rooms,
+    screen,
     search,
     session,
     viewers,
     whep,
     whip,
 )
+from web.routes import cme as cme_routes
 from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
@@ -119,7 +124,8 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
                                       settings.resolved_library_dir)
             state = AppState(settings, db, TokenSigner(secret), live, recordings, publisher,
                              cnp_vault, verify_limits, media_links,
-                             LoginThrottle.from_settings(settings))
+                             LoginThrottle.from_settings(settings),
+                             ClassroomKit.build(secret, settings.secure_cookies))
             app.state.medroom = state
             feed = state.feed = RoomFeed(
                 {room_id: room.events for room_id, room in live.rooms.items()},
@@ -203,6 +209,10 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(cme_participants.router)
     app.include_router(cme_certificates.router)
     app.include_router(cme_participant_pages.router)
+    app.include_router(classrooms.router)
+    app.include_router(screen.router)
+    app.include_router(checkin.router)
+    app.include_router(presence.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

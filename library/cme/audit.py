@@ -52,6 +52,11 @@ class Action(str, Enum):
     CERTIFICATE_ISSUE = "certificate.issue"
     CERTIFICATE_REVOKE = "certificate.revoke"
     AUDIT_VIEW = "audit.view"
+    SCREEN_PAIR = "classroom.screen_pair"
+    SCREEN_UNPAIR = "classroom.screen_unpair"
+    CHECK_IN = "classroom.check_in"
+    CHECK_IN_REFUSED = "classroom.check_in_refused"
+    PRESENCE_CHECK = "classroom.presence_check"
 
 
 class Target(str, Enum):
@@ -66,6 +71,7 @@ class Target(str, Enum):
     PARTICIPANT = "participant"
     CERTIFICATE = "certificate"
     LOG = "log"
+    CLASSROOM = "classroom"
 
 
 @dataclass(frozen=True)

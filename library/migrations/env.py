@@ -12,8 +12,8 @@ import os
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+import library.classroom_models
 import library.cme_models  # noqa: F401  (registers the CME tables on Base.metadata)
-import library.classroom_models  # noqa: F401  (registers the classroom tables)
 from library.models import Base, include_in_schema_comparison
 
 target_metadata = Base.metadata
