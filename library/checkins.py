@@ -289,6 +289,7 @@ class CheckInRecord:
     user_id: int
     subject: str
     display_name: str
+    role: str
     at: datetime
 
 
@@ -296,15 +297,15 @@ def check_ins_of(session: Session, live_ids: list[int]) -> list[CheckInRecord]:
     if not live_ids:
         return []
     rows = session.execute(
-        select(CheckIn, User.display_name, Classroom.name, Classroom.city)
+        select(CheckIn, User.display_name, User.role, Classroom.name, Classroom.city)
         .join(User, User.id == CheckIn.user_id)
         .outerjoin(Classroom, Classroom.id == CheckIn.classroom_id)
         .where(CheckIn.live_session_id.in_(live_ids))
         .order_by(CheckIn.at, CheckIn.id))
     return [CheckInRecord(c.check_id, c.live_session_id, c.classroom_id,
                           f"{name}, {city}" if name else "the operating room", c.user_id,
-                          c.subject, display or c.subject, c.at)
-            for c, display, name, city in rows]
+                          c.subject, display or c.subject, role, c.at)
+            for c, display, role, name, city in rows]
 
 
 def checks_in(session: Session, live_ids: list[int]) -> dict[int, list[CheckInfo]]:
