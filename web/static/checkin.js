@@ -33,8 +33,8 @@
     else if (card.dataset.room) body.room = card.dataset.room;
     try {
       const answer = await MedRoom.api("/api/checkin", { method: "POST", json: body });
-      show(true, "Checked in", answer.message + " (presence check " + answer.check + ", " +
-        new Date(answer.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }) + ")");
+      const at = new Date(answer.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      show(true, "Checked in", `${answer.message} Presence check ${answer.check}, at ${at}. Keep this page: scan again when the screen asks for a new check.`);
       input.value = "";
     } catch (error) {
       show(false, error.status === 429 ? "Please wait" : "Not checked in", error.message);

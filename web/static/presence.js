@@ -14,7 +14,7 @@
     const name = document.createElement("span");
     name.textContent = `${c.name}, ${c.city}`;
     const screen = document.createElement("span");
-    screen.className = "badge " + (c.screens_connected ? "badge-live" : "badge-idle");
+    screen.className = "badge " + (c.screens_connected ? "badge-ok" : "badge-idle");
     screen.textContent = c.screens_connected ? "screen on" : "screen off";
     const count = document.createElement("span");
     count.className = "muted small";

@@ -43,6 +43,7 @@
 
   function showCheckin(c) {
     $("checkin-panel").hidden = !c;
+    root.classList.toggle("has-checkin", !!c);
     if (!c) return;
     if ($("checkin-qr").dataset.code !== c.code) {
       $("checkin-qr").src = c.qr;
@@ -82,7 +83,10 @@
   }
 
   setInterval(() => {
-    $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    // The hall's own time, whatever the PC's setting.
+    const zone = state && state.classroom.timezone;
+    try { $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone || undefined }); }
+    catch (error) { $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
     if (state && state.checkin) {
       const left = Math.max(0, state.checkin.changes_at * 1000 - Date.now());
       $("checkin-bar").style.width = (left / 300).toFixed(1) + "%";
