@@ -103,3 +103,19 @@ class CheckIn(Base):
     window: Mapped[int] = mapped_column(Integer)  # the 30 s window of the code answered
     device_hash: Mapped[str] = mapped_column(String(64))  # the phone's cookie, hashed
     client: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ProgrammeRandomChecks(Base):
+    """The limits within which presence checks come at random during the programme's live
+    sessions: the next one between ``min_minutes`` and ``max_minutes`` after the last."""
+
+    __tablename__ = "programme_random_checks"
+    __table_args__ = (
+        CheckConstraint("min_minutes >= 1 AND max_minutes >= min_minutes", name="limits_valid"),
+    )
+
+    programme_id: Mapped[int] = mapped_column(
+        ForeignKey("cme_programmes.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    min_minutes: Mapped[int] = mapped_column(Integer)
+    max_minutes: Mapped[int] = mapped_column(Integer)

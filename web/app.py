@@ -39,6 +39,7 @@ from web.cors import WebRtcCors
 from web.demo import prepare_demo_media
 from web.deps import validation_status
 from web.live import LiveRooms
+from web.presence_timer import PresenceTimer
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
 from web.room_recordings import RoomRecordings
@@ -140,6 +141,9 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
                 running("the schedule runner", scheduler.start, scheduler.stop))
             await stack.enter_async_context(
                 running("the publishing runner", publisher.start, publisher.stop))
+            timer = PresenceTimer(db, state.classrooms.random_secret)
+            await stack.enter_async_context(
+                running("the presence check timer", timer.start, timer.stop))
             yield
 
     app = FastAPI(

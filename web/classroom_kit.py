@@ -38,6 +38,7 @@ class ClassroomKit:
     throttle: CheckInThrottle
     new_screens: TokenBuckets  # pending screens created per client address
     secure: bool
+    random_secret: bytes  # draws the moments of random presence checks
 
     @classmethod
     def build(cls, secret: str, secure: bool) -> ClassroomKit:
@@ -48,6 +49,7 @@ class ClassroomKit:
             throttle=CheckInThrottle(),
             new_screens=TokenBuckets(20),
             secure=secure,
+            random_secret=hashlib.sha256(b"medroom.random-checks.v1\0" + secret.encode()).digest(),
         )
 
     def read(self, connection: HTTPConnection, name: str) -> str | None:

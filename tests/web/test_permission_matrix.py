@@ -369,6 +369,10 @@ TABLE: dict[tuple[str, str], Row] = {
                                   why="one's own check-in; a code of no live session: 404"),
     ("GET", "/checkin"): Row(allow(LOGGED_IN)),
     ("GET", "/api/rooms/{room_id}/presence"): Row(allow(CONTROL)),
+    ("GET", "/api/cme/programmes/{programme_id}/random-checks"): Row(allow(ORGANISERS)),
+    ("PUT", "/api/cme/programmes/{programme_id}/random-checks"): Row(
+        allow(ORGANISERS), json={"min_minutes": 20, "max_minutes": 40}),
+    ("DELETE", "/api/cme/programmes/{programme_id}/random-checks"): Row(allow(ORGANISERS)),
     ("POST", "/api/rooms/{room_id}/presence-checks"): Row(
         allow(CONTROL, PASSED), why="409 when not live or the last check is under a minute old"),
 }

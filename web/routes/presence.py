@@ -7,17 +7,32 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from library.checkin_codes import classroom_place, room_place, window_ends
 from library.checkins import PresenceCheckError, current_code, open_check, present_count
 from library.classrooms import classrooms_of_room, format_code, screens_of
 from library.cme import audit
+from library.random_checks import (
+    MAX_MINUTES,
+    MIN_MINUTES,
+    Limits,
+    RandomChecksError,
+    limits_of,
+    set_limits,
+)
 from web.auth import Controller, audit_actor
 from web.classroom_kit import checkin_url, qr_data_uri, screen_subject
-from web.deps import ClassroomKitDep, DbDep, LiveDep, room_or_404
+from web.deps import (
+    ClassroomKitDep,
+    DbDep,
+    LiveDep,
+    OrganiserOf,
+    log_programme_action,
+    room_or_404,
+)
 
-router = APIRouter(prefix="/api/rooms", tags=["presence"])
+router = APIRouter(tags=["presence"])
 
 
 class ClassroomPresenceOut(BaseModel):
@@ -43,7 +58,7 @@ class PresenceOut(BaseModel):
     classrooms: list[ClassroomPresenceOut] = []
 
 
-@router.get("/{room_id}/presence", response_model=PresenceOut,
+@router.get("/api/rooms/{room_id}/presence", response_model=PresenceOut,
             summary="The room's check-in code and who is checked in where")
 async def presence(room_id: str, request: Request, db: DbDep, live: LiveDep,
                    kit: ClassroomKitDep, principal: Controller) -> PresenceOut:
@@ -77,7 +92,7 @@ async def presence(room_id: str, request: Request, db: DbDep, live: LiveDep,
         present_session=total, classrooms=classrooms)
 
 
-@router.post("/{room_id}/presence-checks", status_code=201,
+@router.post("/api/rooms/{room_id}/presence-checks", status_code=201,
              summary="Open a new presence check: every screen shows new codes",
              responses={409: {"description": "Not live, or the last check is under a minute old"}})
 async def new_check(room_id: str, request: Request, db: DbDep, live: LiveDep,
@@ -92,3 +107,52 @@ async def new_check(room_id: str, request: Request, db: DbDep, live: LiveDep,
         target=audit.Target.LIVE_SESSION, target_id=check.live_session_id,
         detail={"check": check.seq, "room": room_id})
     return {"check": check.seq, "opened_at": check.opened_at.isoformat()}
+
+
+class RandomChecksIn(BaseModel):
+    min_minutes: int = Field(ge=MIN_MINUTES, le=MAX_MINUTES,
+                             description="the least time between two presence checks")
+    max_minutes: int = Field(ge=MIN_MINUTES, le=MAX_MINUTES,
+                             description="the most time between two presence checks")
+
+
+class RandomChecksOut(BaseModel):
+    enabled: bool
+    min_minutes: int | None = None
+    max_minutes: int | None = None
+
+
+@router.get("/api/cme/programmes/{programme_id}/random-checks", response_model=RandomChecksOut,
+            summary="The limits of the programme's random presence checks")
+async def random_checks(db: DbDep, organising: OrganiserOf) -> RandomChecksOut:
+    limits = await asyncio.to_thread(limits_of, db, organising.info.id)
+    if limits is None:
+        return RandomChecksOut(enabled=False)
+    return RandomChecksOut(enabled=True, min_minutes=limits.min_minutes,
+                           max_minutes=limits.max_minutes)
+
+
+@router.put("/api/cme/programmes/{programme_id}/random-checks", response_model=RandomChecksOut,
+            summary="Presence checks at random moments during the programme's live sessions")
+async def set_random_checks(body: RandomChecksIn, request: Request, db: DbDep,
+                            organising: OrganiserOf) -> RandomChecksOut:
+    try:
+        await asyncio.to_thread(set_limits, db, organising.info.id,
+                                Limits(body.min_minutes, body.max_minutes))
+    except RandomChecksError as exc:
+        raise HTTPException(422, str(exc)) from None
+    await log_programme_action(db, audit_actor(request, organising.principal),
+                               audit.Action.PROGRAMME_EDIT, organising.info,
+                               random_checks=[body.min_minutes, body.max_minutes])
+    return RandomChecksOut(enabled=True, min_minutes=body.min_minutes,
+                           max_minutes=body.max_minutes)
+
+
+@router.delete("/api/cme/programmes/{programme_id}/random-checks", response_model=RandomChecksOut,
+               summary="No random presence checks (the instructor's button still works)")
+async def no_random_checks(request: Request, db: DbDep,
+                           organising: OrganiserOf) -> RandomChecksOut:
+    await asyncio.to_thread(set_limits, db, organising.info.id, None)
+    await log_programme_action(db, audit_actor(request, organising.principal),
+                               audit.Action.PROGRAMME_EDIT, organising.info, random_checks=None)
+    return RandomChecksOut(enabled=False)

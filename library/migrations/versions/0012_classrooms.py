@@ -102,9 +102,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_check_ins_user_id", "check_ins", ["user_id"])
     op.create_index("ix_check_ins_live_session_id", "check_ins", ["live_session_id"])
+    op.create_table(
+        "programme_random_checks",
+        sa.Column("programme_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("min_minutes", sa.Integer(), nullable=False),
+        sa.Column("max_minutes", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("programme_id", name="pk_programme_random_checks"),
+        sa.CheckConstraint("min_minutes >= 1 AND max_minutes >= min_minutes",
+                           name="ck_programme_random_checks_limits_valid"),
+        sa.ForeignKeyConstraint(["programme_id"], ["cme_programmes.id"],
+                                name="fk_programme_random_checks_programme_id_cme_programmes",
+                                ondelete="CASCADE"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("programme_random_checks")
     op.drop_index("ix_check_ins_live_session_id", table_name="check_ins")
     op.drop_index("ix_check_ins_user_id", table_name="check_ins")
     op.drop_table("check_ins")

@@ -25,6 +25,14 @@ from library.cme.classroom_presence import Answer, CheckMoment, proven_intervals
 from library.cme.rights import SYSTEM
 from library.cme.store import create_programme, link_live_session, presence_for
 from library.db import Database
+from library.random_checks import (
+    Limits,
+    RandomChecksError,
+    limits_of,
+    next_due,
+    open_due_checks,
+    set_limits,
+)
 from library.users import Role, create_user
 from tests.library.cme.helpers import DAY, full_day, programme
 
@@ -153,3 +161,26 @@ def test_credits_for_own_devices_and_classrooms_alike(db: Database, clock: Clock
     assert (MismatchKind.TWO_PLACES_AT_ONCE, "ion") in flagged
     assert not {k for k, p in flagged if p in ("mara", "petar")} & {
         MismatchKind.CHECK_IN_DURING_OWN_SESSION, MismatchKind.TWO_PLACES_AT_ONCE}
+
+
+def test_random_checks_come_within_the_organisers_limits(db: Database, clock: Clock) -> None:
+    secret = b"random-test"
+    clock.at("09:00")
+    live = attendance.start_live_session(db, "or-1", "Morning", None)
+    info = create_programme(db, programme(*full_day()), by=SYSTEM)
+    info = link_live_session(db, info.id, live, MORNING, by=SYSTEM)
+    with pytest.raises(RandomChecksError, match="least minutes <= most minutes"):
+        set_limits(db, info.id, Limits(30, 10))
+    assert open_due_checks(db, secret, now=local("12:00")) == []  # no limits: no random checks
+    set_limits(db, info.id, Limits(20, 40))
+    assert limits_of(db, info.id) == Limits(20, 40)
+    due = next_due(secret, live, 1, local("09:00"), Limits(20, 40))
+    assert local("09:20") <= due <= local("09:40")
+    assert open_due_checks(db, secret, now=due - timedelta(seconds=1)) == []
+    [opened] = open_due_checks(db, secret, now=due)
+    assert (opened.seq, opened.kind, opened.opened_at) == (2, "random", due)
+    assert open_due_checks(db, secret, now=due + timedelta(minutes=19)) == []  # not yet again
+    then = next_due(secret, live, 2, due, Limits(20, 40))
+    assert due + timedelta(minutes=20) <= then <= due + timedelta(minutes=40)
+    set_limits(db, info.id, None)
+    assert open_due_checks(db, secret, now=then) == []
