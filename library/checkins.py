@@ -33,6 +33,7 @@ from library.checkin_codes import (
     window_of,
 )
 from library.classroom_models import CheckIn, Classroom, PresenceCheck
+from library.cme import audit
 from library.db import Database
 from library.models import LiveSession, User, utcnow
 
@@ -123,6 +124,10 @@ def _start_checks(db: Database, room_id: str | None = None) -> None:
             pass  # another request made it first
 
 
+class _NoStartCheck(Exception):
+    """A live session has no check yet: the caller makes the first one and tries again."""
+
+
 def _checked_latest(session: Session, live: LiveSession) -> PresenceCheck:
     row = _latest_check(session, live)
     if row is None:  # the session went live between _start_checks and now
@@ -186,8 +191,11 @@ def _place_label(session: Session, place: str) -> str:
 
 def check_in(db: Database, book: CodeBook, code: str, *, user_id: int, device: str,
              client: str = "", expected_place: str | None = None,
-             now: datetime | None = None) -> Accepted:
-    """Record ``user_id`` present where ``code`` was shown, or raise ``CheckInRefused``."""
+             now: datetime | None = None, actor: audit.Actor | None = None) -> Accepted:
+    """Record ``user_id`` present where ``code`` was shown, or raise ``CheckInRefused``.
+
+    With ``actor``, the access log's line is written in the same transaction as the check-in:
+    both are kept or neither (and one commit, not two, per check-in)."""
     now = now or utcnow()
     typed = normalize(code)
     if len(typed) != CODE_LENGTH:
@@ -195,17 +203,22 @@ def check_in(db: Database, book: CodeBook, code: str, *, user_id: int, device: s
             f"A check-in code has {CODE_LENGTH} letters and digits, as on the classroom screen "
             "(e.g. K7QM-4PX2).", "malformed")
     window = window_of(now)
-    _start_checks(db)
     try:
-        return _check_in(db, book, typed, window, user_id=user_id, device=device, client=client,
-                         expected_place=expected_place, now=now)
+        try:
+            return _check_in(db, book, typed, window, user_id=user_id, device=device,
+                             client=client, expected_place=expected_place, now=now, actor=actor)
+        except _NoStartCheck:  # once per live session: make its first check, then again
+            _start_checks(db)
+            return _check_in(db, book, typed, window, user_id=user_id, device=device,
+                             client=client, expected_place=expected_place, now=now, actor=actor)
     except IntegrityError:  # the same person's answer sent twice at once: the unique key
         raise CheckInRefused(
             "You are already checked in for this presence check.", "replay", 409) from None
 
 
 def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id: int,
-              device: str, client: str, expected_place: str | None, now: datetime) -> Accepted:
+              device: str, client: str, expected_place: str | None, now: datetime,
+              actor: audit.Actor | None) -> Accepted:
     with db.session() as session:
         lives = session.scalars(select(LiveSession).where(LiveSession.ended_at.is_(None))).all()
         match = None
@@ -213,7 +226,9 @@ def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id:
             places = [room_place(live.room_id)] + [
                 classroom_place(cid) for cid in session.scalars(
                     select(Classroom.id).where(Classroom.room_id == live.room_id))]
-            latest = _checked_latest(session, live)
+            latest = _latest_check(session, live)
+            if latest is None:
+                raise _NoStartCheck()
             checks = [latest.id] + list(session.scalars(
                 select(PresenceCheck.id).where(PresenceCheck.live_session_id == live.id,
                                                PresenceCheck.id != latest.id)
@@ -275,6 +290,10 @@ def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id:
                       device_hash=hashed, client=client[:64])
         session.add(row)
         session.flush()
+        if actor is not None:
+            audit.add(session, actor, audit.Action.CHECK_IN, target=audit.Target.LIVE_SESSION,
+                      target_id=live.id, at=now,
+                      detail={"place": found.place, "check": latest.seq, "check_in": row.id})
         return Accepted(row.id, live.id, live.room_id, found.place, label, latest.seq, now)
 
 
