@@ -4,9 +4,13 @@ the screen, checking in from two phones, a replayed code refused; screenshots of
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
+from library.classroom_models import PresenceCheck
+from library.db import Database
 from library.users import Role
 from tests.conftest import PASSWORD, Server, start_server
 from tests.e2e.test_browser import ARTIFACTS, browser, log_in  # noqa: F401  (fixture)
@@ -19,20 +23,35 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for server in start_server(tmp_path_factory.mktemp("classroom-pages")):
-        add_users(server, ("root", Role.ADMIN), ("ana", Role.STUDENT), ("ion", Role.STUDENT))
+        add_users(server, ("root", Role.ADMIN), ("ana", Role.STUDENT), ("ion", Role.STUDENT),
+                  ("olga", Role.STUDENT))
         yield server
 
 
-def phone(browser, server: Server, username: str):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
+def phone(chromium, server: Server, username: str, link: str):  # type: ignore[no-untyped-def]
+    """A phone that scans the QR code (``link``) before logging in: the log-in page comes
+    first and then the check-in page, with the classroom and the code kept."""
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
                                   device_scale_factor=2, bypass_csp=True)
     page = context.new_page()
-    page.goto(server.url + "/checkin")
+    page.goto(link)
+    assert "/login" in page.url
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(server.url + "/checkin")
+    page.wait_for_url("**/checkin?*")
     return context, page
+
+
+def age_checks(server: Server, seconds: int) -> None:
+    """Date the session's checks back: a new check needs the last one to be a minute old."""
+    db = Database(f"sqlite:///{server.data_dir / 'medroom.db'}")
+    try:
+        with db.session() as session:
+            session.execute(update(PresenceCheck).values(
+                opened_at=datetime.now(UTC) - timedelta(seconds=seconds)))
+    finally:
+        db.dispose()
 
 
 def test_a_classroom_screen_is_paired_shows_the_program_and_phones_check_in(  # type: ignore[no-untyped-def]
@@ -80,10 +99,10 @@ def test_a_classroom_screen_is_paired_shows_the_program_and_phones_check_in(  # 
         classroom_id = int(admin.get_attribute(".classroom-row", "data-classroom") or 0)
         results = []
         for name in ("ana", "ion"):
-            ctx, page = phone(browser, server, name)
-            contexts.append(ctx)
             shown = screen.inner_text("#checkin-code").replace("-", "")
-            page.goto(f"{server.url}/checkin?at={classroom_id}&code={shown}")
+            ctx, page = phone(browser, server, name,
+                              f"{server.url}/checkin?at={classroom_id}&code={shown}")
+            contexts.append(ctx)
             page.wait_for_selector(".phone-card[data-result]")
             results.append((page, page.get_attribute(".phone-card", "data-result"),
                             page.inner_text("#checkin-result")))
@@ -101,13 +120,41 @@ def test_a_classroom_screen_is_paired_shows_the_program_and_phones_check_in(  # 
         assert "already checked in" in ion.inner_text("#checkin-result")
         ion.screenshot(path=str(ARTIFACTS / "phone-refused.png"))
 
-        # The console lists the classroom with its link figures, and its presence panel.
+        # A presence check: the screen asks again; Ana answers, Ion misses it.
+        age_checks(server, 61)
+        assert instructor.post("/api/rooms/demo/presence-checks").status_code == 201
+        screen.wait_for_function(
+            "document.getElementById('checkin-heading').textContent === 'Presence check 2'",
+            timeout=10_000)
+        screen.wait_for_timeout(500)
+        screen.screenshot(path=str(ARTIFACTS / "classroom-screen-presence-check.png"))
+        ana = results[0][0]
+        ana.fill("#checkin-code", screen.inner_text("#checkin-code"))
+        ana.click("#checkin-submit")
+        ana.wait_for_function("document.getElementById('checkin-result').textContent"
+                              ".includes('Presence check 2')", timeout=10_000)
+        screen.wait_for_function("document.getElementById('present-now').textContent === '1'"
+                                 " && document.getElementById('present-session').textContent"
+                                 " === '2'", timeout=10_000)
+
+        # The console lists the classroom with its link figures, and its presence panel; a
+        # person in the operating room checks in with the console's own code.
         console = admin_ctx.new_page()
         console.goto(server.url + "/rooms/demo/console")
+        console.wait_for_selector("#presence-live:not([hidden])")
+        or_code = console.inner_text("#presence-code")
+        nurse_ctx, nurse = phone(browser, server, "olga", server.url + "/checkin?room=demo")
+        contexts.append(nurse_ctx)
+        nurse.fill("#checkin-code", or_code)
+        nurse.click("#checkin-submit")
+        nurse.wait_for_selector(".phone-card[data-result='ok']")
+        assert "the operating room" in nurse.inner_text("#checkin-result")
         console.wait_for_function(
             "document.getElementById('viewer-list').textContent.includes('Amphitheatre 2')",
             timeout=15_000)
-        console.wait_for_selector("#classroom-presence li")
+        console.wait_for_function(
+            "document.getElementById('classroom-presence').textContent.includes('1 now · 2 in')"
+            " && document.getElementById('presence-here').textContent === '1'", timeout=15_000)
         console.wait_for_timeout(1500)
         console.locator(".presence-panel").screenshot(path=str(ARTIFACTS / "console-presence.png"))
         console.locator(".viewers-panel").screenshot(

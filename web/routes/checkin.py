@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from library.checkin_codes import classroom_place, room_place
@@ -20,7 +21,7 @@ from library.checkin_throttle import CheckInThrottled
 from library.checkins import Accepted, CheckInRefused, check_in
 from library.classrooms import get_classroom
 from library.cme import audit
-from web.auth import Viewer, audit_actor, csrf_token, page_user
+from web.auth import Viewer, audit_actor, csrf_token, session_principal
 from web.classroom_kit import PHONE_COOKIE
 from web.deps import MAX_ID, ClassroomKitDep, DbDep, Id, LiveDep
 from web.templates import templates
@@ -96,7 +97,12 @@ async def checkin_page(
     room: Annotated[str | None, Query(max_length=64)] = None,
     code: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    user = page_user(request)
+    user = session_principal(request)
+    if user is None:
+        # The QR code's link carries the classroom and the code: keep them through the log-in
+        # (the app's generic redirect keeps only the path).
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/login?next=" + quote(wanted, safe=""), status_code=303)
     place = ""
     if at is not None:
         classroom = await asyncio.to_thread(get_classroom, db, at)
