@@ -163,3 +163,47 @@ def test_a_classroom_screen_is_paired_shows_the_program_and_phones_check_in(  # 
         instructor.delete("/api/rooms/demo/live")
         for ctx in contexts:
             ctx.close()
+
+
+def test_classroom_pages_work_with_the_policy_enforced(  # type: ignore[no-untyped-def]
+        browser, server: Server) -> None:  # noqa: F811
+    """The screen, the phone's page and the admin page load no inline script: Chromium,
+    enforcing the Content-Security-Policy, reports no violation (no test probes that the
+    policy would refuse: selectors only)."""
+    violations: list[str] = []
+
+    def watch(page) -> None:  # type: ignore[no-untyped-def]
+        page.on("console", lambda m: violations.append(m.text)
+                if "Content Security Policy" in m.text else None)
+
+    admin_ctx, admin = log_in(browser, server, "root", enforce_csp=True)
+    screen_ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    instructor = login(server, "dr-ana")
+    contexts = [admin_ctx, screen_ctx]
+    try:
+        watch(admin)
+        admin.goto(server.url + "/classrooms")
+        admin.wait_for_selector(".classroom-row")
+        classroom_id = admin.get_attribute(".classroom-row", "data-classroom")
+        screen = screen_ctx.new_page()
+        watch(screen)
+        screen.goto(server.url + "/screen")
+        code = screen.inner_text("#pair-code")
+        root = login(server, "root")
+        assert root.post(f"/api/classrooms/{classroom_id}/screens",
+                         json={"code": code}).status_code == 201
+        screen.wait_for_selector(".screen[data-state='waiting']", timeout=15_000)
+        assert instructor.post("/api/rooms/demo/live", json={"title": "CSP"}).status_code == 201
+        screen.wait_for_selector(".screen[data-state='live']", timeout=20_000)
+        screen.wait_for_selector("#checkin-qr[src^='data:image/svg']")
+        shown = screen.inner_text("#checkin-code").replace("-", "")
+        phone_ctx, phone_page = log_in(browser, server, "olga", enforce_csp=True)
+        contexts.append(phone_ctx)
+        watch(phone_page)
+        phone_page.goto(f"{server.url}/checkin?at={classroom_id}&code={shown}")
+        phone_page.wait_for_selector(".phone-card[data-result='ok']")
+        assert violations == []
+    finally:
+        instructor.delete("/api/rooms/demo/live")
+        for ctx in contexts:
+            ctx.close()
