@@ -52,7 +52,7 @@
     const screens = el("ul", "screen-list");
     const form = el("form", "pair-form");
     const input = el("input");
-    input.name = "code"; input.maxLength = 12; input.placeholder = "Code on the screen, e.g. K7QM-4PX2";
+    input.name = "code"; input.maxLength = 12; input.placeholder = "Screen code, e.g. K7QM-4PX2";
     input.required = true; input.autocomplete = "off"; input.setAttribute("aria-label", `Pairing code for ${c.name}`);
     const button = el("button", "btn btn-small btn-primary", "Pair screen");
     button.type = "submit";
