@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -39,11 +40,12 @@ def _db(server: Server) -> Database:
     return Database(f"sqlite:///{server.data_dir / 'medroom.db'}")
 
 
-def _code(screen: httpx.Client) -> dict:
+def _code(screen: httpx.Client) -> dict[str, Any]:
     state = screen.get("/api/screen/state")
     assert state.status_code == 200, state.text
-    assert state.json()["checkin"], state.json()
-    return state.json()["checkin"]
+    checkin: dict[str, Any] = state.json()["checkin"]
+    assert checkin, state.json()
+    return checkin
 
 
 def test_pairing_code_works_once_and_expires(server: Server) -> None:
