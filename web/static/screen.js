@@ -70,6 +70,7 @@
       if (state.room.live) {
         ensurePlayer(state.room.id, state.ice_servers);
       } else {
+        wait = 1000;  // waiting for the session: notice it going live within a second
         stopPlayer();
         onState("waiting");
         $("overlay-text").textContent = "The session has not started yet. The picture appears here by itself when it goes live.";
