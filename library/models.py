@@ -483,3 +483,6 @@ class LiveInteraction(Base):
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+# The classroom tables live in their own module; importing it here puts them on Base.metadata
+# wherever the models are (migrations compared with the models, ``create_all`` in tests).
+import library.classroom_models  # noqa: F401

@@ -34,16 +34,19 @@ from recorder.registry import Recorder
 from streaming.ice import set_ice_addresses
 from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
+from web.classroom_kit import ClassroomKit
 from web.cors import WebRtcCors
 from web.demo import prepare_demo_media
 from web.deps import validation_status
 from web.interaction import Interactions
 from web.live import LiveRooms
+from web.presence_timer import PresenceTimer
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
 from web.room_recordings import RoomRecordings
-from web.routes import cme as cme_routes
 from web.routes import (
+    checkin,
+    classrooms,
     cme_audit,
     cme_certificates,
     cme_pages,
@@ -60,8 +63,10 @@ from web.routes import (
     library_pages,
     pages,
     player,
+    presence,
     ptz,
     rooms,
+    screen,
     search,
     session,
     talkback,
@@ -69,6 +74,7 @@ from web.routes import (
     whep,
     whip,
 )
+from web.routes import cme as cme_routes
 from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
@@ -124,7 +130,8 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
                                       settings.resolved_library_dir)
             state = AppState(settings, db, TokenSigner(secret), live, recordings, publisher,
                              cnp_vault, verify_limits, media_links,
-                             LoginThrottle.from_settings(settings))
+                             LoginThrottle.from_settings(settings),
+                             ClassroomKit.build(secret, settings.secure_cookies))
             app.state.medroom = state
             feed = state.feed = RoomFeed(
                 {room_id: room.events for room_id, room in live.rooms.items()},
@@ -144,6 +151,9 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
                 running("the schedule runner", scheduler.start, scheduler.stop))
             await stack.enter_async_context(
                 running("the publishing runner", publisher.start, publisher.stop))
+            timer = PresenceTimer(db, state.classrooms.random_secret)
+            await stack.enter_async_context(
+                running("the presence check timer", timer.start, timer.stop))
             yield
 
     app = FastAPI(
@@ -216,6 +226,10 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(cme_participants.router)
     app.include_router(cme_certificates.router)
     app.include_router(cme_participant_pages.router)
+    app.include_router(classrooms.router)
+    app.include_router(screen.router)
+    app.include_router(checkin.router)
+    app.include_router(presence.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -223,6 +223,12 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     )
     churn.add_argument("--cycles", type=int, default=1000)
     churn.set_defaults(func=cmd_bench)
+    from web.bench import checkin as checkin_bench
+
+    checkin = bench_sub.add_parser(
+        "checkin", help="phones checking in within one 30 s window (p95 answer, none lost)")
+    checkin_bench.add_arguments(checkin)
+    checkin.set_defaults(func=cmd_bench)
     from web.bench import idle as idle_bench
 
     idle = bench_sub.add_parser(

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from library.cme import Finding, Programme, ProgrammeKind, Severity, Step, attendee_credits
 from library.cme.certificates import Certificate, certificates_of_user
@@ -196,6 +196,8 @@ class ParticipantOut(BaseModel):
     test_passed: bool | None
     note: str
     explanation: str
+    proof: str = Field("", description="How presence was proven: 'own device', or 'in Hall "
+                       "A, Pleven with 3 of 4 checks' (classroom check-ins)")
 
 
 class ParticipantListOut(BaseModel):
@@ -363,7 +365,7 @@ def list_out(plist: ParticipantList, may_reveal: bool) -> ParticipantListOut:
                 person_id=r.person_id, has_profile=r.user_id is not None, full_name=r.full_name,
                 cnp=r.cnp, specialty=r.specialty, grade=r.grade, workplace=r.workplace,
                 credits=r.credits, qualified=r.qualified, test_passed=r.test_passed,
-                note=r.note, explanation=r.explanation,
+                note=r.note, explanation=r.explanation, proof=r.proof,
             )
             for r in plist.rows
         ],

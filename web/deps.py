@@ -30,6 +30,7 @@ from library.media_links import MediaLinkSigner
 from library.viewing import Watcher, WatchError, watchable_lesson
 from room_controller.room import Room
 from web.auth import Principal, require_roles
+from web.classroom_kit import ClassroomKit
 from web.live import LiveRooms, RoomNotFound
 from web.room_recordings import RoomRecordings
 from web.state import AppState, app_state
@@ -63,12 +64,17 @@ def _media_links(state: StateDep) -> MediaLinkSigner:
     return state.media_links
 
 
+def _classroom_kit(state: StateDep) -> ClassroomKit:
+    return state.classrooms
+
+
 DbDep = Annotated[Database, Depends(_db)]
 LiveDep = Annotated[LiveRooms, Depends(_live)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RecordingsDep = Annotated[RoomRecordings, Depends(_recordings)]
 VaultDep = Annotated[CnpVault, Depends(_vault)]
 MediaLinksDep = Annotated[MediaLinkSigner, Depends(_media_links)]
+ClassroomKitDep = Annotated[ClassroomKit, Depends(_classroom_kit)]
 
 # -- numbers at the edge ---------------------------------------------------------------------
 # A number that does not fit the database's 64-bit INTEGER/BIGINT used to reach the driver and

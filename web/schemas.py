@@ -38,6 +38,7 @@ class ViewerLinkOut(BaseModel):
     id: str
     subject: str
     role: str
+    classroom: str | None = Field(None, description="A classroom screen's classroom: 'Name, City'")
     joined_at: datetime
     connection_state: str
     rendition: str = Field(description="The quality the viewer receives, e.g. 720p")

@@ -18,6 +18,7 @@ from library.db import Database
 from library.login_throttle import LoginThrottle
 from library.media_links import MediaLinkSigner
 from streaming.limits import TokenBuckets
+from web.classroom_kit import ClassroomKit
 from web.live import LiveRooms
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
@@ -42,6 +43,7 @@ class AppState:
     verify_limits: TokenBuckets  # certificate look-ups per client address (/verify/{n})
     media_links: MediaLinkSigner  # signed, expiring links to published lesson files
     login_throttle: LoginThrottle  # failed log-ins per account and per client address
+    classrooms: ClassroomKit  # check-in codes, device cookies, check-in limits
     feed: RoomFeed | None = None  # room state pushed to consoles (set once the rooms run)
     interactions: Interactions | None = None  # each live room's chat, questions, hands, polls
 

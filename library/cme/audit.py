@@ -53,6 +53,11 @@ class Action(str, Enum):
     CERTIFICATE_REVOKE = "certificate.revoke"
     AUDIT_VIEW = "audit.view"
     CHAT_DELETE = "chat.delete"  # a live classroom's chat message, its words kept only here
+    SCREEN_PAIR = "classroom.screen_pair"
+    SCREEN_UNPAIR = "classroom.screen_unpair"
+    CHECK_IN = "classroom.check_in"
+    CHECK_IN_REFUSED = "classroom.check_in_refused"
+    PRESENCE_CHECK = "classroom.presence_check"
 
 
 class Target(str, Enum):
@@ -67,6 +72,7 @@ class Target(str, Enum):
     PARTICIPANT = "participant"
     CERTIFICATE = "certificate"
     LOG = "log"
+    CLASSROOM = "classroom"
 
 
 @dataclass(frozen=True)

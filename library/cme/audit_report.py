@@ -9,7 +9,10 @@ programme and lists every mismatch, each saying what does not fit and where to l
   joining (or by a token not issued to an account);
 - a test attempt started or submitted outside the programme's test window, or after its deadline;
 - an attempt the log does not know (written to the database past the application), a logged
-  start or submit with no attempt behind it, or a logged score that differs from the stored one.
+  start or submit with no attempt behind it, or a logged score that differs from the stored one;
+- classroom check-ins that contradict each other: one person checked in at two places within
+  ``TWO_PLACES_MINUTES`` (two classrooms at once), or checked in at a classroom while their own
+  device was connected to a live session (a personal session elsewhere).
 
 Records older than the log's first entry are not compared (the log cannot speak for them), and
 the report says how many were left out.
@@ -26,6 +29,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from library.checkins import CheckInRecord, check_ins_of
+from library.classroom_models import CheckIn
+from library.classrooms import SCREEN_ROLE
 from library.cme import audit
 from library.cme.quiz import NETWORK_GRACE_SECONDS
 from library.cme.quiz_store import Attempt, all_attempts, test_window
@@ -43,6 +49,12 @@ class MismatchKind(str, Enum):
     ATTEMPT_NOT_LOGGED = "attempt_not_logged"
     LOGGED_WITHOUT_RECORD = "logged_without_record"
     SCORE_DIFFERS = "score_differs"
+    TWO_PLACES_AT_ONCE = "two_places_at_once"
+    CHECK_IN_DURING_OWN_SESSION = "check_in_during_own_session"
+
+
+# No one goes from one hall to another (usually another city) in less than this.
+TWO_PLACES_MINUTES = 15
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,8 @@ def _viewings(db: Database, live_ids: tuple[int, ...]) -> list[_Viewing]:
         return []
     with db.session() as session:
         rows = session.scalars(
-            select(ViewerSession).where(ViewerSession.live_session_id.in_(live_ids))
+            select(ViewerSession).where(ViewerSession.live_session_id.in_(live_ids),
+                                        ViewerSession.role != SCREEN_ROLE)
             .order_by(ViewerSession.joined_at)
         )
         return [_Viewing(v.id, v.subject, v.user_id, v.joined_at) for v in rows]
@@ -142,7 +155,8 @@ def audit_report(
             return False
         return True
 
-    watchers = {v.person_id for v in viewings}
+    check_ins = _check_ins(db, info.live_session_ids)
+    watchers = {v.person_id for v in viewings} | {c.subject for c in check_ins}
     uses_live = bool(info.live_session_ids) and not info.kind.is_distance
     opens, closes = test_window(info.programme, ZoneInfo(info.timezone))
     starts = {e.target_id: e for e in log if e.action == audit.Action.TEST_START.value}
@@ -181,6 +195,7 @@ def audit_report(
             MismatchKind.ATTENDANCE_WITHOUT_LOGIN, viewing.person_id, viewing.joined_at,
             f"{viewing.person_id!r} joined a live session {why}", f"viewer session {viewing.id}",
         ))
+    found += _contradictions(db, check_ins)
     found.sort(key=lambda m: (m.at, m.kind.value))
     return AuditReport(
         programme_id=info.id, log_started_at=started, viewer_sessions_checked=len(viewings),
@@ -230,4 +245,50 @@ def _attempt_mismatches(
         add(MismatchKind.SCORE_DIFFERS, submitted,
             f"attempt {attempt.number}: the log recorded {logged.detail.get('correct')} correct,"
             f" the database holds {attempt.correct}")
+    return found
+
+
+def _check_ins(db: Database, live_ids: tuple[int, ...]) -> list[CheckInRecord]:
+    with db.session() as session:
+        return check_ins_of(session, list(live_ids))
+
+
+def _contradictions(db: Database, check_ins: list[CheckInRecord]) -> list[Mismatch]:
+    """Check-ins of the programme that another record of the same person contradicts."""
+    if not check_ins:
+        return []
+    near = timedelta(minutes=TWO_PLACES_MINUTES)
+    users = {c.user_id for c in check_ins}
+    first, last = min(c.at for c in check_ins) - near, max(c.at for c in check_ins) + near
+    with db.session() as session:
+        others = session.scalars(select(CheckIn.live_session_id).where(
+            CheckIn.user_id.in_(users), CheckIn.at >= first, CheckIn.at <= last).distinct()).all()
+        everywhere = check_ins_of(session, list(others))
+        own = session.scalars(select(ViewerSession).where(
+            ViewerSession.user_id.in_(users), ViewerSession.role != SCREEN_ROLE,
+            ViewerSession.joined_at <= last)).all()
+    found = []
+    by_user: dict[int, list[CheckInRecord]] = defaultdict(list)
+    for c in everywhere:
+        by_user[c.user_id].append(c)
+    flagged: set[tuple[int, int]] = set()
+    for c in check_ins:
+        for other in by_user[c.user_id]:
+            pair = (min(c.check_id, other.check_id), max(c.check_id, other.check_id))
+            if (other.place_label != c.place_label and abs(other.at - c.at) < near
+                    and pair not in flagged):
+                flagged.add(pair)
+                found.append(Mismatch(
+                    MismatchKind.TWO_PLACES_AT_ONCE, c.subject, max(c.at, other.at),
+                    f"{c.subject!r} checked in at {c.place_label} at {c.at:%H:%M:%S} and at "
+                    f"{other.place_label} at {other.at:%H:%M:%S} UTC: two places at once",
+                    f"check-ins of checks {pair[0]} and {pair[1]}"))
+        for v in own:
+            if v.user_id == c.user_id and v.joined_at <= c.at and (v.left_at is None
+                                                                   or c.at < v.left_at):
+                found.append(Mismatch(
+                    MismatchKind.CHECK_IN_DURING_OWN_SESSION, c.subject, c.at,
+                    f"{c.subject!r} checked in at {c.place_label} at {c.at:%H:%M:%S} UTC while "
+                    f"their own device was connected to live session {v.live_session_id} "
+                    f"({v.room_id})", f"viewer session {v.id}"))
     return found

@@ -59,6 +59,8 @@ class ParticipantRow:
     """None when the programme has no final test."""
     note: str
     explanation: str
+    proof: str = ""
+    """How presence was proven: "own device", "in Hall A, Pleven with 3 of 4 checks"."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def participant_list(
             workplace=profile.workplace if profile else "",
             credits=result.credits, qualified=result.qualified, test_passed=test_passed,
             note=_note(result.qualified, test_passed, profile is not None, len(result.gaps)),
-            explanation=result.explain(),
+            explanation=result.explain(), proof="; ".join(p.proof),
         ))
     rows.sort(key=lambda r: (not r.qualified, r.full_name.casefold(), r.person_id))
     return ParticipantList(

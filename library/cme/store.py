@@ -28,8 +28,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from library.checkins import CheckInRecord, check_ins_of, checks_in
+from library.classroom_models import CheckIn
+from library.classrooms import SCREEN_ROLE
 from library.cme.attendance import AttendeeRecord
 from library.cme.checker import Severity, check_programme
+from library.cme.classroom_presence import Answer, CheckMoment, proven_intervals
 from library.cme.codec import programme_from_json, programme_to_json
 from library.cme.organisers import accounts, named, refused_links, replace_named
 from library.cme.programme import (
@@ -94,6 +98,9 @@ class ProgrammeInfo:
     organiser_usernames: tuple[str, ...] = ()
 
 
+OWN_DEVICE = "own device"
+
+
 @dataclass(frozen=True)
 class Interval:
     start: datetime
@@ -114,6 +121,8 @@ class Connection:
     left_at: datetime | None
     display_name: str = ""
     role: str = ""
+    via: str = OWN_DEVICE
+    """How this presence was proven: the person's own device, or a classroom's check-ins."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,8 @@ class Presence:
     record: AttendeeRecord
     absences: tuple[Absence, ...]
     connections: int
+    proof: tuple[str, ...] = ()
+    """How presence was proven: "own device", "in Hall A, Pleven with 3 of 4 checks"."""
 
 
 # -- storing -------------------------------------------------------------------------------
@@ -503,27 +514,62 @@ def presence_from_connections(
                 record=AttendeeRecord(person, seconds),
                 absences=tuple(absences),
                 connections=len(conns),
+                proof=tuple(sorted({c.via for c in conns}, key=lambda v: (v != OWN_DEVICE, v))),
             )
         )
     return result
 
 
-def _connections(session: Session, live_ids: Sequence[int]) -> list[Connection]:
+def _connections(session: Session, live_ids: Sequence[int], *,
+                 now: datetime | None = None) -> list[Connection]:
+    """Everything that proves presence in the live sessions: each viewer session of a person's
+    own device, and the stretches their classroom check-ins prove (``classroom_presence``).
+    A classroom screen's own video connection is not a person and is left out."""
     if not live_ids:
         return []
     rows = session.execute(
         select(ViewerSession, User.display_name)
         .outerjoin(User, User.id == ViewerSession.user_id)
-        .where(ViewerSession.live_session_id.in_(live_ids))
+        .where(ViewerSession.live_session_id.in_(live_ids),
+               ViewerSession.role != SCREEN_ROLE)
         .order_by(ViewerSession.joined_at, ViewerSession.id)
     )
-    return [
+    own = [
         Connection(
             live_session_id=v.live_session_id, person_id=v.subject, joined_at=v.joined_at,
             left_at=v.left_at, display_name=name or "", role=v.role,
         )
         for v, name in rows
     ]
+    return own + _classroom_connections(session, list(live_ids), now=now or utcnow())
+
+
+def _classroom_connections(session: Session, live_ids: list[int], *,
+                           now: datetime) -> list[Connection]:
+    checks = checks_in(session, live_ids)
+    total = sum(len(c) for c in checks.values())
+    ends = dict(session.execute(select(LiveSession.id, LiveSession.ended_at)
+                                .where(LiveSession.id.in_(live_ids))).all())
+    # person -> place -> live session -> answers
+    answers: dict[str, dict[str, dict[int, list[CheckInRecord]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list)))
+    for c in check_ins_of(session, live_ids):
+        answers[c.subject][c.place_label][c.live_session_id].append(c)
+    out = []
+    for person, places in answers.items():
+        for place, by_live in places.items():
+            answered = sum(len(a) for a in by_live.values())
+            via = f"in {place} with {answered} of {total} checks"
+            for live_id, mine in by_live.items():
+                moments = [CheckMoment(c.id, c.opened_at) for c in checks.get(live_id, [])]
+                end = ends.get(live_id) or now
+                for iv in proven_intervals(moments, [Answer(a.check_id, a.at) for a in mine],
+                                           end):
+                    out.append(Connection(
+                        live_session_id=live_id, person_id=person, joined_at=iv.start,
+                        left_at=iv.end, display_name=mine[0].display_name, role=mine[0].role,
+                        via=via))
+    return out
 
 
 def presence_for(
@@ -536,7 +582,7 @@ def presence_for(
     """
     now = now or utcnow()
     with db.session() as session:
-        connections = _connections(session, info.live_session_ids)
+        connections = _connections(session, info.live_session_ids, now=now)
     tests = attempts_by_person(db, info.id, now=now)
     presence = presence_from_connections(
         info.programme, _zone(info.timezone), connections, now=now, also=tests
@@ -568,7 +614,13 @@ def programmes_attended_by(db: Database, person_id: str) -> list[ProgrammeInfo]:
             .where(ViewerSession.subject == person_id)
             .distinct()
         ).all()
-        wanted = set(ids) | tested
+        checked_in = session.scalars(
+            select(CmeProgrammeLiveSession.programme_id)
+            .join(CheckIn, CheckIn.live_session_id == CmeProgrammeLiveSession.live_session_id)
+            .where(CheckIn.subject == person_id)
+            .distinct()
+        ).all()
+        wanted = set(ids) | set(checked_in) | tested
         if not wanted:
             return []
         rows = session.scalars(

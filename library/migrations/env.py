@@ -12,6 +12,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+import library.classroom_models
 import library.cme_models  # noqa: F401  (registers the CME tables on Base.metadata)
 from library.models import Base, include_in_schema_comparison
 

@@ -47,6 +47,7 @@ from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import Mount
 
 from config.settings import Settings
+from library.classrooms import create_classroom
 from library.cme.demo import DEMO_REF
 from library.courses import list_courses, set_member
 from library.db import Database
@@ -372,6 +373,34 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/library/lessons/{lesson_id}"): Row(allow(WATCHERS)),
     ("GET", "/api/search"): Row(allow(LOGGED_IN), query={"q": "septoplasty"}),
     ("GET", "/library/search"): Row(allow(LOGGED_IN), query={"q": "septoplasty"}),
+    # classrooms (issue 18): admins register and pair; a screen is its device cookie
+    ("GET", "/api/classrooms"): Row(allow(ADMINS)),
+    ("POST", "/api/classrooms"): Row(allow(ADMINS), json={
+        "name": "Matrix hall", "institution": "Matrix", "city": "Pleven",
+        "timezone": "Europe/Sofia", "room_id": "demo"}),
+    ("GET", "/api/classrooms/{classroom_id}/screens"): Row(allow(ADMINS)),
+    ("POST", "/api/classrooms/{classroom_id}/screens"): Row(
+        allow(ADMINS, PASSED), json={"code": "2345-6789"},
+        why="a code no screen shows: 404 past the check"),
+    ("DELETE", "/api/classrooms/{classroom_id}/screens/{screen_id}"): Row(
+        allow(ADMINS, PASSED), ids={"screen_id": "999999"}, why="no such screen: 404"),
+    ("GET", "/classrooms"): Row(allow(ADMINS)),
+    ("GET", "/screen"): Row(allow(EVERYONE), why="public on purpose: an unpaired PC shows its "
+                            "pairing code (new screens are rate-limited per address)"),
+    ("GET", "/api/screen/state"): Row(allow(frozenset()), why="only a paired screen's device "
+                                      "cookie (tests/web/test_classrooms_api.py)"),
+    ("POST", "/api/screen/whep"): Row(allow(frozenset()), content=b"v=0\r\n",
+                                      content_type="application/sdp"),
+    ("POST", "/api/checkin"): Row(allow(LOGGED_IN, PASSED), json={"code": "2345-6789"},
+                                  why="one's own check-in; a code of no live session: 404"),
+    ("GET", "/checkin"): Row(allow(LOGGED_IN)),
+    ("GET", "/api/rooms/{room_id}/presence"): Row(allow(CONTROL)),
+    ("GET", "/api/cme/programmes/{programme_id}/random-checks"): Row(allow(ORGANISERS)),
+    ("PUT", "/api/cme/programmes/{programme_id}/random-checks"): Row(
+        allow(ORGANISERS), json={"min_minutes": 20, "max_minutes": 40}),
+    ("DELETE", "/api/cme/programmes/{programme_id}/random-checks"): Row(allow(ORGANISERS)),
+    ("POST", "/api/rooms/{room_id}/presence-checks"): Row(
+        allow(CONTROL, PASSED), why="409 when not live or the last check is under a minute old"),
 }
 
 NOT_HTTP = {
@@ -448,11 +477,15 @@ def _seed_rows(server: Server) -> dict[str, str]:
                                 recording_duration=10.0, markers=[],
                                 course_ids=[fixture.course_id]).id for n in ("a", "b")]
         note = add_note(db, drafts[0], 1.0, "a note to delete", "instructor")
+        classroom = create_classroom(db, name="Matrix hall", institution="Matrix", city="Pleven",
+                                     timezone="Europe/Sofia", room_id="demo", room_ids={"demo"},
+                                     created_by=users["admin"])
     finally:
         db.dispose()
     return {"lesson_id": str(fixture.lesson_id), "course_id": str(fixture.course_id),
             "user_id": str(scratch_user), "scratch_id": str(drafts[0]),
-            "doomed_id": str(drafts[1]), "note_id": str(note.id)}
+            "doomed_id": str(drafts[1]), "note_id": str(note.id),
+            "classroom_id": str(classroom.id)}
 
 
 def _bodies(draft: dict[str, Any], course_id: int) -> dict[tuple[str, str], Callable[[], Any]]:

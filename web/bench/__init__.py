@@ -7,8 +7,8 @@ spawn, read CPU, stop), ``fanout`` and ``latency`` (the two benchmarks and their
 ``links`` (a viewer across a shaped link between network namespaces, ``netns``), ``churn``
 (join/leave leak check against a real ``medroom serve``), ``idle`` (that server's CPU idle,
 live, and live with one viewer), ``chat`` (a live classroom's chat to a websocket swarm),
-``player`` (first frame of a published lesson in
-headless Chromium).
+``player`` (first frame of a published lesson in headless Chromium), ``checkin`` (a hall of
+phones checking in within one 30 s window).
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ def run_bench(args: argparse.Namespace) -> int:
         return run_links_bench(args)
     if args.bench == "churn":
         return run_churn_bench(args)
+    if args.bench == "checkin":
+        from web.bench.checkin import run_checkin_bench
+
+        return run_checkin_bench(args)
     if args.bench == "idle":
         return run_idle_bench(args)
     if args.bench == "chat":

@@ -40,7 +40,9 @@
       `</div>` +
       `<div class="muted small">${since} · ${v.connection_state}${v.path ? " · " + v.path : ""}` +
       `${v.packets_lost ? " · " + v.packets_lost + " packets lost" : ""}</div>`;
-    li.querySelector(".viewer-name").textContent = v.subject;
+    // A classroom's shared screen: many people behind one link, named by its classroom.
+    li.querySelector(".viewer-name").textContent = v.classroom || v.subject;
+    if (v.classroom) li.classList.add("viewer-classroom");
     li.title = `${v.subject}: ${v.keyframe_requests} keyframe requests` +
       (v.remb_kbps !== null ? `, bandwidth estimate ${Math.round(v.remb_kbps)} kbit/s` : "");
     return li;

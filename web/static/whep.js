@@ -46,6 +46,11 @@ class WhepPlayer {
     this.sound = (options && options.sound) || null;
     // options.overlay: a MedRoom.LiveOverlay; its data channel rides this connection.
     this.overlay = (options && options.overlay) || null;
+    // A classroom screen joins with its device cookie instead of a person's token:
+    // options.joinUrl, options.joinHeaders and options.iceServers (it has no session to ask).
+    this.joinUrl = (options && options.joinUrl) || null;
+    this.joinHeaders = (options && options.joinHeaders) || {};
+    if (options && options.iceServers) this.iceServers = options.iceServers;
     this.pc = null;
     this.location = null;
     this.token = null;
@@ -134,15 +139,14 @@ class WhepPlayer {
     try {
       await pc.setLocalDescription(await pc.createOffer());
       await this.gathered(pc, 2000);
-      const token = await this.getToken();
+      const headers = Object.assign({ "Content-Type": "application/sdp" }, this.joinHeaders);
+      if (!this.joinUrl) headers.Authorization = "Bearer " + (await this.getToken());
       const params = new URLSearchParams();
       if (this.views) params.set("views", this.views.join(","));
       if (this.sound) params.set("sound", this.sound);
       const query = params.toString() ? "?" + params.toString() : "";
-      const response = await fetch(`/api/rooms/${this.roomId}/whep${query}`, {
-        method: "POST",
-        headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + token },
-        body: pc.localDescription.sdp,
+      const response = await fetch(this.joinUrl || `/api/rooms/${this.roomId}/whep${query}`, {
+        method: "POST", headers, body: pc.localDescription.sdp,
       });
       if (response.status === 401) { this.token = null; throw new Error("token refused"); }
       if (response.status === 409) {
@@ -194,8 +198,10 @@ class WhepPlayer {
   }
 
   leave() {
-    if (!this.location || !this.token) return;
-    fetch(this.location, { method: "DELETE", keepalive: true, headers: { Authorization: "Bearer " + this.token } }).catch(() => {});
+    if (!this.location || (!this.token && !this.joinUrl)) return;
+    // The session URL is the capability; a person's player sends its token along.
+    const headers = this.token ? { Authorization: "Bearer " + this.token } : {};
+    fetch(this.location, { method: "DELETE", keepalive: true, headers }).catch(() => {});
     this.location = null;
   }
 

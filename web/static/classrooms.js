@@ -1,0 +1,93 @@
+// Classrooms (admins): register a hall, pair its screen with the code the screen shows, unpair.
+"use strict";
+(function () {
+  const list = document.getElementById("classroom-list");
+  const message = document.getElementById("classrooms-message");
+  const when = (iso) => iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "–";
+
+  function say(text, error) {
+    message.textContent = text;
+    message.classList.toggle("message-error", !!error);
+  }
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  async function screenRows(c, ul) {
+    const screens = await MedRoom.api(`/api/classrooms/${c.id}/screens`);
+    ul.replaceChildren();
+    const live = screens.filter((s) => !s.revoked_at);
+    if (!live.length) ul.append(el("li", "muted small", "No screen paired yet."));
+    for (const s of live) {
+      const li = el("li", "screen-row");
+      li.dataset.screen = s.id;
+      li.append(el("span", "", `Screen ${s.id}`),
+        el("span", "badge " + (s.connected ? "badge-live" : "badge-idle"), s.connected ? "showing video" : "idle"),
+        el("span", "muted small", `paired ${when(s.paired_at)} · last seen ${when(s.last_seen_at)}`));
+      const unpair = el("button", "btn btn-small btn-danger", "Unpair");
+      unpair.type = "button";
+      unpair.addEventListener("click", async () => {
+        if (!window.confirm(`Unpair screen ${s.id} of ${c.name}? It stops at once and shows a new pairing code.`)) return;
+        try {
+          await MedRoom.api(`/api/classrooms/${c.id}/screens/${s.id}`, { method: "DELETE" });
+          say(`Screen ${s.id} of ${c.name} is unpaired.`);
+          load();
+        } catch (error) { say(error.message, true); }
+      });
+      li.append(unpair);
+      ul.append(li);
+    }
+  }
+
+  function row(c) {
+    const li = el("li", "classroom-row");
+    li.dataset.classroom = c.id;
+    const head = el("div", "classroom-head");
+    head.append(el("strong", "", c.name), el("span", "muted", `${c.institution} · ${c.city} · ${c.timezone}`),
+      el("span", "badge", "room " + c.room_id));
+    const screens = el("ul", "screen-list");
+    const form = el("form", "pair-form");
+    const input = el("input");
+    input.name = "code"; input.maxLength = 12; input.placeholder = "Screen code, e.g. K7QM-4PX2";
+    input.required = true; input.autocomplete = "off"; input.setAttribute("aria-label", `Pairing code for ${c.name}`);
+    const button = el("button", "btn btn-small btn-primary", "Pair screen");
+    button.type = "submit";
+    form.append(input, button);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await MedRoom.api(`/api/classrooms/${c.id}/screens`, { method: "POST", json: { code: input.value } });
+        say(`Paired: the screen now shows ${c.name}.`);
+        input.value = "";
+        screenRows(c, screens);
+      } catch (error) { say(error.message, true); }
+    });
+    li.append(head, screens, form);
+    screenRows(c, screens).catch((error) => say(error.message, true));
+    return li;
+  }
+
+  async function load() {
+    try {
+      const classrooms = await MedRoom.api("/api/classrooms");
+      list.replaceChildren(...classrooms.map(row));
+      if (!classrooms.length) list.replaceChildren(el("li", "muted", "No classroom yet: register the first below."));
+    } catch (error) { say(error.message, true); }
+  }
+
+  document.getElementById("classroom-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = Object.fromEntries(new FormData(event.target).entries());
+    try {
+      const c = await MedRoom.api("/api/classrooms", { method: "POST", json: data });
+      say(`${c.name} is registered. Open /screen on its computer and pair it.`);
+      event.target.reset();
+      load();
+    } catch (error) { say(error.message, true); }
+  });
+  load();
+})();
