@@ -266,7 +266,7 @@ class DimsePacs:
         if state.refused:
             raise PacsError(state.refused)
         expected = state.total
-        if aborted or final is None:
+        if aborted or final is None or final.Status in _PENDING:  # no final answer came
             of = f" of {expected}" if expected else ""
             raise PacsError(f"{self.name} dropped the association after {received}{of} "
                             "instance(s) of the series: try again")
