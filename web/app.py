@@ -40,6 +40,7 @@ from web.deps import validation_status
 from web.live import LiveRooms
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
+from web.room_pacs import RoomPacs
 from web.room_recordings import RoomRecordings
 from web.routes import cme as cme_routes
 from web.routes import (
@@ -55,6 +56,7 @@ from web.routes import (
     events,
     lesson_media,
     library_pages,
+    pacs,
     pages,
     player,
     ptz,
@@ -130,6 +132,8 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
             await stack.enter_async_context(
                 running("the recorder", recordings.start, recordings.stop_all))
             await stack.enter_async_context(running("the room feed", feed.start, feed.stop))
+            room_pacs = state.pacs = RoomPacs(settings, live)
+            await stack.enter_async_context(running("the PACS", room_pacs.start, room_pacs.stop))
             await stack.enter_async_context(
                 running("the schedule runner", scheduler.start, scheduler.stop))
             await stack.enter_async_context(
@@ -188,6 +192,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(diagnostics.router)
     app.include_router(composition.router)
     app.include_router(dicom.router)
+    app.include_router(pacs.router)
     app.include_router(ptz.router)
     app.include_router(recording_routes.router)
     app.include_router(schedule_routes.router)

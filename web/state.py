@@ -21,6 +21,7 @@ from streaming.limits import TokenBuckets
 from web.live import LiveRooms
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
+from web.room_pacs import RoomPacs
 from web.room_recordings import RoomRecordings
 
 if TYPE_CHECKING:  # web.auth reads the state through app_state below: no import cycle
@@ -42,6 +43,7 @@ class AppState:
     media_links: MediaLinkSigner  # signed, expiring links to published lesson files
     login_throttle: LoginThrottle  # failed log-ins per account and per client address
     feed: RoomFeed | None = None  # room state pushed to consoles (set once the rooms run)
+    pacs: RoomPacs | None = None  # the hospital's PACS: retrievals, worklist context, retention
 
 
 def app_state(connection: HTTPConnection) -> AppState:

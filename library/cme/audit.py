@@ -52,6 +52,13 @@ class Action(str, Enum):
     CERTIFICATE_ISSUE = "certificate.issue"
     CERTIFICATE_REVOKE = "certificate.revoke"
     AUDIT_VIEW = "audit.view"
+    # The hospital's PACS (issue 15): who looked for or fetched which patient's images, and why.
+    PACS_SEARCH = "pacs.search"
+    PACS_RETRIEVE = "pacs.retrieve"
+    PACS_DELETE = "pacs.delete"
+    PACS_WORKLIST = "pacs.worklist"
+    PACS_CONTEXT = "pacs.context"
+    PACS_EXPORT = "pacs.export"
 
 
 class Target(str, Enum):
@@ -66,6 +73,7 @@ class Target(str, Enum):
     PARTICIPANT = "participant"
     CERTIFICATE = "certificate"
     LOG = "log"
+    ROOM = "room"
 
 
 @dataclass(frozen=True)
