@@ -22,6 +22,7 @@ and MedRoom can tell what it already sent.
 from __future__ import annotations
 
 import fractions
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,10 +34,9 @@ from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
-    ExplicitVRLittleEndian,
     PYDICOM_IMPLEMENTATION_UID,
     UID,
-    generate_uid,
+    ExplicitVRLittleEndian,
 )
 
 VIDEO_ENDOSCOPIC = UID("1.2.840.10008.5.1.4.1.1.77.1.1.1")
@@ -86,8 +86,12 @@ class CutClip:
 
 
 def stable_uid(*parts: object) -> UID:
-    """A UID (2.25 form) derived from ``parts``: the same parts always give the same UID."""
-    return generate_uid(prefix=None, entropy_srcs=["medroom-export", *map(str, parts)])
+    """A UID (2.25 form, PS3.5 B.2) derived from ``parts``: the same parts always give the same
+    UID. (pydicom's ``generate_uid(prefix=None, entropy_srcs=...)`` ignores the sources and is
+    random: a resend would have made a second copy.)"""
+    digest = hashlib.sha256("\x1f".join(["medroom-export", *map(str, parts)]).encode()).digest()
+    value = int.from_bytes(digest[:16], "big") & ~(0xF << 76) | (0x8 << 76)  # a UUID v8 shape
+    return UID(f"2.25.{value}")
 
 
 def _sps_profile_level(stream: bytes) -> tuple[int, int]:
@@ -171,15 +175,16 @@ def key_image(track: Path, media_offset: float, at: float) -> npt.NDArray[np.uin
                 break
     if chosen is None:
         raise ExportError(f"{track.name} has no picture at {at:.3f} s of the session")
-    return chosen.to_ndarray(format="rgb24")
+    rgb: npt.NDArray[np.uint8] = np.asarray(chosen.to_ndarray(format="rgb24"), dtype=np.uint8)
+    return rgb
 
 
-def _base(sop_class: UID, uid: UID, syntax: UID, context: PatientContext, series_uid: UID,
+def _base(sop_class: UID, uid: str, syntax: UID, context: PatientContext, series_uid: str,
           instance: int, when: datetime) -> Dataset:
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = sop_class
-    ds.file_meta.MediaStorageSOPInstanceUID = uid
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(uid)
     ds.file_meta.TransferSyntaxUID = syntax
     ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds.file_meta.ImplementationVersionName = "MEDROOM_1"
@@ -220,7 +225,7 @@ def _base(sop_class: UID, uid: UID, syntax: UID, context: PatientContext, series
     return ds
 
 
-def video_dataset(clip: CutClip, context: PatientContext, series_uid: UID, uid: UID,
+def video_dataset(clip: CutClip, context: PatientContext, series_uid: str, uid: str,
                   instance: int, when: datetime | None = None) -> Dataset:
     """Video Endoscopic Image Storage with the clip's H.264 stream as one fragment."""
     check_clip(clip)
@@ -247,11 +252,14 @@ def video_dataset(clip: CutClip, context: PatientContext, series_uid: UID, uid: 
     ds.LossyImageCompressionMethod = "ISO_14496_10"
     ds.PixelData = encapsulate([clip.stream], has_bot=False)
     ds["PixelData"].VR = "OB"
+    # Encapsulated: undefined length. pydicom's file writer sets it itself, but pynetdicom's
+    # C-STORE encodes the dataset as it is, and a defined length here left the PACS waiting.
+    ds["PixelData"].is_undefined_length = True
     return ds
 
 
-def key_image_dataset(rgb: npt.NDArray[np.uint8], context: PatientContext, series_uid: UID,
-                      uid: UID, instance: int, when: datetime | None = None) -> Dataset:
+def key_image_dataset(rgb: npt.NDArray[np.uint8], context: PatientContext, series_uid: str,
+                      uid: str, instance: int, when: datetime | None = None) -> Dataset:
     """VL Endoscopic Image Storage of one still, uncompressed RGB (decoded from the video: it
     carries the video's lossy history)."""
     when = when or datetime.now(UTC)

@@ -161,6 +161,12 @@ class DicomWebPacs:
 
     def store(self, datasets: Sequence[Dataset]) -> Dataset:
         """STOW-RS; returns the PACS's response dataset (referenced and failed SOP sequences)."""
+        for ds in datasets:
+            # dicomweb-client writes each part with pydicom's dcmwrite, which leaves out the
+            # 128-byte preamble and 'DICM' unless the dataset has one; PS3.18 asks for the
+            # PS3.10 format (Orthanc stored the headless bytes as they came).
+            if getattr(ds, "preamble", None) is None:
+                ds.preamble = b"\x00" * 128
         with self._asking("storing instances"):
             return self._client.store_instances(list(datasets))
 
