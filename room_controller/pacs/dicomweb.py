@@ -72,6 +72,10 @@ class DicomWebPacs:
         self._session = _session(server)
         self._client = DICOMwebClient(self.url, session=self._session,
                                       timeout=server.timeout_seconds)
+        # Its default retries every failure (a refused connection too) five times with
+        # exponential waits: 30 s before a PACS that is down is reported. MedRoom retries where
+        # a person can see it (the retrieval and export buttons), not behind their back.
+        self._client.set_http_retry_params(retry=False)
 
     @contextmanager
     def _asking(self, what: str) -> Iterator[None]:
