@@ -118,3 +118,41 @@ class ContextOut(BaseModel):
     pacs: str | None
     item: WorklistItemOut | None
     chosen_by: str | None
+
+
+MarkerId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ExportIn(BaseModel):
+    recording_id: str = Field(min_length=1, max_length=64)
+    track: str = Field(min_length=1, max_length=64, description="The ISO track, e.g. 'iso-endoscope'.")
+    clip_markers: list[MarkerId] = Field(
+        default_factory=list, max_length=100,
+        description="A clip from each of these markers to the next one (or the end).")
+    still_markers: list[MarkerId] = Field(
+        default_factory=list, max_length=100, description="A key image at each of these markers.")
+    protocol: Protocol | None = None
+    why: Why
+
+
+class ExportItemOut(BaseModel):
+    kind: str
+    label: str
+    sop_uid: str
+    start: float
+    end: float
+    state: str = Field(description="pending, sending, sent, already-sent or failed.")
+    reason: str = Field(description="The PACS's reason when it failed.")
+    frames: int
+    seconds: float
+
+
+class ExportOut(BaseModel):
+    id: str
+    recording_id: str
+    pacs: str
+    running: bool
+    error: str
+    study_uid: str
+    series_uid: str
+    items: list[ExportItemOut]

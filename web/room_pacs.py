@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
+from library.pacs_export import ExportPlan, send_export
+from recorder.dicom_export import PatientContext as ExportContext
+from recorder.durable import atomic_write_text
 from room_controller.dicom.series import DicomSeries, load_series
 from room_controller.pacs import (
     PacsCache,
@@ -60,6 +64,42 @@ class PatientContext:
     chosen_at: float
 
 
+@dataclass
+class ExportJob:
+    """One export of a recording's parts to a PACS: each item's state, for the console."""
+
+    id: str
+    recording_id: str
+    pacs_id: str
+    plan: ExportPlan
+    running: bool = True
+    error: str = ""
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+
+
+CONTEXT_FILE = "pacs-context.json"
+
+
+def recording_context(folder: Path) -> ExportContext | None:
+    """The patient context kept with a recording (written at its first export)."""
+    try:
+        data = json.loads((folder / CONTEXT_FILE).read_text())
+        return ExportContext(**{k: v for k, v in data.items() if k != "region"})
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def keep_context(folder: Path, context: ExportContext) -> None:
+    atomic_write_text(folder / CONTEXT_FILE, json.dumps(asdict(context)))
+
+
+def export_context(item: WorklistItem) -> ExportContext:
+    return ExportContext(patient_name=item.patient_name, patient_id=item.patient_id,
+                         birth_date=item.birth_date, sex=item.sex, accession=item.accession,
+                         study_uid=item.study_uid, procedure=item.procedure)
+
+
 class RoomPacs:
     def __init__(self, settings: Settings, live: LiveRooms) -> None:
         self.peers = PacsPeers(settings.pacs)
@@ -68,6 +108,7 @@ class RoomPacs:
         self.live = live
         self.retrievals: dict[str, dict[str, Retrieval]] = {room: {} for room in live.rooms}
         self.contexts: dict[str, PatientContext] = {}
+        self.exports: dict[str, dict[str, ExportJob]] = {room: {} for room in live.rooms}
         self._tasks: set[asyncio.Task[object]] = set()
         self._watcher: asyncio.Task[None] | None = None
         self._was_live: dict[str, bool] = {}
@@ -125,7 +166,6 @@ class RoomPacs:
                 await asyncio.to_thread(self.cache.hold, room_id)
             elif not live and was is True:
                 await asyncio.to_thread(self.cache.release, room_id)
-                self.contexts.pop(room_id, None)  # the procedure is over
             self._was_live[room_id] = live
         removed = await asyncio.to_thread(self.cache.sweep, now)
         if removed:
@@ -214,6 +254,29 @@ class RoomPacs:
             if key not in self._before and not source.folder.is_relative_to(self.cache.root):
                 self._before[key] = source.folder
             source.use_series(series)
+
+    # -- exports -------------------------------------------------------------------------------
+
+    def start_export(self, room_id: str, peer: PacsPeer, protocol: Protocol | None,
+                     recording_id: str, plan: ExportPlan) -> ExportJob:
+        jobs = self.exports[room_id]
+        if any(j.running and j.recording_id == recording_id for j in jobs.values()):
+            raise RetrievalRefused(f"recording {recording_id} is being exported already")
+        job = ExportJob(new_retrieval_id(), recording_id, peer.id, plan)
+        jobs[job.id] = job
+        for old in [j for j in jobs.values() if not j.running][: max(0, len(jobs) - KEPT_RETRIEVALS)]:
+            del jobs[old.id]
+        self._spawn(self._export(job, peer, protocol))
+        return job
+
+    async def _export(self, job: ExportJob, peer: PacsPeer, protocol: Protocol | None) -> None:
+        try:
+            await asyncio.to_thread(send_export, job.plan, peer, protocol)
+        except Exception as exc:  # noqa: BLE001 (shown with the job)
+            job.error = str(exc) or type(exc).__name__
+            log.warning("export %s of recording %s failed: %s", job.id, job.recording_id, exc)
+        finally:
+            job.running, job.finished_at = False, time.time()
 
     def job(self, room_id: str, retrieval_id: str) -> Retrieval | None:
         return self.retrievals.get(room_id, {}).get(retrieval_id)

@@ -63,7 +63,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             {"id": "down", "aet": "GONE", "host": "127.0.0.1", "port": down,
              "timeout_seconds": 1},
         ]
-        env = {"MEDROOM_PACS": json.dumps(pacs), "MEDROOM_PACS_RETENTION_HOURS": "0"}
+        env = {"MEDROOM_PACS": json.dumps(pacs), "MEDROOM_PACS_RETENTION_HOURS": "1"}
         for server in start_server(tmp_path_factory.mktemp("medroom"), extra_env=env):
             yield Setup(server, orthanc, head, auth(server.token("admin")),
                         auth(server.token("instructor", subject="dr-ana")),
@@ -173,3 +173,57 @@ def test_only_instructors_and_admins_reach_the_pacs(setup: Setup) -> None:
     assert httpx.get(url + BASE).status_code == 401
     other_room = auth(setup.server.token("instructor", room="elsewhere"))
     assert httpx.get(url + BASE, headers=other_room).status_code == 403
+
+
+def _recording(server: Server, recording_id: str) -> list[str]:
+    """A stopped recording of room demo on the server's disk: a 4 s ISO track, two markers."""
+    from library.publishing.bench import encode_clip, write_track
+    from recorder.manifest import Manifest, RecordingState, TrackEntry
+    from recorder.timeline import Marker, Timeline
+
+    folder = server.data_dir / "recordings" / "demo" / f"20261205-{recording_id}"
+    folder.mkdir(parents=True)
+    write_track(folder / "iso-endoscope.mp4", encode_clip(640, 360, 30, 4.0, 800, seed=1),
+                640, 360, 30, 1)
+    Manifest(id=recording_id, room="demo", title="Colonoscopy", state=RecordingState.STOPPED,
+             duration=4.0, tracks=(TrackEntry(name="iso-endoscope", kind="iso",
+                                              file="iso-endoscope.mp4", width=640, height=360,
+                                              fps=30, media_offset=0.0),)).write(folder)
+    timeline = Timeline(folder)
+    return [timeline.append(Marker(title=t, at=at)).id  # type: ignore[union-attr]
+            for t, at in (("Polyp", 1.0), ("Resected", 3.0))]
+
+
+def test_export_needs_patient_context_then_sends_each_object_once(setup: Setup) -> None:
+    url, headers = setup.server.url, setup.instructor
+    markers = _recording(setup.server, "rec42")
+    body = {"recording_id": "rec42", "track": "iso-endoscope", "clip_markers": [markers[0]],
+            "still_markers": [markers[1]], **WHY}
+    teaching = httpx.post(url + BASE + "/hospital/exports", headers=headers, json=body)
+    assert teaching.status_code == 422 and "teaching session" in teaching.text
+    assert httpx.put(url + BASE + "/context", headers=headers, timeout=30, json={
+        "pacs_id": "hospital", "accession": "WL0001", "day": "2026-12-05", **WHY},
+    ).status_code == 200
+
+    def export() -> dict[str, object]:
+        started = httpx.post(url + BASE + "/hospital/exports", headers=headers, json=body)
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 30
+        while True:
+            [job] = [j for j in httpx.get(url + BASE + "/exports", headers=headers).json()
+                     if j["id"] == started.json()["id"]]
+            if not job["running"] or time.monotonic() > deadline:
+                return job  # type: ignore[no-any-return]
+            time.sleep(0.1)
+
+    first = export()
+    assert [(i["kind"], i["state"]) for i in first["items"]] == [("video", "sent"),
+                                                                 ("image", "sent")], first
+    assert first["study_uid"] == setup.head.study_uid  # the worklist item's study
+    assert first["items"][0]["frames"] == 60
+    again = export()
+    assert [i["state"] for i in again["items"]] == ["already-sent", "already-sent"]
+    log = httpx.get(url + "/api/cme/audit", headers=setup.admin,
+                    params={"action": "pacs.export"}).json()
+    assert log[0]["detail"]["accession"] == "WL0001" and log[0]["detail"]["why"] == WHY["why"]
+    httpx.delete(url + BASE + "/context", headers=headers)

@@ -13,12 +13,17 @@ import asyncio
 import time
 from dataclasses import asdict
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
 from library.cme import audit
+from library.pacs_export import ExportPlan, plan_export
+from recorder.archive import find_manifest
+from recorder.dicom_export import ExportError
+from recorder.manifest import ManifestError
 from room_controller.dicom.series import DicomSeriesError, load_series
 from room_controller.pacs import (
     PacsError,
@@ -35,10 +40,13 @@ from room_controller.pacs.dicomweb import DicomWebPacs
 from room_controller.pacs.dimse import DimsePacs
 from room_controller.sources.dicom_source import DicomSeriesSource
 from web.auth import Controller, Principal, audit_actor
-from web.deps import DbDep, LiveDep, PacsDep, room_or_404
+from web.deps import DbDep, LiveDep, PacsDep, SettingsDep, room_or_404
 from web.pacs_schemas import (
     ContextIn,
     ContextOut,
+    ExportIn,
+    ExportItemOut,
+    ExportOut,
     PacsOut,
     ProtocolStatusOut,
     RetrievalOut,
@@ -51,7 +59,15 @@ from web.pacs_schemas import (
     WorklistItemOut,
     WorklistOut,
 )
-from web.room_pacs import PatientContext, RetrievalRefused, RoomPacs
+from web.room_pacs import (
+    ExportJob,
+    PatientContext,
+    RetrievalRefused,
+    RoomPacs,
+    export_context,
+    keep_context,
+    recording_context,
+)
 
 router = APIRouter(prefix="/api/rooms/{room_id}/pacs", tags=["pacs"])
 
@@ -311,6 +327,66 @@ async def delete_context(
     if pacs.contexts.pop(room_id, None) is not None:
         await _log(db, request, principal, audit.Action.PACS_CONTEXT, room_id, cleared=True)
     return Response(status_code=204)
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+def _export_out(job: ExportJob) -> ExportOut:
+    return ExportOut(
+        id=job.id, recording_id=job.recording_id, pacs=job.pacs_id, running=job.running,
+        error=job.error, study_uid=job.plan.context.study_uid, series_uid=job.plan.series_uid,
+        items=[ExportItemOut(kind=i.kind, label=i.label, sop_uid=i.sop_uid, start=i.start,
+                             end=i.end, state=i.state, reason=i.reason, frames=i.frames,
+                             seconds=i.seconds) for i in job.plan.items])
+
+
+def _plan(folder: Path, body: ExportIn, current: PatientContext | None) -> ExportPlan:
+    context = recording_context(folder)
+    if context is None:
+        if current is None:
+            raise ExportError("this recording has no patient context, so it is a teaching "
+                              "session and exports nothing: pick the patient from the worklist "
+                              "first")
+        context = export_context(current.item)
+        keep_context(folder, context)
+    return plan_export(folder, body.track, body.clip_markers, body.still_markers, context)
+
+
+@router.post("/{pacs_id}/exports", response_model=ExportOut, status_code=202,
+             summary="Send marked clips and key images of a recording to the PACS")
+async def start_export(
+    request: Request, db: DbDep, settings: SettingsDep, pacs: PacsDep, room_id: str,
+    pacs_id: str, body: ExportIn, principal: Controller,
+) -> ExportOut:
+    peer = _peer(pacs, room_id, pacs_id)
+    try:
+        found = await asyncio.to_thread(find_manifest, settings.resolved_recordings_dir,
+                                        body.recording_id)
+    except ManifestError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    if found is None or found[1].room != room_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"room '{room_id}' has no recording '{body.recording_id}'")
+    folder = found[0]
+    try:
+        plan = await asyncio.to_thread(_plan, folder, body, pacs.contexts.get(room_id))
+        job = pacs.start_export(room_id, peer, body.protocol, body.recording_id, plan)
+    except ExportError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except RetrievalRefused as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    await _log(db, request, principal, audit.Action.PACS_EXPORT, room_id, pacs=pacs_id,
+               recording=body.recording_id, track=body.track, clips=len(body.clip_markers),
+               stills=len(body.still_markers), study_uid=plan.context.study_uid,
+               accession=plan.context.accession, why=body.why, export=job.id)
+    return _export_out(job)
+
+
+@router.get("/exports", response_model=list[ExportOut],
+            summary="The room's exports with each object's result")
+async def list_exports(pacs: PacsDep, room_id: str, principal: Controller) -> list[ExportOut]:
+    return [_export_out(j) for j in reversed(pacs.exports.get(room_id, {}).values())]
 
 
 __all__ = ["Why", "router"]
