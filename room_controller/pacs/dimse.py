@@ -10,6 +10,7 @@ Blocking: call from a worker thread.
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import threading
@@ -91,13 +92,16 @@ RETRIEVE_SYNTAXES = (
     JPEGLSNearLossless, JPEG2000Lossless, JPEG2000, RLELossless,
 )
 _PENDING = (0xFF00, 0xFF01)
+# pynetdicom logs every association and every C-STORE at INFO: a retrieval of 300 slices would
+# be 1,500 lines in the server's log. Its warnings and errors still show.
+logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 
 
 class _NoDelayAE(AE):
     """pynetdicom writes a PDU in several sends: with Nagle's algorithm on, a C-STORE to the PACS
     waits for the PACS's delayed ACK (about 40 ms) between them. (The PACS's side matters as
     much for C-GET: DCMTK-based ones, Orthanc among them, need TCP_NODELAY=1 in their
-    environment, see tests/pacs_peer.py.)"""
+    environment, see web/bench/orthanc.py.)"""
 
     def _create_socket(self, assoc: Association, address: AddressInformation,
                        tls_args: tuple[ssl.SSLContext, str] | None) -> AssociationSocket:

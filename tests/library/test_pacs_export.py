@@ -29,7 +29,14 @@ from recorder.dicom_export import (
 from recorder.manifest import Manifest, RecordingState, TrackEntry
 from recorder.timeline import Marker, Timeline
 from room_controller.pacs import PacsPeer, Protocol
-from tests.pacs_peer import ORTHANC_AET, PASSWORD, USER, OrthancPeer, free_port
+from tests.pacs_peer import (
+    ORTHANC_AET,
+    PASSWORD,
+    USER,
+    OrthancPeer,
+    free_port,
+    require_orthanc,
+)
 
 FPS = 30
 CONTEXT = PatientContext(patient_name="Țurcanu^Ștefan", patient_id="W0001",
@@ -63,6 +70,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancPeer]:
+    require_orthanc()
     peer = OrthancPeer(tmp_path_factory.mktemp("orthanc")).start()
     try:
         yield peer

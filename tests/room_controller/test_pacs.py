@@ -36,6 +36,7 @@ from tests.pacs_peer import (
     Study,
     ct_series,
     free_port,
+    require_orthanc,
     worklist_item,
 )
 
@@ -79,6 +80,7 @@ def undecodable_series() -> tuple[Study, list[Dataset]]:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    require_orthanc()
     orthanc = OrthancPeer(tmp_path_factory.mktemp("orthanc")).start()
     try:
         yield Seeded(orthanc)
