@@ -342,3 +342,23 @@ def test_a_pacs_that_does_not_answer_in_time_is_reported(tmp_path: Path) -> None
     assert "no association" in status.protocols[1].error
     with pytest.raises(PacsUnreachable):
         PacsPeer(server).via(Protocol.DICOMWEB).echo()
+
+
+def test_a_study_of_2000_slices_is_retrieved_whole_and_in_order(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    """Tiny slices keep it quick; the count, the order and the progress are what is tested.
+    Over C-GET only: the same code path over WADO-RS is tested above with fewer slices, and
+    2,000 instances cost the suite's time twice (``medroom bench pacs`` times both)."""
+    protocol = Protocol.DIMSE
+    big, datasets = ct_series(patient_name="Big^Study", patient_id="P2000", accession="ACC2000",
+                              slices=2000, size=8)
+    assert seeded.orthanc.upload_zip(datasets) == 2000
+    [series] = PacsPeer(seeded.server()).via(protocol).series(big.study_uid)
+    assert series.instances == 2000
+    job = _job(seeded, big, protocol)
+    loaded = run_retrieval(job, PacsPeer(seeded.server()), PacsCache(tmp_path, 60), 5000, False)
+    assert (job.received, job.total, loaded.count) == (2000, 2000, 2000)
+    positions = [p for p in loaded.positions if p is not None]
+    assert len(positions) == 2000 and positions == sorted(positions)
+    assert positions[-1] - positions[0] == pytest.approx(1999 * 2.5)

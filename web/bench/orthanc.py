@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import time
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -177,6 +178,21 @@ class OrthancPeer:
                 answer = http.post("/instances", content=buffer.getvalue())
                 answer.raise_for_status()
                 count += 1
+        return count
+
+    def upload_zip(self, datasets: Iterable[Dataset]) -> int:
+        """Store many datasets in one request (Orthanc unpacks a ZIP posted to /instances)."""
+        buffer = BytesIO()
+        count = 0
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for ds in datasets:
+                part = BytesIO()
+                ds.save_as(part, enforce_file_format=True)
+                archive.writestr(f"{count:06d}.dcm", part.getvalue())
+                count += 1
+        with self.client() as http:
+            answer = http.post("/instances", content=buffer.getvalue(), timeout=300)
+            answer.raise_for_status()
         return count
 
     def instances(self) -> list[str]:
