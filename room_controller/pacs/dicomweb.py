@@ -151,16 +151,26 @@ class DicomWebPacs:
     ) -> int:
         """Write every instance of the series into ``folder`` as it arrives; returns how many."""
         received = 0
-        with self._asking(f"retrieving series {series_uid}"):
-            for ds in self._client.iter_series(study_uid, series_uid, media_types=ANY_SYNTAX):
-                if cancel.is_set():
-                    raise Cancelled(f"retrieval cancelled after {received} instance(s)")
-                received += 1
-                if received > max_instances:
-                    raise PacsError(f"the series has more than {max_instances} instances "
-                                    "(MEDROOM_PACS_MAX_SERIES_SLICES)")
-                ds.save_as(folder / f"{received:05d}.dcm", enforce_file_format=True)
-                progress(received, total)
+        try:
+            with self._asking(f"retrieving series {series_uid}"):
+                for ds in self._client.iter_series(study_uid, series_uid,
+                                                   media_types=ANY_SYNTAX):
+                    if cancel.is_set():
+                        raise Cancelled(f"retrieval cancelled after {received} instance(s)")
+                    received += 1
+                    if received > max_instances:
+                        raise PacsError(f"the series has more than {max_instances} instances "
+                                        "(MEDROOM_PACS_MAX_SERIES_SLICES)")
+                    ds.save_as(folder / f"{received:05d}.dcm", enforce_file_format=True)
+                    progress(received, total)
+        except Cancelled:
+            raise
+        except PacsError as exc:
+            if received == 0:
+                raise
+            of = f" of {total}" if total else ""
+            raise PacsError(f"{exc} (the transfer broke off after {received}{of} instances: "
+                            "try again)") from None
         return received
 
     def store(self, datasets: Sequence[Dataset]) -> Dataset:

@@ -188,8 +188,12 @@ def run_retrieval(
         if job.total is not None and job.total > max_instances:
             raise PacsError(f"the series has {job.total} instances, more than "
                             f"{max_instances} (MEDROOM_PACS_MAX_SERIES_SLICES)")
-        client.retrieve(job.study_uid, job.series_uid, part, job.progress, job.total,
-                        max_instances, job.cancel)
+        received = client.retrieve(job.study_uid, job.series_uid, part, job.progress,
+                                   job.total, max_instances, job.cancel)
+        if job.total is not None and received < job.total:
+            # A multipart answer cut short can end without an error: count, do not trust.
+            raise PacsError(f"PACS '{peer.id}' sent {received} of the {job.total} instances "
+                            "of the series and stopped: try again")
         try:
             _check_series(part)
         except DicomSeriesError as exc:

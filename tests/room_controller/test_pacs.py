@@ -362,3 +362,23 @@ def test_a_study_of_2000_slices_is_retrieved_whole_and_in_order(
     positions = [p for p in loaded.positions if p is not None]
     assert len(positions) == 2000 and positions == sorted(positions)
     assert positions[-1] - positions[0] == pytest.approx(1999 * 2.5)
+
+
+@pytest.mark.parametrize("cleanly", [True, False])
+def test_a_dicomweb_pacs_that_stops_mid_series_is_not_taken_for_a_whole_one(
+    cleanly: bool, tmp_path: Path
+) -> None:
+    from tests.room_controller.dropping_dicomweb import dropping_wado
+
+    _, datasets = ct_series(slices=8)
+    with dropping_wado(datasets, send=3, close_cleanly=cleanly) as url:
+        server = PacsServer(id="flaky", dicomweb_url=url, timeout_seconds=5)
+        job = Retrieval(id="web", room_id="demo", pacs_id="flaky", protocol=Protocol.DICOMWEB,
+                        study_uid=str(datasets[0].StudyInstanceUID),
+                        series_uid=str(datasets[0].SeriesInstanceUID), description="",
+                        source_id=None, total=8)
+        # Cut mid-part, the half instance may still be parsed (pydicom is lenient): 3 or 4.
+        with pytest.raises(PacsError, match=r"(sent [34] of the 8 instances|after [34] of 8)"):
+            run_retrieval(job, PacsPeer(server), PacsCache(tmp_path, 60), 5000, False)
+    assert job.state is RetrievalState.FAILED and job.received in (3, 4)
+    assert not any((tmp_path / "pacs" / "demo").iterdir())
