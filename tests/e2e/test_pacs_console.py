@@ -21,6 +21,7 @@ from tests.pacs_peer import (
     require_orthanc,
     worklist_item,
 )
+from tests.web.test_pacs_api import stopped_recording
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +50,7 @@ def test_instructor_prepares_a_pacs_series_from_the_console(  # type: ignore[no-
     browser, pacs_server: Server  # noqa: F811
 ) -> None:
     server = pacs_server
+    stopped_recording(server, "rec7")
     context, console = log_in(browser, server, "dr-ana", width=1366, height=768,
                               enforce_csp=True)
     violations: list[str] = []
@@ -70,6 +72,13 @@ def test_instructor_prepares_a_pacs_series_from_the_console(  # type: ignore[no-
         console.click("#pacs-worklist button[type=submit]")
         console.click(".pacs-items button:has-text('Use for this session')")
         console.wait_for_selector("#pacs-context strong:has-text('Ștefănescu Maria')")
+        # Send a marked clip and a key image of the recording into the worklist's study.
+        console.check("#pacs-markers li:nth-child(1) [data-clip]")
+        console.check("#pacs-markers li:nth-child(2) [data-still]")
+        console.click("#pacs-export button[type=submit]")
+        console.wait_for_selector("#pacs-exports strong:has-text('2 / 2 in the PACS')",
+                                  timeout=30_000)
+        assert "failed" not in console.inner_text("#pacs-exports")
         ARTIFACTS.mkdir(exist_ok=True)
         panel = console.locator("#pacs-panel")
         panel.scroll_into_view_if_needed()
@@ -80,6 +89,11 @@ def test_instructor_prepares_a_pacs_series_from_the_console(  # type: ignore[no-
         panel.scroll_into_view_if_needed()
         console.wait_for_timeout(500)
         console.screenshot(path=str(ARTIFACTS / "console-pacs-390.png"))
+        # Nothing of the panel is wider than a phone.
+        wide = console.evaluate("""() => Array.from(document.querySelectorAll('#pacs-panel *'))
+            .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .map((e) => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5)""")
+        assert wide == [], wide
         assert violations == []
     finally:
         context.close()

@@ -175,7 +175,7 @@ def test_only_instructors_and_admins_reach_the_pacs(setup: Setup) -> None:
     assert httpx.get(url + BASE, headers=other_room).status_code == 403
 
 
-def _recording(server: Server, recording_id: str) -> list[str]:
+def stopped_recording(server: Server, recording_id: str) -> list[str]:
     """A stopped recording of room demo on the server's disk: a 4 s ISO track, two markers."""
     from library.publishing.bench import encode_clip, write_track
     from recorder.manifest import Manifest, RecordingState, TrackEntry
@@ -196,7 +196,7 @@ def _recording(server: Server, recording_id: str) -> list[str]:
 
 def test_export_needs_patient_context_then_sends_each_object_once(setup: Setup) -> None:
     url, headers = setup.server.url, setup.instructor
-    markers = _recording(setup.server, "rec42")
+    markers = stopped_recording(setup.server, "rec42")
     body = {"recording_id": "rec42", "track": "iso-endoscope", "clip_markers": [markers[0]],
             "still_markers": [markers[1]], **WHY}
     teaching = httpx.post(url + BASE + "/hospital/exports", headers=headers, json=body)

@@ -165,10 +165,72 @@
     } catch (error) { showError(message(error)); }
   });
 
+  // -- send to the PACS ------------------------------------------------------------------------
+  let recordings = [];
+  let exportPoll = null;
+  const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
+
+  function renderMarkers() {
+    const recording = recordings.find((r) => r.id === $("pacs-recording").value);
+    const track = $("pacs-track");
+    track.replaceChildren(...(recording ? recording.tracks.filter((t) => t.kind === "iso")
+      .map((t) => el("option", { value: t.name, text: `${t.name} (${t.width}×${t.height})` })) : []));
+    const list = $("pacs-markers");
+    if (!recording || !recording.markers.length) {
+      list.replaceChildren(el("li", { class: "muted small", text: recording ? "This recording has no markers." : "No finished recording yet." }));
+      return;
+    }
+    list.replaceChildren(...recording.markers.map((m) => el("li", {},
+      el("span", { class: "grow", text: `${clock(m.at)} · ${m.title}` }),
+      el("label", {}, el("input", { type: "checkbox", "data-clip": m.id }), document.createTextNode("clip to next marker")),
+      el("label", {}, el("input", { type: "checkbox", "data-still": m.id }), document.createTextNode("key image")))));
+  }
+
+  async function loadRecordings() {
+    recordings = (await MedRoom.api(`/api/rooms/${roomId}/recordings`).catch(() => []))
+      .filter((r) => r.state === "stopped" || r.state === "recovered");
+    const select = $("pacs-recording");
+    select.replaceChildren(...recordings.map((r) => el("option", { value: r.id, text: `${r.title || r.id} · ${r.started_at.slice(0, 16).replace("T", " ")}` })));
+    renderMarkers();
+  }
+
+  function exportRow(job) {
+    const done = job.items.filter((i) => i.state === "sent" || i.state === "already-sent").length;
+    const row = el("li", {}, el("strong", { class: "grow", text: `${job.recording_id} → ${job.pacs}: ${done} / ${job.items.length} in the PACS${job.running ? " (sending…)" : ""}` }));
+    const items = el("ul", { class: "pacs-results-list" }, ...job.items.map((i) => el("li", {},
+      el("span", { class: "grow", text: `${i.kind === "video" ? "Clip" : "Key image"} · ${i.label}` + (i.frames > 1 ? ` · ${i.frames} frames, ${i.seconds.toFixed(1)} s` : "") }),
+      el("span", { class: i.state === "failed" ? "failed" : i.state === "sending" || i.state === "pending" ? "" : "sent", text: i.state === "failed" ? `failed: ${i.reason}` : i.state }))));
+    return el("li", { class: "pacs-export-job" }, row, items);
+  }
+
+  async function pollExports() {
+    clearTimeout(exportPoll);
+    const jobs = await api("/exports").catch(() => []);
+    $("pacs-exports").replaceChildren(...jobs.slice(0, 5).map(exportRow));
+    if (jobs.some((j) => j.running)) exportPoll = setTimeout(pollExports, 500);
+  }
+
+  $("pacs-recording").addEventListener("change", renderMarkers);
+  $("pacs-export").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (why().length < 3) { showError("Give the reason first (it goes into the access log)."); $("pacs-why").focus(); return; }
+    const clips = Array.from(document.querySelectorAll("#pacs-markers [data-clip]:checked")).map((c) => c.dataset.clip);
+    const stills = Array.from(document.querySelectorAll("#pacs-markers [data-still]:checked")).map((c) => c.dataset.still);
+    try {
+      await api(`/${encodeURIComponent($("pacs-id").value)}/exports`, { method: "POST", json: {
+        recording_id: $("pacs-recording").value, track: $("pacs-track").value,
+        clip_markers: clips, still_markers: stills, why: why() } });
+      showError("");
+      pollExports();
+    } catch (error) { showError(message(error)); }
+  });
+
   $("pacs-day").value = new Date().toISOString().slice(0, 10);
   loadStatus().then((any) => {
     if (!any) return;
     pollJobs();
+    loadRecordings();
+    pollExports();
     api("/context").then(renderContext).catch(() => {});
     setInterval(() => loadStatus().catch(() => {}), 30000);
   }).catch(() => {});
