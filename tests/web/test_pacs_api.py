@@ -175,7 +175,7 @@ def test_only_instructors_and_admins_reach_the_pacs(setup: Setup) -> None:
     assert httpx.get(url + BASE, headers=other_room).status_code == 403
 
 
-def stopped_recording(server: Server, recording_id: str) -> list[str]:
+def stopped_recording(server: Server, recording_id: str, started_at: str = "") -> list[str]:
     """A stopped recording of room demo on the server's disk: a 4 s ISO track, two markers."""
     from library.publishing.bench import encode_clip, write_track
     from recorder.manifest import Manifest, RecordingState, TrackEntry
@@ -186,7 +186,7 @@ def stopped_recording(server: Server, recording_id: str) -> list[str]:
     write_track(folder / "iso-endoscope.mp4", encode_clip(640, 360, 30, 4.0, 800, seed=1),
                 640, 360, 30, 1)
     Manifest(id=recording_id, room="demo", title="Colonoscopy", state=RecordingState.STOPPED,
-             duration=4.0, tracks=(TrackEntry(name="iso-endoscope", kind="iso",
+             started_at=started_at, duration=4.0, tracks=(TrackEntry(name="iso-endoscope", kind="iso",
                                               file="iso-endoscope.mp4", width=640, height=360,
                                               fps=30, media_offset=0.0),)).write(folder)
     timeline = Timeline(folder)
@@ -223,6 +223,12 @@ def test_export_needs_patient_context_then_sends_each_object_once(setup: Setup) 
     assert first["items"][0]["frames"] == 60
     again = export()
     assert [i["state"] for i in again["items"]] == ["already-sent", "already-sent"]
+    # A recording made before this patient's context was chosen is another procedure's.
+    older = stopped_recording(setup.server, "rec41", started_at="2026-01-05T08:00:00+00:00")
+    refused = httpx.post(url + BASE + "/hospital/exports", headers=headers,
+                         json=body | {"recording_id": "rec41", "clip_markers": [older[0]],
+                                      "still_markers": []})
+    assert refused.status_code == 422 and "belongs to a later procedure" in refused.text
     log = httpx.get(url + "/api/cme/audit", headers=setup.admin,
                     params={"action": "pacs.export"}).json()
     assert log[0]["detail"]["accession"] == "WL0001" and log[0]["detail"]["why"] == WHY["why"]

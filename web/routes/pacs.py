@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,7 +40,7 @@ from room_controller.pacs.dicomweb import DicomWebPacs
 from room_controller.pacs.dimse import DimsePacs
 from room_controller.sources.dicom_source import DicomSeriesSource
 from web.auth import Controller, Principal, audit_actor
-from web.deps import DbDep, LiveDep, PacsDep, SettingsDep, room_or_404
+from web.deps import DbDep, LiveDep, PacsDep, RecordingsDep, SettingsDep, room_or_404
 from web.pacs_schemas import (
     ContextIn,
     ContextOut,
@@ -279,6 +279,11 @@ async def worklist(
     return WorklistOut(pacs=pacs_id, items=[_item_out(i) for i in items])
 
 
+def _keep_once(folder: Path, context: Any) -> None:
+    if recording_context(folder) is None:
+        keep_context(folder, context)
+
+
 def _context_out(context: PatientContext | None) -> ContextOut:
     if context is None:
         return ContextOut(pacs=None, item=None, chosen_by=None)
@@ -295,8 +300,8 @@ async def get_context(pacs: PacsDep, room_id: str, principal: Controller) -> Con
 @router.put("/context", response_model=ContextOut,
             summary="Take the patient context from a worklist item (asked again of the PACS)")
 async def put_context(
-    request: Request, db: DbDep, pacs: PacsDep, room_id: str, body: ContextIn,
-    principal: Controller,
+    request: Request, db: DbDep, pacs: PacsDep, recordings: RecordingsDep, room_id: str,
+    body: ContextIn, principal: Controller,
 ) -> ContextOut:
     peer = _peer(pacs, room_id, body.pacs_id)
     try:
@@ -314,6 +319,9 @@ async def put_context(
                             f"with accession number '{body.accession}'")
     context = PatientContext(body.pacs_id, matching[0], principal.subject, time.time())
     pacs.contexts[room_id] = context
+    recording = recordings.recorder.active_in_room(room_id)
+    if recording is not None:  # chosen mid-recording: the recording keeps it (its first one)
+        await asyncio.to_thread(_keep_once, recording.folder, export_context(matching[0]))
     await _log(db, request, principal, audit.Action.PACS_CONTEXT, room_id, pacs=body.pacs_id,
                accession=body.accession, study_uid=matching[0].study_uid, why=body.why)
     return _context_out(context)
@@ -341,16 +349,31 @@ def _export_out(job: ExportJob) -> ExportOut:
                              seconds=i.seconds) for i in job.plan.items])
 
 
-def _plan(folder: Path, body: ExportIn, current: PatientContext | None) -> ExportPlan:
+def _plan(folder: Path, started_at: str, body: ExportIn,
+          current: PatientContext | None) -> ExportPlan:
+    """The recording's own patient context: the one kept with it (chosen while it recorded),
+    or the room's, if that was chosen before the recording started and is still the same. A
+    context chosen after the recording started belongs to another procedure: refused."""
     context = recording_context(folder)
     if context is None:
         if current is None:
             raise ExportError("this recording has no patient context, so it is a teaching "
                               "session and exports nothing: pick the patient from the worklist "
                               "first")
+        started = _timestamp(started_at)
+        if started is not None and current.chosen_at > started:
+            raise ExportError("the room's patient context was chosen after this recording "
+                              "started: it belongs to a later procedure, not to this recording")
         context = export_context(current.item)
         keep_context(folder, context)
     return plan_export(folder, body.track, body.clip_markers, body.still_markers, context)
+
+
+def _timestamp(iso: str) -> float | None:
+    try:
+        return datetime.fromisoformat(iso).timestamp() if iso else None
+    except ValueError:
+        return None
 
 
 @router.post("/{pacs_id}/exports", response_model=ExportOut, status_code=202,
@@ -370,7 +393,8 @@ async def start_export(
                             f"room '{room_id}' has no recording '{body.recording_id}'")
     folder = found[0]
     try:
-        plan = await asyncio.to_thread(_plan, folder, body, pacs.contexts.get(room_id))
+        plan = await asyncio.to_thread(_plan, folder, found[1].started_at, body,
+                                       pacs.contexts.get(room_id))
         job = pacs.start_export(room_id, peer, body.protocol, body.recording_id, plan)
     except ExportError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
