@@ -201,7 +201,7 @@ def run_retrieval(
             raise PacsError(f"the retrieved series cannot be shown: {message}") from None
         final = cache.keep(part, room_live, pacs=peer.id, series_uid=job.series_uid,
                            retrieved_at=time.time())
-        series = _check_series(final)
+        series = load_series(final)  # checked above: only the paths changed
     except Cancelled as exc:
         shutil.rmtree(part, ignore_errors=True)
         job.state, job.error = RetrievalState.CANCELLED, str(exc)
