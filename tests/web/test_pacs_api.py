@@ -173,6 +173,12 @@ def test_only_instructors_and_admins_reach_the_pacs(setup: Setup) -> None:
     assert httpx.get(url + BASE).status_code == 401
     other_room = auth(setup.server.token("instructor", room="elsewhere"))
     assert httpx.get(url + BASE, headers=other_room).status_code == 403
+    # A curator may send a recording's parts to the record, never search or fetch images.
+    curator = auth(setup.server.token("curator"))
+    assert httpx.get(url + BASE + "/exports", headers=curator).status_code == 200
+    assert httpx.get(url + BASE + "/hospital/studies", headers=curator,
+                     params={"patient_id": "P0001", **WHY}).status_code == 403
+    assert httpx.get(url + BASE + "/exports", headers=setup.student).status_code == 403
 
 
 def stopped_recording(server: Server, recording_id: str, started_at: str = "") -> list[str]:

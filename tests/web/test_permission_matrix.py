@@ -192,9 +192,9 @@ TABLE: dict[tuple[str, str], Row] = {
                                       "day": "2026-12-05", "why": "matrix"}),
     ("DELETE", "/api/rooms/{room_id}/pacs/context"): Row(allow(CONTROL)),
     ("POST", "/api/rooms/{room_id}/pacs/{pacs_id}/exports"): Row(
-        allow(CONTROL, PASSED), json={"recording_id": NO_SUCH, "track": "iso-endoscope",
+        allow(REVIEWERS, PASSED), json={"recording_id": NO_SUCH, "track": "iso-endoscope",
                                       "clip_markers": ["m"], "why": "matrix"}),
-    ("GET", "/api/rooms/{room_id}/pacs/exports"): Row(allow(CONTROL)),
+    ("GET", "/api/rooms/{room_id}/pacs/exports"): Row(allow(REVIEWERS)),
     ("GET", "/api/rooms/{room_id}/ptz"): Row(allow(CONTROL)),
     ("POST", "/api/rooms/{room_id}/ptz/{camera_id}/move"): Row(
         allow(CONTROL, PASSED), json={"pan": 0, "tilt": 0}, why=ROOM_CHANGE),

@@ -1,7 +1,8 @@
 """PACS API of a room: which PACS answer, search, retrieve a series into the room (with
 progress), the modality worklist and the patient context of a live procedure.
 
-Only the room's instructors and admins (``Controller``) reach these routes. Every search,
+Only the room's instructors and admins (``Controller``) reach these routes; curators may also
+send a recording's parts (``Exporter``), never search or fetch patient images. Every search,
 retrieval, deletion, worklist query and context choice is written to the access log with who
 asked, what they asked for and the reason they gave (``why``, required). Blocking PACS calls run
 off the event loop.
@@ -16,11 +17,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
 from library.cme import audit
 from library.pacs_export import ExportPlan, plan_export
+from library.users import Role
 from recorder.archive import find_manifest
 from recorder.dicom_export import ExportError
 from recorder.manifest import ManifestError
@@ -39,7 +41,7 @@ from room_controller.pacs import (
 from room_controller.pacs.dicomweb import DicomWebPacs
 from room_controller.pacs.dimse import DimsePacs
 from room_controller.sources.dicom_source import DicomSeriesSource
-from web.auth import Controller, Principal, audit_actor
+from web.auth import Controller, Principal, audit_actor, require_roles
 from web.deps import DbDep, LiveDep, PacsDep, RecordingsDep, SettingsDep, room_or_404
 from web.pacs_schemas import (
     ContextIn,
@@ -70,6 +72,9 @@ from web.room_pacs import (
 )
 
 router = APIRouter(prefix="/api/rooms/{room_id}/pacs", tags=["pacs"])
+#: Sending a recording's parts to the patient's record is also a curator's work (issue 15).
+Exporter = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INSTRUCTOR,
+                                                      Role.CURATOR))]
 
 #: A status older than this is asked again when the console lists the PACS.
 STATUS_MAX_AGE = 30.0
@@ -380,7 +385,7 @@ def _timestamp(iso: str) -> float | None:
              summary="Send marked clips and key images of a recording to the PACS")
 async def start_export(
     request: Request, db: DbDep, settings: SettingsDep, pacs: PacsDep, room_id: str,
-    pacs_id: str, body: ExportIn, principal: Controller,
+    pacs_id: str, body: ExportIn, principal: Exporter,
 ) -> ExportOut:
     peer = _peer(pacs, room_id, pacs_id)
     try:
@@ -409,7 +414,7 @@ async def start_export(
 
 @router.get("/exports", response_model=list[ExportOut],
             summary="The room's exports with each object's result")
-async def list_exports(pacs: PacsDep, room_id: str, principal: Controller) -> list[ExportOut]:
+async def list_exports(pacs: PacsDep, room_id: str, principal: Exporter) -> list[ExportOut]:
     return [_export_out(j) for j in reversed(pacs.exports.get(room_id, {}).values())]
 
 
