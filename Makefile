@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup setup-test browser firefox turn gstreamer npm-clients lint typecheck bench fuzz clean
+.PHONY: run test setup setup-test browser firefox turn gstreamer npm-clients pacs lint typecheck bench fuzz clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "MedRoom needs Python 3.11 ($(PYTHON) not found; set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
-setup-test: $(VENV)/.installed-test browser firefox turn gstreamer npm-clients
+setup-test: $(VENV)/.installed-test browser firefox turn gstreamer npm-clients pacs
 
 # Third-party WHEP/WHIP browser clients from npm (tests/e2e/test_npm_clients.py), installed into
 # the ignored .cache/npm and bundled with esbuild; node and npm from Debian.
@@ -86,6 +86,20 @@ gstreamer:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(GST_PACKAGES)) >/dev/null; \
 	else \
 		echo "The GStreamer test needs: sudo apt-get install $(GST_PACKAGES)"; \
+	fi
+
+# A real PACS for the PACS tests (tests/pacs_peer.py): Debian's Orthanc with its DICOMweb and
+# worklist plugins, started by the tests on loopback with their own storage, never as a daemon;
+# dicom3tools' dciodvfy checks every object MedRoom exports.
+PACS_PACKAGES := orthanc orthanc-dicomweb dicom3tools
+pacs:
+	@if [ -x /usr/sbin/Orthanc ] && [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] && command -v dciodvfy >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's Orthanc and dicom3tools for the PACS tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PACS_PACKAGES)) >/dev/null; \
+		systemctl disable --now orthanc >/dev/null 2>&1 || true; \
+	else \
+		echo "The PACS tests need: sudo apt-get install $(PACS_PACKAGES); they are skipped without it"; \
 	fi
 
 run: setup

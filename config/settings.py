@@ -49,6 +49,64 @@ class IceServer(BaseModel):
         return any(u.startswith(("turn:", "turns:")) for u in self.urls)
 
 
+AE_TITLE = r"[ -\[\]-~]{1,16}"  # DICOM AE: 1-16 characters of the default repertoire, no backslash
+
+
+class PacsServer(BaseModel):
+    """One PACS the rooms may search, retrieve from and send to (issue 15).
+
+    DICOMweb (``dicomweb_url``) is preferred when given; a PACS that speaks only DIMSE is
+    reached at ``aet``@``host``:``port`` (C-ECHO, C-FIND, C-GET, C-STORE and the modality
+    worklist), calling itself ``calling_aet``. Either or both may be given.
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+                    description="Short name used in URLs and the access log, e.g. 'hospital'.")
+    label: str = Field(default="", max_length=100)
+    dicomweb_url: str | None = Field(
+        default=None, max_length=500, pattern=r"^https?://[^\s]+$",
+        description="DICOMweb root, e.g. https://pacs.example.org/dicom-web")
+    aet: str | None = Field(default=None, pattern=f"^{AE_TITLE}$",
+                            description="The PACS's AE title (DIMSE).")
+    host: str | None = Field(default=None, max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    calling_aet: str = Field(default="MEDROOM", pattern=f"^{AE_TITLE}$",
+                             description="MedRoom's own AE title, as the PACS knows it.")
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=500)
+    tls_verify: bool = Field(
+        default=True, description="Check the PACS's certificate (https DICOMweb, DIMSE TLS).")
+    tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle (PEM) for a PACS whose certificate a private CA "
+        "signed.")
+    dimse_tls: bool = Field(default=False, description="Speak DIMSE over TLS (PS3.15 B.1).")
+    timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    rooms: list[str] = Field(default_factory=list,
+                             description="Rooms that may use this PACS; empty: every room.")
+
+    @model_validator(mode="after")
+    def _reachable_somehow(self) -> PacsServer:
+        dimse = (self.aet, self.host, self.port)
+        if any(v is not None for v in dimse) and not all(v is not None for v in dimse):
+            raise ValueError(f"PACS '{self.id}': DIMSE needs all of aet, host and port")
+        if self.dicomweb_url is None and self.aet is None:
+            raise ValueError(f"PACS '{self.id}': give dicomweb_url, or aet, host and port")
+        if (self.username is None) != (self.password is None):
+            raise ValueError(f"PACS '{self.id}': give both username and password, or neither")
+        return self
+
+    @property
+    def speaks_dicomweb(self) -> bool:
+        return self.dicomweb_url is not None
+
+    @property
+    def speaks_dimse(self) -> bool:
+        return self.aet is not None
+
+    def serves(self, room_id: str) -> bool:
+        return not self.rooms or room_id in self.rooms
+
+
 class Settings(BaseSettings):
     """Every knob of a MedRoom installation, with the embedded defaults."""
 
@@ -191,6 +249,41 @@ class Settings(BaseSettings):
         description="A WHEP session whose client has not connected this long after its offer "
         "is ended (it stops counting against the viewer's session limit).",
     )
+
+    pacs: Annotated[list[PacsServer], NoDecode] = Field(
+        default_factory=list,
+        description="The hospital's PACS, as a JSON list of {id, dicomweb_url | aet, host, port, "
+        "calling_aet, username, password, tls_verify, tls_ca_file, dimse_tls, rooms}. Each is "
+        "asked at start; one that does not answer is logged and shown in the console.",
+    )
+    pacs_retention_hours: float = Field(
+        default=24.0, ge=0, le=24 * 90,
+        description="Patient images retrieved from a PACS stay in the room this long after the "
+        "live session they served ends (or after retrieval, with no session), then are deleted.",
+    )
+    pacs_max_series_slices: int = Field(
+        default=5000, ge=1, le=100_000,
+        description="Most instances one retrieved series may have; a bigger one is refused.",
+    )
+
+    @field_validator("pacs", mode="before")
+    @classmethod
+    def _pacs_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"MEDROOM_PACS is not valid JSON: {exc}") from None
+        return value
+
+    @field_validator("pacs")
+    @classmethod
+    def _unique_pacs(cls, value: list[PacsServer]) -> list[PacsServer]:
+        ids = [p.id for p in value]
+        doubles = sorted({i for i in ids if ids.count(i) > 1})
+        if doubles:
+            raise ValueError(f"PACS ids must be unique: {', '.join(doubles)} given twice")
+        return value
 
     @field_validator("room_files", "ice_addresses", mode="before")
     @classmethod

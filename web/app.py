@@ -43,6 +43,7 @@ from web.live import LiveRooms
 from web.presence_timer import PresenceTimer
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
+from web.room_pacs import RoomPacs
 from web.room_recordings import RoomRecordings
 from web.routes import (
     checkin,
@@ -61,6 +62,7 @@ from web.routes import (
     interaction,
     lesson_media,
     library_pages,
+    pacs,
     pages,
     player,
     presence,
@@ -147,6 +149,8 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
             await stack.enter_async_context(
                 running("the recorder", recordings.start, recordings.stop_all))
             await stack.enter_async_context(running("the room feed", feed.start, feed.stop))
+            room_pacs = state.pacs = RoomPacs(settings, live)
+            await stack.enter_async_context(running("the PACS", room_pacs.start, room_pacs.stop))
             await stack.enter_async_context(
                 running("the schedule runner", scheduler.start, scheduler.stop))
             await stack.enter_async_context(
@@ -210,6 +214,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(diagnostics.router)
     app.include_router(composition.router)
     app.include_router(dicom.router)
+    app.include_router(pacs.router)
     app.include_router(ptz.router)
     app.include_router(drawing.router)
     app.include_router(recording_routes.router)

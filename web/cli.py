@@ -304,6 +304,14 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     )
     search_bench.add_arguments(search_bench_parser)
     search_bench_parser.set_defaults(func=lambda args: search_bench.run_from_args(args))
+    from web.bench import pacs as pacs_bench
+
+    pacs = bench_sub.add_parser(
+        "pacs", help="retrieval of a 300-slice CT from a loopback Orthanc (DICOMweb, C-GET) and "
+        "export of a 60 s 720p clip as DICOM video (STOW-RS, C-STORE)",
+    )
+    pacs_bench.add_arguments(pacs)
+    pacs.set_defaults(func=lambda args: pacs_bench.run_from_args(args))
     from streaming import codec_bench
 
     vp8 = bench_sub.add_parser(

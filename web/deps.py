@@ -32,6 +32,7 @@ from room_controller.room import Room
 from web.auth import Principal, require_roles
 from web.classroom_kit import ClassroomKit
 from web.live import LiveRooms, RoomNotFound
+from web.room_pacs import RoomPacs
 from web.room_recordings import RoomRecordings
 from web.state import AppState, app_state
 
@@ -50,6 +51,12 @@ def _live(state: StateDep) -> LiveRooms:
 
 def _settings(state: StateDep) -> Settings:
     return state.settings
+
+
+def _pacs(state: StateDep) -> RoomPacs:
+    if state.pacs is None:
+        raise RuntimeError("the PACS service is not running: the app has not started")
+    return state.pacs
 
 
 def _recordings(state: StateDep) -> RoomRecordings:
@@ -72,6 +79,7 @@ DbDep = Annotated[Database, Depends(_db)]
 LiveDep = Annotated[LiveRooms, Depends(_live)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RecordingsDep = Annotated[RoomRecordings, Depends(_recordings)]
+PacsDep = Annotated[RoomPacs, Depends(_pacs)]
 VaultDep = Annotated[CnpVault, Depends(_vault)]
 MediaLinksDep = Annotated[MediaLinkSigner, Depends(_media_links)]
 ClassroomKitDep = Annotated[ClassroomKit, Depends(_classroom_kit)]

@@ -22,6 +22,7 @@ from web.classroom_kit import ClassroomKit
 from web.live import LiveRooms
 from web.publisher import PublishRunner
 from web.room_feed import RoomFeed
+from web.room_pacs import RoomPacs
 from web.room_recordings import RoomRecordings
 
 if TYPE_CHECKING:  # web.auth reads the state through app_state below: no import cycle
@@ -46,6 +47,7 @@ class AppState:
     classrooms: ClassroomKit  # check-in codes, device cookies, check-in limits
     feed: RoomFeed | None = None  # room state pushed to consoles (set once the rooms run)
     interactions: Interactions | None = None  # each live room's chat, questions, hands, polls
+    pacs: RoomPacs | None = None  # the hospital's PACS: retrievals, worklist context, retention
 
 
 def app_state(connection: HTTPConnection) -> AppState:

@@ -58,6 +58,13 @@ class Action(str, Enum):
     CHECK_IN = "classroom.check_in"
     CHECK_IN_REFUSED = "classroom.check_in_refused"
     PRESENCE_CHECK = "classroom.presence_check"
+    # The hospital's PACS (issue 15): who looked for or fetched which patient's images, and why.
+    PACS_SEARCH = "pacs.search"
+    PACS_RETRIEVE = "pacs.retrieve"
+    PACS_DELETE = "pacs.delete"
+    PACS_WORKLIST = "pacs.worklist"
+    PACS_CONTEXT = "pacs.context"
+    PACS_EXPORT = "pacs.export"
 
 
 class Target(str, Enum):
@@ -73,6 +80,7 @@ class Target(str, Enum):
     CERTIFICATE = "certificate"
     LOG = "log"
     CLASSROOM = "classroom"
+    ROOM = "room"
 
 
 @dataclass(frozen=True)

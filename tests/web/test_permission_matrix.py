@@ -198,6 +198,30 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/rooms/{room_id}/drawers/{user_id}"): Row(
         allow(CONTROL, PASSED), ids={"user_id": "999999"}, late=True,
         why="404 when that student may not draw"),
+    # PACS (issue 15): this server has none configured, so a named PACS or retrieval is 404
+    # past the check; the access log gets a line only when a PACS answers.
+    ("GET", "/api/rooms/{room_id}/pacs"): Row(allow(CONTROL)),
+    ("GET", "/api/rooms/{room_id}/pacs/{pacs_id}/studies"): Row(
+        allow(CONTROL, PASSED), query={"patient_id": "P1", "why": "matrix"}),
+    ("POST", "/api/rooms/{room_id}/pacs/{pacs_id}/retrievals"): Row(
+        allow(CONTROL, PASSED), json={"study_uid": "1.2.3", "series_uid": "1.2.4",
+                                      "why": "matrix"}),
+    ("GET", "/api/rooms/{room_id}/pacs/retrievals"): Row(allow(CONTROL)),
+    ("POST", "/api/rooms/{room_id}/pacs/retrievals/{retrieval_id}/show"): Row(
+        allow(CONTROL, PASSED), json={"source_id": "ct"}),
+    ("DELETE", "/api/rooms/{room_id}/pacs/retrievals/{retrieval_id}"): Row(
+        allow(CONTROL, PASSED), query={"why": "matrix"}),
+    ("GET", "/api/rooms/{room_id}/pacs/{pacs_id}/worklist"): Row(
+        allow(CONTROL, PASSED), query={"day": "2026-12-05", "why": "matrix"}),
+    ("GET", "/api/rooms/{room_id}/pacs/context"): Row(allow(CONTROL)),
+    ("PUT", "/api/rooms/{room_id}/pacs/context"): Row(
+        allow(CONTROL, PASSED), json={"pacs_id": "nowhere", "accession": "A1",
+                                      "day": "2026-12-05", "why": "matrix"}),
+    ("DELETE", "/api/rooms/{room_id}/pacs/context"): Row(allow(CONTROL)),
+    ("POST", "/api/rooms/{room_id}/pacs/{pacs_id}/exports"): Row(
+        allow(REVIEWERS, PASSED), json={"recording_id": NO_SUCH, "track": "iso-endoscope",
+                                      "clip_markers": ["m"], "why": "matrix"}),
+    ("GET", "/api/rooms/{room_id}/pacs/exports"): Row(allow(REVIEWERS)),
     ("GET", "/api/rooms/{room_id}/ptz"): Row(allow(CONTROL)),
     ("POST", "/api/rooms/{room_id}/ptz/{camera_id}/move"): Row(
         allow(CONTROL, PASSED), json={"pan": 0, "tilt": 0}, why=ROOM_CHANGE),
@@ -506,6 +530,7 @@ def _bodies(draft: dict[str, Any], course_id: int) -> dict[tuple[str, str], Call
 def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seed]:
     for server in start_server(tmp_path_factory.mktemp("medroom-matrix"), create_users=False):
         ids = {"room_id": "demo", "source_id": "endoscope", "camera_id": "room-head",
+               "pacs_id": "nowhere", "retrieval_id": NO_SUCH,
                **_seed_rows(server)}
         demo = Demo(server, 0)
         clients = {p: demo.login(account) for p, account in ACCOUNTS.items()}
