@@ -254,6 +254,12 @@ class RoomSpec(_Strict):
     masks: list[MaskSpec] = []
     sources: Annotated[list[SourceSpec], Field(min_length=1)]
     devices: list[ViscaDeviceSpec] = []
+    instructors: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=200)
+    ] = Field(default=[], description=(
+        "User names of the instructors who run this room (its console, go live, record, "
+        "moderate the classroom). Empty: every instructor account (a teaching team sharing "
+        "the rooms). Admins always may."))
 
     @model_validator(mode="after")
     def _check_references(self) -> RoomSpec:

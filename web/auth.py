@@ -204,9 +204,37 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"this token is not valid for room '{room_id}'"
             )
+        # A route for the room's controllers: an instructor must be one of *this* room's.
+        if (room_id is not None and principal.role is Role.INSTRUCTOR
+                and Role.STUDENT not in roles
+                and not controls_room(request, principal, str(room_id))):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, _not_this_rooms_instructor(room_id))
         return principal
 
     return dependency
+
+
+def controls_room(connection: HTTPConnection, principal: Principal, room_id: str) -> bool:
+    """Whether ``principal`` runs room ``room_id``: an admin, or an instructor the room's file
+    names (``instructors``; a room that names none is run by every instructor). A token with
+    no account behind it was minted on this machine (``medroom token``) for the scope it
+    carries: that scope is its relation."""
+    if principal.role is Role.ADMIN:
+        return principal.may_use_room(room_id)
+    if principal.role is not Role.INSTRUCTOR or not principal.may_use_room(room_id):
+        return False
+    room = app_state(connection).live.rooms.get(room_id)
+    if room is None:
+        return False
+    named = room.spec.instructors
+    if not named or (principal.via == "token" and principal.user_id is None):
+        return True
+    return principal.subject in named
+
+
+def _not_this_rooms_instructor(room_id: str) -> str:
+    return (f"you are not one of the instructors of room '{room_id}' (its room file names "
+            "them: ask an admin)")
 
 
 class SocketRefused(Exception):
@@ -247,6 +275,9 @@ async def socket_principal(
         raise SocketRefused(4404, f"no room '{room_id}'")
     if not principal.may_use_room(room_id):
         raise SocketRefused(4403, f"this token is not valid for room '{room_id}'")
+    if (principal.role is Role.INSTRUCTOR and Role.STUDENT not in roles
+            and not controls_room(websocket, principal, room_id)):
+        raise SocketRefused(4403, _not_this_rooms_instructor(room_id))
     return principal
 
 

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from library.cme import audit
 from room_controller.interaction.errors import InteractionError, RateLimited
 from room_controller.interaction.participants import Participant
-from web.auth import CONTROL_ROLES, SocketRefused, socket_viewer
+from web.auth import SocketRefused, controls_room, socket_viewer
 from web.deps import StateDep
 from web.interaction import CLOSE_FLOOD, Connection, LiveInteraction
 from web.live import RoomNotLive
@@ -109,7 +109,7 @@ async def classroom_socket(
         return
     participant = Participant(
         principal.subject, principal.display_name or principal.subject, principal.user_id,
-        moderator=principal.role in CONTROL_ROLES)
+        moderator=controls_room(websocket, principal, room_id))
     client = websocket.client.host if websocket.client else ""
     connection = Connection(participant, audit.Actor(
         principal.subject, principal.role.value, principal.user_id, client))

@@ -6,11 +6,11 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
 from room_controller.room import InvalidTransitionError, UnknownSourceError
-from web.auth import CONTROL_ROLES, Controller, Viewer, token_expiry
+from web.auth import Controller, Viewer, controls_room, token_expiry
 from web.deps import LiveDep, RecordingsDep, StateDep, room_or_404
 from web.live import GoLiveFailed
 from web.room_views import room_out
@@ -21,15 +21,16 @@ VIEWER_TOKEN_TTL = 3600
 
 
 @router.get("", response_model=list[RoomOut], summary="Rooms this caller may see")
-async def list_rooms(live: LiveDep, principal: Viewer) -> list[RoomOut]:
-    full = principal.role in CONTROL_ROLES
-    return [room_out(live, r, full) for r in live.rooms.values() if principal.may_use_room(r.id)]
+async def list_rooms(request: Request, live: LiveDep, principal: Viewer) -> list[RoomOut]:
+    return [room_out(live, r, controls_room(request, principal, r.id))
+            for r in live.rooms.values() if principal.may_use_room(r.id)]
 
 
 @router.get("/{room_id}", response_model=RoomOut, summary="A room's state")
-async def get_room(live: LiveDep, recordings: RecordingsDep, room_id: str,
+async def get_room(request: Request, live: LiveDep, recordings: RecordingsDep, room_id: str,
                    principal: Viewer) -> RoomOut:
-    return room_out(live, room_or_404(live, room_id), principal.role in CONTROL_ROLES,
+    room = room_or_404(live, room_id)
+    return room_out(live, room, controls_room(request, principal, room_id),
                     recordings.storage.status)
 
 

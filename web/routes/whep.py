@@ -24,7 +24,7 @@ from streaming.limits import JoinRefused
 from streaming.turn import browser_ice_servers
 from streaming.whep import CodecError, OfferError
 from streaming.whep import Viewer as ViewerSession
-from web.auth import CONTROL_ROLES, Viewer
+from web.auth import CONTROL_ROLES, Viewer, controls_room
 from web.deps import SDP_BODY, LiveDep, read_sdp_offer, room_or_404
 from web.live import LiveRooms, RoomNotLive
 from web.session_urls import SessionCaller, answer_response, trickle
@@ -66,7 +66,7 @@ async def whep_join(
     )] = None,
 ) -> Response:
     room_or_404(live, room_id)
-    if sound == "talkback" and principal.role not in CONTROL_ROLES:
+    if sound == "talkback" and not controls_room(request, principal, room_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "only the room's instructors hear the talkback on its own")
     offer = await read_sdp_offer(request)
@@ -76,8 +76,8 @@ async def whep_join(
             user_id=principal.user_id,
             views=[v.strip() for v in views.split(",") if v.strip()] if views else None,
             quality=quality.strip() or None if quality else None, sound=sound,
-            # The Viewer dependency checked the room scope: a controlling role here leads.
-            leads=principal.role in CONTROL_ROLES,
+            # One of this room's instructors (or an admin) leads: their drawing is everyone's.
+            leads=controls_room(request, principal, room_id),
         )
     except (RoomNotLive, NotOnAir) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
