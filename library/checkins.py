@@ -276,14 +276,15 @@ def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id:
                     f"You are already checked in for this presence check (at "
                     f"{at:%H:%M:%S} UTC). Nothing more to do until the next one.", "replay", 409)
         hashed = device_hash(device)
+        # Not named: whoever holds the phone now need not learn who used it before.
         other_user = session.scalar(
-            select(User.display_name).join(CheckIn, CheckIn.user_id == User.id)
-            .where(CheckIn.live_session_id == live.id, CheckIn.device_hash == hashed,
-                   CheckIn.user_id != user_id).limit(1))
+            select(CheckIn.id).where(CheckIn.live_session_id == live.id,
+                                     CheckIn.device_hash == hashed,
+                                     CheckIn.user_id != user_id).limit(1))
         if other_user is not None:
             raise CheckInRefused(
-                f"This phone already checked in {other_user} for this session: one phone checks "
-                "in one account. Check in with your own phone.", "shared phone", 409)
+                "This phone already checked in another account for this session: one phone "
+                "checks in one account. Check in with your own phone.", "shared phone", 409)
         subject = session.scalar(select(User.username).where(User.id == user_id)) or ""
         row = CheckIn(check_id=latest.id, live_session_id=live.id, classroom_id=place_id,
                       user_id=user_id, subject=subject, at=now, window=found.window,

@@ -133,6 +133,31 @@ def create_classroom(db: Database, *, name: str, institution: str, city: str, ti
         return _info(row, 0)
 
 
+def update_classroom(db: Database, classroom_id: int, *, room_ids: set[str],
+                     name: str | None = None, institution: str | None = None,
+                     city: str | None = None, timezone: str | None = None,
+                     room_id: str | None = None) -> ClassroomInfo:
+    """Change what was given; its screens and past check-ins stay the classroom's."""
+    if room_id is not None and room_id not in room_ids:
+        raise ClassroomError(f"no room {room_id[:64]!r} (rooms: {', '.join(sorted(room_ids))})")
+    with db.session() as session:
+        row = session.get(Classroom, classroom_id)
+        if row is None:
+            raise ClassroomError(f"no classroom {classroom_id}", 404)
+        if name is not None:
+            row.name = _text(name, "name", MAX_NAME)
+        if institution is not None:
+            row.institution = _text(institution, "institution", MAX_NAME)
+        if city is not None:
+            row.city = _text(city, "city", MAX_CITY)
+        if timezone is not None:
+            row.timezone = _zone(timezone)
+        if room_id is not None:
+            row.room_id = room_id
+        session.flush()
+        return _info(row, _paired_counts(session).get(row.id, 0))
+
+
 def _paired_counts(session: Session) -> dict[int, int]:
     rows = session.execute(
         select(ClassroomScreen.classroom_id, func.count())

@@ -9,6 +9,7 @@ phone from another, so that one phone checks in one account.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -91,6 +92,9 @@ def checkin_url(connection: HTTPConnection, where: str, code: str) -> str:
     return str(connection.base_url).rstrip("/") + f"/checkin?{where}&code={code}"
 
 
+@functools.lru_cache(maxsize=256)
 def qr_data_uri(url: str) -> str:
-    """The QR code of ``url`` as an SVG data URI (the pages' CSP allows data: images)."""
+    """The QR code of ``url`` as an SVG data URI (the pages' CSP allows data: images).
+
+    Screens ask every second or two and a code lasts 30 s: each is drawn once."""
     return str(segno.make(url, error="m").svg_data_uri(scale=8, border=2, dark="#0b1d2a"))

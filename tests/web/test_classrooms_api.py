@@ -75,11 +75,20 @@ def test_pairing_code_works_once_and_expires(server: Server) -> None:
         db.dispose()
     expired = admin.post(f"/api/classrooms/{room}/screens", json={"code": late.code})
     assert expired.status_code == 410 and "expired" in expired.json()["detail"]
+    # An admin renames it; a bad time zone or room is refused by name.
+    moved = admin.patch(f"/api/classrooms/{room}", json={"name": "Amphitheatre 1A"})
+    assert moved.status_code == 200 and moved.json()["name"] == "Amphitheatre 1A"
+    assert screen.client.get("/api/screen/state").json()["classroom"]["name"] == "Amphitheatre 1A"
+    zone = admin.patch(f"/api/classrooms/{room}", json={"timezone": "Mars/Olympus"})
+    assert zone.status_code == 400 and "IANA" in zone.json()["detail"]
+    nowhere = admin.patch(f"/api/classrooms/{room}", json={"room_id": "nowhere"})
+    assert nowhere.status_code == 400 and "no room 'nowhere'" in nowhere.json()["detail"]
     # Only admins pair or register.
     student = login(server, "ana")
     assert student.post(f"/api/classrooms/{room}/screens",
                         json={"code": late.code}).status_code == 403
     assert student.get("/api/classrooms").status_code == 403
+    assert student.patch(f"/api/classrooms/{room}", json={"city": "X"}).status_code == 403
 
 
 def test_check_in_accepts_the_current_code_and_refuses_the_rest(server: Server) -> None:

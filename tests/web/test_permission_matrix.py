@@ -402,6 +402,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/classrooms"): Row(allow(ADMINS), json={
         "name": "Matrix hall", "institution": "Matrix", "city": "Pleven",
         "timezone": "Europe/Sofia", "room_id": "demo"}),
+    ("PATCH", "/api/classrooms/{classroom_id}"): Row(allow(ADMINS), json={"city": "Vidin"}),
     ("GET", "/api/classrooms/{classroom_id}/screens"): Row(allow(ADMINS)),
     ("POST", "/api/classrooms/{classroom_id}/screens"): Row(
         allow(ADMINS, PASSED), json={"code": "2345-6789"},

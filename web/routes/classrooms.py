@@ -23,6 +23,7 @@ from library.classrooms import (
     pair_screen,
     revoke_screen,
     screens_of,
+    update_classroom,
 )
 from library.cme import audit
 from library.users import Role
@@ -51,6 +52,14 @@ class ClassroomOut(BaseModel):
     timezone: str
     room_id: str
     screens: int
+
+
+class ClassroomPatch(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    institution: str | None = Field(None, min_length=1, max_length=200)
+    city: str | None = Field(None, min_length=1, max_length=100)
+    timezone: str | None = Field(None, min_length=1, max_length=64)
+    room_id: str | None = Field(None, min_length=1, max_length=64)
 
 
 class PairIn(BaseModel):
@@ -87,6 +96,19 @@ async def register(body: ClassroomIn, db: DbDep, live: LiveDep, principal: Admin
             lambda: create_classroom(db, name=body.name, institution=body.institution,
                                      city=body.city, timezone=body.timezone, room_id=body.room_id,
                                      room_ids=set(live.rooms), created_by=principal.user_id))
+    except ClassroomError as exc:
+        raise _refuse(exc) from None
+    return _out(info)
+
+
+@router.patch("/api/classrooms/{classroom_id}", response_model=ClassroomOut,
+              summary="Rename a classroom, or let it follow another room")
+async def edit(classroom_id: IdPath, body: ClassroomPatch, db: DbDep, live: LiveDep,
+               principal: Admin) -> ClassroomOut:
+    try:
+        info = await asyncio.to_thread(
+            lambda: update_classroom(db, classroom_id, room_ids=set(live.rooms),
+                                     **body.model_dump(exclude_none=True)))
     except ClassroomError as exc:
         raise _refuse(exc) from None
     return _out(info)

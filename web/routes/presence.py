@@ -88,7 +88,7 @@ async def presence(room_id: str, request: Request, db: DbDep, live: LiveDep,
     return PresenceOut(
         live=True, check=shown.check.seq, check_kind=shown.check.kind,
         check_opened_at=shown.check.opened_at.isoformat(), code=format_code(shown.code),
-        qr=qr_data_uri(url), changes_at=window_ends(shown.window), present_now=now_count,
+        qr=await asyncio.to_thread(qr_data_uri, url), changes_at=window_ends(shown.window), present_now=now_count,
         present_session=total, classrooms=classrooms)
 
 
