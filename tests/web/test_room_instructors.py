@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -100,9 +99,9 @@ def test_an_instructor_runs_only_the_rooms_that_name_them(server: Server) -> Non
                      additional_headers=cookie_header(ana)) as ws:
             assert json.loads(ws.recv())["type"] == "state"
         with connect(socket_url(server, "/api/rooms/or-2/events"),
-                     additional_headers=cookie_header(ana)) as ws:
-            with pytest.raises(Exception) as refused:
-                ws.recv()
+                     additional_headers=cookie_header(ana)) as ws, \
+                pytest.raises(Exception) as refused:
+            ws.recv()
         assert "4403" in str(refused.value) and "or-2" in str(refused.value)
 
         # The classroom: she moderates her own room's and is a participant in the other's.
