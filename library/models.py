@@ -7,7 +7,7 @@ CME attendance, so a naive datetime that could be read as local time is never le
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -269,6 +269,15 @@ class Lesson(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Bumped by every UPDATE of the row (SQLAlchemy's version counter, which also makes a
+    # concurrent update fail instead of winning silently); the editor's ETag.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1,
+                                         server_default="1")
+    # [{"track": name, "start": s, "end": s, "x": 0..1, "y", "w", "h"}] session seconds and
+    # picture fractions: regions blurred into a view when it is published (lessons.py).
+    masks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
 
 class LessonCourse(Base):
