@@ -536,11 +536,13 @@ def save_edit(db: Database, lesson_id: int, version: int, edit: CurationEdit) ->
         row = _row(session, lesson_id)
         if row.version != version:
             raise LessonVersionConflict(lesson_id, version, row.version)
-        _editable(row)
-        _apply_trim(row, edit.trim_start, edit.trim_end)
-        _apply_chapters(session, row, edit.chapters)
-        _apply_hidden(row, edit.hidden)
-        _apply_masks(row, edit.masks)
+        # One UPDATE of the row, so one version step per save (each flush bumps it).
+        with session.no_autoflush:
+            _editable(row)
+            _apply_trim(row, edit.trim_start, edit.trim_end)
+            _apply_chapters(session, row, edit.chapters)
+            _apply_hidden(row, edit.hidden)
+            _apply_masks(row, edit.masks)
         session.flush()
         return _info(session, row)
 

@@ -65,6 +65,7 @@ from web.routes import (
     whep,
     whip,
 )
+from web.routes import curation as curation_routes
 from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
@@ -194,6 +195,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(cme_routes.router)
     app.include_router(cme_pages.router)
     app.include_router(library_routes.router)
+    app.include_router(curation_routes.router)
     app.include_router(library_pages.router)
     app.include_router(lesson_media.router)
     app.include_router(player.router)
