@@ -7,7 +7,7 @@ CME attendance, so a naive datetime that could be read as local time is never le
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -277,7 +277,7 @@ class Lesson(Base):
     # picture fractions: regions blurred into a view when it is published (lessons.py).
     masks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by the mapper
 
 
 class LessonCourse(Base):

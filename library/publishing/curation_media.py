@@ -222,7 +222,7 @@ def waveform_peaks(path: Path, offset: float) -> dict[str, Any]:
             samples = frame.to_ndarray()
             mono = np.abs(samples.astype(np.float32)).max(axis=0)
             if samples.dtype.kind == "i":
-                mono /= float(np.iinfo(samples.dtype).max)
+                mono /= float(2 ** (8 * samples.dtype.itemsize - 1))
             carry = np.concatenate([carry, mono])
             whole = len(carry) // bucket
             if whole:
