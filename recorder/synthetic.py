@@ -104,7 +104,7 @@ def _write_audio(path: Path, seconds: float) -> int:
         for start in range(0, total, block):
             t = (start + np.arange(block)) / AUDIO_RATE
             envelope = 0.5 + 0.5 * np.sin(2 * math.pi * 0.23 * t) * np.sin(2 * math.pi * 1.7 * t)
-            talk = envelope * (np.sin(2 * math.pi * 0.05 * t) > -0.3)
+            talk = envelope * (np.sin(2 * math.pi * t / 47) > -0.85)  # a pause now and then
             samples = 0.02 * np.sin(2 * math.pi * 120 * t) + 0.4 * talk * rng.standard_normal(
                 block) * np.abs(np.sin(2 * math.pi * 180 * t))
             pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).reshape(1, -1)

@@ -178,6 +178,7 @@ class CurationTrackOut(BaseModel):
     width: int
     height: int
     keyframes: list[float]
+    fps: int
 
 
 class CurationStateOut(BaseModel):

@@ -59,6 +59,7 @@ class CurationTrack:
     width: int
     height: int
     keyframes: tuple[float, ...]  # session seconds (video only)
+    fps: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def prepare_curation(recording_folder: Path, *, progress: Progress | None = None
                 tracks.append(CurationTrack(entry.name, entry.kind, entry.source_id, dst.name,
                                             round(offset + remuxed.start, 3),
                                             round(remuxed.duration, 3), remuxed.width,
-                                            remuxed.height, keys))
+                                            remuxed.height, keys, fps=entry.fps or 0))
             done += size
         report(0.8)
         program = tracks[0]

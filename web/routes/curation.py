@@ -126,7 +126,8 @@ async def curation(request: Request, lesson_id: IdPath, principal: Staff) -> Res
         tracks=[CurationTrackOut(name=t.name, kind=t.kind, source_id=t.source_id,
                                  url=_file_url(lesson_id, t.file), offset=t.offset,
                                  duration=t.duration, width=t.width, height=t.height,
-                                 keyframes=list(t.keyframes)) for t in media.tracks],
+                                 keyframes=list(t.keyframes), fps=t.fps)
+                for t in media.tracks],
         thumbnails={**media.thumbnails, "url": _file_url(lesson_id, media.thumbnails["file"])},
         waveform_url=_file_url(lesson_id, media.waveform) if media.waveform else None,
         events=events)
