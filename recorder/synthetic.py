@@ -61,8 +61,10 @@ def _picture(view: SyntheticView, background: np.ndarray, index: int, fps: int, 
     image = background[y0:y0 + height, x0:x0 + width].copy()
     scale = height / 360
     thick = max(1, int(2 * scale))
-    cv2.putText(image, view.label, (int(16 * scale), int(40 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                1.0 * scale, (255, 255, 255), thick, cv2.LINE_AA)
+    # The view's name top right (players put their own labels top left).
+    (label_w, _), _ = cv2.getTextSize(view.label, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, thick)
+    cv2.putText(image, view.label, (width - label_w - int(16 * scale), int(36 * scale)),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (255, 255, 255), thick, cv2.LINE_AA)
     stamp = f"{int(t // 60):02d}:{t % 60:05.2f}"
     cv2.putText(image, stamp, (int(16 * scale), height - int(20 * scale)),
                 cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, (255, 255, 255), thick, cv2.LINE_AA)

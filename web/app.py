@@ -35,7 +35,7 @@ from streaming.ice import set_ice_addresses
 from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
 from web.cors import WebRtcCors
-from web.demo import prepare_demo_media
+from web.demo import DemoLibrary, prepare_demo_media
 from web.deps import validation_status
 from web.live import LiveRooms
 from web.publisher import PublishRunner
@@ -135,6 +135,10 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
                 running("the schedule runner", scheduler.start, scheduler.stop))
             await stack.enter_async_context(
                 running("the publishing runner", publisher.start, publisher.stop))
+            if settings.demo and settings.demo_library:
+                demo_library = DemoLibrary(db, settings.resolved_recordings_dir, publisher.wake)
+                await stack.enter_async_context(
+                    running("the demo library", demo_library.start, demo_library.stop))
             yield
 
     app = FastAPI(

@@ -752,8 +752,6 @@
         handle.style.left = this.pct(t);
         parts.push(handle);
       }
-      const head = el("div", { class: "tl-playhead", id: "tl-playhead" });
-      parts.push(head);
       this.$("#tl-layer").replaceChildren(...parts);
       this.$("#ed-hide").disabled = !this.selection;
     }
