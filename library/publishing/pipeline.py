@@ -30,6 +30,7 @@ import av
 
 from library.publishing.chapters import Chapter, ChapterEdit, chapters_to_webvtt, curate_chapters
 from library.publishing.errors import MediaError, PublishError
+from library.publishing.masking import MaskRegion, MaskResult, apply_masks
 from library.publishing.remux import RemuxResult, remux_audio_faststart, remux_faststart
 from library.publishing.stills import (
     PosterInfo,
@@ -61,7 +62,9 @@ LESSON_FORMAT = 1
 # then the faststart rewrite); the strip decodes one keyframe per tile; the rest is small.
 STEP_WEIGHTS: Mapping[str, float] = {
     "check": 0.025,
-    "remux": 0.90,
+    "remux": 0.85,
+    # Only with masks: re-encoding the masked GOPs (a 30 s mask: a few seconds of work).
+    "masks": 0.05,
     "poster": 0.005,
     "thumbnails": 0.04,
     "chapters": 0.005,
@@ -158,6 +161,7 @@ def publish_recording(
     chapters_edit: ChapterEdit | None = None,
     markers: Sequence[Marker] | None = None,
     hidden: Sequence[tuple[float, float]] = (),
+    masks: Mapping[str, Sequence[MaskRegion]] | None = None,
     progress: ProgressCallback | None = None,
     poster_at: float = 10.0,
     thumbnail_every: float = 10.0,
@@ -171,7 +175,9 @@ def publish_recording(
     ``out_dir`` is replaced only with ``replace_existing`` (re-publishing after curation).
     ``markers`` replaces the recording's markers as the chapters' source (the curated list);
     ``hidden`` segments (session seconds) are left out of the published timeline and listed in
-    ``lesson.json`` on the lesson clock for the player to skip.
+    ``lesson.json`` on the lesson clock for the player to skip. ``masks`` (track name -> regions
+    in session seconds) are burnt into those views, re-encoding only the GOPs they touch
+    (``masking.py``); ``lesson.json`` says what was re-encoded.
     """
     report = _Progress(progress)
     staging = out_dir.with_name(f".{out_dir.name}.staging")
@@ -198,7 +204,8 @@ def publish_recording(
     try:
         lesson = _build(folder, staging, manifest, tracks, window, chapters_edit, report,
                         poster_at=poster_at, thumbnail_every=thumbnail_every,
-                        tile_width=tile_width, markers=markers, hidden=hidden)
+                        tile_width=tile_width, markers=markers, hidden=hidden,
+                        masks=masks or {})
         fsync_directory(staging)
         report("finish", 0.5)
         if out_dir.exists():
@@ -299,6 +306,7 @@ def _build(
     window: tuple[float | None, float | None], chapters_edit: ChapterEdit | None,
     report: _Progress, *, poster_at: float, thumbnail_every: float, tile_width: int,
     markers: Sequence[Marker] | None = None, hidden: Sequence[tuple[float, float]] = (),
+    masks: Mapping[str, Sequence[MaskRegion]] | None = None,
 ) -> PublishedLesson:
     trim_start, trim_end = window
     total_bytes = sum(t.size_bytes for t in tracks) or 1
@@ -341,6 +349,8 @@ def _build(
     lesson_end = lesson_start + main.duration
     main_file = staging / main_track.path.name
 
+    masked = _burn_masks(results, staging, masks or {}, report)
+
     report("poster", 0.0)
     try:
         poster_info = poster(main_file, staging / POSTER_JPEG, poster_at)
@@ -380,6 +390,7 @@ def _build(
         poster=poster_info, strip=strip, chapters=tuple(chapters),
     )
     metadata = lesson_metadata(lesson, manifest, window)
+    metadata["masks"] = masked
     metadata["hidden"] = [
         {"start": round(max(lo, lesson_start) - lesson_start, 3),
          "end": round(min(hi, lesson_end) - lesson_start, 3)}
@@ -387,6 +398,41 @@ def _build(
     _write(staging / LESSON_JSON, json.dumps(metadata, ensure_ascii=False, indent=2))
     report("metadata", 1.0)
     return lesson
+
+
+def _burn_masks(results: Sequence[tuple[_Track, RemuxResult]], staging: Path,
+                masks: Mapping[str, Sequence[MaskRegion]], report: _Progress
+                ) -> list[dict[str, Any]]:
+    """Masks into the remuxed views (their files' own clocks), whole GOPs re-encoded."""
+    todo = [(t, r) for t, r in results if t.kind != "audio" and masks.get(t.name)]
+    unknown = sorted(set(masks) - {t.name for t, _ in results if t.kind != "audio"})
+    if unknown:
+        raise PublishError(f"masks name no video track of this recording: {', '.join(unknown)}")
+    done: list[dict[str, Any]] = []
+    report("masks", 0.0)
+    for index, (track, result) in enumerate(todo):
+        origin = track.media_offset + result.start  # session seconds of the file's first frame
+        local = [replace(m, start=max(0.0, m.start - origin), end=m.end - origin)
+                 for m in masks[track.name] if m.end - origin > 0 and m.start - origin < result.duration]
+        if not local:
+            continue
+        path = staging / track.path.name
+
+        def step(fraction: float, index: int = index) -> None:
+            report("masks", (index + fraction) / len(todo))
+
+        try:
+            burnt: MaskResult = apply_masks(path, path, local, progress=step)
+        except MediaError as exc:
+            raise PublishError(f"masking track {track.name}: {exc}") from exc
+        done.append({"track": track.name, "regions": len(local),
+                     "reencoded": [[round(a + result.start, 3), round(b + result.start, 3)]
+                                   for a, b in burnt.segments],
+                     "reencoded_seconds": round(burnt.reencoded_seconds, 3),
+                     "reencoded_frames": burnt.reencoded_frames,
+                     "copied_packets": burnt.copied_packets})
+    report("masks", 1.0)
+    return done
 
 
 def _remux_audio(track: _Track, staging: Path, lesson_start: float, lesson_end: float

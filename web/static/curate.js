@@ -238,6 +238,7 @@ class Editor {
       ["Length", clock(l.duration)], ["Starts at", `${clock(l.published_start)} of the recording`],
       ["Tracks", l.technical.tracks.map(t => t.kind === "audio" ? `${t.name} (${t.codec})` : `${t.name} ${t.width}×${t.height}`).join(", ")],
       ["Chapters", `${l.technical.chapters.items.length}`],
+      ...(l.technical.masks || []).map(m => ["Masked", `${m.track}: ${m.reencoded_seconds.toFixed(1)} s re-encoded (${m.reencoded.map(([a, b]) => `${clock(a)}–${clock(b)}`).join(", ")}), ${m.copied_packets} frames copied`]),
       ["Published", new Date(l.published_at).toLocaleString()],
     ] : [["State", l.status === "publishing" ? "publishing…" : "not in the library"]];
     this.$("#published").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
@@ -249,7 +250,9 @@ class Editor {
     if (!job) return;
     const percent = job.state === "done" ? 100 : job.percent;
     this.$("#job-bar").style.width = `${percent}%`;
-    this.$("#job-step").textContent = job.state === "running" ? `Step: ${job.step}` : `Job ${job.state}` + (job.attempts > 1 ? ` (attempt ${job.attempts})` : "");
+    const steps = { masks: "masks: re-encoding only the masked parts (keyframe to keyframe), copying the rest",
+      remux: "remux: copying the tracks, nothing re-encoded" };
+    this.$("#job-step").textContent = job.state === "running" ? `Step: ${steps[job.step] || job.step}` : `Job ${job.state}` + (job.attempts > 1 ? ` (attempt ${job.attempts})` : "");
     this.$("#job-percent").textContent = `${Math.round(percent)} %`;
     const error = this.$("#job-error");
     error.hidden = !job.error;
