@@ -349,7 +349,7 @@ def _build(
     lesson_end = lesson_start + main.duration
     main_file = staging / main_track.path.name
 
-    masked = _burn_masks(results, staging, masks or {}, report)
+    masked = _burn_masks(results, staging, masks or {}, report, lesson_start)
 
     report("poster", 0.0)
     try:
@@ -401,9 +401,10 @@ def _build(
 
 
 def _burn_masks(results: Sequence[tuple[_Track, RemuxResult]], staging: Path,
-                masks: Mapping[str, Sequence[MaskRegion]], report: _Progress
-                ) -> list[dict[str, Any]]:
-    """Masks into the remuxed views (their files' own clocks), whole GOPs re-encoded."""
+                masks: Mapping[str, Sequence[MaskRegion]], report: _Progress,
+                lesson_start: float) -> list[dict[str, Any]]:
+    """Masks into the remuxed views (their files' own clocks), whole GOPs re-encoded; what was
+    re-encoded is told on the lesson clock."""
     todo = [(t, r) for t, r in results if t.kind != "audio" and masks.get(t.name)]
     unknown = sorted(set(masks) - {t.name for t, _ in results if t.kind != "audio"})
     if unknown:
@@ -426,7 +427,8 @@ def _burn_masks(results: Sequence[tuple[_Track, RemuxResult]], staging: Path,
         except MediaError as exc:
             raise PublishError(f"masking track {track.name}: {exc}") from exc
         done.append({"track": track.name, "regions": len(local),
-                     "reencoded": [[round(a + result.start, 3), round(b + result.start, 3)]
+                     "reencoded": [[round(a + origin - lesson_start, 3),
+                                    round(b + origin - lesson_start, 3)]
                                    for a, b in burnt.segments],
                      "reencoded_seconds": round(burnt.reencoded_seconds, 3),
                      "reencoded_frames": burnt.reencoded_frames,

@@ -6,11 +6,12 @@ the preview skipping the hidden part, a conflicting save shown, and the lesson p
 from __future__ import annotations
 
 import json
-import time
 from contextlib import closing
 from pathlib import Path
 
+import av
 import httpx
+import numpy as np
 
 from recorder.synthetic import write_synthetic_recording
 from recorder.timeline import ChatMessage, Marker, Note, Stroke
@@ -32,6 +33,18 @@ def _lesson(server: Server) -> tuple[httpx.Client, int]:
                                                 "course_ids": [course_id(http, "ent")]})
     assert r.status_code == 201, r.text
     return http, r.json()["id"]
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="gray").astype(np.int16) for f in container.decode(video=0)]
+
+
+def _gray(recordings: Path, lesson_id: int, http_base: Server) -> list[np.ndarray]:
+    """The recording's own room view, frame by frame on the session clock."""
+    [folder] = [p.parent for p in recordings.glob("demo/*/manifest.json")
+                if "Endoscopic septoplasty" in p.read_text()]
+    return _frames(folder / "curation" / "iso-room.mp4")
 
 
 def _strip_x(page, t: float) -> float:  # type: ignore[no-untyped-def]
@@ -132,8 +145,83 @@ def test_curator_cuts_by_looking(browser, server: Server) -> None:  # type: igno
             page.wait_for_selector("#cut-editor[data-skipped]", timeout=15_000)
             page.wait_for_selector("#cut-editor[data-preview=off]", timeout=15_000)
             assert 9.9 < _time(page) < 10.4, _time(page)
+
+            # A mask over the room view: select 4.5-6.5 s, Mask..., drag a box over its
+            # bottom-left quarter (the burnt-in clock).
+            page.mouse.move(_strip_x(page, 4.5), y)
+            page.mouse.down()
+            page.mouse.move(_strip_x(page, 6.5), y, steps=5)
+            page.mouse.up()
+            page.click("#ed-mask")
+            tile = page.locator(".ed-iso[data-track=iso-room]").bounding_box()
+            page.mouse.move(tile["x"] + 1, tile["y"] + tile["height"] * 0.76)
+            page.mouse.down()
+            page.mouse.move(tile["x"] + tile["width"] * 0.3, tile["y"] + tile["height"] * 0.9,
+                            steps=4)
+            page.mouse.move(tile["x"] + tile["width"] * 0.5, tile["y"] + tile["height"] - 1,
+                            steps=4)
+            page.mouse.up()
+            page.wait_for_selector("#mask-list .seg-row")
+            assert "iso-room" in page.inner_text("#gate-masks")  # the privacy gate lists it
+            _saved(page)
+            page.locator("#cut-editor").focus()
+            page.mouse.click(_strip_x(page, 5.0), page.locator("#tl-ruler").bounding_box()["y"] + 5)
+            page.wait_for_selector(".ed-iso[data-track=iso-room] .ed-mask-box")
+            page.screenshot(path=str(ARTIFACTS / "cut-editor-mask.png"))
+
+            # Another curator saves first: the page's next save is refused and says so.
+            current = http.get(f"/api/library/lessons/{lesson_id}/curation")
+            theirs = current.json()["edit"]
+            r = http.put(f"/api/library/lessons/{lesson_id}/edit", headers={
+                "If-Match": current.headers["etag"]}, json={
+                "trim_start": theirs["trim_start"], "trim_end": 10.6,
+                "chapters": [{"id": c["id"], "title": c["title"], "start": c["start"]}
+                             for c in theirs["chapters"]],
+                "hidden": theirs["hidden"], "masks": theirs["masks"]})
+            assert r.status_code == 200, r.text
+            page.locator("#cut-editor").focus()
+            _press(page, "m")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#conflict:not([hidden])")
+            assert page.get_attribute("#cut-editor", "data-save-state") == "conflict"
+            page.screenshot(path=str(ARTIFACTS / "cut-editor-conflict.png"))
+            page.click("#conflict-reload")
+            _saved(page)
+            assert page.get_attribute("#cut-editor", "data-version") == str(r.json()["version"])
+            assert page.locator(".tl-flag").count() == 2  # theirs: without the new chapter
+
+            # Privacy gate, then publish from the page.
+            page.check("#consent")
+            page.check("#deidentified")
+            page.click("#save-privacy")
+            page.wait_for_selector(".gate-open")
+            page.click("#publish")
+            page.wait_for_selector("#lesson-status:text('published')", timeout=120_000)
+            page.screenshot(path=str(ARTIFACTS / "cut-editor-published.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "cut-editor-failure.png"))
             raise
         finally:
             context.close()
+
+    folder = server.data_dir / "library" / "lessons" / str(lesson_id)
+    meta = json.loads((folder / "lesson.json").read_text())
+    # Starts at the keyframe before 4.2 s, ends at 10.6 s; hidden 7.5-9 s on the lesson clock.
+    assert meta["trim"]["start"] == 4.0 and abs(meta["duration"] - 6.6) < 0.1, meta["trim"]
+    [hidden] = meta["hidden"]
+    assert abs(hidden["start"] - 3.5) < 0.1 and abs(hidden["end"] - 5.0) < 0.1
+    assert [c["title"] for c in meta["chapters"]["items"]] == ["Exposure", "Resection"]
+    [mask] = meta["masks"]
+    assert mask["track"] == "iso-room" and mask["reencoded"] == [[0.0, 4.0]]
+    # Masked pixels changed only in the masked part; the copy of the rest is exact.
+    source = _gray(Path(str(server.data_dir / "recordings")) , lesson_id, http_base=server)
+    published = _frames(folder / "iso-room.mp4")
+    h, w = published[0].shape
+    region = (slice(int(0.8 * h), h), slice(0, int(0.45 * w)))
+    for index, frame in enumerate(published):
+        t = 4.0 + index / 25
+        diff = np.abs(frame - source[100 + index])
+        if t >= 8.0:
+            assert diff.max() == 0, t
+        elif 4.6 <= t < 6.4:
+            assert diff[region].mean() > 5, t

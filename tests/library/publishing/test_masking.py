@@ -16,7 +16,7 @@ from recorder.synthetic import DEFAULT_VIEWS, write_synthetic_recording
 from recorder.timeline import Marker
 
 # Bottom-left quarter: the burnt-in clock, so pixelating it really changes pixels.
-REGION = dict(x=0.0, y=0.75, w=0.5, h=0.25)
+REGION = {"x": 0.0, "y": 0.75, "w": 0.5, "h": 0.25}
 
 
 @pytest.fixture(scope="module")
