@@ -95,12 +95,14 @@ def _write_video(path: Path, view: SyntheticView, seconds: float, width: int, he
     return frames
 
 
-def _write_audio(path: Path, seconds: float) -> int:
-    """Speech-like bursts over a low hum: a waveform with something to see."""
+def _write_audio(path: Path, seconds: float, clip_seconds: float | None = None) -> int:
+    """Speech-like bursts over a low hum: a waveform with something to see. ``clip_seconds``:
+    encode that much once and repeat its packets (hours of sound in seconds, for benchmarks)."""
     rng = np.random.default_rng(7)
-    total = int(seconds * AUDIO_RATE)
+    total = int((clip_seconds or seconds) * AUDIO_RATE)
     block = 960  # 20 ms
     packets = 0
+    kept: list[tuple[bytes, int, int]] = []
     with av.open(str(path), "w", format="mp4", options=dict(FRAGMENT_OPTIONS)) as out:
         stream = out.add_stream("libopus", rate=AUDIO_RATE, layout="mono")
         for start in range(0, total, block):
@@ -114,11 +116,30 @@ def _write_audio(path: Path, seconds: float) -> int:
             frame.sample_rate = AUDIO_RATE
             frame.pts = start
             for packet in stream.encode(frame):
+                if clip_seconds:
+                    kept.append((bytes(packet), packet.pts or 0, packet.duration or 0))
                 out.mux(packet)
                 packets += 1
         for packet in stream.encode():
+            if clip_seconds:
+                kept.append((bytes(packet), packet.pts or 0, packet.duration or 0))
             out.mux(packet)
             packets += 1
+        if clip_seconds:
+            # Each repeat follows the last packet of the one before (the encoder's delay and
+            # padding make that a little more than the clip's samples).
+            per_repeat = kept[-1][1] + kept[-1][2] - kept[0][1]
+            repeat = 1
+            while (repeat + 1) * clip_seconds <= seconds + 1e-9:
+                for data, pts, duration in kept:
+                    copy = av.Packet(data)
+                    copy.pts = copy.dts = pts + repeat * per_repeat
+                    copy.duration = duration
+                    copy.time_base = fractions.Fraction(1, AUDIO_RATE)
+                    copy.stream = stream
+                    out.mux(copy)
+                    packets += 1
+                repeat += 1
     return packets
 
 
@@ -162,3 +183,15 @@ def write_synthetic_recording(
     write_sidecars(folder, timeline, recording=recording_id, room=room, title=title,
                    duration=seconds)
     return folder
+
+
+def add_sound(folder: Path, seconds: float, clip_seconds: float = 10.0) -> TrackEntry:
+    """Add an ``audio`` track of ``seconds`` to a recording folder (a repeated clip) and list it
+    in the manifest."""
+    count = _write_audio(folder / "audio.mp4", seconds, clip_seconds)
+    entry = TrackEntry(name="audio", kind="audio", file="audio.mp4", codec="opus",
+                       media_offset=0.0, packets=count,
+                       size_bytes=(folder / "audio.mp4").stat().st_size)
+    manifest = Manifest.read(folder)
+    Manifest(**{**manifest.__dict__, "tracks": (*manifest.tracks, entry)}).write(folder)
+    return entry

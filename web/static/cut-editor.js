@@ -168,7 +168,7 @@
         this.sprite = sprite;
         this.waveform = waveform;
         this.drawStrip();
-        this.root.dataset.stripReady = String(Math.round(performance.now() - started));
+        this.root.dataset.stripReady = String(Math.round(performance.now()));  // ms since navigation
       } catch (error) {
         this.hooks.flash(`The thumbnails or the waveform did not load: ${error.message || error}`, true);
       }
