@@ -165,8 +165,8 @@ async def curation_file(request: Request, lesson_id: IdPath, file: str,
 async def save_edit(request: Request, lesson_id: IdPath, body: CurationEditIn,
                     principal: Staff,
                     if_match: Annotated[str | None, Header(max_length=64)] = None) -> Response:
+    await _curated(request, principal, lesson_id)  # who asks, before what they send
     version = _if_match(if_match)
-    await _curated(request, principal, lesson_id)
     edit = CurationEdit(
         trim_start=body.trim_start, trim_end=body.trim_end,
         chapters=[ChapterDraft(c.title, c.start, c.id) for c in body.chapters],
