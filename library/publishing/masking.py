@@ -83,22 +83,17 @@ def _avcc_parameter_sets(extradata: bytes | None) -> tuple[int, list[bytes]]:
 
 
 def _annexb_nals(data: bytes) -> Iterator[bytes]:
-    i, n = 0, len(data)
-    starts: list[tuple[int, int]] = []
-    while i + 3 <= n:
-        if data[i] == 0 and data[i + 1] == 0 and data[i + 2] == 1:
-            starts.append((i, i + 3))
-            i += 3
-        elif i + 4 <= n and data[i:i + 4] == b"\x00\x00\x00\x01":
-            starts.append((i, i + 4))
-            i += 4
-        else:
-            i += 1
-    for k, (_at, body) in enumerate(starts):
-        end = starts[k + 1][0] if k + 1 < len(starts) else n
-        nal = data[body:end].rstrip(b"\x00") if k + 1 < len(starts) else data[body:end]
+    """The NAL units of an Annex B access unit (start codes of 3 or 4 bytes)."""
+    at = data.find(b"\x00\x00\x01")
+    while at != -1:
+        body = at + 3
+        following = data.find(b"\x00\x00\x01", body)
+        end = len(data) if following == -1 else following
+        # A 4-byte start code leaves its leading zero at the end of the unit before.
+        nal = data[body:end] if following == -1 else data[body:end].rstrip(b"\x00")
         if nal:
             yield nal
+        at = following
 
 
 def _length_prefixed(nals: Sequence[bytes], size: int) -> bytes:
