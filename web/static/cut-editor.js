@@ -117,10 +117,28 @@
     buildViews() {
       const program = this.$("#ed-program");
       program.src = this.program.url;
+      // The program first: the other views (and their indexes) load once it shows a picture,
+      // so they do not compete with it for the first frame.
+      const later = [];
+      let restLoaded = false;
+      const loadRest = () => {
+        if (restLoaded) return;
+        restLoaded = true;
+        for (const [media, url] of later) {
+          media.addEventListener("loadedmetadata", () => {
+            const f = this.sync && this.sync.followers.find((x) => x.video === media);
+            if (f) this.sync.align(f, !program.paused);
+          }, { once: true });
+          media.src = url;
+        }
+      };
       const first = () => {
+        if (this.root.dataset.firstPicture) return;
         this.root.dataset.firstPicture = String(Math.round(performance.now()));
         this.$("#ed-loading").hidden = true;
+        loadRest();
       };
+      setTimeout(loadRest, 4000);  // a program that never shows a picture must not hold the rest
       if (program.requestVideoFrameCallback) program.requestVideoFrameCallback(first);
       program.addEventListener("loadeddata", first, { once: true });
       program.addEventListener("seeked", () => { this.root.dataset.seeked = String(performance.now()); });
@@ -132,14 +150,14 @@
         if (track === this.program) continue;
         if (track.kind === "audio") {
           const audio = el("audio", { preload: "auto" });
-          audio.src = track.url;
+          later.push([audio, track.url]);
           this.root.append(audio);
           followers.push({ video: audio, offset: track.offset, sound: true });
           continue;
         }
         const video = el("video", { muted: "", playsinline: "", preload: "auto" });
         video.muted = true;
-        video.src = track.url;
+        later.push([video, track.url]);
         const masks = el("div", { class: "ed-masks" });
         const tile = el("div", { class: "ed-iso", "data-track": track.name }, video, masks,
           el("span", { class: "iso-name" }, (track.source_id || track.name).replace(/^iso-/, "")));
