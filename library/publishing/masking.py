@@ -30,7 +30,6 @@ import numpy as np
 from av.video.codeccontext import VideoCodecContext
 
 from library.publishing.errors import MediaError
-from library.publishing.remux import FASTSTART_OPTIONS, check_playable
 
 MOSAIC_BLOCKS = 8  # the region is shrunk to at most this many blocks across, then enlarged
 REENCODE_CRF = "16"  # visually the same as the source outside the masked region
@@ -147,7 +146,10 @@ def gop_segments(keyframes: Sequence[float], duration: float,
 
 def apply_masks(src: Path, dst: Path, masks: Sequence[MaskRegion],
                 progress: Callable[[float], None] | None = None) -> MaskResult:
-    """Write ``src`` (a faststart MP4 of one H.264 view) to ``dst`` with ``masks`` burnt in."""
+    """Write ``src`` (a faststart MP4 of one H.264 view) to ``dst`` with ``masks`` burnt in.
+    (Publishing does this inside its remux pass: ``remux_faststart(masks=...)``.)"""
+    from library.publishing.remux import check_playable  # remux builds on this module
+
     temp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         result = _apply(src, temp, masks, progress)
@@ -187,18 +189,20 @@ class _Reencoder:
     first frame is an IDR, the masks pixelated in between."""
 
     def __init__(self, video: av.video.stream.VideoStream, tb: fractions.Fraction,
-                 masks: Sequence[MaskRegion], origin: int,
+                 masks: Sequence[MaskRegion], origin: int, shift: float,
                  emit: Callable[[Sequence[av.Packet[Any]]], None]) -> None:
         self.decoder = cast(VideoCodecContext,
                             av.CodecContext.create(video.codec_context.name, "r"))
         self.decoder.extradata = video.codec_context.extradata
         self.encoder = _encoder(video, tb, float(video.average_rate or 30))
-        self.tb, self.masks, self.origin, self.emit = tb, masks, origin, emit
+        # A frame's mask time: (pts - origin) * tb + shift (the masks' own clock).
+        self.tb, self.masks, self.origin, self.shift, self.emit = tb, masks, origin, shift, emit
         self.frames = 0
 
     def _encode(self, frames: Sequence[av.VideoFrame]) -> None:
         for frame in frames:
-            t = float((frame.pts - self.origin) * self.tb) if frame.pts is not None else 0.0
+            t = (float((frame.pts - self.origin) * self.tb) + self.shift
+                 if frame.pts is not None else 0.0)
             live = [m for m in self.masks if m.start - 1e-6 <= t < m.end]
             out = frame.reformat(format="yuv420p")
             if live:
@@ -221,11 +225,93 @@ class _Reencoder:
         return self.frames
 
 
+class GopMasker:
+    """Writes a packet stream into ``target`` GOP by GOP: a GOP that a mask overlaps is decoded,
+    masked and encoded again (consecutive ones in one run), every other GOP is copied.
+
+    One GOP is held back until the next keyframe shows where it ends. Packets come with their
+    time on the masks' clock (``push(packet, t)``) and leave with the timestamps they came with.
+    """
+
+    def __init__(self, video: av.video.stream.VideoStream, out: av.container.OutputContainer,
+                 target: av.video.stream.VideoStream, masks: Sequence[MaskRegion], *,
+                 origin: int = 0, shift: float = 0.0) -> None:
+        tb = video.time_base
+        assert tb is not None
+        self.video, self.out, self.target, self.masks, self.tb = video, out, target, masks, tb
+        self.origin, self.shift = origin, shift
+        self.length_size, self.parameter_sets = _avcc_parameter_sets(
+            video.codec_context.extradata)
+        self.gop: list[tuple[av.Packet[Any], float]] = []
+        self.running: _Reencoder | None = None
+        self.after_segment = False
+        self.segments: list[tuple[float, float]] = []
+        self.reencoded = self.copied = 0
+
+    def _emit(self, packets: Sequence[av.Packet[Any]]) -> None:
+        # The encoder speaks Annex B; the MP4 track holds length-prefixed NAL units.
+        for p in packets:
+            nals = [n for n in _annexb_nals(bytes(p)) if n[0] & 0x1F not in (6, 9)]
+            packet: av.Packet[Any] = av.Packet(_length_prefixed(nals, self.length_size))
+            packet.pts, packet.dts, packet.time_base = p.pts, p.pts, self.tb
+            packet.is_keyframe = bool(p.is_keyframe)
+            packet.stream = self.target
+            self.out.mux(packet)
+
+    def push(self, packet: av.Packet[Any], t: float) -> None:
+        if packet.is_keyframe and self.gop:
+            self._write_gop(t)
+        self.gop.append((packet, t))
+
+    def finish(self, end: float) -> None:
+        if self.gop:
+            self._write_gop(end)
+        self._end_run()
+
+    def _end_run(self) -> None:
+        if self.running is not None:
+            self.reencoded += self.running.finish()
+            self.running, self.after_segment = None, True
+
+    def _write_gop(self, next_key: float) -> None:
+        start = self.gop[0][1]
+        if any(m.start < next_key and m.end > start for m in self.masks):
+            if self.running is None:
+                self.running = _Reencoder(self.video, self.tb, self.masks, self.origin,
+                                          self.shift, self._emit)
+                self.segments.append((start, next_key))
+            self.segments[-1] = (self.segments[-1][0], next_key)
+            for packet, _ in self.gop:
+                self.running.feed(packet)
+        else:
+            self._end_run()
+            for index, (packet, _) in enumerate(self.gop):
+                if index == 0 and self.after_segment and self.parameter_sets:
+                    # Back to the original parameters, whatever was repeated in band.
+                    data = _length_prefixed(self.parameter_sets, self.length_size) + bytes(packet)
+                    fixed: av.Packet[Any] = av.Packet(data)
+                    fixed.pts, fixed.dts, fixed.time_base = packet.pts, packet.dts, self.tb
+                    fixed.duration = packet.duration
+                    fixed.is_keyframe = True
+                    packet = fixed
+                self.after_segment = False
+                packet.stream = self.target
+                self.out.mux(packet)
+                self.copied += 1
+        self.gop = []
+
+    def result(self, duration: float) -> MaskResult:
+        return MaskResult(segments=tuple((round(a, 3), round(b, 3)) for a, b in self.segments),
+                          reencoded_frames=self.reencoded, copied_packets=self.copied,
+                          duration=round(duration, 3))
+
+
 def _apply(src: Path, dst: Path, masks: Sequence[MaskRegion],
            progress: Callable[[float], None] | None) -> MaskResult:
-    keys, duration, total = _index(src)
-    segments = gop_segments(keys, duration, masks)
-    copied = reencoded = done = 0
+    from library.publishing.remux import FASTSTART_OPTIONS
+
+    _keys, duration, total = _index(src)
+    done = 0
     try:
         container = av.open(str(src))
     except av.FFmpegError as exc:
@@ -234,59 +320,24 @@ def _apply(src: Path, dst: Path, masks: Sequence[MaskRegion],
         video = container.streams.video[0]
         tb = video.time_base
         assert tb is not None
-        length_size, parameter_sets = _avcc_parameter_sets(video.codec_context.extradata)
         target = out.add_stream_from_template(video)
-
-        def emit(packets: Sequence[av.Packet[Any]]) -> None:
-            # The encoder speaks Annex B; the MP4 track holds length-prefixed NAL units.
-            for p in packets:
-                nals = [n for n in _annexb_nals(bytes(p)) if n[0] & 0x1F not in (6, 9)]
-                packet = av.Packet(_length_prefixed(nals, length_size))
-                packet.pts, packet.dts, packet.time_base = p.pts, p.pts, tb
-                packet.is_keyframe = bool(p.is_keyframe)
-                packet.stream = target
-                out.mux(packet)
-
-        origin: int | None = None
-        running: _Reencoder | None = None
-        after_segment = False
+        masker: GopMasker | None = None
         try:
             for packet in container.demux(video):
                 if packet.pts is None:
                     continue
-                origin = packet.pts if origin is None else origin
-                t = float((packet.pts - origin) * tb)
-                inside = any(a - 1e-6 <= t < b - 1e-6 for a, b in segments)
-                if inside:
-                    if running is None:
-                        running = _Reencoder(video, tb, masks, origin, emit)
-                    running.feed(packet)
-                else:
-                    if running is not None:
-                        reencoded += running.finish()
-                        running, after_segment = None, True
-                    if after_segment and packet.is_keyframe and parameter_sets:
-                        # Back to the original parameters, whatever was repeated in band.
-                        data = _length_prefixed(parameter_sets, length_size) + bytes(packet)
-                        fixed: av.Packet[Any] = av.Packet(data)
-                        fixed.pts, fixed.dts, fixed.time_base = packet.pts, packet.dts, tb
-                        fixed.duration = packet.duration
-                        fixed.is_keyframe = True
-                        packet = fixed
-                    after_segment = False
-                    packet.stream = target
-                    out.mux(packet)
-                    copied += 1
+                if masker is None:
+                    masker = GopMasker(video, out, target, masks, origin=packet.pts)
+                masker.push(packet, float((packet.pts - masker.origin) * tb))
                 done += 1
                 if progress is not None and done % 250 == 0:
                     progress(done / max(1, total))
-            if running is not None:
-                reencoded += running.finish()
+            if masker is None:
+                raise MediaError(f"{src.name} holds no video")
+            masker.finish(duration)
         except av.FFmpegError as exc:
             raise MediaError(f"masking {src.name} failed: {exc}") from exc
-    return MaskResult(segments=tuple((round(a, 3), round(b, 3)) for a, b in segments),
-                      reencoded_frames=reencoded, copied_packets=copied,
-                      duration=round(duration, 3))
+    return masker.result(duration)
 
 
 def _encoder(video: av.video.stream.VideoStream, tb: fractions.Fraction, fps: float

@@ -30,7 +30,7 @@ import av
 
 from library.publishing.chapters import Chapter, ChapterEdit, chapters_to_webvtt, curate_chapters
 from library.publishing.errors import MediaError, PublishError
-from library.publishing.masking import MaskRegion, MaskResult, apply_masks
+from library.publishing.masking import MaskRegion
 from library.publishing.remux import RemuxResult, remux_audio_faststart, remux_faststart
 from library.publishing.stills import (
     PosterInfo,
@@ -62,9 +62,7 @@ LESSON_FORMAT = 1
 # then the faststart rewrite); the strip decodes one keyframe per tile; the rest is small.
 STEP_WEIGHTS: Mapping[str, float] = {
     "check": 0.025,
-    "remux": 0.85,
-    # Only with masks: re-encoding the masked GOPs (a 30 s mask: a few seconds of work).
-    "masks": 0.05,
+    "remux": 0.90,
     "poster": 0.005,
     "thumbnails": 0.04,
     "chapters": 0.005,
@@ -142,7 +140,8 @@ class _Progress:
             done += STEP_WEIGHTS[step]
         self._total = done
 
-    def __call__(self, step: str, fraction: float) -> None:
+    def __call__(self, step: str, fraction: float, label: str | None = None) -> None:
+        """``label``: what to call the step now (the remux of a masked view says "masks")."""
         within = min(1.0, max(0.0, fraction))
         overall = (self._bases[step] + STEP_WEIGHTS[step] * within) / self._total
         overall = 1.0 if step == STEPS[-1] and within >= 1.0 else min(overall, 0.999)
@@ -150,7 +149,7 @@ class _Progress:
             return
         self._last = overall
         if self._callback is not None:
-            self._callback(step, overall)
+            self._callback(label or step, overall)
 
 
 def publish_recording(
@@ -313,10 +312,18 @@ def _build(
     done_bytes = 0
     results: list[tuple[_Track, RemuxResult]] = []
     lesson_start = 0.0
+    masks = masks or {}
+    unknown = sorted(set(masks) - {t.name for t in tracks if t.kind != "audio"})
+    if unknown:
+        raise PublishError(f"masks name no video track of this recording: {', '.join(unknown)}")
     for index, track in enumerate(tracks):
-        def on_track(fraction: float, base: int = done_bytes, size: int = track.size_bytes
-                     ) -> None:
-            report("remux", (base + fraction * size) / total_bytes)
+        # A view's masks on its file's own clock (seconds from its first packet).
+        local = [replace(m, start=m.start - track.media_offset, end=m.end - track.media_offset)
+                 for m in masks.get(track.name, ()) if m.end > track.media_offset]
+
+        def on_track(fraction: float, base: int = done_bytes, size: int = track.size_bytes,
+                     label: str | None = "masks" if local else None) -> None:
+            report("remux", (base + fraction * size) / total_bytes, label)
 
         if track.kind == "audio":
             results.append((track, _remux_audio(track, staging, lesson_start,
@@ -336,7 +343,7 @@ def _build(
         try:
             result = remux_faststart(track.path, staging / track.path.name,
                                      start=local_start or None, end=local_end,
-                                     progress=on_track)
+                                     progress=on_track, masks=local)
         except MediaError as exc:
             raise PublishError(f"track {track.name}: {exc}") from exc
         if index == 0:
@@ -349,7 +356,14 @@ def _build(
     lesson_end = lesson_start + main.duration
     main_file = staging / main_track.path.name
 
-    masked = _burn_masks(results, staging, masks or {}, report, lesson_start)
+    masked = [{"track": track.name, "regions": len(masks.get(track.name, ())),
+               "reencoded": [[round(a + track.media_offset - lesson_start, 3),
+                              round(b + track.media_offset - lesson_start, 3)]
+                             for a, b in result.masked.segments],
+               "reencoded_seconds": round(result.masked.reencoded_seconds, 3),
+               "reencoded_frames": result.masked.reencoded_frames,
+               "copied_packets": result.masked.copied_packets}
+              for track, result in results if result.masked is not None]
 
     report("poster", 0.0)
     try:
@@ -398,43 +412,6 @@ def _build(
     _write(staging / LESSON_JSON, json.dumps(metadata, ensure_ascii=False, indent=2))
     report("metadata", 1.0)
     return lesson
-
-
-def _burn_masks(results: Sequence[tuple[_Track, RemuxResult]], staging: Path,
-                masks: Mapping[str, Sequence[MaskRegion]], report: _Progress,
-                lesson_start: float) -> list[dict[str, Any]]:
-    """Masks into the remuxed views (their files' own clocks), whole GOPs re-encoded; what was
-    re-encoded is told on the lesson clock."""
-    todo = [(t, r) for t, r in results if t.kind != "audio" and masks.get(t.name)]
-    unknown = sorted(set(masks) - {t.name for t, _ in results if t.kind != "audio"})
-    if unknown:
-        raise PublishError(f"masks name no video track of this recording: {', '.join(unknown)}")
-    done: list[dict[str, Any]] = []
-    report("masks", 0.0)
-    for index, (track, result) in enumerate(todo):
-        origin = track.media_offset + result.start  # session seconds of the file's first frame
-        local = [replace(m, start=max(0.0, m.start - origin), end=m.end - origin)
-                 for m in masks[track.name] if m.end - origin > 0 and m.start - origin < result.duration]
-        if not local:
-            continue
-        path = staging / track.path.name
-
-        def step(fraction: float, index: int = index) -> None:
-            report("masks", (index + fraction) / len(todo))
-
-        try:
-            burnt: MaskResult = apply_masks(path, path, local, progress=step)
-        except MediaError as exc:
-            raise PublishError(f"masking track {track.name}: {exc}") from exc
-        done.append({"track": track.name, "regions": len(local),
-                     "reencoded": [[round(a + origin - lesson_start, 3),
-                                    round(b + origin - lesson_start, 3)]
-                                   for a, b in burnt.segments],
-                     "reencoded_seconds": round(burnt.reencoded_seconds, 3),
-                     "reencoded_frames": burnt.reencoded_frames,
-                     "copied_packets": burnt.copied_packets})
-    report("masks", 1.0)
-    return done
 
 
 def _remux_audio(track: _Track, staging: Path, lesson_start: float, lesson_end: float

@@ -21,7 +21,7 @@ def test_curate_bench_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> 
     assert len([report["seek_ms"]]) == 1 and report["seek_ms"]["max"] > 0
     masked = report["masked_publish"]
     assert masked["reencoded_seconds"] > 0 and masked["full_reencode_s_estimated"] > 0
-    assert "seek to frame" in out and "whole view re-encoded" in out
+    assert "seek to frame" in out and "re-encoding the whole view" in out
 
 
 def test_curate_bench_refuses_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:

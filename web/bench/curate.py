@@ -9,9 +9,9 @@
    drawn (both on the page's clock, from navigation). Targets: 1 s and 3 s.
 3. Seeking: ``--seeks`` random positions, from setting the time to the element's ``seeked``
    (the frame there decoded and ready). Target: 300 ms.
-4. A 30 s mask in the middle of one view: publishing that view with the mask (remux, then only
-   the masked GOPs re-encoded) against the remux alone and against re-encoding the whole view
-   with PyAV (libx264 veryfast, extrapolated from ``--reencode-sample`` seconds, as
+4. A 30 s mask in the middle of one view: publishing that view with the mask (one remux pass
+   that re-encodes only the masked GOPs) against the plain remux and against re-encoding the
+   whole view with PyAV (libx264 veryfast, extrapolated from ``--reencode-sample`` seconds, as
    ``bench publishing`` does).
 """
 
@@ -33,7 +33,7 @@ from library.db import Database
 from library.lessons import create_lesson
 from library.publishing.bench import build_recording, reencode
 from library.publishing.curation_media import prepare_curation
-from library.publishing.masking import MaskRegion, apply_masks
+from library.publishing.masking import MaskRegion
 from library.publishing.remux import remux_faststart
 from library.users import Role, create_user
 from recorder.manifest import Manifest
@@ -140,28 +140,31 @@ def _browse(url: str, lesson_id: int, loads: int, seeks: int, duration: float
 
 
 def _masked_publish(folder: Path, work: Path, sample: float) -> dict[str, float]:
-    """One view: remux alone, remux + a 30 s mask, and the whole view re-encoded (estimated)."""
+    """One view as publishing writes it: remuxed alone, remuxed with a 30 s mask (the masked
+    GOPs re-encoded in the same pass), and re-encoded whole (estimated)."""
     src = folder / "iso-cam1.mp4"
     duration = Manifest.read(folder).duration
     began = time.perf_counter()
     remux_faststart(src, work / "plain.mp4")
     remux_s = time.perf_counter() - began
+    (work / "plain.mp4").unlink()
     middle = duration / 2
     mask = MaskRegion(middle, min(duration, middle + 30.0), 0.1, 0.1, 0.3, 0.3)
     began = time.perf_counter()
-    result = apply_masks(work / "plain.mp4", work / "masked.mp4", [mask])
-    mask_s = time.perf_counter() - began
+    result = remux_faststart(src, work / "masked.mp4", masks=[mask])
+    masked_s = time.perf_counter() - began
+    assert result.masked is not None
+    (work / "masked.mp4").unlink()
     progress(f"re-encoding {sample:g} s of the view to estimate a whole re-encode")
     done, wall = reencode(src, work / "full.mp4", seconds=sample, preset="veryfast",
                           bitrate_kbps=2000)
     (work / "full.mp4").unlink(missing_ok=True)
     full_s = wall * duration / max(done, 1e-9)
     return {"view_seconds": round(duration, 1), "mask_seconds": 30.0,
-            "reencoded_seconds": round(result.reencoded_seconds, 2),
-            "remux_s": round(remux_s, 2), "mask_step_s": round(mask_s, 2),
-            "masked_publish_s": round(remux_s + mask_s, 2),
+            "reencoded_seconds": round(result.masked.reencoded_seconds, 2),
+            "remux_s": round(remux_s, 2), "masked_publish_s": round(masked_s, 2),
             "full_reencode_s_estimated": round(full_s, 1),
-            "ratio_full_over_masked": round(full_s / (remux_s + mask_s), 1)}
+            "ratio_full_over_masked": round(full_s / masked_s, 1)}
 
 
 def _figures(values: list[float]) -> dict[str, float] | None:
@@ -214,10 +217,10 @@ def run_from_args(args: argparse.Namespace) -> int:
             print(f"  {label:<22} p50 {f['p50']:6.0f} ms  p95 {f['p95']:6.0f} ms  "
                   f"max {f['max']:6.0f} ms   target {TARGETS_MS[key]:.0f} ms: {verdict}")
     m = masked
-    print(f"  30 s mask on one {m['view_seconds']:g} s view: remux {m['remux_s']} s + masked "
-          f"GOPs ({m['reencoded_seconds']} s re-encoded) {m['mask_step_s']} s = "
-          f"{m['masked_publish_s']} s; whole view re-encoded ~{m['full_reencode_s_estimated']} s"
-          f" ({m['ratio_full_over_masked']}x)")
+    print(f"  30 s mask on one {m['view_seconds']:g} s view: published in "
+          f"{m['masked_publish_s']} s ({m['reencoded_seconds']} s re-encoded, the rest copied; "
+          f"the plain remux takes {m['remux_s']} s); re-encoding the whole view "
+          f"~{m['full_reencode_s_estimated']} s: {m['ratio_full_over_masked']}x")
     print()
     print(json.dumps(report), flush=True)
     return 0
