@@ -56,6 +56,14 @@ def _time(page) -> float:  # type: ignore[no-untyped-def]
     return float(page.get_attribute("#cut-editor", "data-time") or "nan")
 
 
+def _wait_time(page, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(100):
+        if abs(_time(page) - seconds) < 0.02:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the playhead is at {_time(page)}, not {seconds}")
+
+
 def _press(page, key: str, times: int = 1) -> None:  # type: ignore[no-untyped-def]
     for _ in range(times):
         page.keyboard.press(key)
@@ -69,7 +77,11 @@ def _saved(page) -> None:  # type: ignore[no-untyped-def]
 def test_curator_cuts_by_looking(browser, server: Server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     ARTIFACTS.mkdir(exist_ok=True)
     http, lesson_id = _lesson(server)
-    context, page = log_in(browser, server, "cura", width=1366, height=768)
+    # The page's own Content-Security-Policy is enforced: the editor needs no inline script.
+    context, page = log_in(browser, server, "cura", width=1366, height=768, enforce_csp=True)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
     with closing(http):
         try:
             page.goto(f"{server.url}/library/lessons/{lesson_id}/edit")
@@ -81,7 +93,7 @@ def test_curator_cuts_by_looking(browser, server: Server) -> None:  # type: igno
 
             # '.' twice: keyframe to keyframe (GOP 2 s); then 5 frames on (25 fps); I.
             _press(page, ".", 2)
-            page.wait_for_function("Math.abs(document.querySelector('#cut-editor').dataset.time - 4) < 0.02")
+            _wait_time(page, 4.0)
             _press(page, "ArrowRight", 5)
             assert abs(_time(page) - 4.2) < 0.03, _time(page)
             _press(page, "i")
@@ -204,6 +216,7 @@ def test_curator_cuts_by_looking(browser, server: Server) -> None:  # type: igno
         finally:
             context.close()
 
+    assert refused == []
     folder = server.data_dir / "library" / "lessons" / str(lesson_id)
     meta = json.loads((folder / "lesson.json").read_text())
     # Starts at the keyframe before 4.2 s, ends at 10.6 s; hidden 7.5-9 s on the lesson clock.
