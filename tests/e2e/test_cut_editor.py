@@ -16,7 +16,7 @@ import numpy as np
 from recorder.synthetic import write_synthetic_recording
 from recorder.timeline import ChatMessage, Marker, Note, Stroke
 from tests.conftest import Server
-from tests.e2e.test_browser import ARTIFACTS, browser, log_in  # noqa: F401  (fixture)
+from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS, browser, log_in  # noqa: F401  (fixture)
 from tests.web.test_library_api import course_id, session
 
 SECONDS = 16.0
@@ -238,3 +238,65 @@ def test_curator_cuts_by_looking(browser, server: Server) -> None:  # type: igno
             assert diff.max() == 0, t
         elif 4.6 <= t < 6.4:
             assert diff[region].mean() > 5, t
+
+
+COMPARE_JS = """async () => {
+  const grab = async (id, t) => {
+    const v = document.getElementById(id);
+    if (v.readyState < 1) await new Promise((r) => { v.onloadedmetadata = r; });
+    await new Promise((r) => { v.onseeked = r; v.currentTime = t; });
+    // The seeked frame is decoded; give the compositor a moment to hand it to the canvas.
+    await new Promise((r) => setTimeout(r, 150));
+    const c = document.getElementById('c').getContext('2d');
+    c.drawImage(v, 0, 0, 640, 360);
+    return c.getImageData(0, 0, 640, 360).data;
+  };
+  const out = {};
+  for (const t of [1.0, 4.0, 7.0, 9.0]) {
+    const a = await grab('a', t), b = await grab('b', t);
+    let outside = 0, region = 0, n = 0;
+    for (let y = 0; y < 360; y++) for (let x = 0; x < 640; x++) {
+      const i = (y * 640 + x) * 4;
+      const d = Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
+      if (y >= 270 && x < 320) { region += d; n++; } else outside += d;
+    }
+    out[t] = { outside: outside / (640 * 360 - n), region: region / n };
+  }
+  const v = document.getElementById('b');
+  v.currentTime = 0;
+  v.playbackRate = 4;  // every frame still decoded, in a quarter of the time
+  await v.play();
+  await new Promise((r) => { v.onended = r; });
+  const q = v.getVideoPlaybackQuality();
+  out.error = v.error ? v.error.message : null;
+  out.corrupted = q.corruptedVideoFrames;
+  return out;
+}"""
+
+
+def test_chromium_plays_a_masked_view_exactly(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The re-encoded GOPs carry their own SPS/PPS in band and the copied GOP after them gets
+    the original's back: Chromium shows the copied frames pixel for pixel."""
+    from library.publishing.masking import MaskRegion
+    from library.publishing.remux import remux_faststart
+
+    folder = write_synthetic_recording(tmp_path, "demo", "Masked", seconds=10.0, audio=False)
+    remux_faststart(folder / "iso-room.mp4", tmp_path / "plain.mp4")
+    remux_faststart(folder / "iso-room.mp4", tmp_path / "masked.mp4",
+                    masks=[MaskRegion(3.3, 5.1, 0.0, 0.75, 0.5, 0.25)])
+    (tmp_path / "compare.html").write_text(
+        '<video id=a src="plain.mp4" muted></video><video id=b src="masked.mp4" muted></video>'
+        '<canvas id=c width=640 height=360></canvas>')
+    # A page of local files may read its own videos' pixels only with this flag.
+    local = browser.browser_type.launch(executable_path=CHROMIUM, headless=True,
+                                        args=[*FLAGS, "--allow-file-access-from-files"])
+    try:
+        page = local.new_page()
+        page.goto(f"file://{tmp_path}/compare.html")
+        seen = page.evaluate(COMPARE_JS)
+    finally:
+        local.close()
+    assert seen["error"] is None and seen["corrupted"] == 0, seen
+    for t in ("1", "7", "9"):  # copied GOPs, before and after the re-encoded ones
+        assert seen[t] == {"outside": 0, "region": 0}, (t, seen[t])
+    assert seen["4"]["region"] > 10 and seen["4"]["outside"] < 1, seen["4"]
