@@ -47,7 +47,7 @@ from web.library_schemas import (
     EditSegmentIn,
     MaskIn,
 )
-from web.routes.lesson_media import MediaFileResponse
+from web.media_files import MediaFileResponse
 from web.state import app_state
 
 router = APIRouter(prefix="/api/library/lessons", tags=["curation"])
