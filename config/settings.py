@@ -235,6 +235,11 @@ class Settings(BaseSettings):
     demo: bool = Field(
         default=True, description="Prepare the demo data (users, CT phantom) on start."
     )
+    demo_library: bool = Field(
+        default=True,
+        description="With demo: on first start, record and publish a few demo lessons (and "
+        "leave one recording to curate), in the background.",
+    )
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set when served over HTTPS)."
     )

@@ -56,6 +56,16 @@ class LessonConflict(LessonError):
     """The lesson's state forbids the operation now (HTTP 409): still publishing, gate closed."""
 
 
+class LessonVersionConflict(LessonConflict):
+    """The editor saved over a version someone else already changed (HTTP 412)."""
+
+    def __init__(self, lesson_id: int, expected: int, current: int) -> None:
+        super().__init__(f"lesson {lesson_id} was changed by someone else (version {current}, "
+                         f"your edits were made on version {expected}): reload it to see "
+                         "their changes, then make yours again")
+        self.current = current
+
+
 @contextmanager
 def _unit(db: Database) -> Iterator[Session]:
     """``db.session()`` for lesson work. Two people (or tabs) at once: when one deletes a lesson
@@ -89,6 +99,22 @@ TRANSITIONS: dict[LessonStatus, frozenset[LessonStatus]] = {
 class Segment:
     start: float  # session seconds
     end: float
+
+
+@dataclass(frozen=True)
+class Mask:
+    """A region of one view to blur when publishing: session seconds, picture fractions."""
+
+    track: str
+    start: float
+    end: float
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+MAX_MASKS = 50
 
 
 @dataclass(frozen=True)
@@ -150,6 +176,8 @@ class LessonInfo:
     course_ids: tuple[int, ...] = ()
     chapters: tuple[ChapterInfo, ...] = ()
     notes: tuple[NoteInfo, ...] = ()
+    version: int = 1
+    masks: tuple[Mask, ...] = ()
 
     @property
     def privacy_problem(self) -> str | None:
@@ -207,7 +235,8 @@ def _info(session: Session, row: Lesson) -> LessonInfo:
         privacy_confirmed_at=row.privacy_confirmed_at, media_path=row.media_path,
         duration=row.duration, published_start=row.published_start, technical=row.technical,
         published_at=row.published_at, created_at=row.created_at, updated_at=row.updated_at,
-        course_ids=courses, chapters=chapters, notes=notes,
+        course_ids=courses, chapters=chapters, notes=notes, version=row.version,
+        masks=tuple(Mask(**m) for m in row.masks or ()),
     )
 
 
@@ -354,19 +383,23 @@ def set_trim(db: Database, lesson_id: int, start: float | None, end: float | Non
     with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
-        duration = row.recording_duration
-        start = None if start is None else _seconds("trim start", start, duration)
-        end = None if end is None else _seconds("trim end", end, duration)
-        if start is not None and end is not None and end <= start:
-            raise LessonError(f"trim end {end:g} s is not after trim start {start:g} s")
-        if start is not None and duration and start >= duration:
-            raise LessonError(f"trim start {start:g} s leaves nothing of the "
-                              f"{duration:g} s recording")
-        if end is not None and end <= (start or 0.0):
-            raise LessonError(f"trim end {end:g} s leaves nothing to publish")
-        row.trim_start, row.trim_end = start, end
+        _apply_trim(row, start, end)
         session.flush()
         return _info(session, row)
+
+
+def _apply_trim(row: Lesson, start: float | None, end: float | None) -> None:
+    duration = row.recording_duration
+    start = None if start is None else _seconds("trim start", start, duration)
+    end = None if end is None else _seconds("trim end", end, duration)
+    if start is not None and end is not None and end <= start:
+        raise LessonError(f"trim end {end:g} s is not after trim start {start:g} s")
+    if start is not None and duration and start >= duration:
+        raise LessonError(f"trim start {start:g} s leaves nothing of the "
+                          f"{duration:g} s recording")
+    if end is not None and end <= (start or 0.0):
+        raise LessonError(f"trim end {end:g} s leaves nothing to publish")
+    row.trim_start, row.trim_end = start, end
 
 
 def set_chapters(db: Database, lesson_id: int, chapters: Sequence[ChapterDraft]) -> LessonInfo:
@@ -378,33 +411,38 @@ def set_chapters(db: Database, lesson_id: int, chapters: Sequence[ChapterDraft])
     with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
-        current = {c.id: c for c in session.scalars(
-            select(LessonChapter).where(LessonChapter.lesson_id == lesson_id))}
-        checked: list[tuple[ChapterDraft, str, float]] = []
-        for number, draft in enumerate(chapters, 1):
-            if draft.id is not None and draft.id not in current:
-                raise LessonError(f"chapter {draft.id} is not a chapter of lesson {lesson_id}")
-            try:
-                title = Marker(title=draft.title).title
-            except TimelineError as exc:
-                raise LessonError(f"chapter {number}: {exc}") from None
-            start = _seconds(f"chapter {number} start", draft.start, row.recording_duration)
-            if checked and start < checked[-1][2]:
-                raise LessonError(f"chapter {number} ({title!r}) starts at {start:g} s, before "
-                                  f"the chapter above it ({checked[-1][2]:g} s): give it a later "
-                                  "start or move it up the list")
-            checked.append((draft, title, start))
-        kept = {d.id for d, _, _ in checked if d.id is not None}
-        for chapter_id, chapter in current.items():
-            if chapter_id not in kept:
-                session.delete(chapter)
-        for position, (draft, title, start) in enumerate(checked):
-            chapter = current[draft.id] if draft.id is not None else LessonChapter(
-                lesson_id=lesson_id, marker_id=None)
-            chapter.title, chapter.start, chapter.position = title, round(start, 3), position
-            session.add(chapter)
+        _apply_chapters(session, row, chapters)
         session.flush()
         return _info(session, row)
+
+
+def _apply_chapters(session: Session, row: Lesson, chapters: Sequence[ChapterDraft]) -> None:
+    lesson_id = row.id
+    current = {c.id: c for c in session.scalars(
+        select(LessonChapter).where(LessonChapter.lesson_id == lesson_id))}
+    checked: list[tuple[ChapterDraft, str, float]] = []
+    for number, draft in enumerate(chapters, 1):
+        if draft.id is not None and draft.id not in current:
+            raise LessonError(f"chapter {draft.id} is not a chapter of lesson {lesson_id}")
+        try:
+            title = Marker(title=draft.title).title
+        except TimelineError as exc:
+            raise LessonError(f"chapter {number}: {exc}") from None
+        start = _seconds(f"chapter {number} start", draft.start, row.recording_duration)
+        if checked and start < checked[-1][2]:
+            raise LessonError(f"chapter {number} ({title!r}) starts at {start:g} s, before "
+                              f"the chapter above it ({checked[-1][2]:g} s): give it a later "
+                              "start or move it up the list")
+        checked.append((draft, title, start))
+    kept = {d.id for d, _, _ in checked if d.id is not None}
+    for chapter_id, chapter in current.items():
+        if chapter_id not in kept:
+            session.delete(chapter)
+    for position, (draft, title, start) in enumerate(checked):
+        chapter = current[draft.id] if draft.id is not None else LessonChapter(
+            lesson_id=lesson_id, marker_id=None)
+        chapter.title, chapter.start, chapter.position = title, round(start, 3), position
+        session.add(chapter)
 
 
 def add_note(db: Database, lesson_id: int, at: float, text: str, author: str = "") -> NoteInfo:
@@ -435,15 +473,76 @@ def set_hidden_segments(db: Database, lesson_id: int, segments: Sequence[Segment
     with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
-        checked: list[Segment] = []
-        for number, seg in enumerate(segments, 1):
-            start = _seconds(f"hidden segment {number} start", seg.start, row.recording_duration)
-            end = _seconds(f"hidden segment {number} end", seg.end, row.recording_duration)
-            if end <= start:
-                raise LessonError(f"hidden segment {number}: end {end:g} s is not after start "
-                                  f"{start:g} s")
-            checked.append(Segment(round(start, 3), round(end, 3)))
-        row.hidden_segments = [{"start": s.start, "end": s.end} for s in merge_segments(checked)]
+        _apply_hidden(row, segments)
+        session.flush()
+        return _info(session, row)
+
+
+def _apply_hidden(row: Lesson, segments: Sequence[Segment]) -> None:
+    checked: list[Segment] = []
+    for number, seg in enumerate(segments, 1):
+        start = _seconds(f"hidden segment {number} start", seg.start, row.recording_duration)
+        end = _seconds(f"hidden segment {number} end", seg.end, row.recording_duration)
+        if end <= start:
+            raise LessonError(f"hidden segment {number}: end {end:g} s is not after start "
+                              f"{start:g} s")
+        checked.append(Segment(round(start, 3), round(end, 3)))
+    row.hidden_segments = [{"start": s.start, "end": s.end} for s in merge_segments(checked)]
+
+
+def _fraction(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not 0 <= value <= 1:
+        raise LessonError(f"{name} must be a fraction of the picture (0..1), got {value!r}")
+    return float(value)
+
+
+def _apply_masks(row: Lesson, masks: Sequence[Mask]) -> None:
+    if len(masks) > MAX_MASKS:
+        raise LessonError(f"at most {MAX_MASKS} masks per lesson")
+    checked: list[dict[str, Any]] = []
+    for number, mask in enumerate(masks, 1):
+        track = _text(f"mask {number} track", mask.track, 64, required=True)
+        start = _seconds(f"mask {number} start", mask.start, row.recording_duration)
+        end = _seconds(f"mask {number} end", mask.end, row.recording_duration)
+        if end <= start:
+            raise LessonError(f"mask {number}: end {end:g} s is not after start {start:g} s")
+        x, y = _fraction(f"mask {number} x", mask.x), _fraction(f"mask {number} y", mask.y)
+        w, h = _fraction(f"mask {number} w", mask.w), _fraction(f"mask {number} h", mask.h)
+        if w <= 0 or h <= 0 or x + w > 1.0001 or y + h > 1.0001:
+            raise LessonError(f"mask {number}: the region must have a size and lie inside the "
+                              "picture")
+        checked.append({"track": track, "start": round(start, 3), "end": round(end, 3),
+                        "x": round(x, 4), "y": round(y, 4), "w": round(w, 4), "h": round(h, 4)})
+    row.masks = checked
+
+
+@dataclass(frozen=True)
+class CurationEdit:
+    """Everything the editor changes on the picture, saved in one go (trim, chapters, hidden
+    segments, masks), against the version it was made on."""
+
+    trim_start: float | None
+    trim_end: float | None
+    chapters: Sequence[ChapterDraft]
+    hidden: Sequence[Segment]
+    masks: Sequence[Mask] = ()
+
+
+def save_edit(db: Database, lesson_id: int, version: int, edit: CurationEdit) -> LessonInfo:
+    """Apply ``edit`` if the lesson is still at ``version``; ``LessonVersionConflict`` if
+    someone changed it meanwhile. All or nothing: a bad field leaves the lesson as it was."""
+    with _unit(db) as session:
+        row = _row(session, lesson_id)
+        if row.version != version:
+            raise LessonVersionConflict(lesson_id, version, row.version)
+        # One UPDATE of the row, so one version step per save (each flush bumps it).
+        with session.no_autoflush:
+            _editable(row)
+            _apply_trim(row, edit.trim_start, edit.trim_end)
+            _apply_chapters(session, row, edit.chapters)
+            _apply_hidden(row, edit.hidden)
+            _apply_masks(row, edit.masks)
         session.flush()
         return _info(session, row)
 

@@ -269,6 +269,15 @@ class Lesson(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Bumped by every UPDATE of the row (SQLAlchemy's version counter, which also makes a
+    # concurrent update fail instead of winning silently); the editor's ETag.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1,
+                                         server_default="1")
+    # [{"track": name, "start": s, "end": s, "x": 0..1, "y", "w", "h"}] session seconds and
+    # picture fractions: regions blurred into a view when it is published (lessons.py).
+    masks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by the mapper
 
 
 class LessonCourse(Base):

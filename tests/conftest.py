@@ -76,6 +76,8 @@ def server_env(data_dir: Path, port: int) -> dict[str, str]:
         MEDROOM_PORT=str(port),
         MEDROOM_ICE_ADDRESSES="127.0.0.1",
         MEDROOM_SECRET_KEY="test-secret-" + data_dir.name,
+        # The demo library costs seconds of encoding per server; its own test turns it on.
+        MEDROOM_DEMO_LIBRARY="false",
     )
     return env
 

@@ -36,7 +36,7 @@ from streaming.limits import TokenBuckets
 from web.auth import Principal, TokenSigner, get_principal
 from web.classroom_kit import ClassroomKit
 from web.cors import WebRtcCors
-from web.demo import prepare_demo_media
+from web.demo import DemoLibrary, prepare_demo_media
 from web.deps import validation_status
 from web.interaction import Interactions
 from web.live import LiveRooms
@@ -77,6 +77,7 @@ from web.routes import (
     whip,
 )
 from web.routes import cme as cme_routes
+from web.routes import curation as curation_routes
 from web.routes import library as library_routes
 from web.routes import recordings as recording_routes
 from web.routes import schedule as schedule_routes
@@ -158,6 +159,10 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
             timer = PresenceTimer(db, state.classrooms.random_secret)
             await stack.enter_async_context(
                 running("the presence check timer", timer.start, timer.stop))
+            if settings.demo and settings.demo_library:
+                demo_library = DemoLibrary(db, settings.resolved_recordings_dir, publisher.wake)
+                await stack.enter_async_context(
+                    running("the demo library", demo_library.start, demo_library.stop))
             yield
 
     app = FastAPI(
@@ -222,6 +227,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     app.include_router(cme_routes.router)
     app.include_router(cme_pages.router)
     app.include_router(library_routes.router)
+    app.include_router(curation_routes.router)
     app.include_router(library_pages.router)
     app.include_router(lesson_media.router)
     app.include_router(player.router)

@@ -289,6 +289,14 @@ def build_parser(with_benchmarks: bool = True) -> argparse.ArgumentParser:
     )
     draw_bench.add_arguments(draw)
     draw.set_defaults(func=lambda args: draw_bench.run_from_args(args))
+    from web.bench import curate as curate_bench
+
+    curate = bench_sub.add_parser(
+        "curate", help="curation editor on a long 3-track recording (first picture, waveform "
+        "and thumbnails, seeks) and a 30 s masked publish against a whole re-encode",
+    )
+    curate_bench.add_arguments(curate)
+    curate.set_defaults(func=lambda args: curate_bench.run_from_args(args))
     from library.publishing import bench as publishing_bench
 
     publishing = bench_sub.add_parser(

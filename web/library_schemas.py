@@ -8,7 +8,7 @@ requests, and the answers whose form differs from the library's.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -127,3 +127,79 @@ class RecordingEntryOut(BaseModel):
     duration: float
     lesson_id: int | None
     lesson_status: str | None
+
+
+# -- the curation editor -------------------------------------------------------------------------
+# A week of session seconds: longer than any recording, small enough for every database.
+MAX_SESSION_SECONDS = 7 * 24 * 3600.0
+Seconds = Annotated[float, Field(ge=0, le=MAX_SESSION_SECONDS, allow_inf_nan=False)]
+Fraction01 = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class EditChapterIn(BaseModel):
+    id: int | None = Field(None, ge=1, le=2**62, description="an existing chapter's id; null: new")
+    title: str = Field(max_length=200)
+    start: Seconds
+
+
+class EditSegmentIn(BaseModel):
+    start: Seconds
+    end: Seconds
+
+
+class MaskIn(BaseModel):
+    track: str = Field(min_length=1, max_length=64, description="the view's track name")
+    start: Seconds
+    end: Seconds
+    x: Fraction01 = Field(description="left edge, fraction of the picture's width")
+    y: Fraction01
+    w: Fraction01
+    h: Fraction01
+
+
+class CurationEditIn(BaseModel):
+    """The whole on-the-picture edit, saved at once against the version it was made on
+    (send the lesson's ETag in ``If-Match``)."""
+
+    trim_start: Seconds | None = None
+    trim_end: Seconds | None = None
+    chapters: list[EditChapterIn] = Field(default_factory=list, max_length=200)
+    hidden: list[EditSegmentIn] = Field(default_factory=list, max_length=200)
+    masks: list[MaskIn] = Field(default_factory=list, max_length=50)
+
+
+class CurationTrackOut(BaseModel):
+    name: str
+    kind: str
+    source_id: str | None
+    url: str
+    offset: float
+    duration: float
+    width: int
+    height: int
+    keyframes: list[float]
+    fps: int
+
+
+class CurationStateOut(BaseModel):
+    """The lesson's on-the-picture edit and its version (also sent as the ETag)."""
+
+    version: int
+    status: str
+    trim_start: float | None
+    trim_end: float | None
+    chapters: list[ChapterInfo]
+    hidden: list[EditSegmentIn]
+    masks: list[MaskIn]
+
+
+class CurationOut(BaseModel):
+    """What the editor shows: the recording's tracks, waveform, thumbnails and timeline events
+    (session seconds), and the lesson's edit."""
+
+    edit: CurationStateOut
+    recording_duration: float
+    tracks: list[CurationTrackOut]
+    thumbnails: dict[str, Any]
+    waveform_url: str | None
+    events: list[dict[str, Any]]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from recorder.manifest import RecordingState
+from recorder.manifest import FINISHED, RecordingState
 from recorder.recording import Recording, RecordingError, TrackSpec
 from recorder.registry import Recorder
 from recorder.storage import StorageGuard, StorageLevel, StorageStatus
 from streaming.outputs import AUDIO, PROGRAM, Lease
 from streaming.overlay import FinishedStroke
+from web.editor_media import EditorMedia
 from web.live import LiveRooms
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class RoomRecordings:
         self.recorder = recorder
         self._held: dict[str, _Leases] = {}  # recording id -> the outputs it holds
         self._watchers: set[asyncio.Task[None]] = set()
+        self.editor_media = EditorMedia()
         settings = live.settings
         self.storage = StorageGuard(
             recorder.recordings_dir,
@@ -112,6 +114,9 @@ class RoomRecordings:
         # However it ends, the outputs that only the recording needed are stopped.
         await recording.wait_finished()
         await _release(self._held.pop(recording.id, []))
+        if recording.state in FINISHED:
+            # The curation editor's waveform, thumbnails and keyframes, ready before it opens.
+            await self.editor_media.after_recording(recording.folder)
 
     async def stop_all(self) -> None:
         await asyncio.gather(*self._writes, return_exceptions=True)

@@ -37,6 +37,7 @@ from library.lessons import (
 )
 from library.models import Lesson, PublishJob, utcnow
 from library.publishing.errors import PublishError
+from library.publishing.masking import MaskRegion
 from library.publishing.pipeline import LESSON_JSON, PublishedLesson, Trim, publish_recording
 from recorder.manifest import ACTIVE, Manifest, ManifestError
 from recorder.timeline import Marker
@@ -249,11 +250,15 @@ def run_job(db: Database, job: JobInfo, recordings_dir: Path, media_dir: Path,
             report_progress(db, job.id, step, fraction * 100)
 
     markers, hidden = published_markers(info)
+    masks: dict[str, list[MaskRegion]] = {}
+    for m in info.masks:
+        masks.setdefault(m.track, []).append(MaskRegion(m.start, m.end, m.x, m.y, m.w, m.h))
     media_path = lesson_media_path(info.id)
     try:
         lesson = publish_recording(
             recordings_dir / info.recording_folder, media_dir / media_path,
             trim=Trim(info.trim_start, info.trim_end), markers=markers, hidden=hidden,
+            masks=masks,
             progress=progress, replace_existing=True)
     except JobCancelled:
         raise

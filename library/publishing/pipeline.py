@@ -30,6 +30,7 @@ import av
 
 from library.publishing.chapters import Chapter, ChapterEdit, chapters_to_webvtt, curate_chapters
 from library.publishing.errors import MediaError, PublishError
+from library.publishing.masking import MaskRegion
 from library.publishing.remux import RemuxResult, remux_audio_faststart, remux_faststart
 from library.publishing.stills import (
     PosterInfo,
@@ -139,7 +140,8 @@ class _Progress:
             done += STEP_WEIGHTS[step]
         self._total = done
 
-    def __call__(self, step: str, fraction: float) -> None:
+    def __call__(self, step: str, fraction: float, label: str | None = None) -> None:
+        """``label``: what to call the step now (the remux of a masked view says "masks")."""
         within = min(1.0, max(0.0, fraction))
         overall = (self._bases[step] + STEP_WEIGHTS[step] * within) / self._total
         overall = 1.0 if step == STEPS[-1] and within >= 1.0 else min(overall, 0.999)
@@ -147,7 +149,7 @@ class _Progress:
             return
         self._last = overall
         if self._callback is not None:
-            self._callback(step, overall)
+            self._callback(label or step, overall)
 
 
 def publish_recording(
@@ -158,6 +160,7 @@ def publish_recording(
     chapters_edit: ChapterEdit | None = None,
     markers: Sequence[Marker] | None = None,
     hidden: Sequence[tuple[float, float]] = (),
+    masks: Mapping[str, Sequence[MaskRegion]] | None = None,
     progress: ProgressCallback | None = None,
     poster_at: float = 10.0,
     thumbnail_every: float = 10.0,
@@ -171,7 +174,9 @@ def publish_recording(
     ``out_dir`` is replaced only with ``replace_existing`` (re-publishing after curation).
     ``markers`` replaces the recording's markers as the chapters' source (the curated list);
     ``hidden`` segments (session seconds) are left out of the published timeline and listed in
-    ``lesson.json`` on the lesson clock for the player to skip.
+    ``lesson.json`` on the lesson clock for the player to skip. ``masks`` (track name -> regions
+    in session seconds) are burnt into those views, re-encoding only the GOPs they touch
+    (``masking.py``); ``lesson.json`` says what was re-encoded.
     """
     report = _Progress(progress)
     staging = out_dir.with_name(f".{out_dir.name}.staging")
@@ -198,7 +203,8 @@ def publish_recording(
     try:
         lesson = _build(folder, staging, manifest, tracks, window, chapters_edit, report,
                         poster_at=poster_at, thumbnail_every=thumbnail_every,
-                        tile_width=tile_width, markers=markers, hidden=hidden)
+                        tile_width=tile_width, markers=markers, hidden=hidden,
+                        masks=masks or {})
         fsync_directory(staging)
         report("finish", 0.5)
         if out_dir.exists():
@@ -299,16 +305,25 @@ def _build(
     window: tuple[float | None, float | None], chapters_edit: ChapterEdit | None,
     report: _Progress, *, poster_at: float, thumbnail_every: float, tile_width: int,
     markers: Sequence[Marker] | None = None, hidden: Sequence[tuple[float, float]] = (),
+    masks: Mapping[str, Sequence[MaskRegion]] | None = None,
 ) -> PublishedLesson:
     trim_start, trim_end = window
     total_bytes = sum(t.size_bytes for t in tracks) or 1
     done_bytes = 0
     results: list[tuple[_Track, RemuxResult]] = []
     lesson_start = 0.0
+    masks = masks or {}
+    unknown = sorted(set(masks) - {t.name for t in tracks if t.kind != "audio"})
+    if unknown:
+        raise PublishError(f"masks name no video track of this recording: {', '.join(unknown)}")
     for index, track in enumerate(tracks):
-        def on_track(fraction: float, base: int = done_bytes, size: int = track.size_bytes
-                     ) -> None:
-            report("remux", (base + fraction * size) / total_bytes)
+        # A view's masks on its file's own clock (seconds from its first packet).
+        local = [replace(m, start=m.start - track.media_offset, end=m.end - track.media_offset)
+                 for m in masks.get(track.name, ()) if m.end > track.media_offset]
+
+        def on_track(fraction: float, base: int = done_bytes, size: int = track.size_bytes,
+                     label: str | None = "masks" if local else None) -> None:
+            report("remux", (base + fraction * size) / total_bytes, label)
 
         if track.kind == "audio":
             results.append((track, _remux_audio(track, staging, lesson_start,
@@ -328,7 +343,7 @@ def _build(
         try:
             result = remux_faststart(track.path, staging / track.path.name,
                                      start=local_start or None, end=local_end,
-                                     progress=on_track)
+                                     progress=on_track, masks=local)
         except MediaError as exc:
             raise PublishError(f"track {track.name}: {exc}") from exc
         if index == 0:
@@ -340,6 +355,15 @@ def _build(
     main_track, main = results[0]
     lesson_end = lesson_start + main.duration
     main_file = staging / main_track.path.name
+
+    masked = [{"track": track.name, "regions": len(masks.get(track.name, ())),
+               "reencoded": [[round(a + track.media_offset - lesson_start, 3),
+                              round(b + track.media_offset - lesson_start, 3)]
+                             for a, b in result.masked.segments],
+               "reencoded_seconds": round(result.masked.reencoded_seconds, 3),
+               "reencoded_frames": result.masked.reencoded_frames,
+               "copied_packets": result.masked.copied_packets}
+              for track, result in results if result.masked is not None]
 
     report("poster", 0.0)
     try:
@@ -380,6 +404,7 @@ def _build(
         poster=poster_info, strip=strip, chapters=tuple(chapters),
     )
     metadata = lesson_metadata(lesson, manifest, window)
+    metadata["masks"] = masked
     metadata["hidden"] = [
         {"start": round(max(lo, lesson_start) - lesson_start, 3),
          "end": round(min(hi, lesson_end) - lesson_start, 3)}

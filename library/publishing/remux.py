@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import struct
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import av
 
 from library.publishing.errors import MediaError
+from library.publishing.masking import GopMasker, MaskRegion, MaskResult
 
 ProgressFn = Callable[[float], None]
 
@@ -43,6 +44,7 @@ class RemuxResult:
     size_bytes: int
     start: float  # seconds into the source where the output begins (a keyframe)
     end: float  # seconds into the source where the output ends
+    masked: MaskResult | None = None  # what the masks re-encoded (source seconds)
 
     @property
     def bitrate(self) -> int:
@@ -57,6 +59,7 @@ def remux_faststart(
     start: float | None = None,
     end: float | None = None,
     progress: ProgressFn | None = None,
+    masks: Sequence[MaskRegion] = (),
 ) -> RemuxResult:
     """Copy the video of ``src_fmp4`` into a faststart ``dst_mp4``, trimmed to [start, end).
 
@@ -65,6 +68,9 @@ def remux_faststart(
     its timestamps start at 0. The result is written to a temporary file, checked (``moov``
     before ``mdat``, first frame decodes) and renamed to ``dst_mp4`` only when complete, so a
     crash never leaves a truncated file under the final name. Raises ``MediaError``.
+
+    ``masks`` (seconds into the source) are burnt in on the way: the GOPs they touch are
+    re-encoded, everything else is copied, in this one pass (``masking.GopMasker``).
     """
     if start is not None and start < 0:
         raise MediaError(f"trim start {start} is negative")
@@ -72,7 +78,7 @@ def remux_faststart(
         raise MediaError(f"trim end {end} s is not after start {start} s")
     temp = dst_mp4.with_name(f".{dst_mp4.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        result = _remux(src_fmp4, temp, start, end, progress)
+        result = _remux(src_fmp4, temp, start, end, progress, masks)
         check_playable(temp)
         with open(temp, "rb") as done:
             os.fsync(done.fileno())
@@ -99,7 +105,7 @@ def _open_video(path: Path) -> tuple[av.container.InputContainer, av.video.strea
 
 
 def _remux(src: Path, dst: Path, start: float | None, end: float | None,
-           progress: ProgressFn | None) -> RemuxResult:
+           progress: ProgressFn | None, masks: Sequence[MaskRegion] = ()) -> RemuxResult:
     container, video = _open_video(src)
     with container:
         tb = video.time_base
@@ -121,6 +127,7 @@ def _remux(src: Path, dst: Path, start: float | None, end: float | None,
         last_end = 0
         reported = 0.0
         span = ((end if end is not None else total or 0.0) - (start or 0.0)) or None
+        masker: GopMasker | None = None
         with av.open(str(dst), "w", format="mp4", options=dict(FASTSTART_OPTIONS)) as out:
             target = out.add_stream_from_template(video)
             for packet in _from_keyframe(packets, start_ticks):
@@ -134,14 +141,26 @@ def _remux(src: Path, dst: Path, start: float | None, end: float | None,
                 last_end = max(last_end, pts - offset + (packet.duration or 0))
                 packet.pts = pts - offset
                 packet.dts = dts - offset
-                packet.stream = target
-                out.mux(packet)
+                if masks:
+                    if masker is None:
+                        # Frames carry output timestamps; the masks count from the source's start.
+                        masker = GopMasker(video, out, target, masks,
+                                           shift=float((offset - origin) * tb))
+                    try:
+                        masker.push(packet, float((dts - origin) * tb))
+                    except av.FFmpegError as exc:
+                        raise MediaError(f"{src.name}: masking failed: {exc}") from exc
+                else:
+                    packet.stream = target
+                    out.mux(packet)
                 frames += 1
                 if progress is not None and span:
                     done = min(0.99, (dts - offset) * tb / span)
                     if done - reported >= 0.01:
                         reported = float(done)
                         progress(reported)
+            if masker is not None and offset is not None:
+                masker.finish(float((offset - origin + last_end) * tb))
         if offset is None:
             raise MediaError(
                 f"{src.name}: nothing left between {start or 0:g} s and {end:g} s"
@@ -151,6 +170,7 @@ def _remux(src: Path, dst: Path, start: float | None, end: float | None,
             path=dst, codec=ctx.name, profile=ctx.profile, width=ctx.width, height=ctx.height,
             frames=frames, duration=float(last_end * tb), size_bytes=0,
             start=float((offset - origin) * tb), end=float((offset - origin + last_end) * tb),
+            masked=None if masker is None else masker.result(float(last_end * tb)),
         )
 
 

@@ -78,7 +78,7 @@ def test_the_screen_shows_the_program_and_rejoins_after_an_outage(tmp_path: Path
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDROOM_")}
     env.update(MEDROOM_DATA_DIR=str(tmp_path), MEDROOM_PORT=str(port),
                MEDROOM_HOST=SERVER_ADDRESS, MEDROOM_ICE_ADDRESSES=SERVER_ADDRESS,
-               MEDROOM_SECRET_KEY=secret)
+               MEDROOM_SECRET_KEY=secret, MEDROOM_DEMO_LIBRARY="false")
     url = f"http://{SERVER_ADDRESS}:{port}"
     from playwright.sync_api import sync_playwright
 

@@ -24,12 +24,16 @@ def test_curator_publishes_a_lesson_from_the_page(browser, server: Server) -> No
         assert page.locator("#lesson-status").inner_text() == "draft"
         assert page.is_disabled("#publish")  # the privacy gate is closed
 
-        page.fill("#trim-start", "0.5")
-        page.click("#save-trim")
-        page.wait_for_selector(".flash:has-text('Trim saved')")
+        # The editor's media were made when the recording stopped: start a second in.
+        page.wait_for_selector("#cut-editor[data-strip-ready]", timeout=60_000)
+        page.locator("#cut-editor").focus()
+        page.keyboard.press("Shift+ArrowRight")  # a second in: the cut falls on a keyframe
+        page.keyboard.press("i")
+        page.wait_for_selector("#cut-editor[data-save-state=saved][data-last-edit=in]")
         page.fill("#chapters input[aria-label='chapter 1 title']", "Exposure of the septum")
-        page.click("#save-chapters")
-        page.wait_for_selector(".flash:has-text('Chapters saved')")
+        page.keyboard.press("Tab")
+        page.wait_for_selector(".tl-flag:has-text('Exposure of the septum')")
+        page.wait_for_selector("#cut-editor[data-save-state=saved][data-last-edit=rename]")
         page.fill("#note-at", "2")
         page.fill("#note-text", "Spur removed with the chisel")
         page.click("#add-note")
@@ -45,7 +49,7 @@ def test_curator_publishes_a_lesson_from_the_page(browser, server: Server) -> No
         page.wait_for_selector("#job:not([hidden])")
         page.wait_for_selector("#lesson-status:text('published')", timeout=120_000)
         assert page.locator("#job-percent").inner_text() == "100 %"
-        assert "Exposure of the septum" in page.locator("#strip").inner_text()
+        assert "Exposure of the septum" in page.locator("#tl-chapters").inner_text()
         page.screenshot(path=str(ARTIFACTS / "curation-editor.png"), full_page=True)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "curation-failure.png"), full_page=True)

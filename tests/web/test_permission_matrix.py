@@ -382,6 +382,16 @@ TABLE: dict[tuple[str, str], Row] = {
         allow(CURATES_COURSE, PASSED), ids={"lesson_id": "{scratch_id}"},
         why="no file: 422 past the check"),
     ("GET", "/api/library/lessons/{lesson_id}/attachments"): Row(allow(CURATES_COURSE)),
+    ("GET", "/api/library/lessons/{lesson_id}/curation"): Row(
+        allow(CURATES_COURSE, PASSED), why="the lesson's recording is not in this server's "
+        "recordings folder: 404 past the check; real opens: tests/web/test_curation_api.py"),
+    ("GET", "/api/library/lessons/{lesson_id}/curation/files/{file}"): Row(
+        allow(CURATES_COURSE, PASSED), ids={"file": "curation.json"}),
+    ("HEAD", "/api/library/lessons/{lesson_id}/curation/files/{file}"): Row(
+        allow(CURATES_COURSE, PASSED), ids={"file": "curation.json"}),
+    ("PUT", "/api/library/lessons/{lesson_id}/edit"): Row(
+        allow(CURATES_COURSE, PASSED), ids={"lesson_id": "{scratch_id}"}, json={},
+        why="no If-Match: 428 past the check; saves and conflicts: test_curation_api.py"),
     ("GET", "/library/curate"): Row(allow(STAFF)),
     ("GET", "/library/lessons/{lesson_id}/edit"): Row(
         allow(STAFF), why="the editor's shell; its data comes from the API, which asks the "

@@ -105,7 +105,7 @@ def serve(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[S
     env.update(
         MEDROOM_DATA_DIR=str(data_dir), MEDROOM_PORT=str(port), MEDROOM_ICE_ADDRESSES=LOOPBACK,
         MEDROOM_SECRET_KEY=secret, MEDROOM_WHEP_JOINS_PER_MINUTE="1000000",
-        MEDROOM_WHEP_SESSIONS_PER_USER="1000",
+        MEDROOM_WHEP_SESSIONS_PER_USER="1000", MEDROOM_DEMO_LIBRARY="false",
     )
     env.update(extra_env or {})
     log = (data_dir / "server.log").open("wb")

@@ -14,31 +14,16 @@ import time
 
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
-from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
 
 from library.media_links import MediaLinkError, media_type
 from web.auth import Viewer
 from web.deps import DbDep, IdPath, MediaLinksDep, SettingsDep, lesson_folder, lesson_for
+from web.media_files import MediaFileResponse
 
 router = APIRouter(tags=["media"])
 # Browsers may keep a media file while the link is valid, shared caches never (links are
 # personal); at most an hour, so a revoked enrolment does not live on in a cache for long.
 MAX_CACHE_SECONDS = 3600
-
-
-class MediaFileResponse(FileResponse):
-    """Starlette's file response (ranges, If-Range, ETag) with 416 for malformed ranges too.
-
-    RFC 9110 lets a server answer a range set it rejects as invalid with 416; a clear "not
-    satisfiable" beats Starlette's 400, and a player treats both as "ask again without Range".
-    """
-
-    @classmethod
-    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
-        try:
-            return super()._parse_range_header(http_range, file_size)
-        except MalformedRangeHeader:
-            raise RangeNotSatisfiable(file_size) from None
 
 
 @router.head("/media/lessons/{lesson_id}/{file}", include_in_schema=False)

@@ -104,31 +104,18 @@ class Editor {
     this.isCurator = root.dataset.curator === "yes";
     this.lesson = null;
     this.courses = [];
-    this.chapters = [];
-    this.segments = [];
     this.polling = null;
+    this.cut = null;
     this.$ = selector => root.querySelector(selector);
     this.bind();
   }
 
   bind() {
     const on = (id, fn) => this.$(id).addEventListener("click", fn);
-    on("#save-trim", () => this.save(() => api("PUT", `/lessons/${this.id}/trim`, {
-      start: this.number("#trim-start"), end: this.number("#trim-end") }), "Trim saved"));
-    on("#add-chapter", () => {
-      const last = this.chapters.at(-1);
-      this.chapters.push({ id: null, title: "New chapter", start: last ? last.start + 1 : (this.lesson.trim_start || 0) });
-      this.renderChapters();
-    });
-    on("#save-chapters", () => this.save(() => api("PUT", `/lessons/${this.id}/chapters`, this.chapters), "Chapters saved"));
-    on("#add-segment", () => {
-      const start = this.lesson.trim_start || 0;
-      this.segments.push({ start, end: Math.min(start + 5, this.lesson.recording_duration) });
-      this.renderSegments();
-    });
-    on("#save-segments", () => this.save(() => api("PUT", `/lessons/${this.id}/hidden`, this.segments), "Hidden segments saved"));
     on("#add-note", () => this.save(async () => {
-      await api("POST", `/lessons/${this.id}/notes`, { at: this.number("#note-at") ?? 0, text: this.$("#note-text").value });
+      const typed = this.number("#note-at");
+      const at = typed ?? (this.cut ? Math.round(this.cut.time * 1000) / 1000 : 0);
+      await api("POST", `/lessons/${this.id}/notes`, { at, text: this.$("#note-text").value });
       this.$("#note-text").value = "";
     }, "Note added"));
     on("#save-details", () => this.save(() => api("PATCH", `/lessons/${this.id}`, {
@@ -140,7 +127,14 @@ class Editor {
     }), "Details saved"));
     on("#save-privacy", () => this.save(() => api("PUT", `/lessons/${this.id}/privacy`, {
       consent: this.$("#consent").checked, deidentified: this.$("#deidentified").checked }), "Privacy confirmation recorded"));
-    on("#publish", () => this.save(() => api("POST", `/lessons/${this.id}/publish`), "Publishing started"));
+    on("#publish", () => this.save(async () => {
+      // The cuts on screen are the ones published: wait for them to be saved first.
+      if (this.cut) {
+        await this.cut.flush();
+        if (this.cut.root.dataset.saveState !== "saved") throw new Error("the edit is not saved yet: resolve that first");
+      }
+      return api("POST", `/lessons/${this.id}/publish`);
+    }, "Publishing started"));
     on("#retry", () => this.save(() => api("POST", `/jobs/${this.lesson.job.id}/retry`), "Publishing again"));
     on("#unpublish", () => this.save(() => api("POST", `/lessons/${this.id}/unpublish`), "Unpublished"));
     on("#attach", () => this.save(async () => {
@@ -163,7 +157,11 @@ class Editor {
   async save(action, message) {
     // The confirmation shows once the page holds the saved state (a reload re-renders inputs).
     if (await attempt(action) === FAILED) return;
-    try { await this.load(); flash(message); } catch (error) { flash(error.message, true); }
+    try {
+      await this.load();
+      if (this.cut) await this.cut.refreshVersion();
+      flash(message);
+    } catch (error) { flash(error.message, true); }
   }
 
   async load() {
@@ -171,10 +169,28 @@ class Editor {
       api("GET", `/lessons/${this.id}`), api("GET", "/courses"), api("GET", `/lessons/${this.id}/attachments`)]);
     this.lesson = lesson;
     this.courses = courses;
-    this.chapters = lesson.chapters.map(c => ({ id: c.id, title: c.title, start: c.start }));
-    this.segments = lesson.hidden_segments.map(s => ({ ...s }));
     this.render(attachments);
     this.watchJob();
+    if (!this.cut) {
+      this.cut = new MedRoom.CutEditor(this.$("#cut-editor"), this.id, {
+        flash, changed: edit => this.renderMasks(edit.masks) });
+      try {
+        await this.cut.open();
+        this.renderMasks(this.cut.edit.masks);
+      } catch (error) {
+        this.$("#ed-loading").textContent = `The recording cannot be shown: ${error.message}`;
+      }
+    }
+  }
+
+  // The privacy gate lists what will be blurred.
+  renderMasks(masks) {
+    const box = this.$("#gate-masks");
+    const fmt = MedRoom.formatTime;
+    box.replaceChildren(masks.length
+      ? el("div", {}, `Masked when published (${masks.length}):`, el("ul", {}, ...masks.map(m =>
+          el("li", {}, `${m.track}, ${fmt(m.start)} – ${fmt(m.end)}, ${Math.round(m.w * 100)} × ${Math.round(m.h * 100)} % of the picture`))))
+      : el("span", { class: "muted" }, "No masks drawn. Use Mask… on the editor to blur a face or a name in a view."));
   }
 
   render(attachments) {
@@ -186,15 +202,11 @@ class Editor {
     const status = this.$("#lesson-status");
     status.className = `chip chip-${l.status}`;
     status.textContent = l.status;
-    this.$("#trim-start").value = l.trim_start ?? "";
-    this.$("#trim-end").value = l.trim_end ?? "";
     for (const key of ["title", "specialty", "procedure", "language", "description"]) this.$(`#f-${key}`).value = l[key];
     this.$("#f-tags").value = l.tags.join(", ");
     this.$("#f-instructors").value = l.instructors.join(", ");
     this.$("#f-courses").replaceChildren(...this.courses.map(c => el("label", {},
       el("input", Object.assign({ type: "checkbox", value: c.id }, l.course_ids.includes(c.id) ? { checked: "" } : {})), c.title)));
-    this.renderChapters();
-    this.renderSegments();
     this.$("#notes").replaceChildren(...(l.notes.length ? l.notes.map(n => el("div", { class: "list-row note-row" },
       el("span", { class: "note-at" }, clock(n.at)), el("span", {}, n.text, el("div", { class: "muted small" }, n.author)),
       el("button", { class: "btn btn-small btn-ghost", title: "Delete note",
@@ -217,7 +229,6 @@ class Editor {
       el("span", { class: "note-at" }, `${a.files} file${a.files === 1 ? "" : "s"}`),
       el("span", {}, a.name, el("div", { class: "muted small" }, `${a.report.profile}`)), el("span")))
       : [el("p", { class: "empty" }, "None. Files are de-identified (DICOM PS3.15 Annex E) before they are stored.")]));
-    this.renderStrip();
     this.renderJob(l.job);
   }
 
@@ -227,49 +238,10 @@ class Editor {
       ["Length", clock(l.duration)], ["Starts at", `${clock(l.published_start)} of the recording`],
       ["Tracks", l.technical.tracks.map(t => t.kind === "audio" ? `${t.name} (${t.codec})` : `${t.name} ${t.width}×${t.height}`).join(", ")],
       ["Chapters", `${l.technical.chapters.items.length}`],
+      ...(l.technical.masks || []).map(m => ["Masked", `${m.track}: ${m.reencoded_seconds.toFixed(1)} s re-encoded (${m.reencoded.map(([a, b]) => `${clock(a)}–${clock(b)}`).join(", ")}), ${m.copied_packets} frames copied`]),
       ["Published", new Date(l.published_at).toLocaleString()],
     ] : [["State", l.status === "publishing" ? "publishing…" : "not in the library"]];
     this.$("#published").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
-  }
-
-  renderChapters() {
-    const rows = this.chapters.map((c, i) => el("div", { class: "list-row" },
-      el("span", { class: "n" }, i + 1),
-      el("input", { type: "text", value: c.title, "aria-label": `chapter ${i + 1} title`,
-        oninput: e => { c.title = e.target.value; } }),
-      el("input", { type: "number", step: "0.1", min: "0", value: c.start, "aria-label": `chapter ${i + 1} start`,
-        onchange: e => { c.start = Number(e.target.value); this.renderStrip(); } }),
-      el("button", { class: "btn btn-small btn-ghost", title: "Remove chapter",
-        onclick: () => { this.chapters.splice(i, 1); this.renderChapters(); } }, "✕")));
-    this.$("#chapters").replaceChildren(...(rows.length ? rows : [el("p", { class: "empty" }, "No chapters: press M while recording, or add one.")]));
-    this.renderStrip();
-  }
-
-  renderSegments() {
-    const rows = this.segments.map((s, i) => el("div", { class: "list-row seg-row" },
-      el("input", { type: "number", step: "0.1", min: "0", value: s.start, "aria-label": `segment ${i + 1} start`,
-        onchange: e => { s.start = Number(e.target.value); this.renderStrip(); } }),
-      el("input", { type: "number", step: "0.1", min: "0", value: s.end, "aria-label": `segment ${i + 1} end`,
-        onchange: e => { s.end = Number(e.target.value); this.renderStrip(); } }),
-      el("span", { class: "muted small" }, `${clock(s.start)} – ${clock(s.end)} skipped`),
-      el("button", { class: "btn btn-small btn-ghost", title: "Show this segment again",
-        onclick: () => { this.segments.splice(i, 1); this.renderSegments(); } }, "✕")));
-    this.$("#segments").replaceChildren(...(rows.length ? rows : [el("p", { class: "empty" }, "Nothing hidden.")]));
-    this.renderStrip();
-  }
-
-  renderStrip() {
-    const l = this.lesson;
-    if (!l) return;
-    const total = l.recording_duration || 1;
-    const pct = s => `${Math.max(0, Math.min(100, (s / total) * 100))}%`;
-    const start = l.trim_start ?? 0, end = l.trim_end ?? total;
-    const parts = [el("div", { class: "kept", style: `left:${pct(start)};width:calc(${pct(end)} - ${pct(start)})` })];
-    for (const s of this.segments) parts.push(el("div", { class: "hidden-seg", style: `left:${pct(s.start)};width:calc(${pct(s.end)} - ${pct(s.start)})`, title: "hidden" }));
-    for (const c of this.chapters) parts.push(el("div", { class: "tick", style: `left:${pct(c.start)}`, title: c.title }, el("span", {}, c.title)));
-    for (const n of l.notes) parts.push(el("div", { class: "dot", style: `left:${pct(n.at)}`, title: n.text }));
-    this.$("#strip").replaceChildren(...parts);
-    this.$("#strip-end").textContent = clock(total);
   }
 
   renderJob(job) {
@@ -278,7 +250,9 @@ class Editor {
     if (!job) return;
     const percent = job.state === "done" ? 100 : job.percent;
     this.$("#job-bar").style.width = `${percent}%`;
-    this.$("#job-step").textContent = job.state === "running" ? `Step: ${job.step}` : `Job ${job.state}` + (job.attempts > 1 ? ` (attempt ${job.attempts})` : "");
+    const steps = { masks: "masks: re-encoding only the masked parts (keyframe to keyframe), copying the rest",
+      remux: "remux: copying the tracks, nothing re-encoded" };
+    this.$("#job-step").textContent = job.state === "running" ? `Step: ${steps[job.step] || job.step}` : `Job ${job.state}` + (job.attempts > 1 ? ` (attempt ${job.attempts})` : "");
     this.$("#job-percent").textContent = `${Math.round(percent)} %`;
     const error = this.$("#job-error");
     error.hidden = !job.error;
@@ -297,6 +271,7 @@ class Editor {
         this.polling = null;
         flash(current.state === "done" ? "Published" : `Publishing failed: ${current.error}`, current.state === "failed");
         await this.load();
+        if (this.cut) await this.cut.refreshVersion();
       }
     }, 400);
   }
