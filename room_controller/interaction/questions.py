@@ -120,3 +120,12 @@ class Questions:
 
     def all(self) -> list[Question]:
         return list(self._items.values())
+
+    def on_screen(self, limit: int = 4) -> list[dict[str, Any]]:
+        """What a classroom's shared screen shows: the question being answered, then the
+        approved ones by votes; text and votes only (a screen shows no one's name)."""
+        shown = [q for q in self._items.values()
+                 if q.status in (Status.ANSWERING, Status.APPROVED)]
+        shown.sort(key=lambda q: (q.status is not Status.ANSWERING, -len(q.voters), q.at))
+        return [{"id": q.id, "text": q.text, "votes": len(q.voters), "status": q.status.value}
+                for q in shown[:limit]]

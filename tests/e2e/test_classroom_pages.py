@@ -3,6 +3,7 @@ the screen, checking in from two phones, a replayed code refused; screenshots of
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from library.db import Database
 from library.users import Role
 from tests.conftest import PASSWORD, Server, start_server
 from tests.e2e.test_browser import ARTIFACTS, browser, log_in  # noqa: F401  (fixture)
-from tests.web.classroom_helpers import add_users, login
+from tests.web.classroom_helpers import add_users, ask, interaction_socket, login
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -101,6 +102,14 @@ def test_a_classroom_screen_is_paired_shows_the_program_and_phones_check_in(  # 
             timeout=20_000)
         screen.wait_for_selector("#checkin-panel:not([hidden]) #checkin-qr[src^='data:image/svg']")
         assert screen.inner_text("#session-title") == "Septoplasty, live"
+        # The questions the instructor takes are on the hall's screen too, without names.
+        with interaction_socket(server, instructor) as moderator:
+            asked = ask(server, login(server, "ana"), moderator,
+                        "Why is the septum straightened before the turbinates?")
+            moderator.send(json.dumps({"type": "question.status", "id": asked,
+                                       "status": "answering"}))
+            screen.wait_for_selector(".screen-question.answering:has-text('septum')",
+                                     timeout=10_000)
         screen.screenshot(path=str(ARTIFACTS / "classroom-screen-live.png"))
 
         # Two phones check in with the code on the screen (the QR code's link).

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -63,3 +66,27 @@ def paired_screen(server: Server, admin: httpx.Client, classroom_id: int) -> Scr
     page = screen.client.get("/screen").text
     screen.token = page.split('name="screen-token" content="')[1].split('"')[0]
     return screen
+
+
+def interaction_socket(server: Server, client: httpx.Client) -> Any:
+    """The live classroom's websocket of a logged-in client (its session cookie)."""
+    from websockets.sync.client import connect
+
+    cookies = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    return connect(server.url.replace("http://", "ws://") + "/api/rooms/demo/interaction",
+                   additional_headers={"Cookie": cookies, "Origin": server.url})
+
+
+def next_message(ws: Any, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    while True:
+        message: dict[str, Any] = json.loads(ws.recv(timeout=10))
+        if check(message):
+            return message
+
+
+def ask(server: Server, student: httpx.Client, moderator: Any, text: str) -> str:
+    """``student`` asks ``text``; its id, as the moderator's socket saw it arrive."""
+    with interaction_socket(server, student) as asker:
+        asker.send(json.dumps({"type": "question", "text": text}))
+        return str(next_message(moderator, lambda m: m["type"] == "question"
+                                and m["question"]["text"] == text)["question"]["id"])

@@ -9,6 +9,7 @@ the screen's video at once.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +26,16 @@ from library.db import Database
 from library.users import Role
 from tests.conftest import Server, start_server
 from tests.peers import client_pc
-from tests.web.classroom_helpers import add_users, login, open_screen, paired_screen, register
+from tests.web.classroom_helpers import (
+    add_users,
+    ask,
+    interaction_socket,
+    login,
+    next_message,
+    open_screen,
+    paired_screen,
+    register,
+)
 
 
 @pytest.fixture(scope="module")
@@ -256,3 +266,32 @@ def test_unpairing_stops_the_screen_at_once(server: Server) -> None:
         assert 'class="pair-code"' in page.text
     finally:
         instructor.delete("/api/rooms/demo/live")
+
+
+def test_the_screen_shows_the_questions_the_instructor_takes_without_names(
+        server: Server) -> None:
+    """The hall follows the discussion: approved questions on its screen, the one being
+    answered first, then by votes; a pending or dismissed one never; no one's name."""
+    admin, instructor = login(server, "root"), login(server, "dr-ana")
+    student = login(server, "zoe")
+    hall = register(admin, "Questions hall", "Pleven")
+    screen = paired_screen(server, admin, hall)
+    assert instructor.post("/api/rooms/demo/live", json={"title": "Questions"}).status_code in (
+        200, 201)
+    try:
+        with interaction_socket(server, instructor) as moderator:
+            ids = [ask(server, student, moderator, text) for text in (
+                "Why irrigate now?", "Which side first?", "Off topic, dismiss me")]
+            for question_id, status in zip(ids, ("approved", "answering", "dismissed")):
+                moderator.send(json.dumps({"type": "question.status", "id": question_id,
+                                           "status": status}))
+            next_message(moderator, lambda m: m["type"] == "question"
+                         and m["question"]["id"] == ids[2]
+                         and m["question"]["status"] == "dismissed")
+        state = screen.client.get("/api/screen/state").json()
+        assert [(q["text"], q["status"]) for q in state["questions"]] == [
+            ("Which side first?", "answering"), ("Why irrigate now?", "approved")]
+        assert "zoe" not in json.dumps(state) and "author" not in json.dumps(state["questions"])
+    finally:
+        instructor.delete("/api/rooms/demo/live")
+    assert screen.client.get("/api/screen/state").json()["questions"] == []

@@ -41,6 +41,7 @@ from web.classroom_kit import (
 from web.deps import SDP_BODY, ClassroomKitDep, DbDep, LiveDep, read_sdp_offer
 from web.live import RoomNotLive
 from web.session_urls import answer_response
+from web.state import app_state
 from web.templates import templates
 
 router = APIRouter(tags=["classroom screen"])
@@ -124,6 +125,9 @@ async def screen_state(request: Request, kit: ClassroomKitDep, db: DbDep,
                     qr_data_uri, checkin_url(request, f"at={classroom.id}", shown.code)),
                 "present_now": now_count, "present_session": total,
             }
+    interaction = app_state(request).interactions
+    hub = interaction.get(classroom.room_id) if interaction is not None and is_live else None
+    questions = hub.hub.questions.on_screen() if hub is not None else []
     return JSONResponse({
         "paired": True,
         "classroom": {"name": classroom.name, "institution": classroom.institution,
@@ -132,6 +136,7 @@ async def screen_state(request: Request, kit: ClassroomKitDep, db: DbDep,
                  "live": is_live, "title": session.title if session else None},
         "ice_servers": browser_ice_servers(live.settings.ice_servers),
         "checkin": checkin,
+        "questions": questions,
     }, headers={"Cache-Control": "no-store"})
 
 

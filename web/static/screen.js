@@ -41,9 +41,35 @@
     player = null;
   }
 
+  // The room's questions beside the picture (the approved ones, as students see them, without
+  // names): the hall follows the discussion the instructor takes.
+  function showQuestions(questions) {
+    const list = $("screen-question-list");
+    list.replaceChildren(...questions.map((q) => {
+      const li = document.createElement("li");
+      li.className = "screen-question" + (q.status === "answering" ? " answering" : "");
+      const votes = document.createElement("span");
+      votes.className = "screen-votes";
+      votes.textContent = "▲ " + q.votes;
+      const text = document.createElement("span");
+      text.textContent = q.text;  // text, never HTML
+      li.append(votes, text);
+      return li;
+    }));
+    $("screen-questions").hidden = questions.length === 0;
+  }
+
+  function showSide(c, questions) {
+    const any = !!c || questions.length > 0;
+    $("checkin-panel").hidden = !any;
+    root.classList.toggle("has-checkin", any);
+    for (const id of ["checkin-heading", "checkin-qr", "checkin-code"]) $(id).hidden = !c;
+    for (const node of $("checkin-panel").querySelectorAll(".checkin-only")) node.hidden = !c;
+    showQuestions(questions);
+    showCheckin(c);
+  }
+
   function showCheckin(c) {
-    $("checkin-panel").hidden = !c;
-    root.classList.toggle("has-checkin", !!c);
     if (!c) return;
     if ($("checkin-qr").dataset.code !== c.code) {
       $("checkin-qr").src = c.qr;
@@ -75,7 +101,7 @@
         onState("waiting");
         $("overlay-text").textContent = "The session has not started yet. The picture appears here by itself when it goes live.";
       }
-      showCheckin(state.checkin);
+      showSide(state.checkin, state.questions || []);
       if (state.checkin) wait = Math.min(wait, Math.max(200, state.checkin.changes_at * 1000 - Date.now() + 150));
     } catch (error) {
       onState(player ? "reconnecting" : "waiting");
