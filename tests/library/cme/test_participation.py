@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from library.cme import ProgrammeError, attendee_credits, programme_credits
+from library.cme import Programme, ProgrammeError, attendee_credits, programme_credits
 from library.cme.attendance import AttendeeRecord, Participation, presence_checks_missed
 from library.cme.codec import programme_from_json, programme_to_json
 from library.cme.participation import Event, count, describe
@@ -16,7 +16,7 @@ from tests.library.cme.helpers import lecture, programme
 T0 = datetime(2026, 10, 15, 6, 0, tzinfo=UTC)
 
 
-def _live_programme(percent: int) -> object:
+def _live_programme(percent: int) -> Programme:
     return programme(lecture("l1", "09:00", "11:00", live_session_id="7"),
                      lecture("l2", "11:00", "12:00", live_session_id="8"),
                      presence_check_percent=percent)
@@ -32,8 +32,8 @@ def test_share_met_and_not_met() -> None:
     prog = _live_programme(50)
     met = _record("mara", **{"7": Participation(checks_asked=4, checks_answered=2)})
     short = _record("dan", **{"7": Participation(checks_asked=4, checks_answered=1)})
-    results = attendee_credits(prog, [met, short])  # type: ignore[arg-type]
-    full = programme_credits(prog).credits  # type: ignore[arg-type]
+    results = attendee_credits(prog, [met, short])
+    full = programme_credits(prog).credits
     assert full > 0
     assert results["mara"].qualified and results["mara"].credits == full
     assert not results["dan"].qualified and results["dan"].credits == 0
@@ -47,9 +47,9 @@ def test_share_is_exact() -> None:
     """34 % of 3 checks: 1 of 3 is 33.3 % (short), 2 of 3 is enough; 100 % needs all."""
     one_of_three = _record("x", **{"8": Participation(checks_asked=3, checks_answered=1)})
     two_of_three = _record("x", **{"8": Participation(checks_asked=3, checks_answered=2)})
-    assert presence_checks_missed(_live_programme(34), one_of_three)  # type: ignore[arg-type]
-    assert not presence_checks_missed(_live_programme(34), two_of_three)  # type: ignore[arg-type]
-    assert presence_checks_missed(_live_programme(100), two_of_three)  # type: ignore[arg-type]
+    assert presence_checks_missed(_live_programme(34), one_of_three)
+    assert not presence_checks_missed(_live_programme(34), two_of_three)
+    assert presence_checks_missed(_live_programme(100), two_of_three)
 
 
 def test_no_checks_asked_asks_nothing() -> None:
@@ -58,11 +58,11 @@ def test_no_checks_asked_asks_nothing() -> None:
     prog = _live_programme(80)
     none_asked = _record("mara", **{"7": Participation(questions=2, checks_asked=0)})
     no_record = _record("dan")
-    results = attendee_credits(prog, [none_asked, no_record])  # type: ignore[arg-type]
+    results = attendee_credits(prog, [none_asked, no_record])
     assert results["mara"].qualified and results["dan"].qualified
     off = _record("eva", **{"7": Participation(checks_asked=4, checks_answered=0)})
-    assert attendee_credits(_live_programme(0), [off])["eva"].qualified  # type: ignore[arg-type]
-    assert not attendee_credits(prog, [off])["eva"].qualified  # type: ignore[arg-type]
+    assert attendee_credits(_live_programme(0), [off])["eva"].qualified
+    assert not attendee_credits(prog, [off])["eva"].qualified
 
 
 @pytest.mark.parametrize("bad", [-1, 101, 50.5, "50", True, None])
@@ -73,7 +73,7 @@ def test_bad_percent_is_refused(bad: object) -> None:
 
 @pytest.mark.parametrize(("value", "stored"), [(None, 0), (0, 0), (50, 50), ("75", 75), (100, 100)])
 def test_percent_round_trips_through_the_json_form(value: object, stored: int) -> None:
-    data = programme_to_json(_live_programme(0))  # type: ignore[arg-type]
+    data = programme_to_json(_live_programme(0))
     data["presence_check_percent"] = value
     assert programme_from_json(data).presence_check_percent == stored
     assert programme_to_json(programme_from_json(data))["presence_check_percent"] == stored
@@ -84,7 +84,7 @@ def test_percent_round_trips_through_the_json_form(value: object, stored: int) -
     (12.5, "whole percentage"), ([50], "not a whole number"),
 ])
 def test_bad_percent_in_json_says_why(value: object, message: str) -> None:
-    data = programme_to_json(_live_programme(0))  # type: ignore[arg-type]
+    data = programme_to_json(_live_programme(0))
     data["presence_check_percent"] = value
     with pytest.raises(ProgrammeError, match=message):
         programme_from_json(data)
