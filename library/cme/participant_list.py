@@ -25,7 +25,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from library.cme.attendance import ChecksMissed, Participation, test_outcome
 from library.cme.credits import attendee_credits, programme_credits
 from library.cme.participants import Profile, profiles_by_username, reveal_cnp
-from library.cme.participation import describe
+from library.cme.participation import describe, duration
 from library.cme.pdf import FAMILY, MUTED, new_document, to_bytes
 from library.cme.store import ProgrammeInfo, presence_for
 from library.cme.vault import CnpVault
@@ -115,8 +115,7 @@ def describe_ro(done: Participation) -> str:
     if done.checks_asked:
         parts.append(f"verificări de prezență {done.checks_answered} din {done.checks_asked}")
     if done.talkback_seconds:
-        minutes, seconds = divmod(done.talkback_seconds, 60)
-        parts.append("a vorbit " + (f"{minutes} min {seconds} s" if minutes else f"{seconds} s"))
+        parts.append("a vorbit " + duration(done.talkback_seconds))
     return " · ".join(parts)
 
 
@@ -308,3 +307,4 @@ def to_pdf(plist: ParticipantList) -> bytes:
         new_x="LMARGIN", new_y="NEXT", align="L",
     )
     return to_bytes(pdf)
+

@@ -137,6 +137,13 @@ def describe(done: Participation) -> str:
     if done.checks_asked:
         parts.append(f"presence checks {done.checks_answered} of {done.checks_asked}")
     if done.talkback_seconds:
-        minutes, seconds = divmod(done.talkback_seconds, 60)
-        parts.append("talkback " + (f"{minutes} min {seconds} s" if minutes else f"{seconds} s"))
+        parts.append("talkback " + duration(done.talkback_seconds))
     return " · ".join(parts)
+
+
+def duration(total_seconds: int) -> str:
+    """"45 s", "2 min", "1 min 20 s"."""
+    minutes, seconds = divmod(total_seconds, 60)
+    if not minutes:
+        return f"{seconds} s"
+    return f"{minutes} min" + (f" {seconds} s" if seconds else "")
