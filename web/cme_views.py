@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 from library.cme import Finding, Programme, ProgrammeKind, Severity, Step, attendee_credits
 from library.cme.certificates import Certificate, certificates_of_user
 from library.cme.credits import programme_credits
-from library.cme.participant_list import ParticipantList
+from library.cme.participant_list import ParticipantList, SessionParticipation
+from library.cme.participation import describe
 from library.cme.participants import Grade, Profile, get_profile
 from library.cme.rights import ORGANISER_ROLES
 from library.cme.score import Attended, five_year_credits, five_years_before, score_explanation
@@ -181,6 +182,22 @@ class ScoreOut(BaseModel):
     certificates: list[CertificateOut]
 
 
+class SessionParticipationOut(BaseModel):
+    """What one attendee did in one live session's classroom."""
+
+    live_session_id: int
+    questions: int
+    poll_answers: int
+    checks_asked: int = Field(description="presence checks that were theirs to answer (0 when"
+                              " they were there only on a classroom's shared screen)")
+    checks_answered: int
+    talkback_seconds: int
+    checks_met: bool | None = Field(description="against the programme's presence-check share;"
+                                    " null when nothing was required")
+    summary: str
+    activity: str = Field(description="questions, poll answers and talkback, in words")
+
+
 # Not the library's ParticipantRow served as it is: the API says whether a participant has a
 # profile (has_profile) and does not hand out the internal user id the row carries.
 class ParticipantOut(BaseModel):
@@ -198,11 +215,15 @@ class ParticipantOut(BaseModel):
     explanation: str
     proof: str = Field("", description="How presence was proven: 'own device', or 'in Hall "
                        "A, Pleven with 3 of 4 checks' (classroom check-ins)")
+    participation: list[SessionParticipationOut] = Field(
+        [], description="per live session: questions, poll answers, presence checks, talkback")
 
 
 class ParticipantListOut(BaseModel):
     programme_id: int
     programme_credits: int
+    presence_check_percent: int = Field(0, description="the share of each live session's"
+                                        " presence checks an attendee must answer; 0: none")
     cnp_revealed: bool
     may_reveal: bool
     missing_profiles: list[str]
@@ -366,10 +387,22 @@ def list_out(plist: ParticipantList, may_reveal: bool) -> ParticipantListOut:
                 cnp=r.cnp, specialty=r.specialty, grade=r.grade, workplace=r.workplace,
                 credits=r.credits, qualified=r.qualified, test_passed=r.test_passed,
                 note=r.note, explanation=r.explanation, proof=r.proof,
+                participation=[session_out(x) for x in r.sessions],
             )
             for r in plist.rows
         ],
+        presence_check_percent=plist.info.programme.presence_check_percent,
     )
+
+
+def session_out(x: SessionParticipation) -> SessionParticipationOut:
+    done = x.done
+    return SessionParticipationOut(
+        live_session_id=x.live_session_id, questions=done.questions,
+        poll_answers=done.poll_answers, checks_asked=done.checks_asked,
+        checks_answered=done.checks_answered, talkback_seconds=done.talkback_seconds,
+        checks_met=x.checks_met, summary=x.summary(ro=False),
+        activity=describe(done, checks=False))
 
 
 def doctor_page(request: Request, user: Principal, db: Database, vault: CnpVault) -> Response:

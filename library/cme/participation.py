@@ -127,14 +127,15 @@ def participation_in(session: Session, live_ids: Sequence[int], *, now: datetime
     return count(events, ends, now=now, people=people)
 
 
-def describe(done: Participation) -> str:
-    """"2 questions · 3 poll answers · presence checks 1 of 4 · talkback 1 min 20 s"."""
+def describe(done: Participation, *, checks: bool = True) -> str:
+    """"2 questions · 3 poll answers · presence checks 1 of 4 · talkback 1 min 20 s" (without
+    the presence checks when ``checks`` is false)."""
     parts = []
     if done.questions:
         parts.append(f"{done.questions} question{'s' if done.questions != 1 else ''}")
     if done.poll_answers:
         parts.append(f"{done.poll_answers} poll answer{'s' if done.poll_answers != 1 else ''}")
-    if done.checks_asked:
+    if done.checks_asked and checks:
         parts.append(f"presence checks {done.checks_answered} of {done.checks_asked}")
     if done.talkback_seconds:
         parts.append("talkback " + duration(done.talkback_seconds))
