@@ -231,6 +231,7 @@ def test_participant_list_and_editor_setting_in_headless_chromium(
             page.wait_for_selector("#ed-checks-error", state="hidden")
             page.click("#ed-save")
             page.wait_for_selector("#ed-message.message-ok")
+            field.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "cme_editor_presence_checks.png"))
             context.close()
         finally:
