@@ -216,6 +216,11 @@ def test_participant_list_and_editor_setting_in_headless_chromium(
             marko = page.locator("tr[data-person='marko']")
             assert "presence checks 1 of 1" in marko.locator(".checks-ok").inner_text()
             page.screenshot(path=str(ARTIFACTS / "cme_participants_presence_checks.png"))
+            page.goto(f"{server.url}/cme/audit?programme_id={programme['id']}")
+            audit = page.locator("#audit-participation")
+            assert "0 of 1" in audit.locator("tr[data-person='ioana']").inner_text()
+            audit.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "cme_audit_participation.png"))
             page.goto(f"{server.url}/cme/programmes/{programme['id']}/edit")
             field = page.locator("input[name=presence_check_percent]")
             assert field.input_value() == "50"
