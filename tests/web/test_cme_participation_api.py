@@ -208,6 +208,7 @@ def test_participant_list_and_editor_setting_in_headless_chromium(
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url(server.url + "/")
+            context_state = context.storage_state()
             page.goto(f"{server.url}/cme/programmes/{programme['id']}/participants")
             assert "at least 50 %" in page.inner_text("#checks-rule")
             ioana = page.locator("tr[data-person='ioana']")
@@ -239,6 +240,17 @@ def test_participant_list_and_editor_setting_in_headless_chromium(
             field.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "cme_editor_presence_checks.png"))
             context.close()
+            # A phone: the same page and setting, looked at.
+            phone = browser.new_context(viewport={"width": 390, "height": 844},
+                                        storage_state=context_state)
+            page = phone.new_page()
+            page.goto(f"{server.url}/cme/programmes/{programme['id']}/participants")
+            page.locator("tr[data-person='ioana'] td.live-part").scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "cme_participants_presence_checks_phone.png"))
+            page.goto(f"{server.url}/cme/programmes/{programme['id']}/edit")
+            page.locator("input[name=presence_check_percent]").scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "cme_editor_presence_checks_phone.png"))
+            phone.close()
         finally:
             browser.close()
     stored = httpx.get(f"{server.url}/api/cme/programmes/{programme['id']}",
