@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from library import attendance, interactions
+from library.classroom_models import CheckIn, PresenceCheck
 from library.cme import attendee_credits
 from library.cme.audit_report import MismatchKind, audit_report
 from library.cme.participant_list import participant_list, to_csv
@@ -27,6 +28,7 @@ from library.cme.store import (
 )
 from library.cme.vault import CnpVault
 from library.db import Database
+from library.users import Role, create_user
 from tests.library.cme.helpers import full_day, programme
 from tests.library.cme.test_store import MORNING, Clock, local
 
@@ -129,6 +131,31 @@ def test_presence_check_share_from_the_stored_timeline(db: Database, clock: Cloc
                            by=SYSTEM)
     records = [p.record for p in presence_for(db, off)]
     assert attendee_credits(off.programme, records)["cristi"].qualified
+
+
+def test_presence_in_a_classroom_is_not_held_to_the_polls(db: Database, clock: Clock) -> None:
+    """gabi was in the hall, checked in with the classroom's code (no own device): the
+    presence-check polls were not theirs to answer, so the share asks nothing of them."""
+    am = _morning(db, clock)
+    gabi = create_user(db, "gabi", "a password for gabi", Role.STUDENT).id
+    with db.session() as session:
+        check = PresenceCheck(live_session_id=am, seq=1, kind="start", opened_at=local("08:50"))
+        session.add(check)
+        session.flush()
+        session.add(CheckIn(check_id=check.id, live_session_id=am, classroom_id=None,
+                            user_id=gabi, subject="gabi", at=local("08:52"), window=0,
+                            device_hash="0" * 64))
+    prog = programme(*[i for i in full_day() if i.ref in (*MORNING, "b1")],
+                     presence_check_percent=100)
+    info = create_programme(db, prog, by=SYSTEM)
+    info = link_live_session(db, info.id, am, MORNING, by=SYSTEM)
+    people = {p.person_id: p for p in presence_for(db, info)}
+    assert people["gabi"].proof == ("in the operating room with 1 of 1 checks",)
+    done = people["gabi"].record.participation[str(am)]
+    assert (done.checks_asked, done.checks_answered) == (0, 0)
+    results = attendee_credits(info.programme, [p.record for p in people.values()])
+    assert results["gabi"].qualified and not results["gabi"].checks_missed
+    assert results["elena"].qualified and not results["cristi"].qualified  # 2 of 2, 0 of 2
 
 
 def test_a_speech_still_open_counts_until_the_session_ends(db: Database, clock: Clock) -> None:
