@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 from library.cme import Finding, Programme, ProgrammeKind, Severity, Step, attendee_credits
 from library.cme.certificates import Certificate, certificates_of_user
 from library.cme.credits import programme_credits
-from library.cme.participant_list import ParticipantList
+from library.cme.participant_list import ParticipantList, SessionParticipation
 from library.cme.participants import Grade, Profile, get_profile
+from library.cme.participation import describe
 from library.cme.rights import ORGANISER_ROLES
 from library.cme.score import Attended, five_year_credits, five_years_before, score_explanation
 from library.cme.store import (
@@ -84,6 +85,22 @@ class GapOut(BaseModel):
     absences: list[AbsenceOut]
 
 
+class SessionParticipationOut(BaseModel):
+    """What one attendee did in one live session's classroom."""
+
+    live_session_id: int
+    questions: int
+    poll_answers: int
+    checks_asked: int = Field(description="presence checks that were theirs to answer (0 when"
+                              " they were there only on a classroom's shared screen)")
+    checks_answered: int
+    talkback_seconds: int
+    checks_met: bool | None = Field(description="against the programme's presence-check share;"
+                                    " null when nothing was required")
+    summary: str
+    activity: str = Field(description="questions, poll answers and talkback, in words")
+
+
 class AttendeeOut(BaseModel):
     person_id: str
     display_name: str
@@ -93,6 +110,7 @@ class AttendeeOut(BaseModel):
     credits: int
     gaps: list[GapOut]
     steps: list[StepOut]
+    participation: list[SessionParticipationOut] = []
 
 
 class AttendanceOut(BaseModel):
@@ -101,6 +119,8 @@ class AttendanceOut(BaseModel):
     drop_tolerance_seconds: int
     qualified: int
     attendees: list[AttendeeOut]
+    presence_check_percent: int = Field(0, description="the share of each live session's"
+                                        " presence checks an attendee must answer; 0: none")
 
 
 class MyProgrammeOut(BaseModel):
@@ -198,11 +218,15 @@ class ParticipantOut(BaseModel):
     explanation: str
     proof: str = Field("", description="How presence was proven: 'own device', or 'in Hall "
                        "A, Pleven with 3 of 4 checks' (classroom check-ins)")
+    participation: list[SessionParticipationOut] = Field(
+        [], description="per live session: questions, poll answers, presence checks, talkback")
 
 
 class ParticipantListOut(BaseModel):
     programme_id: int
     programme_credits: int
+    presence_check_percent: int = Field(0, description="the share of each live session's"
+                                        " presence checks an attendee must answer; 0: none")
     cnp_revealed: bool
     may_reveal: bool
     missing_profiles: list[str]
@@ -267,12 +291,18 @@ def attendance_out(db: Database, info: ProgrammeInfo) -> AttendanceOut:
             person_id=p.person_id, display_name=p.display_name, role=p.role,
             connections=p.connections, qualified=result.qualified, credits=result.credits,
             gaps=gaps, steps=steps_out(result.steps),
+            participation=[
+                session_out(SessionParticipation(
+                    int(live), done, info.programme.presence_check_percent))
+                for live, done in sorted(p.record.participation.items(),
+                                         key=lambda kv: int(kv[0]))],
         ))
     attendees.sort(key=lambda a: (not a.qualified, a.display_name.casefold()))
     return AttendanceOut(
         programme_id=info.id, programme_credits=programme_credits(info.programme).credits,
         drop_tolerance_seconds=info.drop_tolerance_seconds,
         qualified=sum(a.qualified for a in attendees), attendees=attendees,
+        presence_check_percent=info.programme.presence_check_percent,
     )
 
 
@@ -366,10 +396,22 @@ def list_out(plist: ParticipantList, may_reveal: bool) -> ParticipantListOut:
                 cnp=r.cnp, specialty=r.specialty, grade=r.grade, workplace=r.workplace,
                 credits=r.credits, qualified=r.qualified, test_passed=r.test_passed,
                 note=r.note, explanation=r.explanation, proof=r.proof,
+                participation=[session_out(x) for x in r.sessions],
             )
             for r in plist.rows
         ],
+        presence_check_percent=plist.info.programme.presence_check_percent,
     )
+
+
+def session_out(x: SessionParticipation) -> SessionParticipationOut:
+    done = x.done
+    return SessionParticipationOut(
+        live_session_id=x.live_session_id, questions=done.questions,
+        poll_answers=done.poll_answers, checks_asked=done.checks_asked,
+        checks_answered=done.checks_answered, talkback_seconds=done.talkback_seconds,
+        checks_met=x.checks_met, summary=x.summary(ro=False),
+        activity=describe(done, checks=False))
 
 
 def doctor_page(request: Request, user: Principal, db: Database, vault: CnpVault) -> Response:

@@ -3,12 +3,18 @@
 Input is plain data a later step fills from MedRoom's records: for each participant, the seconds
 they were present in each live session (key: the live session id), in each agenda item held
 without a live session (key: the item's ref, e.g. from on-site check-in/out), and the seconds
-they watched of each library lesson (key: the lesson id); plus their test attempts.
+they watched of each library lesson (key: the lesson id); plus their test attempts and, per live
+session, what they did in its classroom (``Participation``: questions, poll answers, presence
+checks answered of those asked, talkback time).
 
 Presence is compared per live session, item or lesson: a participant qualifies when each one
 was attended for all of its programme time. Art. 5 lit. a makes presence for the whole
 programme compulsory, so the default tolerance is zero; a tolerance for network drops is a
 setting the caller passes, in seconds per live session, item or lesson.
+
+Presence checks (polls the instructor flags as such): a programme may ask that an attendee
+answer at least a share of each live session's presence checks (``presence_check_percent``,
+the organiser's choice, default none). A live session with no presence check asks nothing.
 """
 
 from __future__ import annotations
@@ -45,12 +51,40 @@ class TestAttempt:
 
 
 @dataclass(frozen=True)
+class Participation:
+    """What one attendee did in one live session's classroom.
+
+    ``checks_asked`` counts the session's presence checks that were theirs to answer (the
+    store leaves out a session they followed only on a classroom's shared screen, where the
+    classroom's own check-ins prove presence); ``checks_answered`` how many of those they
+    answered.
+    """
+
+    questions: int = 0
+    poll_answers: int = 0
+    checks_asked: int = 0
+    checks_answered: int = 0
+    talkback_seconds: int = 0
+
+    def __post_init__(self) -> None:
+        counts = (self.questions, self.poll_answers, self.checks_asked, self.checks_answered,
+                  self.talkback_seconds)
+        if min(counts) < 0 or self.checks_answered > self.checks_asked:
+            raise ProgrammeError(
+                f"participation {counts}: counts cannot be negative, and no more presence"
+                " checks can be answered than were asked"
+            )
+
+
+@dataclass(frozen=True)
 class AttendeeRecord:
     """What MedRoom knows about one participant of one programme."""
 
     person_id: str
     seconds_present: Mapping[str, int] = field(default_factory=dict)
     test_attempts: tuple[TestAttempt, ...] = ()
+    participation: Mapping[str, Participation] = field(default_factory=dict)
+    """Per live session id (as ``seconds_present`` keys it)."""
 
     def __post_init__(self) -> None:
         for key, seconds in self.seconds_present.items():
@@ -72,6 +106,20 @@ class Gap:
     @property
     def missing_seconds(self) -> int:
         return self.required_seconds - self.present_seconds
+
+
+@dataclass(frozen=True)
+class ChecksMissed:
+    """A live session whose presence checks the participant answered too few of."""
+
+    unit: str
+    answered: int
+    asked: int
+    required_percent: int
+
+    def describe(self) -> str:
+        return (f"answered {self.answered} of {self.asked} presence checks in live session"
+                f" {self.unit}; the programme asks for {self.required_percent} %")
 
 
 @dataclass(frozen=True)
@@ -125,6 +173,28 @@ def presence_gaps(
         if got + tolerance_seconds < need[unit]:
             gaps.append(Gap(unit, need[unit], got))
     return tuple(gaps)
+
+
+def presence_checks_missed(programme: Programme, record: AttendeeRecord
+                           ) -> tuple[ChecksMissed, ...]:
+    """Every live session of the programme whose presence checks the participant answered
+    less than the programme's share of (exact: 1 of 3 is short of 34 %, 2 of 4 meets 50 %).
+
+    Nothing when the programme asks for no share, or for a session with no check asked.
+    """
+    percent = programme.presence_check_percent
+    if not percent:
+        return ()
+    units = sorted({_unit(i) for i in programme.agenda
+                    if i.live_session_id is not None and i.kind.is_programme_time})
+    missed = []
+    for unit in units:
+        done = record.participation.get(unit)
+        if done is None or not done.checks_asked:
+            continue
+        if Fraction(done.checks_answered, done.checks_asked) * 100 < percent:
+            missed.append(ChecksMissed(unit, done.checks_answered, done.checks_asked, percent))
+    return tuple(missed)
 
 
 def test_outcome(programme: Programme, record: AttendeeRecord) -> TestOutcome:

@@ -12,7 +12,13 @@ programme and lists every mismatch, each saying what does not fit and where to l
   start or submit with no attempt behind it, or a logged score that differs from the stored one;
 - classroom check-ins that contradict each other: one person checked in at two places within
   ``TWO_PLACES_MINUTES`` (two classrooms at once), or checked in at a classroom while their own
-  device was connected to a live session (a personal session elsewhere).
+  device was connected to a live session (a personal session elsewhere);
+- a presence check (a poll flagged as one) answered by someone whose own device was not
+  connected to that live session at the moment of the answer.
+
+Beside the mismatches the report lists each attendee's participation per live session
+(questions, poll answers, presence checks answered of those asked, talkback time) and whether
+it met the programme's presence-check share, as the credits were computed.
 
 Records older than the log's first entry are not compared (the log cannot speak for them), and
 the report says how many were left out.
@@ -33,12 +39,13 @@ from library.checkins import CheckInRecord, check_ins_of
 from library.classroom_models import CheckIn
 from library.classrooms import SCREEN_ROLE
 from library.cme import audit
+from library.cme.participation import POLL_ANSWER
 from library.cme.quiz import NETWORK_GRACE_SECONDS
 from library.cme.quiz_store import Attempt, all_attempts, test_window
-from library.cme.store import ProgrammeInfo
+from library.cme.store import ProgrammeInfo, presence_for
 from library.cme_models import CmeAuditEntry
 from library.db import Database
-from library.models import ViewerSession
+from library.models import LiveInteraction, ViewerSession
 
 
 class MismatchKind(str, Enum):
@@ -51,6 +58,7 @@ class MismatchKind(str, Enum):
     SCORE_DIFFERS = "score_differs"
     TWO_PLACES_AT_ONCE = "two_places_at_once"
     CHECK_IN_DURING_OWN_SESSION = "check_in_during_own_session"
+    CHECK_ANSWERED_WITHOUT_WATCHING = "check_answered_without_watching"
 
 
 # No one goes from one hall to another (usually another city) in less than this.
@@ -68,6 +76,23 @@ class Mismatch:
 
 
 @dataclass(frozen=True)
+class ParticipationEntry:
+    """One attendee's classroom participation in one live session of the programme."""
+
+    person_id: str
+    live_session_id: int
+    questions: int
+    poll_answers: int
+    checks_asked: int
+    """The session's presence checks that were this person's to answer (0 when they were
+    there only on a classroom's shared screen)."""
+    checks_answered: int
+    talkback_seconds: int
+    checks_met: bool | None
+    """Against the programme's share; None when nothing was required."""
+
+
+@dataclass(frozen=True)
 class AuditReport:
     programme_id: int
     log_started_at: datetime | None
@@ -76,6 +101,9 @@ class AuditReport:
     log_entries_checked: int
     left_out_before_log: int
     mismatches: tuple[Mismatch, ...]
+    presence_check_percent: int = 0
+    """The programme's presence-check share (0: none asked)."""
+    participation: tuple[ParticipationEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,12 +224,65 @@ def audit_report(
             f"{viewing.person_id!r} joined a live session {why}", f"viewer session {viewing.id}",
         ))
     found += _contradictions(db, check_ins)
+    found += _answers_without_watching(db, info.live_session_ids)
     found.sort(key=lambda m: (m.at, m.kind.value))
     return AuditReport(
         programme_id=info.id, log_started_at=started, viewer_sessions_checked=len(viewings),
         attempts_checked=len(attempts), log_entries_checked=len(log),
         left_out_before_log=left_out, mismatches=tuple(found),
+        presence_check_percent=info.programme.presence_check_percent,
+        participation=_participation(db, info),
     )
+
+
+def _participation(db: Database, info: ProgrammeInfo) -> tuple[ParticipationEntry, ...]:
+    percent = info.programme.presence_check_percent
+    out = []
+    for p in presence_for(db, info):
+        for live, done in sorted(p.record.participation.items(), key=lambda kv: int(kv[0])):
+            met = None
+            if percent and done.checks_asked:
+                met = done.checks_answered * 100 >= percent * done.checks_asked
+            out.append(ParticipationEntry(
+                p.person_id, int(live), done.questions, done.poll_answers, done.checks_asked,
+                done.checks_answered, done.talkback_seconds, met))
+    return tuple(out)
+
+
+def _answers_without_watching(db: Database, live_ids: tuple[int, ...]) -> list[Mismatch]:
+    """Presence checks answered while the person's own device was not connected to the live
+    session: the answer says "I am watching", the viewer sessions say otherwise."""
+    if not live_ids:
+        return []
+    with db.session() as session:
+        answers = session.execute(
+            select(LiveInteraction.id, LiveInteraction.live_session_id, LiveInteraction.actor,
+                   LiveInteraction.at, LiveInteraction.target, LiveInteraction.data)
+            .where(LiveInteraction.live_session_id.in_(live_ids),
+                   LiveInteraction.kind == POLL_ANSWER, LiveInteraction.actor.is_not(None))
+        ).all()
+        checks = [a for a in answers if (a.data or {}).get("presence_check")]
+        if not checks:
+            return []
+        views = session.execute(
+            select(ViewerSession.live_session_id, ViewerSession.subject, ViewerSession.joined_at,
+                   ViewerSession.left_at)
+            .where(ViewerSession.live_session_id.in_(live_ids),
+                   ViewerSession.subject.in_({a.actor for a in checks}),
+                   ViewerSession.role != SCREEN_ROLE)
+        ).all()
+    found = []
+    for a in checks:
+        watching = any(v.live_session_id == a.live_session_id and v.subject == a.actor
+                       and v.joined_at <= a.at and (v.left_at is None or a.at <= v.left_at)
+                       for v in views)
+        if not watching:
+            found.append(Mismatch(
+                MismatchKind.CHECK_ANSWERED_WITHOUT_WATCHING, a.actor, a.at,
+                f"{a.actor!r} answered presence check {a.target} of live session"
+                f" {a.live_session_id} at {a.at:%H:%M:%S} UTC with no own device connected"
+                " to it", f"live interaction {a.id}"))
+    return found
 
 
 def _attempt_mismatches(

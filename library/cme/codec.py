@@ -115,6 +115,7 @@ def programme_to_json(programme: Programme) -> dict[str, Any]:
         "foreign_credits": programme.foreign_credits,
         "request_filed_on": _iso(programme.request_filed_on),
         "final_programme_filed_on": _iso(programme.final_programme_filed_on),
+        "presence_check_percent": programme.presence_check_percent,
     }
 
 
@@ -208,7 +209,27 @@ def _programme_from_json(data: Mapping[str, Any]) -> Programme:
         final_programme_filed_on=_optional_date(
             data.get("final_programme_filed_on"), "final_programme_filed_on"
         ),
+        presence_check_percent=_percent(data.get("presence_check_percent")),
     )
+
+
+def _percent(value: Any) -> int:
+    """A whole percentage; absent (programmes stored before the setting) is 0, not asked."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ProgrammeError(f"presence_check_percent: {value!r} is not a whole number")
+    try:
+        number = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise ProgrammeError(
+            f"presence_check_percent: {value!r} is not a whole number from 0 to 100"
+        ) from None
+    if number.denominator != 1:
+        raise ProgrammeError(
+            f"presence_check_percent: {value!r} must be a whole percentage (0 to 100)"
+        )
+    return int(number)  # the range is Programme's to check, with its message
 
 
 def _iso(value: date | None) -> str | None:

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
 
-from library.cme.attendance import AttendeeRecord, Gap, presence_gaps, test_outcome
+from library.cme.attendance import (
+    AttendeeRecord,
+    ChecksMissed,
+    Gap,
+    presence_checks_missed,
+    presence_gaps,
+    test_outcome,
+)
 from library.cme.errors import ProgrammeError
 from library.cme.limits import (
     ABROAD_COURSE_CREDITS_PER_DAY,
@@ -74,6 +81,8 @@ class AttendeeCredits:
     """Present throughout and passed the test where one is required (art. 5 lit. a)."""
     gaps: tuple[Gap, ...]
     steps: tuple[Step, ...]
+    checks_missed: tuple[ChecksMissed, ...] = ()
+    """Live sessions whose presence checks were answered below the programme's share."""
 
     def explain(self) -> str:
         return "\n".join(str(step) for step in self.steps)
@@ -134,6 +143,7 @@ def attendee_credits(
                 f"attendee {record.person_id!r} appears twice in the attendance; merge the records"
             )
         gaps = presence_gaps(programme, record, tolerance_seconds=tolerance_seconds)
+        missed = presence_checks_missed(programme, record)
         test = test_outcome(programme, record)
         steps: list[Step] = []
         if gaps:
@@ -146,6 +156,9 @@ def attendee_credits(
                     Fraction(0),
                 )
             )
+        for shortfall in missed:
+            # Presence confirmed by answering (the organiser's rule), reported as a gap is.
+            steps.append(Step("art. 5 lit. a", shortfall.describe(), Fraction(0)))
         if test.ignored_attempts:
             steps.append(
                 Step(
@@ -166,7 +179,7 @@ def attendee_credits(
                     Fraction(0),
                 )
             )
-        qualified = not gaps and (test.passed or not test.required)
+        qualified = not gaps and not missed and (test.passed or not test.required)
         value = Fraction(0)
         if qualified:
             value = event_credits
@@ -180,7 +193,7 @@ def attendee_credits(
         credits = round_credits(value)
         steps.append(Step("art. 5 lit. h", "whole credits, rounded at .50", Fraction(credits)))
         results[record.person_id] = AttendeeCredits(
-            record.person_id, credits, value, qualified, gaps, tuple(steps)
+            record.person_id, credits, value, qualified, gaps, tuple(steps), missed
         )
     return results
 

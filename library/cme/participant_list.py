@@ -22,9 +22,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
-from library.cme.attendance import test_outcome
+from library.cme.attendance import ChecksMissed, Participation, test_outcome
 from library.cme.credits import attendee_credits, programme_credits
 from library.cme.participants import Profile, profiles_by_username, reveal_cnp
+from library.cme.participation import describe, duration
 from library.cme.pdf import FAMILY, MUTED, new_document, to_bytes
 from library.cme.store import ProgrammeInfo, presence_for
 from library.cme.vault import CnpVault
@@ -32,7 +33,7 @@ from library.db import Database
 
 HEADERS = (
     "Nr.", "Nume și prenume", "CNP", "Specialitatea", "Gradul profesional", "Locul de muncă",
-    "Credite EMC", "Observații",
+    "Credite EMC", "Observații", "Participare în sesiunile live",
 )
 
 #: What a spreadsheet takes for the start of a formula (OWASP "CSV Injection"): = + - @, and a
@@ -61,6 +62,61 @@ class ParticipantRow:
     explanation: str
     proof: str = ""
     """How presence was proven: "own device", "in Hall A, Pleven with 3 of 4 checks"."""
+    sessions: tuple[SessionParticipation, ...] = ()
+    """What they did in each live session's classroom, and its presence-check outcome."""
+
+    @property
+    def participation(self) -> str:
+        """"live 7: 2 questions · presence checks 1 of 4 (50 % asked: not met)"."""
+        return "; ".join(s.summary(ro=False) for s in self.sessions if s.summary(ro=False))
+
+    @property
+    def participare(self) -> str:
+        """The same in Romanian, for the College's files."""
+        return "; ".join(s.summary(ro=True) for s in self.sessions if s.summary(ro=True))
+
+
+@dataclass(frozen=True)
+class SessionParticipation:
+    live_session_id: int
+    done: Participation
+    required_percent: int
+    """The programme's presence-check share (0: none asked)."""
+
+    @property
+    def checks_met(self) -> bool | None:
+        """None when nothing is required of this person here (no share, or no check theirs)."""
+        if not self.required_percent or not self.done.checks_asked:
+            return None
+        return self.done.checks_answered * 100 >= self.required_percent * self.done.checks_asked
+
+    def summary(self, *, ro: bool) -> str:
+        words = describe_ro(self.done) if ro else describe(self.done)
+        if not words:
+            return ""
+        met = self.checks_met
+        if met is not None:
+            if ro:
+                words += f" (cerut {self.required_percent} %: {'îndeplinit' if met else 'neîndeplinit'})"
+            else:
+                words += f" ({self.required_percent} % asked: {'met' if met else 'not met'})"
+        return f"live {self.live_session_id}: {words}"
+
+
+def describe_ro(done: Participation) -> str:
+    """Romanian ``describe``: "2 întrebări · 3 răspunsuri la sondaje · verificări de prezență
+    1 din 4 · a vorbit 1 min 20 s"."""
+    parts = []
+    if done.questions:
+        parts.append(f"{done.questions} {'întrebare' if done.questions == 1 else 'întrebări'}")
+    if done.poll_answers:
+        answers = "răspuns" if done.poll_answers == 1 else "răspunsuri"
+        parts.append(f"{done.poll_answers} {answers} la sondaje")
+    if done.checks_asked:
+        parts.append(f"verificări de prezență {done.checks_answered} din {done.checks_asked}")
+    if done.talkback_seconds:
+        parts.append("a vorbit " + duration(done.talkback_seconds))
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -75,13 +131,18 @@ class ParticipantList:
         return tuple(r.person_id for r in self.rows if r.user_id is None)
 
 
-def _note(qualified: bool, test_passed: bool | None, has_profile: bool, gaps: int) -> str:
+def _note(qualified: bool, test_passed: bool | None, has_profile: bool, gaps: int,
+          missed: tuple[ChecksMissed, ...] = ()) -> str:
     parts = []
     if qualified:
         parts.append("prezent integral" + (", test promovat" if test_passed else ""))
     else:
         if gaps:
             parts.append("absent o parte din program (art. 5 lit. a)")
+        for m in missed:
+            parts.append(
+                f"a răspuns la {m.answered} din {m.asked} verificări de prezență în sesiunea"
+                f" live {m.unit}; programul cere {m.required_percent} %")
         if test_passed is False:
             parts.append("test nepromovat")
     if not has_profile:
@@ -117,8 +178,13 @@ def participant_list(
             grade=profile.grade.label if profile else "",
             workplace=profile.workplace if profile else "",
             credits=result.credits, qualified=result.qualified, test_passed=test_passed,
-            note=_note(result.qualified, test_passed, profile is not None, len(result.gaps)),
+            note=_note(result.qualified, test_passed, profile is not None, len(result.gaps),
+                       result.checks_missed),
             explanation=result.explain(), proof="; ".join(p.proof),
+            sessions=tuple(
+                SessionParticipation(int(live), done, info.programme.presence_check_percent)
+                for live, done in sorted(p.record.participation.items(),
+                                         key=lambda kv: int(kv[0]))),
         ))
     rows.sort(key=lambda r: (not r.qualified, r.full_name.casefold(), r.person_id))
     return ParticipantList(
@@ -128,7 +194,7 @@ def participant_list(
 
 def _cells(index: int, row: ParticipantRow) -> list[str | int]:
     return [index, row.full_name, row.cnp, row.specialty, row.grade, row.workplace, row.credits,
-            row.note]
+            row.note, row.participare]
 
 
 def spreadsheet_cell(value: str | int) -> str | int:
@@ -183,7 +249,7 @@ def to_xlsx(plist: ParticipantList) -> bytes:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = PatternFill("solid", fgColor="1F3A5F")
         cell.alignment = Alignment(vertical="center", wrap_text=True)
-    for column, width in zip("ABCDEFGH", (5, 30, 16, 22, 20, 34, 12, 40), strict=True):
+    for column, width in zip("ABCDEFGHI", (5, 30, 16, 22, 20, 34, 12, 40, 40), strict=True):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     out = io.BytesIO()
@@ -218,8 +284,8 @@ def to_pdf(plist: ParticipantList) -> bytes:
     pdf.ln(3)
     pdf.set_font(FAMILY, "", 8.5)
     with pdf.table(
-        col_widths=(8, 44, 27, 34, 28, 50, 16, 60),
-        text_align=("RIGHT", "LEFT", "LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "LEFT"),
+        col_widths=(7, 36, 27, 27, 24, 36, 13, 50, 47),
+        text_align=("RIGHT", "LEFT", "LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "LEFT", "LEFT"),
         line_height=4.6, repeat_headings=1,
         headings_style=HEADINGS,
     ) as table:
@@ -230,11 +296,15 @@ def to_pdf(plist: ParticipantList) -> bytes:
     pdf.set_font(FAMILY, "", 8)
     pdf.set_text_color(*MUTED)
     qualified = sum(r.qualified for r in plist.rows)
+    percent = info.programme.presence_check_percent
     pdf.multi_cell(
         0, 4.5,
         f"{len(plist.rows)} participanți, dintre care {qualified} cu prezență integrală."
         " Creditele sunt calculate de MedRoom din prezența înregistrată în sesiunile live."
+        + (f" Programul cere răspuns la cel puțin {percent} % din verificările de prezență"
+           " ale fiecărei sesiuni live urmărite de pe propriul dispozitiv." if percent else "")
         + ("" if plist.revealed else " CNP mascat: doar organizatorul îl poate exporta complet."),
         new_x="LMARGIN", new_y="NEXT", align="L",
     )
     return to_bytes(pdf)
+

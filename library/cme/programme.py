@@ -344,8 +344,18 @@ class Programme:
     foreign_credits: int | None = None
     request_filed_on: date | None = None
     final_programme_filed_on: date | None = None
+    presence_check_percent: int = 0
+    """The organiser's choice: the share (in %) of a live session's presence checks (polls
+    flagged as such) an attendee who watched it must answer for its credits; 0 asks for none."""
 
     def __post_init__(self) -> None:
+        if (isinstance(self.presence_check_percent, bool)
+                or not isinstance(self.presence_check_percent, int)
+                or not 0 <= self.presence_check_percent <= 100):
+            raise ProgrammeError(
+                f"presence checks to answer: {self.presence_check_percent!r} must be a whole"
+                " percentage from 0 (not required) to 100 (every presence check)"
+            )
         if self.ends_on < self.starts_on:
             raise ProgrammeError(
                 f"programme {self.ref!r}: ends on {self.ends_on}, before it starts on"

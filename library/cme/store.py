@@ -36,6 +36,7 @@ from library.cme.checker import Severity, check_programme
 from library.cme.classroom_presence import Answer, CheckMoment, proven_intervals
 from library.cme.codec import programme_from_json, programme_to_json
 from library.cme.organisers import accounts, named, refused_links, replace_named
+from library.cme.participation import participation_in
 from library.cme.programme import (
     Level,
     Programme,
@@ -583,13 +584,24 @@ def presence_for(
     now = now or utcnow()
     with db.session() as session:
         connections = _connections(session, info.live_session_ids, now=now)
+        people = {c.person_id for c in connections}
+        counts = participation_in(session, info.live_session_ids, now=now, people=people)
     tests = attempts_by_person(db, info.id, now=now)
     presence = presence_from_connections(
         info.programme, _zone(info.timezone), connections, now=now, also=tests
     )
+    # Presence checks are polls on a person's own page: they are that person's to answer in a
+    # live session they followed on their own device. Someone who was there only on a
+    # classroom's shared screen proves presence by the classroom's check-ins instead.
+    own = {(c.person_id, c.live_session_id) for c in connections if c.via == OWN_DEVICE}
     # The final test's counted attempts feed the credit engine (art. 10 lit. c, e; 26 (2)).
     return [
-        replace(p, record=replace(p.record, test_attempts=tests.get(p.person_id, ())))
+        replace(p, record=replace(
+            p.record, test_attempts=tests.get(p.person_id, ()),
+            participation={
+                str(live_id): done.to_participation((p.person_id, live_id) in own)
+                for live_id, done in counts.get(p.person_id, {}).items()
+            }))
         for p in presence
     ]
 

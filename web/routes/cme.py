@@ -14,7 +14,8 @@ from datetime import date, datetime, time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from library.cme import (
     CreditResult,
@@ -160,6 +161,22 @@ class ProgrammeIn(BaseModel):
     foreign_credits: int | None = None
     request_filed_on: date | None = None
     final_programme_filed_on: date | None = None
+    presence_check_percent: int = Field(
+        0, ge=0, le=100,
+        description="the share (%) of each live session's presence checks (polls flagged as"
+                    " such) an attendee who watched it on their own device must answer for its"
+                    " credits; 0, the default, asks for none")
+
+    @field_validator("presence_check_percent", mode="before")
+    @classmethod
+    def _whole_percent(cls, value: Any) -> Any:
+        # Said in the organiser's words before pydantic's own "less than or equal to 100".
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise PydanticCustomError(
+                "whole_percent", "presence checks to answer: {value} must be a whole percentage"
+                " from 0 (not required) to 100 (every presence check)", {"value": repr(value)})
+        return value
+
     timezone: str = Field(DEFAULT_TIMEZONE, description="of the agenda's hours")
     drop_tolerance_seconds: int = Field(
         0, ge=0, description="absence forgiven per live session; 0 is the strict art. 5 lit. a"

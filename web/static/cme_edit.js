@@ -13,7 +13,8 @@
   // fields are looked up inside their section, never through form.elements.
   const fieldsRoot = form.querySelector("#ed-programme");
   const testRoot = form.querySelector("#ed-test");
-  const f = new Proxy({}, { get: (_, name) => fieldsRoot.querySelector(`[name="${name}"]`) || testRoot.querySelector(`[name="${name}"]`) });
+  const attendanceRoot = form.querySelector("#ed-attendance");
+  const f = new Proxy({}, { get: (_, name) => fieldsRoot.querySelector(`[name="${name}"]`) || testRoot.querySelector(`[name="${name}"]`) || attendanceRoot.querySelector(`[name="${name}"]`) });
   let programmeId = data.id;
 
   const el = (tag, attrs = {}, ...children) => {
@@ -107,7 +108,28 @@
       sponsors: [...sponsors.children].map((r) => ({ name: value(r, "name") })).filter((s) => s.name),
       organiser_usernames: f.organiser_usernames.value.split(",").map((u) => u.trim()).filter(Boolean),
       agenda: agendaItems(), final_test: test,
+      presence_check_percent: checksPercent().value ?? 0,
     };
+  }
+
+  // The presence-check share: a whole number from 0 to 100, said next to the field at once
+  // (the server refuses anything else with the same words).
+  function checksPercent() {
+    const input = f.presence_check_percent;
+    const raw = input.validity.badInput ? "not a number" : input.value.trim();
+    const number = raw === "" ? 0 : Number(raw);
+    const ok = !input.validity.badInput && Number.isInteger(number) && number >= 0 && number <= 100 && !/[eE.]/.test(raw);
+    return ok ? { value: number, error: "" }
+      : { value: null, error: `Presence checks to answer: “${raw}” must be a whole percentage from 0 (not required) to 100 (every presence check).` };
+  }
+  function showChecksError() {
+    const { error } = checksPercent();
+    const box = $("ed-checks-error");
+    box.hidden = !error;
+    box.textContent = error;
+    f.presence_check_percent.classList.toggle("invalid", Boolean(error));
+    f.presence_check_percent.setAttribute("aria-invalid", String(Boolean(error)));
+    return error;
   }
 
   // Overlaps and ends-before-starts are shown on the rows at once; the server says the same
@@ -143,6 +165,7 @@
   }
 
   async function preview() {
+    showChecksError();
     const current = body();
     const bad = rowErrors(current.agenda);
     form.querySelector(".test-fields").setAttribute("aria-disabled", String(!f.has_test.checked));
@@ -209,6 +232,8 @@
   $("ed-save").addEventListener("click", async () => {
     const current = body();
     if (rowErrors(current.agenda)) { say("Fix the agenda rows marked in red first.", "message-error"); return; }
+    const checksError = showChecksError();
+    if (checksError) { say(checksError, "message-error"); f.presence_check_percent.focus(); return; }
     try {
       const saved = programmeId ? await send(`/api/cme/programmes/${programmeId}`, "PUT", current)
         : await send("/api/cme/programmes", "POST", current);
@@ -266,6 +291,7 @@
   (base.organisers?.length ? base.organisers : [{}]).forEach((o) => organisers.append(organiserRow(o)));
   (base.sponsors || []).forEach((s) => sponsors.append(sponsorRow(s)));
   (base.agenda || []).forEach((i) => agenda.append(itemRow(i)));
+  f.presence_check_percent.value = base.presence_check_percent ?? 0;
   const test = base.final_test;
   f.has_test.checked = Boolean(test);
   if (test) for (const name of ["question_count", "max_attempts", "time_limit_minutes", "pass_ratio"]) if (test[name] != null) f[name].value = test[name];
