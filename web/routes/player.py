@@ -109,10 +109,19 @@ def playback(lesson: LessonInfo, folder: Path, signer: MediaLinkSigner, subject:
                   for c in meta.get("chapters", {}).get("items", [])],
         notes=sorted(notes, key=lambda n: n.at),
         strokes=[e for e in events if e.get("type") == "stroke"],
-        conversation=[c for c in published.get("conversation") or [] if isinstance(c, dict)
-                      ][:MAX_CONVERSATION],
+        conversation=_conversation(published.get("conversation"), hidden),
         hidden=sorted((h for h in hidden if h.end > h.start), key=lambda h: h.start),
     )
+
+
+def _conversation(items: object, hidden: list[SegmentOut]) -> list[dict[str, Any]]:
+    """The published conversation, less what lies in a part a curator hid after publishing
+    (the player skips those parts: what was said there is not shown either)."""
+    if not isinstance(items, list):
+        return []
+    return [item for item in items[:MAX_CONVERSATION]
+            if isinstance(item, dict) and isinstance(item.get("at"), int | float)
+            and not any(h.start <= item["at"] < h.end for h in hidden)]
 
 
 def start_playback(state: AppState, lesson: LessonInfo, principal: Principal) -> PlaybackOut:
