@@ -15,8 +15,9 @@ Curators leave things out: ``hidden_messages`` holds chat message ids and questi
 nothing inside a hidden segment is published (the player skips those parts).
 
 Names: the people who ran the session (anyone who moderated: set a question's status, asked
-a poll, accepted a hand, deleted a message; only the room's instructors can) appear by the
-name ``people`` gives them (their display name; their account name if none is known). Every
+a poll, accepted a hand, deleted a message, or marked or annotated the recording; only the
+room's staff can) appear by the name ``people`` gives them (their display name; their
+account name if none is known). Every
 other author is a student, and a student's consent to publication is not assumed: they
 appear as "Participant 1", "Participant 2", ... numbered by first appearance in this lesson,
 so a reader can follow a thread without learning who spoke, and the same person has a
@@ -35,10 +36,13 @@ from typing import Any
 from recorder.timeline import (
     ChatMessage,
     Event,
+    Marker,
+    Note,
     Poll,
     PollResult,
     Question,
     QuestionStatus,
+    Rename,
     Retraction,
     Speaker,
     Timeline,
@@ -51,19 +55,23 @@ ANONYMOUS = "Anonymous"
 
 
 def moderators(events: Sequence[Event]) -> set[str]:
-    """The account names of the people who ran the session: only a moderator can do these.
-    Pass the raw events (``Timeline.raw_events``): the loaded view drops retractions."""
+    """The account names of the people who ran the session: only the room's staff can
+    moderate the classroom or mark and annotate the recording (a stroke may be an accepted
+    student's, so it proves nothing). Pass the raw events (``Timeline.raw_events``): the
+    loaded view drops retractions and renames."""
     found: set[str] = set()
     for e in events:
-        moderated = isinstance(e, QuestionStatus | Poll | Retraction) or (
+        moderated = isinstance(e, QuestionStatus | Poll | Retraction | Marker | Note | Rename) or (
             isinstance(e, Speaker) and bool(e.speaker))
         if moderated and e.author:
             found.add(e.author)
     return found
 
 
-class _Names:
-    """Shown names: moderators by name, everyone else numbered by first appearance."""
+class Names:
+    """Shown names: moderators by name, everyone else numbered by first appearance. One per
+    lesson, shared by the conversation and the drawings and notes (an accepted speaker draws
+    too), so a participant has one number throughout."""
 
     def __init__(self, staff: set[str], people: Mapping[str, str]) -> None:
         self._staff = staff
@@ -82,14 +90,15 @@ class _Names:
 def lesson_conversation(
     timeline: Timeline, start: float, end: float, *,
     hidden: Sequence[tuple[float, float]] = (), hidden_messages: Collection[str] = (),
-    people: Mapping[str, str] | None = None, limit: int = MAX_ITEMS,
+    people: Mapping[str, str] | None = None, limit: int = MAX_ITEMS, names: Names | None = None,
 ) -> dict[str, Any]:
     """``{"items": [...], "truncated": bool}``: the conversation between session seconds
     ``start`` and ``end``, on the lesson clock (0 at ``start``), in time order."""
     # Deleted chat lines are already gone from this view, with their retractions.
     events = timeline.events()
     hidden_ids = set(hidden_messages)
-    names = _Names(moderators(timeline.raw_events), people or {})
+    if names is None:
+        names = Names(moderators(timeline.raw_events), people or {})
 
     def shown(at: float) -> bool:
         return start <= at < end and not any(lo <= at < hi for lo, hi in hidden)

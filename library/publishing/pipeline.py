@@ -29,7 +29,7 @@ from typing import Any
 import av
 
 from library.publishing.chapters import Chapter, ChapterEdit, chapters_to_webvtt, curate_chapters
-from library.publishing.conversation import lesson_conversation
+from library.publishing.conversation import Names, lesson_conversation, moderators
 from library.publishing.errors import MediaError, PublishError
 from library.publishing.masking import MaskRegion
 from library.publishing.remux import RemuxResult, remux_audio_faststart, remux_faststart
@@ -389,9 +389,10 @@ def _build(
                                duration=manifest.duration or lesson_end,
                                window=(lesson_start, lesson_end))
     _write(staging / CHAPTERS_VTT, chapters_to_webvtt(chapters))
-    published_timeline = _lesson_timeline(timeline, lesson_start, lesson_end, hidden)
+    names = Names(moderators(timeline.raw_events), people or {})
     conversation = lesson_conversation(timeline, lesson_start, lesson_end, hidden=hidden,
-                                       hidden_messages=hidden_messages, people=people)
+                                       hidden_messages=hidden_messages, names=names)
+    published_timeline = _lesson_timeline(timeline, lesson_start, lesson_end, hidden, names)
     published_timeline["conversation"] = conversation["items"]
     _write(staging / TIMELINE_JSON, json.dumps(published_timeline, ensure_ascii=False, indent=2))
     report("chapters", 1.0)
@@ -439,10 +440,12 @@ def _remux_audio(track: _Track, staging: Path, lesson_start: float, lesson_end: 
 
 
 def _lesson_timeline(timeline: Timeline, start: float, end: float,
-                     hidden: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
+                     hidden: Sequence[tuple[float, float]] = (),
+                     names: Names | None = None) -> dict[str, Any]:
     """Notes and drawings inside the lesson, on the lesson clock (for the player). The
     classroom conversation is added next to them by ``conversation.lesson_conversation``,
-    which decides what of it is published and under which names."""
+    which decides what of it is published and under which names; ``names`` renames the
+    authors here the same way (an accepted student draws too)."""
     events: list[dict[str, Any]] = []
     for event in timeline.events():
         if not isinstance(event, Note | Stroke | Marker) or not start <= event.at < end:
@@ -451,6 +454,8 @@ def _lesson_timeline(timeline: Timeline, start: float, end: float,
             continue  # the player skips hidden segments: nothing of them is shown
         data = event_to_dict(event)
         data["at"] = round(event.at - start, 3)
+        if names is not None:
+            data["author"] = names(event.author)
         if isinstance(event, Stroke):
             data["started_at"] = round(max(0.0, event.started_at - start), 3)
             data["ended_at"] = round(max(0.0, event.ended_at - start), 3)

@@ -16,6 +16,7 @@ from recorder.timeline import (
     QuestionStatus,
     Retraction,
     Speaker,
+    Stroke,
     Timeline,
 )
 
@@ -118,7 +119,10 @@ def test_bounded(tmp_path: Path) -> None:
 def test_published_files_never_hold_a_deleted_line(recording: Recorded, tmp_path: Path) -> None:
     start = json.loads((recording.folder / "manifest.json").read_text())["tracks"][0][
         "media_offset"]
-    classroom(recording.folder, base=start - 0.9)  # most of it inside the 4 s recording
+    t = classroom(recording.folder, base=start - 0.9)  # most of it inside the 4 s recording
+    # The accepted speaker draws: the drawing is published under her number, not her account.
+    t.append(Stroke(((0.2, 0.2), (0.4, 0.4)), "#00ff00", 4, start + 2.9, start + 3.0,
+                    at=start + 2.9, author="ana.k"))
     out = tmp_path / "lesson"
     publish_recording(recording.folder, out, trim=Trim(None, None), hidden_messages=["c3"],
                       people={TEACHER: "Dr. Petrov"})
@@ -128,5 +132,8 @@ def test_published_files_never_hold_a_deleted_line(recording: Recorded, tmp_path
     everything = b"".join(p.read_bytes() for p in out.iterdir() if p.suffix in (".json", ".vtt"))
     assert b"0888" not in everything and b"phone number" not in everything
     assert b"ana.k" not in everything and b"ivo.m" not in everything
+    by_author = {e["author"] for e in published["events"] if e["type"] == "stroke"}
+    speaker = next(i["author"] for i in published["conversation"] if i["kind"] == "speaker")
+    assert speaker in by_author and speaker.startswith("Participant ")
     meta = json.loads((out / "lesson.json").read_text())
     assert meta["conversation"] == {"items": len(ids), "truncated": False}
