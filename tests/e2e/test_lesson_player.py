@@ -235,6 +235,20 @@ def test_the_classroom_panel_follows_the_video(browser, server: Server,  # type:
     finally:
         context.close()
 
+    # With the page's Content-Security-Policy enforced, the panel is built all the same.
+    context, page = log_in(browser, server, "marko", width=1366, height=768, enforce_csp=True)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    try:
+        page.goto(f"{server.url}/library/lessons/{lesson.lesson_id}#t=3.7")
+        page.wait_for_selector("#classroom:not([hidden]) #talk-list li.current[data-id='p1']",
+                               timeout=20_000)
+        assert page.locator("#talk-list .talk-bar").count() == 2
+    finally:
+        context.close()
+    assert refused == []
+
 
 def test_student_outside_the_course_sees_a_clear_refusal(browser, server: Server,  # type: ignore[no-untyped-def]  # noqa: F811
                                                          lesson: PublishedFixture) -> None:
