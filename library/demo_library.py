@@ -39,7 +39,19 @@ from library.publishing.jobs import request_publish
 from library.users import get_user_by_username
 from recorder.manifest import Manifest
 from recorder.synthetic import DEFAULT_VIEWS, SyntheticView, write_synthetic_recording
-from recorder.timeline import ChatMessage, Event, Marker, Note, Stroke
+from recorder.timeline import (
+    ChatMessage,
+    Event,
+    Marker,
+    Note,
+    Poll,
+    PollResult,
+    Question,
+    QuestionStatus,
+    Retraction,
+    Speaker,
+    Stroke,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +118,35 @@ def _events(lesson: DemoLesson) -> list[Event]:
         points = tuple((0.35 + 0.25 * t / 8, 0.4 + 0.12 * math.sin(t + i)) for t in range(9))
         events.append(Stroke(points, "#00e676" if i % 2 else "#ffd54f", 5, start, start + 0.8,
                              at=start, author="dr-ana"))
-    events.append(ChatMessage("Could you show the anatomy once more?", at=lesson.seconds / 2,
-                              author="marko"))
+    events += _classroom(lesson.seconds)
     return events
+
+
+def _classroom(seconds: float) -> list[Event]:
+    """A live classroom's conversation (published with students as numbered participants):
+    chat, a deleted line, an answered question, a poll with its results, a talkback. The
+    demo instructor's account ran it, so it is published under her display name."""
+    at = [seconds * f for f in (0.15, 0.25, 0.3, 0.4, 0.45, 0.5, 0.6, 0.65, 0.7, 0.8)]
+    return [
+        ChatMessage("Good evening from Pleven!", at=at[0], author="student", id="demo-c1"),
+        ChatMessage("Could you show the anatomy once more?", at=at[1], author="student",
+                    id="demo-c2"),
+        ChatMessage("off-topic line the instructor deleted", at=at[2], author="visitor",
+                    id="demo-c3"),
+        Retraction(target="demo-c3", at=at[2] + 0.5, author="instructor"),
+        Question(question="demo-q1", text="Why the 30° scope rather than the 0°?", at=at[3],
+                 author="visitor"),
+        QuestionStatus(question="demo-q1", status="answered", votes=4, at=at[4],
+                       author="instructor"),
+        Poll(poll="demo-p1", question="Which approach would you choose here?",
+             options=("Endoscopic", "Open", "Wait and see"), seconds=30, at=at[5],
+             author="instructor"),
+        PollResult(poll="demo-p1", counts=(9, 3, 1), answered=13, shown=True, at=at[6],
+                   author="instructor"),
+        Speaker(speaker="student", at=at[7], author="instructor"),
+        Speaker(speaker="", at=at[8], author="instructor"),
+        ChatMessage("Thank you, very clear.", at=at[9], author="visitor", id="demo-c4"),
+    ]
 
 
 def ensure_demo_library(db: Database, recordings_dir: Path, *,

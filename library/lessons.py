@@ -18,6 +18,7 @@ failed or unpublished lesson may be published again, as may a published one afte
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -115,6 +116,8 @@ class Mask:
 
 
 MAX_MASKS = 50
+MAX_HIDDEN_MESSAGES = 5000
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ class LessonInfo:
     notes: tuple[NoteInfo, ...] = ()
     version: int = 1
     masks: tuple[Mask, ...] = ()
+    hidden_messages: tuple[str, ...] = ()
 
     @property
     def privacy_problem(self) -> str | None:
@@ -237,6 +241,7 @@ def _info(session: Session, row: Lesson) -> LessonInfo:
         published_at=row.published_at, created_at=row.created_at, updated_at=row.updated_at,
         course_ids=courses, chapters=chapters, notes=notes, version=row.version,
         masks=tuple(Mask(**m) for m in row.masks or ()),
+        hidden_messages=tuple(row.hidden_messages or ()),
     )
 
 
@@ -517,6 +522,22 @@ def _apply_masks(row: Lesson, masks: Sequence[Mask]) -> None:
     row.masks = checked
 
 
+def _apply_hidden_messages(row: Lesson, ids: Sequence[str]) -> None:
+    """Chat and question ids of the recording's timeline to leave out of the published
+    conversation (``library.publishing.conversation``). An id the timeline does not have
+    hides nothing, so it is not looked up here; its shape and the count are checked."""
+    if len(ids) > MAX_HIDDEN_MESSAGES:
+        raise LessonError(f"at most {MAX_HIDDEN_MESSAGES} hidden messages per lesson")
+    checked: list[str] = []
+    for number, value in enumerate(ids, 1):
+        if not isinstance(value, str) or not MESSAGE_ID.fullmatch(value):
+            raise LessonError(f"hidden message {number} is not a message id (1 to 64 letters, "
+                              "digits, '-' or '_')")
+        if value not in checked:
+            checked.append(value)
+    row.hidden_messages = checked
+
+
 @dataclass(frozen=True)
 class CurationEdit:
     """Everything the editor changes on the picture, saved in one go (trim, chapters, hidden
@@ -527,6 +548,7 @@ class CurationEdit:
     chapters: Sequence[ChapterDraft]
     hidden: Sequence[Segment]
     masks: Sequence[Mask] = ()
+    hidden_messages: Sequence[str] = ()
 
 
 def save_edit(db: Database, lesson_id: int, version: int, edit: CurationEdit) -> LessonInfo:
@@ -543,6 +565,7 @@ def save_edit(db: Database, lesson_id: int, version: int, edit: CurationEdit) ->
             _apply_chapters(session, row, edit.chapters)
             _apply_hidden(row, edit.hidden)
             _apply_masks(row, edit.masks)
+            _apply_hidden_messages(row, edit.hidden_messages)
         session.flush()
         return _info(session, row)
 

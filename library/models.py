@@ -276,6 +276,9 @@ class Lesson(Base):
     # [{"track": name, "start": s, "end": s, "x": 0..1, "y", "w", "h"}] session seconds and
     # picture fractions: regions blurred into a view when it is published (lessons.py).
     masks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    # Chat message and question ids of the session's timeline the curator left out of the
+    # published conversation.
+    hidden_messages: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by the mapper
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from library.lessons import ChapterInfo, NoteInfo
 from library.publishing.jobs import JobInfo
@@ -157,6 +157,9 @@ class MaskIn(BaseModel):
     h: Fraction01
 
 
+MessageId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$", max_length=64)]
+
+
 class CurationEditIn(BaseModel):
     """The whole on-the-picture edit, saved at once against the version it was made on
     (send the lesson's ETag in ``If-Match``)."""
@@ -166,6 +169,10 @@ class CurationEditIn(BaseModel):
     chapters: list[EditChapterIn] = Field(default_factory=list, max_length=200)
     hidden: list[EditSegmentIn] = Field(default_factory=list, max_length=200)
     masks: list[MaskIn] = Field(default_factory=list, max_length=50)
+    hidden_messages: list[MessageId] = Field(
+        default_factory=list, max_length=5000,
+        description="Chat message and question ids (of the timeline's events) left out of the "
+                    "published conversation")
 
 
 class CurationTrackOut(BaseModel):
@@ -191,6 +198,7 @@ class CurationStateOut(BaseModel):
     chapters: list[ChapterInfo]
     hidden: list[EditSegmentIn]
     masks: list[MaskIn]
+    hidden_messages: list[str] = Field(default_factory=list)
 
 
 class CurationOut(BaseModel):

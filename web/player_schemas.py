@@ -55,6 +55,10 @@ class PlaybackOut(BaseModel):
     chapters: list[ChapterOut]
     notes: list[NoteOut]
     strokes: list[dict[str, Any]] = Field(description="Drawings: points 0..1, lesson times")
+    conversation: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The classroom conversation as published (chat, questions, polls, who had "
+                    "the floor; lesson times; students as numbered participants)")
     hidden: list[SegmentOut] = Field(description="Segments the player skips (lesson seconds)")
     # The library's ViewCounts, served as it is.
     counts: ViewCounts | None = Field(default=None, description="Curators and instructors")

@@ -35,12 +35,13 @@ from library.lessons import (
     lesson_info,
     lesson_row,
 )
-from library.models import Lesson, PublishJob, utcnow
+from library.models import Lesson, PublishJob, User, utcnow
+from library.publishing.conversation import moderators
 from library.publishing.errors import PublishError
 from library.publishing.masking import MaskRegion
 from library.publishing.pipeline import LESSON_JSON, PublishedLesson, Trim, publish_recording
 from recorder.manifest import ACTIVE, Manifest, ManifestError
-from recorder.timeline import Marker
+from recorder.timeline import Marker, Timeline, TimelineError
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +230,22 @@ def published_markers(info: LessonInfo) -> tuple[list[Marker], list[tuple[float,
     return markers, hidden
 
 
+def session_people(db: Database, folder: Path) -> dict[str, str]:
+    """The display names of the people who ran the recorded session (its moderators, found on
+    its timeline), by account name: they are published by name, every other author as a
+    numbered participant (``conversation.py`` says why)."""
+    try:
+        staff = moderators(Timeline(folder).raw_events)
+    except (OSError, TimelineError):
+        return {}
+    if not staff:
+        return {}
+    with db.session() as session:
+        rows = session.execute(select(User.username, User.display_name)
+                               .where(User.username.in_(sorted(staff)))).all()
+    return {username: display or username for username, display in rows}
+
+
 def run_job(db: Database, job: JobInfo, recordings_dir: Path, media_dir: Path,
             should_stop: Callable[[], bool] = lambda: False) -> JobInfo:
     """Do one claimed job's work (blocking: call it from a worker thread)."""
@@ -258,7 +275,8 @@ def run_job(db: Database, job: JobInfo, recordings_dir: Path, media_dir: Path,
         lesson = publish_recording(
             recordings_dir / info.recording_folder, media_dir / media_path,
             trim=Trim(info.trim_start, info.trim_end), markers=markers, hidden=hidden,
-            masks=masks,
+            masks=masks, hidden_messages=info.hidden_messages,
+            people=session_people(db, recordings_dir / info.recording_folder),
             progress=progress, replace_existing=True)
     except JobCancelled:
         raise

@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import Any
 import av
 
 from library.publishing.chapters import Chapter, ChapterEdit, chapters_to_webvtt, curate_chapters
+from library.publishing.conversation import Names, lesson_conversation, moderators
 from library.publishing.errors import MediaError, PublishError
 from library.publishing.masking import MaskRegion
 from library.publishing.remux import RemuxResult, remux_audio_faststart, remux_faststart
@@ -161,6 +162,8 @@ def publish_recording(
     markers: Sequence[Marker] | None = None,
     hidden: Sequence[tuple[float, float]] = (),
     masks: Mapping[str, Sequence[MaskRegion]] | None = None,
+    hidden_messages: Collection[str] = (),
+    people: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
     poster_at: float = 10.0,
     thumbnail_every: float = 10.0,
@@ -176,7 +179,10 @@ def publish_recording(
     ``hidden`` segments (session seconds) are left out of the published timeline and listed in
     ``lesson.json`` on the lesson clock for the player to skip. ``masks`` (track name -> regions
     in session seconds) are burnt into those views, re-encoding only the GOPs they touch
-    (``masking.py``); ``lesson.json`` says what was re-encoded.
+    (``masking.py``); ``lesson.json`` says what was re-encoded. The classroom conversation
+    goes into the timeline (``conversation.py``): ``hidden_messages`` are chat and question
+    ids the curator left out, ``people`` the names of the session's instructors by account
+    name (every other author is published as a numbered participant).
     """
     report = _Progress(progress)
     staging = out_dir.with_name(f".{out_dir.name}.staging")
@@ -204,7 +210,8 @@ def publish_recording(
         lesson = _build(folder, staging, manifest, tracks, window, chapters_edit, report,
                         poster_at=poster_at, thumbnail_every=thumbnail_every,
                         tile_width=tile_width, markers=markers, hidden=hidden,
-                        masks=masks or {})
+                        masks=masks or {}, hidden_messages=hidden_messages,
+                        people=people or {})
         fsync_directory(staging)
         report("finish", 0.5)
         if out_dir.exists():
@@ -306,6 +313,7 @@ def _build(
     report: _Progress, *, poster_at: float, thumbnail_every: float, tile_width: int,
     markers: Sequence[Marker] | None = None, hidden: Sequence[tuple[float, float]] = (),
     masks: Mapping[str, Sequence[MaskRegion]] | None = None,
+    hidden_messages: Collection[str] = (), people: Mapping[str, str] | None = None,
 ) -> PublishedLesson:
     trim_start, trim_end = window
     total_bytes = sum(t.size_bytes for t in tracks) or 1
@@ -381,9 +389,12 @@ def _build(
                                duration=manifest.duration or lesson_end,
                                window=(lesson_start, lesson_end))
     _write(staging / CHAPTERS_VTT, chapters_to_webvtt(chapters))
-    _write(staging / TIMELINE_JSON, json.dumps(
-        _lesson_timeline(timeline, lesson_start, lesson_end, hidden), ensure_ascii=False,
-        indent=2))
+    names = Names(moderators(timeline.raw_events), people or {})
+    conversation = lesson_conversation(timeline, lesson_start, lesson_end, hidden=hidden,
+                                       hidden_messages=hidden_messages, names=names)
+    published_timeline = _lesson_timeline(timeline, lesson_start, lesson_end, hidden, names)
+    published_timeline["conversation"] = conversation["items"]
+    _write(staging / TIMELINE_JSON, json.dumps(published_timeline, ensure_ascii=False, indent=2))
     report("chapters", 1.0)
 
     published = tuple(
@@ -405,6 +416,8 @@ def _build(
     )
     metadata = lesson_metadata(lesson, manifest, window)
     metadata["masks"] = masked
+    metadata["conversation"] = {"items": len(conversation["items"]),
+                                "truncated": conversation["truncated"]}
     metadata["hidden"] = [
         {"start": round(max(lo, lesson_start) - lesson_start, 3),
          "end": round(min(hi, lesson_end) - lesson_start, 3)}
@@ -427,12 +440,12 @@ def _remux_audio(track: _Track, staging: Path, lesson_start: float, lesson_end: 
 
 
 def _lesson_timeline(timeline: Timeline, start: float, end: float,
-                     hidden: Sequence[tuple[float, float]] = ()) -> dict[str, Any]:
-    """Notes and drawings inside the lesson, on the lesson clock (for the player).
-
-    Chat stays out: it is the participants' conversation, not course material, and publishing
-    it would need their consent.
-    """
+                     hidden: Sequence[tuple[float, float]] = (),
+                     names: Names | None = None) -> dict[str, Any]:
+    """Notes and drawings inside the lesson, on the lesson clock (for the player). The
+    classroom conversation is added next to them by ``conversation.lesson_conversation``,
+    which decides what of it is published and under which names; ``names`` renames the
+    authors here the same way (an accepted student draws too)."""
     events: list[dict[str, Any]] = []
     for event in timeline.events():
         if not isinstance(event, Note | Stroke | Marker) or not start <= event.at < end:
@@ -441,6 +454,8 @@ def _lesson_timeline(timeline: Timeline, start: float, end: float,
             continue  # the player skips hidden segments: nothing of them is shown
         data = event_to_dict(event)
         data["at"] = round(event.at - start, 3)
+        if names is not None:
+            data["author"] = names(event.author)
         if isinstance(event, Stroke):
             data["started_at"] = round(max(0.0, event.started_at - start), 3)
             data["ended_at"] = round(max(0.0, event.ended_at - start), 3)

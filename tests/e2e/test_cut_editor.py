@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 
 from recorder.synthetic import write_synthetic_recording
-from recorder.timeline import ChatMessage, Marker, Note, Stroke
+from recorder.timeline import ChatMessage, Marker, Note, Question, QuestionStatus, Stroke
 from tests.conftest import Server
 from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS, browser, log_in  # noqa: F401  (fixture)
 from tests.web.test_library_api import course_id, session
@@ -27,7 +27,12 @@ def _lesson(server: Server) -> tuple[httpx.Client, int]:
         server.data_dir / "recordings", "demo", "Endoscopic septoplasty", seconds=SECONDS,
         events=[Marker("Exposure", at=1.0, author="dr-ana"), Note("septum deviated", at=3.0),
                 Stroke(((0.3, 0.3), (0.6, 0.5)), "#00ff00", 4, 5.0, 5.6, at=5.0),
-                ChatMessage("can you zoom in?", at=6.0, author="marko")])
+                ChatMessage("can you zoom in?", at=6.0, author="marko"),
+                ChatMessage("call me on 0888 123", at=6.5, author="ivan", id="s1-c9"),
+                Question(question="s1-q1", text="Is the cartilage kept?", at=6.8,
+                         author="marko"),
+                QuestionStatus(question="s1-q1", status="answered", votes=2, at=7.1,
+                               author="dr-ana")])
     http = session(server, "cura")
     r = http.post("/api/library/lessons", json={"recording_id": folder.name.split("-")[-1],
                                                 "course_ids": [course_id(http, "ent")]})
@@ -202,6 +207,20 @@ def test_curator_cuts_by_looking(browser, server: Server) -> None:  # type: igno
             assert page.get_attribute("#cut-editor", "data-version") == str(r.json()["version"])
             assert page.locator(".tl-flag").count() == 2  # theirs: without the new chapter
 
+            # The classroom: a line with a phone number is hidden before publishing; the
+            # privacy gate counts what will be published.
+            page.wait_for_selector("#talk .talk-row[data-id='s1-c9']")
+            assert page.locator("#talk .talk-row").count() == 3
+            assert "3 of 3 items" in page.inner_text("#gate-talk")
+            page.click("#talk .talk-row[data-id='s1-c9'] button:has-text('Hide')")
+            page.wait_for_selector("#talk .talk-row.left-out[data-id='s1-c9']")
+            _saved(page)
+            assert "2 of 3 items" in page.inner_text("#gate-talk")
+            assert http.get(f"/api/library/lessons/{lesson_id}/curation").json()["edit"][
+                "hidden_messages"] == ["s1-c9"]
+            page.locator("#talk").scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "cut-editor-classroom.png"))
+
             # Privacy gate, then publish from the page.
             page.check("#consent")
             page.check("#deidentified")
@@ -226,6 +245,11 @@ def test_curator_cuts_by_looking(browser, server: Server) -> None:  # type: igno
     assert [c["title"] for c in meta["chapters"]["items"]] == ["Exposure", "Resection"]
     [mask] = meta["masks"]
     assert mask["track"] == "iso-room" and mask["reencoded"] == [[0.0, 4.0]]
+    # The conversation: the hidden line is not published, students are numbered participants.
+    talk = json.loads((folder / "timeline.json").read_text())["conversation"]
+    assert [(i["kind"], i["at"], i["author"]) for i in talk] == [
+        ("chat", 2.0, "Participant 1"), ("question", 2.8, "Participant 1")]
+    assert b"0888" not in b"".join(p.read_bytes() for p in folder.glob("*.json"))
     # Masked pixels changed only in the masked part; the copy of the rest is exact.
     source = _gray(Path(str(server.data_dir / "recordings")) , lesson_id, http_base=server)
     published = _frames(folder / "iso-room.mp4")

@@ -29,7 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def lesson(server: Server) -> PublishedFixture:
-    return publish_lesson(server, seconds=8.0, hidden=HIDDEN)
+    return publish_lesson(server, seconds=8.0, hidden=HIDDEN, classroom=True)
 
 
 def stroke(lesson: PublishedFixture) -> dict:  # type: ignore[type-arg]
@@ -133,6 +133,121 @@ def test_student_plays_a_lesson_with_chapters_and_drawings(browser, server: Serv
         assert wider == [], f"wider than a phone: {wider}"
     finally:
         context.close()
+
+
+SHOWN = "document.getElementById('classroom').dataset.shown"
+CURRENT = "document.getElementById('classroom').dataset.current"
+
+
+def _at(page, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    page.eval_on_selector(MASTER, f"v => {{ v.pause(); v.currentTime = {seconds}; }}")
+
+
+def test_the_classroom_panel_follows_the_video(browser, server: Server,  # type: ignore[no-untyped-def]  # noqa: F811
+                                               lesson: PublishedFixture) -> None:
+    """The live session's conversation beside the video: it appears as the playhead passes,
+    follows seeks both ways, seeks on a click, shows text as text, and names no student."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page = log_in(browser, server, "marko", width=1366, height=768)
+    try:
+        page.goto(f"{server.url}/library/lessons/{lesson.lesson_id}")
+        page.wait_for_function(f"document.querySelector(\"{MASTER}\")?.videoWidth > 0",
+                               timeout=20_000)
+        talk = json.loads((lesson.folder / "timeline.json").read_text())["conversation"]
+        ids = [item["id"] for item in talk]
+        assert "c3" not in ids  # the deleted line was never published
+
+        def shown(t: float) -> str:
+            return f"{SHOWN} === '{sum(1 for item in talk if item['at'] <= t)}'"
+
+        assert page.is_visible("#classroom")
+        assert page.get_attribute("#classroom", "data-items") == str(len(talk))
+        _at(page, 0.3)
+        page.wait_for_function(f"{SHOWN} === '0'")
+        assert page.is_visible("#talk-empty")
+
+        # Playing: the items appear as the playhead passes them, the latest highlighted.
+        page.eval_on_selector(MASTER, "v => { v.currentTime = 0.5; v.play(); }")
+        # (paused by the probe itself, before the playhead reaches the question at 3 s)
+        page.wait_for_function(f"{shown(1.6)} && (document.querySelector(\"{MASTER}\")"
+                               ".pause() || true)", timeout=15_000)
+        page.wait_for_function(f"{CURRENT} === 'c2'")
+        assert not page.is_visible("#talk-empty")
+        assert page.eval_on_selector("#talk-list li.current", "li => li.dataset.id") == "c2"
+        # Markup typed in the classroom is shown as text and never runs.
+        row = page.inner_text("#talk-list li[data-id='c2']")
+        assert '<img src=x onerror="document.title=' in row
+        assert page.eval_on_selector_all("#talk-list img", "els => els.length") == 0
+        assert page.title() != "owned"
+
+        # Seeking forward past the question and the poll, then back again.
+        _at(page, 3.7)
+        page.wait_for_function(f"{shown(3.7)} && {CURRENT} === 'p1'")
+        poll = page.inner_text("#talk-list li[data-id='p1']")
+        assert "Which approach would you take?" in poll and "Endoscopic" in poll and "5" in poll
+        assert "7 answered" in poll
+        question = page.inner_text("#talk-list li[data-id='q1']")
+        assert "▲ 3 · answered" in question
+        page.screenshot(path=str(ARTIFACTS / "lesson-classroom.png"))
+        _at(page, 1.2)
+        page.wait_for_function(f"{shown(1.2)} && {CURRENT} === 'c1'")
+        assert not page.is_visible("#talk-list li[data-id='c2']")
+
+        # Clicking an item seeks the video there.
+        _at(page, 6.4)
+        page.wait_for_function(shown(6.4))
+        assert "speaks to the room until 0:07" in page.inner_text("#talk-list li.current")
+        page.click("#talk-list li[data-id='q1'] button")
+        page.wait_for_function(
+            f"Math.abs(document.querySelector(\"{MASTER}\").currentTime - 3.0) < 0.4")
+        page.wait_for_function(f"{CURRENT} === 'q1'")
+
+        # Instructors by name; students as numbered participants; nothing deleted.
+        panel = page.inner_text("#classroom")
+        assert "Participant 1" in panel and "Participant 2" in panel
+        assert "marko" not in panel and "ivan" not in panel and "0888" not in page.content()
+
+        # A phone: the panel sits below the video and nothing is wider than the screen.
+        page.set_viewport_size({"width": 390, "height": 844})
+        _at(page, 7.5)
+        page.wait_for_function(shown(7.5))
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "lesson-classroom-phone.png"), full_page=True)
+        wider = page.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .map(e => e.tagName + '#' + e.id + '.' + e.className)""")
+        assert wider == [], f"wider than a phone: {wider}"
+
+        # A lesson without a conversation shows no panel.
+        published = lesson.folder / "timeline.json"
+        original = published.read_text()
+        document = json.loads(original)
+        document.pop("conversation")
+        published.write_text(json.dumps(document))
+        try:
+            page.reload()
+            page.wait_for_function(f"document.querySelector(\"{MASTER}\")?.videoWidth > 0",
+                                   timeout=20_000)
+            assert page.get_attribute("#classroom", "data-items") == "0"
+            assert not page.is_visible("#classroom")
+        finally:
+            published.write_text(original)
+    finally:
+        context.close()
+
+    # With the page's Content-Security-Policy enforced, the panel is built all the same.
+    context, page = log_in(browser, server, "marko", width=1366, height=768, enforce_csp=True)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    try:
+        page.goto(f"{server.url}/library/lessons/{lesson.lesson_id}#t=3.7")
+        page.wait_for_selector("#classroom:not([hidden]) #talk-list li.current[data-id='p1']",
+                               timeout=20_000)
+        assert page.locator("#talk-list .talk-bar").count() == 2
+    finally:
+        context.close()
+    assert refused == []
 
 
 def test_student_outside_the_course_sees_a_clear_refusal(browser, server: Server,  # type: ignore[no-untyped-def]  # noqa: F811

@@ -49,6 +49,10 @@ def test_demo_lessons_are_published_by_the_pipeline_once(tmp_path: Path) -> None
                                                         "audio"}
         timeline = json.loads((media / str(published.media_path) / "timeline.json").read_text())
         assert {e["type"] for e in timeline["events"]} >= {"marker", "stroke"}
+        # The classroom, less the deleted line and the hidden part (3-4.5 s of the 8 s).
+        talk = {i["id"]: i for i in timeline["conversation"]}
+        assert "demo-c3" not in talk and "demo-c1" in talk and talk["demo-c1"]["author"] == \
+            "Participant 1"
         assert [n.text for n in published.notes] == ["Keep the flap."]
 
         assert ensure_demo_library(db, recordings, lessons=SHORT) == []

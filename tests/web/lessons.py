@@ -7,6 +7,7 @@ Also: logging in to the pages with httpx, as a browser does (form, CSRF, session
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +31,16 @@ from library.lessons import (
 from library.models import utcnow
 from library.publishing.pipeline import PublishedLesson, publish_recording
 from library.users import get_user_by_username
-from recorder.timeline import Timeline
+from recorder.timeline import (
+    ChatMessage,
+    Poll,
+    PollResult,
+    Question,
+    QuestionStatus,
+    Retraction,
+    Speaker,
+    Timeline,
+)
 from tests.conftest import PASSWORD, Server
 from tests.library.publishing.conftest import record
 
@@ -59,9 +69,39 @@ def login(server: Server, username: str) -> httpx.Client:
     return client
 
 
+CLASSROOM_TEACHER = "dr-ana"
+
+
+def add_classroom(folder: Path) -> None:
+    """A live classroom's conversation on the recording's timeline, in lesson seconds from the
+    program's first frame: two chat lines (one is markup), one deleted, a question answered,
+    a poll with its results, and a talkback."""
+    offset = json.loads((folder / "manifest.json").read_text())["tracks"][0]["media_offset"]
+    t = Timeline(folder)
+    t.append(ChatMessage(text="Why the 30° scope here?", at=offset + 1.0, author="marko",
+                         id="c1"))
+    t.append(ChatMessage(text='<img src=x onerror="document.title=\'owned\'">bold?',
+                         at=offset + 1.5, author="ivan", id="c2"))
+    t.append(ChatMessage(text="call me on 0888 123", at=offset + 1.8, author="ivan", id="c3"))
+    t.append(Retraction(target="c3", at=offset + 1.9, author=CLASSROOM_TEACHER))
+    t.append(Question(question="q1", text="Is the cartilage kept for grafting?",
+                      at=offset + 3.0, author="marko"))
+    t.append(QuestionStatus(question="q1", status="answered", votes=3, at=offset + 3.2,
+                            author=CLASSROOM_TEACHER))
+    t.append(Poll(poll="p1", question="Which approach would you take?",
+                  options=("Endoscopic", "Open"), seconds=30, at=offset + 3.5,
+                  author=CLASSROOM_TEACHER))
+    t.append(PollResult(poll="p1", counts=(5, 2), answered=7, shown=True, at=offset + 4.0,
+                        author=CLASSROOM_TEACHER))
+    t.append(Speaker(speaker="marko", at=offset + 6.0, author=CLASSROOM_TEACHER))
+    t.append(Speaker(speaker="", at=offset + 7.0, author=CLASSROOM_TEACHER))
+
+
 def publish_lesson(server: Server, seconds: float = 6.0, *,
-                   hidden: tuple[float, float] | None = None) -> PublishedFixture:
-    """Record, publish and register one lesson; 'marko' enrolled, 'ivan' a student outside."""
+                   hidden: tuple[float, float] | None = None,
+                   classroom: bool = False) -> PublishedFixture:
+    """Record, publish and register one lesson; 'marko' enrolled, 'ivan' a student outside.
+    ``classroom``: with a live classroom's conversation (``add_classroom``)."""
     # A thread of its own: the caller may be inside a running loop (Playwright's sync API).
     with ThreadPoolExecutor(1) as pool:
         recorded = pool.submit(asyncio.run,
@@ -84,7 +124,10 @@ def publish_lesson(server: Server, seconds: float = 6.0, *,
             procedure="Septoplasty", tags=["septum", "endoscopy"]))
         media_path = f"lessons/{info.id}"
         folder = server.data_dir / "library" / media_path
-        published = publish_recording(recorded.folder, folder, thumbnail_every=1.0)
+        if classroom:
+            add_classroom(recorded.folder)
+        published = publish_recording(recorded.folder, folder, thumbnail_every=1.0,
+                                      people={CLASSROOM_TEACHER: "Dr. Ana Popescu"})
         add_note(db, info.id, published.start + 1.0, "Keep the mucoperichondrial flap intact.",
                  "dr-ana")
         if hidden is not None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from recorder.synthetic import write_synthetic_recording
-from recorder.timeline import Marker, Note
+from recorder.timeline import ChatMessage, Marker, Note, Question, QuestionStatus
 from tests.conftest import Server
 from tests.web.test_library_api import course_id, session
 
@@ -116,3 +116,54 @@ def test_saving_needs_the_version_and_refuses_a_stale_one(
         assert http.put(url, json=body, headers={"If-Match": current}).status_code == 422
     assert http.put(url, json=edit, headers={"If-Match": '"v999x"'}).status_code == 412
     assert http.get(f"/api/library/lessons/{lesson_id}/curation").headers["etag"] == current
+
+
+@pytest.fixture(scope="module")
+def talk_lesson(server: Server) -> Iterator[tuple[httpx.Client, int]]:
+    folder = write_synthetic_recording(
+        server.data_dir / "recordings", "demo", "Classroom to curate", seconds=4.0,
+        events=[ChatMessage("my number is 0888", at=1.0, author="ivo", id="s1-c1"),
+                ChatMessage("why the 30° scope?", at=1.5, author="ana", id="s1-c2"),
+                Question(question="s1-q1", text="graft?", at=2.0, author="ana"),
+                QuestionStatus(question="s1-q1", status="answered", votes=2, at=2.5)])
+    curator = session(server, "cura")
+    with closing(curator):
+        r = curator.post("/api/library/lessons", json={
+            "recording_id": folder.name.split("-")[-1],
+            "course_ids": [course_id(curator, "ent")]})
+        assert r.status_code == 201, r.text
+        yield curator, r.json()["id"]
+
+
+def test_a_curator_hides_classroom_messages_with_the_edit(
+        server: Server, talk_lesson: tuple[httpx.Client, int]) -> None:
+    http, lesson_id = talk_lesson
+    url = f"/api/library/lessons/{lesson_id}/edit"
+    r = http.get(f"/api/library/lessons/{lesson_id}/curation")
+    data, current = r.json(), r.headers["etag"]
+    assert [e["type"] for e in data["events"]] == ["chat", "chat", "question", "question_status"]
+    assert data["edit"]["hidden_messages"] == []
+    edit = {"trim_start": None, "trim_end": None, "chapters": [], "hidden": [], "masks": [],
+            "hidden_messages": ["s1-c1", "s1-q1", "s1-c1"]}
+
+    # Bad input: clear 422s (ids are timeline ids, bounded in length and count), nothing saved.
+    for bad in (["<script>alert(1)</script>"], ["x" * 65], [""], [123], "s1-c1",
+                [f"m{n}" for n in range(5001)]):
+        r = http.put(url, json={**edit, "hidden_messages": bad}, headers={"If-Match": current})
+        assert r.status_code == 422, (str(bad)[:40], r.text)
+        assert "hidden_messages" in r.text
+    assert http.put(url, json=edit).status_code == 428
+    # Only the lesson's curators: a student is refused before anything is read.
+    student = session(server, "marko")
+    with closing(student):
+        assert student.put(url, json=edit, headers={"If-Match": current}).status_code == 403
+
+    r = http.put(url, json=edit, headers={"If-Match": current})
+    assert r.status_code == 200, r.text
+    assert r.json()["hidden_messages"] == ["s1-c1", "s1-q1"]  # once each
+    again = http.get(f"/api/library/lessons/{lesson_id}/curation").json()["edit"]
+    assert again["hidden_messages"] == ["s1-c1", "s1-q1"]
+    # Unhide one: the whole edit is saved again, against its new version.
+    r = http.put(url, json={**edit, "hidden_messages": ["s1-c1"]},
+                 headers={"If-Match": r.headers["etag"]})
+    assert r.status_code == 200 and r.json()["hidden_messages"] == ["s1-c1"]

@@ -1,5 +1,5 @@
 """The curation editor's API: the recording's media as the editor needs them, and saving the
-on-the-picture edit (trim, chapters, hidden segments, masks) without overwriting someone else's.
+on-the-picture edit (trim, chapters, hidden segments, masks, hidden classroom messages) without overwriting someone else's.
 
 - ``GET /api/library/lessons/{id}/curation``: tracks (faststart copies with their keyframes),
   the waveform and thumbnail strip, the session's timeline events and the lesson's edit, with
@@ -105,7 +105,8 @@ def state_out(lesson: LessonInfo) -> CurationStateOut:
         version=lesson.version, status=lesson.status.value, trim_start=lesson.trim_start,
         trim_end=lesson.trim_end, chapters=list(lesson.chapters),
         hidden=[EditSegmentIn(start=s.start, end=s.end) for s in lesson.hidden_segments],
-        masks=[MaskIn(**vars(m)) for m in lesson.masks])
+        masks=[MaskIn(**vars(m)) for m in lesson.masks],
+        hidden_messages=list(lesson.hidden_messages))
 
 
 def _file_url(lesson_id: int, name: str) -> str:
@@ -171,7 +172,8 @@ async def save_edit(request: Request, lesson_id: IdPath, body: CurationEditIn,
         trim_start=body.trim_start, trim_end=body.trim_end,
         chapters=[ChapterDraft(c.title, c.start, c.id) for c in body.chapters],
         hidden=[Segment(s.start, s.end) for s in body.hidden],
-        masks=[Mask(**m.model_dump()) for m in body.masks])
+        masks=[Mask(**m.model_dump()) for m in body.masks],
+        hidden_messages=list(body.hidden_messages))
     try:
         lesson = await asyncio.to_thread(lessons.save_edit, app_state(request).db, lesson_id,
                                          version, edit)

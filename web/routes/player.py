@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from library.lessons import LessonInfo
 from library.media_links import MediaLinkSigner
+from library.publishing.conversation import MAX_ITEMS as MAX_CONVERSATION
 from library.publishing.pipeline import (
     CHAPTERS_VTT,
     LESSON_JSON,
@@ -70,7 +71,8 @@ def playback(lesson: LessonInfo, folder: Path, signer: MediaLinkSigner, subject:
     if not isinstance(meta, dict):
         raise WatchError(f"lesson {lesson.id}'s media is missing: ask a curator to publish it "
                          "again", 409)
-    events = (_read_json(folder / TIMELINE_JSON) or {}).get("events", [])
+    published = _read_json(folder / TIMELINE_JSON) or {}
+    events = published.get("events", [])
 
     def link(file: str) -> str:
         return signer.issue(lesson.id, file, subject).url
@@ -107,8 +109,19 @@ def playback(lesson: LessonInfo, folder: Path, signer: MediaLinkSigner, subject:
                   for c in meta.get("chapters", {}).get("items", [])],
         notes=sorted(notes, key=lambda n: n.at),
         strokes=[e for e in events if e.get("type") == "stroke"],
+        conversation=_conversation(published.get("conversation"), hidden),
         hidden=sorted((h for h in hidden if h.end > h.start), key=lambda h: h.start),
     )
+
+
+def _conversation(items: object, hidden: list[SegmentOut]) -> list[dict[str, Any]]:
+    """The published conversation, less what lies in a part a curator hid after publishing
+    (the player skips those parts: what was said there is not shown either)."""
+    if not isinstance(items, list):
+        return []
+    return [item for item in items[:MAX_CONVERSATION]
+            if isinstance(item, dict) and isinstance(item.get("at"), int | float)
+            and not any(h.start <= item["at"] < h.end for h in hidden)]
 
 
 def start_playback(state: AppState, lesson: LessonInfo, principal: Principal) -> PlaybackOut:

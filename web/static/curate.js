@@ -173,10 +173,11 @@ class Editor {
     this.watchJob();
     if (!this.cut) {
       this.cut = new MedRoom.CutEditor(this.$("#cut-editor"), this.id, {
-        flash, changed: edit => this.renderMasks(edit.masks) });
+        flash, changed: edit => { this.renderMasks(edit.masks); this.renderTalk(); } });
       try {
         await this.cut.open();
         this.renderMasks(this.cut.edit.masks);
+        this.renderTalk();
       } catch (error) {
         this.$("#ed-loading").textContent = `The recording cannot be shown: ${error.message}`;
       }
@@ -191,6 +192,17 @@ class Editor {
       ? el("div", {}, `Masked when published (${masks.length}):`, el("ul", {}, ...masks.map(m =>
           el("li", {}, `${m.track}, ${fmt(m.start)} – ${fmt(m.end)}, ${Math.round(m.w * 100)} × ${Math.round(m.h * 100)} % of the picture`))))
       : el("span", { class: "muted" }, "No masks drawn. Use Mask… on the editor to blur a face or a name in a view."));
+  }
+
+  // ... and how much of the classroom conversation will be published.
+  renderTalk() {
+    const items = this.cut.conversation();
+    const box = this.$("#gate-talk");
+    if (!items.length) { box.replaceChildren(); return; }
+    const published = items.filter(i => !i.left).length;
+    box.dataset.published = String(published);
+    box.textContent = `Classroom conversation: ${published} of ${items.length} item${items.length === 1 ? "" : "s"} ` +
+      "will be published (students as numbered participants; deleted messages never).";
   }
 
   render(attachments) {

@@ -3,7 +3,7 @@
 // drawings and chat on the same timeline. Every time here is on the session clock (seconds of
 // the recording), as the API keeps them.
 //
-// Edits (start/end, chapters, hidden parts, masks) are one object; each change pushes the
+// Edits (start/end, chapters, hidden parts, masks, hidden classroom messages) are one object; each change pushes the
 // previous one on the undo stack and is saved shortly after, whole, with If-Match: the version
 // it was made on. A 412 means someone else saved first: the page says so and offers their
 // version or overwriting it; nothing is lost silently.
@@ -43,7 +43,56 @@
       hidden: edit.hidden.map((h) => ({ start: round3(h.start), end: round3(h.end) })),
       masks: edit.masks.map((m) => ({ track: m.track, start: round3(m.start), end: round3(m.end),
         x: Math.round(m.x * 1e4) / 1e4, y: Math.round(m.y * 1e4) / 1e4, w: Math.round(m.w * 1e4) / 1e4, h: Math.round(m.h * 1e4) / 1e4 })),
+      hidden_messages: (edit.hidden_messages || []).slice().sort(),
     });
+  }
+
+  // The classroom conversation as publishing will treat it (library/publishing/conversation.py):
+  // chat lines, questions that ended approved or answered, polls, who had the floor; left out
+  // when the curator hid them, outside the cut or in a hidden part. Deleted lines never reach
+  // the editor (the server's timeline view leaves them out).
+  const PUBLISHED_STATUSES = new Set(["approved", "answering", "answered"]);
+  function conversation(events, edit, start, end) {
+    const status = new Map(), results = new Map();
+    for (const ev of events) {
+      if (ev.type === "question_status") status.set(ev.question, ev);
+      if (ev.type === "poll_result") results.set(ev.poll, ev);
+    }
+    const hiddenIds = new Set(edit.hidden_messages || []);
+    const inHidden = (t) => edit.hidden.some((h) => t >= h.start && t < h.end);
+    const why = (at, id) => (id !== null && hiddenIds.has(id) ? "hidden by a curator"
+      : at < start || at >= end ? "outside the cut" : inHidden(at) ? "in a hidden part" : null);
+    const items = [];
+    let floor = null;
+    for (const ev of events) {
+      if (ev.type === "chat") {
+        items.push({ id: ev.id, kind: "chat", at: ev.at, author: ev.author, text: ev.text, hideable: true, left: why(ev.at, ev.id) });
+      } else if (ev.type === "question") {
+        const final = status.get(ev.question);
+        const shown = final && PUBLISHED_STATUSES.has(final.status);
+        items.push({ id: ev.question, kind: "question", at: ev.at, author: ev.author, text: ev.text,
+          status: final ? final.status : "pending", votes: final ? final.votes : 0, anonymous: ev.anonymous,
+          hideable: Boolean(shown), left: shown ? why(ev.at, ev.question) : "never approved" });
+      } else if (ev.type === "poll") {
+        const r = results.get(ev.poll);
+        items.push({ id: ev.poll, kind: "poll", at: ev.at, author: ev.author, text: ev.question,
+          answered: r ? r.answered : null, hideable: false, left: why(ev.at, null) });
+      } else if (ev.type === "speaker") {
+        if (floor) floor.end = ev.at;
+        floor = null;
+        if (ev.speaker) {
+          floor = { id: ev.id, kind: "speaker", at: ev.at, end: null, author: ev.speaker, text: "has the floor", hideable: false };
+          items.push(floor);
+        }
+      }
+    }
+    for (const item of items) {
+      if (item.kind !== "speaker") continue;
+      // Published from where the lesson picks it up: outside only if it lies wholly outside.
+      const a = Math.max(item.at, start), b = Math.min(item.end ?? end, end);
+      item.left = b <= a ? "outside the cut" : null;
+    }
+    return items.sort((x, y) => x.at - y.at);
   }
 
   function fromServer(state) {
@@ -52,6 +101,7 @@
       chapters: state.chapters.map((c) => ({ id: c.id, title: c.title, start: c.start })),
       hidden: state.hidden.map((h) => ({ start: h.start, end: h.end })),
       masks: state.masks.map((m) => ({ ...m })),
+      hidden_messages: (state.hidden_messages || []).slice(),
     };
   }
 
@@ -702,6 +752,7 @@
       this.renderLayer();
       this.renderEvents();
       this.renderLists();
+      this.renderTalk();
       this.renderTransport();
       this.renderPlayhead();
     }
@@ -809,6 +860,44 @@
         el("button", { class: "btn btn-small btn-ghost", title: "Remove the mask",
           onclick: () => { this.selected = { kind: "mask", index }; this.removeSelected(); } }, "✕")));
       this.$("#mask-list").replaceChildren(...masks);
+    }
+
+    // What of the classroom conversation the lesson will publish (the privacy gate counts it).
+    conversation() {
+      if (!this.data) return [];
+      return conversation(this.data.events, this.edit, this.cutStart(), this.edit.trim_end ?? this.duration);
+    }
+
+    toggleMessage(id) {
+      this.change("hide message", (d) => {
+        const ids = new Set(d.hidden_messages || []);
+        if (ids.has(id)) ids.delete(id); else ids.add(id);
+        d.hidden_messages = [...ids].sort();
+      });
+    }
+
+    renderTalk() {
+      const box = this.$("#talk");
+      if (!box) return;
+      const items = this.conversation();
+      const rows = items.map((item) => {
+        const hidden = (this.edit.hidden_messages || []).includes(item.id);
+        const label = { chat: "", question: "question", poll: "poll", speaker: "talkback" }[item.kind];
+        const meta = item.kind === "question" ? ` · ${item.status}, ▲ ${item.votes}${item.anonymous ? ", anonymous" : ""}`
+          : item.kind === "poll" && item.answered !== null ? ` · ${item.answered} answered` : "";
+        return el("div", { class: "list-row talk-row" + (item.left ? " left-out" : ""), "data-id": item.id, "data-kind": item.kind },
+          el("button", { class: "btn btn-small btn-ghost at", title: "Go there", onclick: () => this.seek(item.at) }, fmt(item.at)),
+          el("span", { class: "talk-body" },
+            el("b", {}, item.author || "—"), label ? el("span", { class: "talk-tag" }, label) : "",
+            el("span", { class: "talk-said" }, item.text),
+            el("span", { class: "muted small" }, (item.left ? `not published: ${item.left}` : "published") + meta)),
+          item.hideable
+            ? el("button", { class: "btn btn-small" + (hidden ? "" : " btn-ghost"), "aria-pressed": String(hidden),
+                title: hidden ? "Publish this message again" : "Leave this message out of the lesson",
+                onclick: () => this.toggleMessage(item.id) }, hidden ? "Show" : "Hide")
+            : el("span"));
+      });
+      box.replaceChildren(...(rows.length ? rows : [el("p", { class: "empty" }, "No classroom conversation in this recording.")]));
     }
 
     renderTransport() {

@@ -1,4 +1,5 @@
-// The lesson player page: views in sync, chapters, notes, drawings, keyboard, resume, progress.
+// The lesson player page: views in sync, chapters, notes, drawings, the classroom's
+// conversation, keyboard, resume, progress.
 "use strict";
 (function () {
   const root = document.getElementById("lesson");
@@ -8,7 +9,7 @@
   const fmt = (s) => MedRoom.formatDuration(s);
   const PING_EVERY_MS = 5000;
   const RESUME_MIN = 5;  // not worth resuming in the first seconds
-  let info = null, sync = null, master = null, drawings = null, sound = null;
+  let info = null, sync = null, master = null, drawings = null, sound = null, classroom = null;
   let views = [];
   let watched = 0, lastTime = null, toastTimer = null;
 
@@ -125,6 +126,10 @@
     info.chapters.forEach((c) => listItem($("chapter-list"), c.start, c.title));
     info.notes.forEach((n) => listItem($("note-list"), n.at, n.text, n.author ? "— " + n.author : ""));
     $("no-notes").hidden = info.notes.length > 0;
+    const talk = info.conversation || [];
+    classroom = new MedRoom.ClassroomReplay($("classroom"), $("talk-list"), $("talk-empty"), talk,
+      (at) => { seek(at); master.play().catch(() => {}); }, fmt);
+    $("classroom-count").textContent = talk.length === 1 ? "1 item" : `${talk.length} items`;
     const marks = $("scrub-marks"), d = duration() || 1;
     info.chapters.forEach((c, i) => {
       if (i === 0 && c.start < 0.5) return;
@@ -195,6 +200,7 @@
       const hidden = info.hidden.find((h) => t >= h.start && t < h.end - 0.05);
       if (hidden && !master.seeking) seek(hidden.end, "Skipped a part the curator hid");
       drawings.render(t);
+      classroom.render(t);
       const d = duration();
       $("scrub-played").style.width = (d ? 100 * t / d : 0) + "%";
       if (master.buffered.length) $("scrub-buffered").style.width = (100 * master.buffered.end(master.buffered.length - 1) / (d || 1)) + "%";

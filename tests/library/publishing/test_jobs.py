@@ -10,19 +10,23 @@ import pytest
 from library.db import Database
 from library.lessons import (
     ChapterDraft,
+    CurationEdit,
     LessonConflict,
     LessonStatus,
     Segment,
     confirm_privacy,
     create_lesson,
     get_lesson,
+    save_edit,
     set_chapters,
     set_hidden_segments,
     set_trim,
 )
 from library.publishing import jobs
+from library.users import Role, create_user
 from recorder.timeline import Timeline
 from tests.library.publishing.conftest import Recorded
+from tests.library.publishing.test_conversation import TEACHER, classroom
 
 
 def _lesson(db: Database, recording: Recorded) -> int:
@@ -118,3 +122,33 @@ def test_a_running_recording_is_refused(db: Database, recording: Recorded) -> No
     with pytest.raises(LessonConflict, match="still recording"):
         jobs.request_publish(db, lesson_id, recording.folder.parent.parent, None)
     assert get_lesson(db, lesson_id).status is LessonStatus.DRAFT
+
+
+def test_a_job_publishes_the_conversation_as_curated(db: Database, recording: Recorded,
+                                                     tmp_path: Path) -> None:
+    """The curator's hidden messages are left out; whoever ran the session is published by
+    their display name from the database, the students as numbered participants."""
+    recordings, media = recording.folder.parent.parent, tmp_path / "library"
+    start = json.loads((recording.folder / "manifest.json").read_text())["tracks"][0][
+        "media_offset"]
+    classroom(recording.folder, base=start - 0.9)
+    create_user(db, TEACHER, "a-long-password-1", Role.INSTRUCTOR, display_name="Dr. Ivan Petrov")
+    create_user(db, "ana.k", "a-long-password-2", Role.STUDENT, display_name="Ana Kovač")
+    lesson_id = _lesson(db, recording)
+    lesson = get_lesson(db, lesson_id)
+    save_edit(db, lesson_id, lesson.version, CurationEdit(
+        trim_start=None, trim_end=None,
+        chapters=[ChapterDraft(c.title, c.start, c.id) for c in lesson.chapters], hidden=[],
+        hidden_messages=["c1"]))
+    assert jobs.session_people(db, recording.folder) == {TEACHER: "Dr. Ivan Petrov"}
+    confirm_privacy(db, lesson_id, consent=True, deidentified=True, user_id=None)
+    jobs.request_publish(db, lesson_id, recordings, None)
+    assert _claim_and_run(db, recordings, media).state == "done"
+    folder = media / get_lesson(db, lesson_id).media_path  # type: ignore[operator]
+    talk = json.loads((folder / "timeline.json").read_text())["conversation"]
+    by_id = {i["id"]: i for i in talk}
+    assert "c1" not in by_id and "c2" not in by_id  # hidden by the curator; deleted live
+    assert by_id["c3"]["author"] == "Dr. Ivan Petrov"
+    assert by_id["q1"]["author"].startswith("Participant ")
+    text = (folder / "timeline.json").read_text()
+    assert "Ana Kovač" not in text and "ana.k" not in text and TEACHER not in text

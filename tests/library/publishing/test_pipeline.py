@@ -69,7 +69,9 @@ def test_publish_whole_recording(recording: Recorded, tmp_path: Path) -> None:
     sprite = cv2.imread(str(out / "thumbnails.jpg"))
     assert sprite is not None and sprite.shape[1] == lesson.strip.columns * 160
     events = json.loads((out / "timeline.json").read_text())["events"]
-    assert {e["type"] for e in events} == {"marker", "note", "stroke"}  # chat stays private
+    # Course material in "events"; the classroom's chat goes to "conversation" (its own rules,
+    # test_conversation.py).
+    assert {e["type"] for e in events} == {"marker", "note", "stroke"}
 
     fractions = [f for _, f in log]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and fractions[0] < 0.1
