@@ -1,6 +1,6 @@
 """Lessons: the classroom messages (chat lines, questions) a curator left out of publishing.
 
-Revision ID: 0015
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-05
 """
