@@ -1,7 +1,7 @@
 """Lessons: an edit version (optimistic locking for the curation editor) and masks drawn after
 the fact.
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0010
 Create Date: 2026-12-05
 """
