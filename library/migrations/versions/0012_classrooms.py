@@ -1,7 +1,7 @@
 """Remote classrooms: classrooms, their paired screens, presence checks and check-ins (issue 18).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-05
 """
 
