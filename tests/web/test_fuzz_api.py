@@ -23,7 +23,7 @@ from tests.conftest import REPO, Server
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 EXAMPLES = int(os.environ.get("MEDROOM_FUZZ_EXAMPLES", "5"))
-SECONDS = int(os.environ.get("MEDROOM_FUZZ_SECONDS", "120"))
+SECONDS = int(os.environ.get("MEDROOM_FUZZ_SECONDS", "60"))
 
 
 def test_no_generated_request_gets_a_server_error(server: Server, tmp_path: Path) -> None:
