@@ -21,38 +21,20 @@ from recorder.manifest import RecordingState
 from recorder.recording import Recording, RecordingError
 from web.live import RoomNotFound
 from web.room_recordings import RoomRecordings
+from web.ticker import Ticker
 
 logger = logging.getLogger(__name__)
 ACTIVE = (RecordingState.RECORDING, RecordingState.PAUSED)
 
 
-class ScheduleRunner:
+class ScheduleRunner(Ticker):
+    name = "schedule-runner"
+
     def __init__(self, db: Database, recordings: RoomRecordings, interval: float = 1.0) -> None:
+        super().__init__(interval)
         self.db = db
         self.recordings = recordings
-        self.interval = interval
         self._running: dict[int, Recording] = {}  # scheduled session id -> its recording
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="schedule-runner")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("schedule tick failed")  # try again next second
-            await asyncio.sleep(self.interval)
 
     async def tick(self, now: datetime | None = None) -> None:
         now = now or utcnow()
