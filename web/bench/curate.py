@@ -40,7 +40,7 @@ from recorder.manifest import Manifest
 from recorder.synthetic import add_sound
 from streaming.latency import percentile
 from web.bench.churn import serve
-from web.bench.player import CHROMIUM, FLAGS
+from web.bench.player import CHROMIUM, FLAGS, log_in
 from web.bench.processes import progress
 from web.bench.protocol import BenchError
 
@@ -105,12 +105,7 @@ def _browse(url: str, lesson_id: int, loads: int, seeks: int, duration: float
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             login = browser.new_context()
-            page = login.new_page()
-            page.goto(url + "/login")
-            page.fill("input[name=username]", CURATOR)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(url + "/")
+            log_in(login.new_page(), url, CURATOR, PASSWORD)
             state = login.storage_state()
             login.close()
             for n in range(loads):

@@ -36,6 +36,7 @@ from library.db import Database
 from library.users import Role, create_user
 from streaming.latency import percentile
 from web.bench.churn import serve
+from web.bench.player import log_in
 from web.bench.processes import progress
 from web.bench.protocol import BenchError
 
@@ -71,11 +72,7 @@ def _page(browser: Any, url: str, account: tuple[str, str], path: str) -> Any:
     # The bench's probes are scripts the page's CSP would refuse.
     context = browser.new_context(bypass_csp=True, viewport={"width": 1366, "height": 768})
     page = context.new_page()
-    page.goto(url + "/login")
-    page.fill("input[name=username]", account[0])
-    page.fill("input[name=password]", account[1])
-    page.click("button[type=submit]")
-    page.wait_for_url(url + "/")
+    log_in(page, url, *account)
     page.goto(url + path)
     return page
 

@@ -84,6 +84,15 @@ def _publish_lesson(data_dir: Path, minutes: float, deadline_s: float = 600.0) -
         db.dispose()
 
 
+
+def log_in(page: Any, url: str, username: str, password: str) -> None:
+    """Log ``page`` in through the login form, as a person would (the benches' browsers)."""
+    page.goto(url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/")
+
 def _measure(url: str, lesson_id: int, loads: int) -> list[dict[str, float | None]]:
     try:
         from playwright.sync_api import Error as PlaywrightError
@@ -98,12 +107,7 @@ def _measure(url: str, lesson_id: int, loads: int) -> list[dict[str, float | Non
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             login = browser.new_context()
-            page = login.new_page()
-            page.goto(url + "/login")
-            page.fill("input[name=username]", STUDENT)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(url + "/")
+            log_in(login.new_page(), url, STUDENT, PASSWORD)
             state = login.storage_state()
             login.close()
             for n in range(loads):
