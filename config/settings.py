@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from library.i18n import LOCALES, known_locale, known_zone
+
 DEMO_ROOM_FILE = Path(__file__).parent / "rooms" / "demo.toml"
 
 ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
@@ -124,6 +126,16 @@ class Settings(BaseSettings):
     room_files: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: [DEMO_ROOM_FILE],
         description="Room description files (TOML), comma separated in the environment.",
+    )
+    language: str = Field(
+        default="en",
+        description="Language of the pages for people whose account and browser name none "
+        "MedRoom speaks: en, ro, sr-Latn, sr-Cyrl or bg.",
+    )
+    time_zone: str = Field(
+        default="Europe/Bucharest",
+        description="IANA time zone for times shown before a browser has told its own "
+        "(and in documents made without a viewer); every time is stored in UTC.",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -295,6 +307,23 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        locale = known_locale(value)
+        if locale is None:
+            raise ValueError(f"MEDROOM_LANGUAGE must be one of {', '.join(LOCALES.values())}, "
+                             f"not {value!r}")
+        return locale
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if known_zone(value) is None:
+            raise ValueError(f"MEDROOM_TIME_ZONE must be an IANA time zone such as "
+                             f"Europe/Bucharest, not {value!r}")
         return value
 
     @field_validator("cors_origins", mode="before")

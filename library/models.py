@@ -91,6 +91,9 @@ class User(Base):
     # Bumped by a password change, disabling and "sign out everywhere": every bearer token
     # carries the generation it was issued under and is refused once it differs.
     token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The person's own choices (None: follow the browser); see library/i18n.
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WebSession(Base):

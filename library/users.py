@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from library.db import Database
+from library.i18n import LOCALES, known_locale, known_zone
 from library.models import User
 from library.web_sessions import EndReason, end_user_sessions
 
@@ -206,6 +207,20 @@ def sign_out_everywhere(db: Database, user_id: int) -> int:
     with db.session() as session:
         return _revoke_credentials(
             session, _user_or_error(session, user_id), EndReason.SIGNED_OUT_EVERYWHERE)
+
+
+def set_preferences(db: Database, user_id: int, *, locale: str | None,
+                    time_zone: str | None) -> None:
+    """The language and time zone a person reads MedRoom in; None for either follows the
+    browser. Unknown values are refused, never stored."""
+    if locale is not None and known_locale(locale) is None:
+        raise UserError(f"unknown language {locale!r}; one of {', '.join(LOCALES)}")
+    if time_zone is not None and known_zone(time_zone) is None:
+        raise UserError(f"unknown time zone {time_zone!r} (an IANA name, e.g. Europe/Belgrade)")
+    with db.session() as session:
+        user = _user_or_error(session, user_id)
+        user.locale = known_locale(locale)
+        user.time_zone = time_zone
 
 
 def token_generation(db: Database, user_id: int) -> int | None:

@@ -43,6 +43,8 @@ class SessionRecord:
     role: str
     token_generation: int  # the account's, for tokens this session asks for
     expires_at: datetime
+    locale: str | None = None  # the account's language and time zone (None: the browser's)
+    time_zone: str | None = None
 
 
 def key_hash(key: str) -> str:
@@ -72,20 +74,22 @@ def find_session(db: Database, key: str) -> SessionRecord | None:
         # Columns, not ORM objects: this runs on every request of a logged-in page.
         row = session.execute(
             select(WebSession.id, WebSession.expires_at, WebSession.last_seen_at, User.id,
-                   User.username, User.display_name, User.role, User.token_generation)
+                   User.username, User.display_name, User.role, User.token_generation, User.locale, User.time_zone)
             .join(User, User.id == WebSession.user_id)
             .where(WebSession.key_hash == key_hash(key), WebSession.ended_at.is_(None),
                    WebSession.expires_at > now, User.is_active.is_(True))
         ).one_or_none()
         if row is None:
             return None
-        session_id, expires_at, last_seen_at, user_id, username, display_name, role, gen = row
+        (session_id, expires_at, last_seen_at, user_id, username, display_name, role, gen,
+         locale, time_zone) = row
         if now - last_seen_at >= LAST_SEEN_RESOLUTION:
             session.execute(update(WebSession).where(WebSession.id == session_id)
                             .values(last_seen_at=now))
         return SessionRecord(
             id=session_id, user_id=user_id, username=username, display_name=display_name,
-            role=role, token_generation=gen, expires_at=expires_at,
+            role=role, token_generation=gen, expires_at=expires_at, locale=locale,
+            time_zone=time_zone,
         )
 
 

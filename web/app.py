@@ -28,6 +28,7 @@ from library import attendance
 from library.cme.demo import ensure_demo_programme
 from library.cme.vault import CnpVault
 from library.db import Database
+from library.i18n import shown
 from library.login_throttle import LoginThrottle
 from library.media_links import MediaLinkSigner
 from recorder.registry import Recorder
@@ -38,6 +39,7 @@ from web.classroom_kit import ClassroomKit
 from web.cors import WebRtcCors
 from web.demo import DemoLibrary, prepare_demo_media
 from web.deps import validation_status
+from web.i18n import LocaleMiddleware, error_code
 from web.interaction import Interactions
 from web.live import LiveRooms
 from web.presence_timer import PresenceTimer
@@ -60,6 +62,7 @@ from web.routes import (
     drawing,
     events,
     interaction,
+    language,
     lesson_media,
     library_pages,
     pacs,
@@ -176,6 +179,9 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         redoc_url=None,
         openapi_url=None,
     )
+    # Inside the session middleware: the account's language comes with its session.
+    app.add_middleware(LocaleMiddleware, default_locale=settings.language,
+                       default_zone=settings.time_zone)
     # The cookie carries a signed random key; the session lives in the database.
     app.add_middleware(
         SessionCookies, db=db, secret=secret, max_age=settings.token_ttl_seconds,
@@ -208,6 +214,7 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
     )
     app.add_middleware(WebRtcCors, origins=settings.cors_origins)
     app.include_router(session.router)
+    app.include_router(language.router)
     app.include_router(pages.router)
     app.include_router(rooms.router)
     app.include_router(whep.router)
@@ -250,8 +257,10 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
         )
         if exc.status_code == 401 and wants_page:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        # The text in the request's language, beside a code that never changes with it.
         return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            {"detail": shown(exc.detail), "code": error_code(exc)},
+            status_code=exc.status_code, headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

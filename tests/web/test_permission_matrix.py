@@ -122,6 +122,13 @@ TABLE: dict[tuple[str, str], Row] = {
                              why="303 to the login page; without a session there is no CSRF "
                              "token to send: 403"),
     ("GET", "/openapi.json"): Row(allow(LOGGED_IN)),
+    # language (web/routes/language.py)
+    ("GET", "/account"): Row(allow(LOGGED_IN)),
+    ("POST", "/account"): Row(allow(LOGGED_IN, PASSED), why="one's own settings; no form: 422"),
+    ("POST", "/settings/language"): Row(allow(EVERYONE, PASSED),
+                                        why="the switcher serves the login page too; no form: 422"),
+    ("GET", "/i18n/{locale}.js"): Row(allow(EVERYONE), ids={"locale": "ro"},
+                                      why="the page scripts' translations, public like /static"),
     ("GET", "/docs"): Row(allow(LOGGED_IN)),
     # room pages and room API (role-based: rooms name no instructors)
     ("GET", "/"): Row(allow(LOGGED_IN)),
