@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -84,7 +85,8 @@ def decide(connection: HTTPConnection, default_locale: str, default_zone: str) -
     locale = (account_locale or known_locale(connection.cookies.get(LANG_COOKIE))
               or from_accept_language(connection.headers.get("accept-language"))
               or default_locale)
-    browser_zone = known_zone(connection.cookies.get(ZONE_COOKIE))
+    # The page script writes the zone URI-encoded ("Europe%2FBelgrade").
+    browser_zone = known_zone(unquote(connection.cookies.get(ZONE_COOKIE) or ""))
     zone = account_zone or browser_zone or default_zone
     return Lang(locale=locale, zone=zone, zone_chosen=bool(account_zone or browser_zone))
 

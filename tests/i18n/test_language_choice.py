@@ -116,3 +116,13 @@ def test_the_scripts_catalog_is_the_languages_and_cached_by_version(server: Serv
     assert "immutable" in r.headers["cache-control"]
     assert '"plural": ["one", "few", "other"]' in r.text
     assert httpx.get(f"{server.url}/i18n/xx.js").status_code == 404
+
+
+def test_times_follow_the_browsers_zone_until_the_account_sets_one(server: Server) -> None:
+    client = log_in(server, "marko", {"Accept-Language": "en"})
+    # What /static/i18n.js writes: the browser's own zone, URI-encoded.
+    client.cookies.set("medroom_tz", "Europe%2FBelgrade")
+    page = client.get("/account")
+    assert 'data-time-zone="Europe/Belgrade" data-zone-chosen' in page.text
+    client.cookies.set("medroom_tz", "Not%2FA_Zone")
+    assert 'data-time-zone="Europe/Bucharest">' in client.get("/account").text
