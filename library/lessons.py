@@ -284,11 +284,11 @@ def _seconds(name: str, value: float, duration: float) -> float:
                                "not_seconds", name=name, value=repr(value)))
     if value < 0:
         raise LessonError(lazy("%(name)s %(value)s s is negative", "negative_time", name=name,
-                               value=f"{value:g}"))
+                               value=format(value, "g")))
     if duration and value > duration:
         raise LessonError(lazy("%(name)s %(value)s s is past the end of the recording "
                                "(%(duration)s s)", "past_recording_end", name=name,
-                               value=f"{value:g}", duration=f"{duration:g}"))
+                               value=format(value, "g"), duration=format(duration, "g")))
     return float(value)
 
 
@@ -438,14 +438,14 @@ def _apply_trim(row: Lesson, start: float | None, end: float | None) -> None:
     end = None if end is None else _seconds(lazy("trim end"), end, duration)
     if start is not None and end is not None and end <= start:
         raise LessonError(lazy("trim end %(end)s s is not after trim start %(start)s s",
-                               "trim_reversed", end=f"{end:g}", start=f"{start:g}"))
+                               "trim_reversed", end=format(end, "g"), start=format(start, "g")))
     if start is not None and duration and start >= duration:
         raise LessonError(lazy("trim start %(start)s s leaves nothing of the %(duration)s s "
-                               "recording", "trim_empty", start=f"{start:g}",
-                               duration=f"{duration:g}"))
+                               "recording", "trim_empty", start=format(start, "g"),
+                               duration=format(duration, "g")))
     if end is not None and end <= (start or 0.0):
         raise LessonError(lazy("trim end %(end)s s leaves nothing to publish", "trim_empty",
-                               end=f"{end:g}"))
+                               end=format(end, "g")))
     row.trim_start, row.trim_end = start, end
 
 
@@ -483,8 +483,8 @@ def _apply_chapters(session: Session, row: Lesson, chapters: Sequence[ChapterDra
             raise LessonError(lazy(
                 "chapter %(number)s (%(title)s) starts at %(start)s s, before the chapter "
                 "above it (%(previous)s s): give it a later start or move it up the list",
-                "chapters_out_of_order", number=number, title=repr(title), start=f"{start:g}",
-                previous=f"{checked[-1][2]:g}"))
+                "chapters_out_of_order", number=number, title=repr(title), start=format(start, "g"),
+                previous=format(checked[-1][2], "g")))
         checked.append((draft, title, start))
     kept = {d.id for d, _, _ in checked if d.id is not None}
     for chapter_id, chapter in current.items():
@@ -541,7 +541,7 @@ def _apply_hidden(row: Lesson, segments: Sequence[Segment]) -> None:
         if end <= start:
             raise LessonError(lazy("hidden segment %(number)s: end %(end)s s is not after "
                                    "start %(start)s s", "segment_reversed", number=number,
-                                   end=f"{end:g}", start=f"{start:g}"))
+                                   end=format(end, "g"), start=format(start, "g")))
         checked.append(Segment(round(start, 3), round(end, 3)))
     row.hidden_segments = [{"start": s.start, "end": s.end} for s in merge_segments(checked)]
 
@@ -568,7 +568,7 @@ def _apply_masks(row: Lesson, masks: Sequence[Mask]) -> None:
         if end <= start:
             raise LessonError(lazy("mask %(number)s: end %(end)s s is not after start "
                                    "%(start)s s", "mask_reversed", number=number,
-                                   end=f"{end:g}", start=f"{start:g}"))
+                                   end=format(end, "g"), start=format(start, "g")))
         x, y = _fraction(f"mask {number} x", mask.x), _fraction(f"mask {number} y", mask.y)
         w, h = _fraction(f"mask {number} w", mask.w), _fraction(f"mask {number} h", mask.h)
         if w <= 0 or h <= 0 or x + w > 1.0001 or y + h > 1.0001:

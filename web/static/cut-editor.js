@@ -894,7 +894,7 @@
         const label = { chat: "", question: gettext("question"), poll: gettext("poll"), speaker: gettext("talkback") }[item.kind];
         const statuses = { pending: gettext("pending"), approved: gettext("approved"), answering: gettext("being answered"),
           answered: gettext("answered"), dismissed: gettext("dismissed") };
-        const fate = item.left ? gettext("not published: %(reason)s", { reason: item.left }) : gettext("published");
+        const fate = item.left ? gettext("not published: %(reason)s", { reason: item.left }) : gettext("will be published");
         const meta = item.kind === "question"
           ? (item.anonymous
             ? gettext("%(fate)s · %(status)s, ▲ %(votes)s, anonymous", { fate, status: statuses[item.status] || item.status, votes: i18n.formatNumber(item.votes) })
