@@ -130,6 +130,12 @@ class Editor {
 
   bind() {
     const on = (id, fn) => this.$(id).addEventListener("click", fn);
+    const picked = () => {
+      const files = this.$("#dicom-files").files;
+      this.$("#dicom-chosen").textContent = files.length === 1 ? files[0].name
+        : files.length ? ngettext("%(num)s file chosen", "%(num)s files chosen", files.length) : gettext("No file chosen");
+    };
+    this.$("#dicom-files").addEventListener("change", picked);
     on("#add-note", () => this.save(async () => {
       const typed = this.number("#note-at");
       const at = typed ?? (this.cut ? Math.round(this.cut.time * 1000) / 1000 : 0);
@@ -162,6 +168,7 @@ class Editor {
       for (const file of files) form.append("files", file);
       await api("POST", `/lessons/${this.id}/attachments`, form, true);
       this.$("#dicom-files").value = "";
+      picked();
     }, gettext("De-identified and attached")));
   }
 
@@ -241,7 +248,7 @@ class Editor {
     this.$("#f-tags").value = l.tags.join(", ");
     this.$("#f-instructors").value = l.instructors.join(", ");
     this.$("#f-courses").replaceChildren(...this.courses.map(c => el("label", {},
-      el("input", Object.assign({ type: "checkbox", value: c.id }, l.course_ids.includes(c.id) ? { checked: "" } : {})), c.title)));
+      el("input", Object.assign({ type: "checkbox", value: c.id }, l.course_ids.includes(c.id) ? { checked: "" } : {})), el("span", { translate: "no" }, c.title))));
     this.$("#notes").replaceChildren(...(l.notes.length ? l.notes.map(n => el("div", { class: "list-row note-row" },
       el("span", { class: "note-at" }, clock(n.at)), el("span", { translate: "no" }, n.text, el("div", { class: "muted small" }, n.author)),
       el("button", { class: "btn btn-small btn-ghost", title: gettext("Delete note"), "aria-label": gettext("Delete note"),
