@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from library.db import Database
+from library.i18n import LazyText, lazy
 from library.models import (
     Course,
     Lesson,
@@ -61,9 +62,11 @@ class LessonVersionConflict(LessonConflict):
     """The editor saved over a version someone else already changed (HTTP 412)."""
 
     def __init__(self, lesson_id: int, expected: int, current: int) -> None:
-        super().__init__(f"lesson {lesson_id} was changed by someone else (version {current}, "
-                         f"your edits were made on version {expected}): reload it to see "
-                         "their changes, then make yours again")
+        super().__init__(lazy(
+            "lesson %(id)s was changed by someone else (version %(current)s, your edits were "
+            "made on version %(expected)s): reload it to see their changes, then make yours "
+            "again", "lesson_version_conflict", id=lesson_id, current=current,
+            expected=expected))
         self.current = current
 
 
@@ -75,8 +78,8 @@ def _unit(db: Database) -> Iterator[Session]:
         with db.session() as session:
             yield session
     except StaleDataError:
-        raise LessonConflict("the lesson was changed or deleted by someone else meanwhile: "
-                             "reload it and try again") from None
+        raise LessonConflict(lazy("the lesson was changed or deleted by someone else meanwhile: "
+                                  "reload it and try again", "lesson_changed_meanwhile")) from None
 
 
 class LessonStatus(str, Enum):
@@ -85,6 +88,16 @@ class LessonStatus(str, Enum):
     PUBLISHED = "published"
     FAILED = "failed"
     UNPUBLISHED = "unpublished"
+
+
+# The statuses as an error names them ("lesson 4 is published: unpublish it first").
+STATUS_NAMES: dict[LessonStatus, LazyText] = {
+    LessonStatus.DRAFT: lazy("a draft"),
+    LessonStatus.PUBLISHING: lazy("being published"),
+    LessonStatus.PUBLISHED: lazy("published"),
+    LessonStatus.FAILED: lazy("not published (publishing failed)"),
+    LessonStatus.UNPUBLISHED: lazy("out of the library"),
+}
 
 
 TRANSITIONS: dict[LessonStatus, frozenset[LessonStatus]] = {
@@ -185,13 +198,18 @@ class LessonInfo:
 
     @property
     def privacy_problem(self) -> str | None:
-        """Why the privacy gate is closed, or None when it is open."""
-        missing = [what for what, ok in (("patient consent", self.consent_confirmed),
-                                         ("de-identification", self.deidentification_confirmed))
-                   if not ok]
-        if missing:
-            return (f"lesson {self.id} cannot be published: a curator must first confirm "
-                    f"{' and '.join(missing)}")
+        """Why the privacy gate is closed, or None when it is open (a ``lazy`` message:
+        shown in the language of whoever is refused)."""
+        if not self.consent_confirmed and not self.deidentification_confirmed:
+            return lazy("lesson %(id)s cannot be published: a curator must first confirm "
+                        "patient consent and de-identification", "privacy_gate_closed",
+                        id=self.id)
+        if not self.consent_confirmed:
+            return lazy("lesson %(id)s cannot be published: a curator must first confirm "
+                        "patient consent", "privacy_gate_closed", id=self.id)
+        if not self.deidentification_confirmed:
+            return lazy("lesson %(id)s cannot be published: a curator must first confirm "
+                        "de-identification", "privacy_gate_closed", id=self.id)
         return None
 
 
@@ -248,24 +266,29 @@ def _info(session: Session, row: Lesson) -> LessonInfo:
 def _row(session: Session, lesson_id: int) -> Lesson:
     row = session.get(Lesson, lesson_id)
     if row is None:
-        raise LessonNotFound(f"no lesson with id {lesson_id}")
+        raise LessonNotFound(lazy("no lesson with id %(id)s", "lesson_not_found", id=lesson_id))
     return row
 
 
 def _editable(row: Lesson) -> None:
     if row.status == LessonStatus.PUBLISHING.value:
-        raise LessonConflict(f"lesson {row.id} is being published; wait for the job to finish "
-                             "before changing it")
+        raise LessonConflict(lazy("lesson %(id)s is being published; wait for the job to "
+                                  "finish before changing it", "lesson_publishing", id=row.id))
     row.updated_at = utcnow()
 
 
 def _seconds(name: str, value: float, duration: float) -> float:
+    """``name``: what the time is, a ``lazy`` label ("trim start", "mask 2 end")."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise LessonError(f"{name} must be a number of seconds, got {value!r}")
+        raise LessonError(lazy("%(name)s must be a number of seconds, got %(value)s",
+                               "not_seconds", name=name, value=repr(value)))
     if value < 0:
-        raise LessonError(f"{name} {value:g} s is negative")
+        raise LessonError(lazy("%(name)s %(value)s s is negative", "negative_time", name=name,
+                               value=format(value, "g")))
     if duration and value > duration:
-        raise LessonError(f"{name} {value:g} s is past the end of the recording ({duration:g} s)")
+        raise LessonError(lazy("%(name)s %(value)s s is past the end of the recording "
+                               "(%(duration)s s)", "past_recording_end", name=name,
+                               value=format(value, "g"), duration=format(duration, "g")))
     return float(value)
 
 
@@ -275,14 +298,25 @@ def checked_text(label: str, value: str, limit: int, *, required: bool = False,
     Shared by the library's records (lessons, courses)."""
     text = value.strip()
     if required and not text:
-        raise error(f"the {label} is empty")
+        raise error(lazy("the %(label)s is empty", "text_empty", label=label))
     if len(text) > limit:
-        raise error(f"the {label} is {len(text)} characters; the limit is {limit}")
+        raise error(lazy("the %(label)s is %(length)s characters; the limit is %(limit)s",
+                         "text_too_long", label=label, length=len(text), limit=limit))
     return text
 
 
-def _text(name: str, value: str, limit: int, *, required: bool = False) -> str:
-    return checked_text(f"lesson {name}", value, limit, required=required)
+# What the fields are called in an error ("the lesson title is empty").
+_FIELD_LABELS = {
+    "title": lazy("lesson title"), "specialty": lazy("lesson specialty"),
+    "procedure": lazy("lesson procedure"), "language": lazy("lesson language"),
+    "description": lazy("lesson description"), "tag": lazy("lesson tag"),
+    "instructor": lazy("lesson instructor"), "note": lazy("lesson note"),
+}
+
+
+def _text(name: str | LazyText, value: str, limit: int, *, required: bool = False) -> str:
+    label = name if isinstance(name, LazyText) else _FIELD_LABELS.get(name, f"lesson {name}")
+    return checked_text(label, value, limit, required=required)
 
 
 def _words(name: str, values: Iterable[str]) -> list[str]:
@@ -292,7 +326,9 @@ def _words(name: str, values: Iterable[str]) -> list[str]:
         if word and word not in out:
             out.append(word)
     if len(out) > MAX_TAGS:
-        raise LessonError(f"at most {MAX_TAGS} {name}s")
+        raise LessonError(lazy("at most %(max)s instructors", "too_many", max=MAX_TAGS)
+                          if name == "instructor" else
+                          lazy("at most %(max)s tags", "too_many", max=MAX_TAGS))
     return out
 
 
@@ -301,7 +337,8 @@ def _set_courses(session: Session, lesson_id: int, course_ids: Iterable[int]) ->
     known = set(session.scalars(select(Course.id).where(Course.id.in_(wanted))))
     unknown = [c for c in wanted if c not in known]
     if unknown:
-        raise LessonError(f"no course with id {', '.join(map(str, unknown))}")
+        raise LessonError(lazy("no course with id %(id)s", "course_not_found",
+                               id=", ".join(map(str, unknown))))
     session.execute(delete(LessonCourse).where(LessonCourse.lesson_id == lesson_id))
     session.add_all(LessonCourse(lesson_id=lesson_id, course_id=c) for c in wanted)
 
@@ -315,7 +352,9 @@ def create_lesson(
     with _unit(db) as session:
         existing = session.scalar(select(Lesson.id).where(Lesson.recording_id == recording_id))
         if existing is not None:
-            raise LessonConflict(f"recording {recording_id} already is lesson {existing}")
+            raise LessonConflict(lazy("recording %(recording)s already is lesson %(lesson)s",
+                                      "recording_has_lesson", recording=recording_id,
+                                      lesson=existing))
         now = utcnow()
         row = Lesson(
             recording_id=recording_id, room_id=room_id, recording_folder=recording_folder,
@@ -395,15 +434,18 @@ def set_trim(db: Database, lesson_id: int, start: float | None, end: float | Non
 
 def _apply_trim(row: Lesson, start: float | None, end: float | None) -> None:
     duration = row.recording_duration
-    start = None if start is None else _seconds("trim start", start, duration)
-    end = None if end is None else _seconds("trim end", end, duration)
+    start = None if start is None else _seconds(lazy("trim start"), start, duration)
+    end = None if end is None else _seconds(lazy("trim end"), end, duration)
     if start is not None and end is not None and end <= start:
-        raise LessonError(f"trim end {end:g} s is not after trim start {start:g} s")
+        raise LessonError(lazy("trim end %(end)s s is not after trim start %(start)s s",
+                               "trim_reversed", end=format(end, "g"), start=format(start, "g")))
     if start is not None and duration and start >= duration:
-        raise LessonError(f"trim start {start:g} s leaves nothing of the "
-                          f"{duration:g} s recording")
+        raise LessonError(lazy("trim start %(start)s s leaves nothing of the %(duration)s s "
+                               "recording", "trim_empty", start=format(start, "g"),
+                               duration=format(duration, "g")))
     if end is not None and end <= (start or 0.0):
-        raise LessonError(f"trim end {end:g} s leaves nothing to publish")
+        raise LessonError(lazy("trim end %(end)s s leaves nothing to publish", "trim_empty",
+                               end=format(end, "g")))
     row.trim_start, row.trim_end = start, end
 
 
@@ -428,16 +470,21 @@ def _apply_chapters(session: Session, row: Lesson, chapters: Sequence[ChapterDra
     checked: list[tuple[ChapterDraft, str, float]] = []
     for number, draft in enumerate(chapters, 1):
         if draft.id is not None and draft.id not in current:
-            raise LessonError(f"chapter {draft.id} is not a chapter of lesson {lesson_id}")
+            raise LessonError(lazy("chapter %(chapter)s is not a chapter of lesson %(id)s",
+                                   "chapter_not_found", chapter=draft.id, id=lesson_id))
         try:
             title = Marker(title=draft.title).title
         except TimelineError as exc:
-            raise LessonError(f"chapter {number}: {exc}") from None
-        start = _seconds(f"chapter {number} start", draft.start, row.recording_duration)
+            raise LessonError(lazy("chapter %(number)s: %(reason)s", "bad_chapter",
+                                   number=number, reason=str(exc))) from None
+        start = _seconds(lazy("chapter %(number)s start", number=number), draft.start,
+                         row.recording_duration)
         if checked and start < checked[-1][2]:
-            raise LessonError(f"chapter {number} ({title!r}) starts at {start:g} s, before "
-                              f"the chapter above it ({checked[-1][2]:g} s): give it a later "
-                              "start or move it up the list")
+            raise LessonError(lazy(
+                "chapter %(number)s (%(title)s) starts at %(start)s s, before the chapter "
+                "above it (%(previous)s s): give it a later start or move it up the list",
+                "chapters_out_of_order", number=number, title=repr(title), start=format(start, "g"),
+                previous=format(checked[-1][2], "g")))
         checked.append((draft, title, start))
     kept = {d.id for d, _, _ in checked if d.id is not None}
     for chapter_id, chapter in current.items():
@@ -454,7 +501,7 @@ def add_note(db: Database, lesson_id: int, at: float, text: str, author: str = "
     with _unit(db) as session:
         row = _row(session, lesson_id)
         _editable(row)
-        at = _seconds("note time", at, row.recording_duration)
+        at = _seconds(lazy("note time"), at, row.recording_duration)
         body = _text("note", text, MAX_NOTE, required=True)
         note = LessonNote(lesson_id=lesson_id, at=round(at, 3), text=body,
                           author=author[:200], created_at=utcnow())
@@ -468,7 +515,8 @@ def delete_note(db: Database, lesson_id: int, note_id: int) -> None:
         _editable(_row(session, lesson_id))
         note = session.get(LessonNote, note_id)
         if note is None or note.lesson_id != lesson_id:
-            raise LessonNotFound(f"no note {note_id} in lesson {lesson_id}")
+            raise LessonNotFound(lazy("no note %(note)s in lesson %(id)s", "note_not_found",
+                                      note=note_id, id=lesson_id))
         session.delete(note)
 
 
@@ -486,11 +534,14 @@ def set_hidden_segments(db: Database, lesson_id: int, segments: Sequence[Segment
 def _apply_hidden(row: Lesson, segments: Sequence[Segment]) -> None:
     checked: list[Segment] = []
     for number, seg in enumerate(segments, 1):
-        start = _seconds(f"hidden segment {number} start", seg.start, row.recording_duration)
-        end = _seconds(f"hidden segment {number} end", seg.end, row.recording_duration)
+        start = _seconds(lazy("hidden part %(number)s start", number=number), seg.start,
+                         row.recording_duration)
+        end = _seconds(lazy("hidden part %(number)s end", number=number), seg.end,
+                       row.recording_duration)
         if end <= start:
-            raise LessonError(f"hidden segment {number}: end {end:g} s is not after start "
-                              f"{start:g} s")
+            raise LessonError(lazy("hidden segment %(number)s: end %(end)s s is not after "
+                                   "start %(start)s s", "segment_reversed", number=number,
+                                   end=format(end, "g"), start=format(start, "g")))
         checked.append(Segment(round(start, 3), round(end, 3)))
     row.hidden_segments = [{"start": s.start, "end": s.end} for s in merge_segments(checked)]
 
@@ -498,25 +549,31 @@ def _apply_hidden(row: Lesson, segments: Sequence[Segment]) -> None:
 def _fraction(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or not 0 <= value <= 1:
-        raise LessonError(f"{name} must be a fraction of the picture (0..1), got {value!r}")
+        raise LessonError(lazy("%(name)s must be a fraction of the picture (0..1), got "
+                               "%(value)s", "not_fraction", name=name, value=repr(value)))
     return float(value)
 
 
 def _apply_masks(row: Lesson, masks: Sequence[Mask]) -> None:
     if len(masks) > MAX_MASKS:
-        raise LessonError(f"at most {MAX_MASKS} masks per lesson")
+        raise LessonError(lazy("at most %(max)s masks per lesson", "too_many", max=MAX_MASKS))
     checked: list[dict[str, Any]] = []
     for number, mask in enumerate(masks, 1):
-        track = _text(f"mask {number} track", mask.track, 64, required=True)
-        start = _seconds(f"mask {number} start", mask.start, row.recording_duration)
-        end = _seconds(f"mask {number} end", mask.end, row.recording_duration)
+        track = _text(lazy("mask %(number)s view", number=number), mask.track, 64,
+                      required=True)
+        start = _seconds(lazy("mask %(number)s start", number=number), mask.start,
+                         row.recording_duration)
+        end = _seconds(lazy("mask %(number)s end", number=number), mask.end,
+                       row.recording_duration)
         if end <= start:
-            raise LessonError(f"mask {number}: end {end:g} s is not after start {start:g} s")
+            raise LessonError(lazy("mask %(number)s: end %(end)s s is not after start "
+                                   "%(start)s s", "mask_reversed", number=number,
+                                   end=format(end, "g"), start=format(start, "g")))
         x, y = _fraction(f"mask {number} x", mask.x), _fraction(f"mask {number} y", mask.y)
         w, h = _fraction(f"mask {number} w", mask.w), _fraction(f"mask {number} h", mask.h)
         if w <= 0 or h <= 0 or x + w > 1.0001 or y + h > 1.0001:
-            raise LessonError(f"mask {number}: the region must have a size and lie inside the "
-                              "picture")
+            raise LessonError(lazy("mask %(number)s: the region must have a size and lie "
+                                   "inside the picture", "mask_outside", number=number))
         checked.append({"track": track, "start": round(start, 3), "end": round(end, 3),
                         "x": round(x, 4), "y": round(y, 4), "w": round(w, 4), "h": round(h, 4)})
     row.masks = checked
@@ -527,12 +584,14 @@ def _apply_hidden_messages(row: Lesson, ids: Sequence[str]) -> None:
     conversation (``library.publishing.conversation``). An id the timeline does not have
     hides nothing, so it is not looked up here; its shape and the count are checked."""
     if len(ids) > MAX_HIDDEN_MESSAGES:
-        raise LessonError(f"at most {MAX_HIDDEN_MESSAGES} hidden messages per lesson")
+        raise LessonError(lazy("at most %(max)s hidden messages per lesson", "too_many",
+                               max=MAX_HIDDEN_MESSAGES))
     checked: list[str] = []
     for number, value in enumerate(ids, 1):
         if not isinstance(value, str) or not MESSAGE_ID.fullmatch(value):
-            raise LessonError(f"hidden message {number} is not a message id (1 to 64 letters, "
-                              "digits, '-' or '_')")
+            raise LessonError(lazy("hidden message %(number)s is not a message id (1 to 64 "
+                                   "letters, digits, '-' or '_')", "bad_message_id",
+                                   number=number))
         if value not in checked:
             checked.append(value)
     row.hidden_messages = checked
@@ -597,8 +656,9 @@ def change_status(session: Session, row: Lesson, status: LessonStatus) -> None:
     """Move a lesson to ``status`` inside the caller's transaction; refuses invalid moves."""
     current = LessonStatus(row.status)
     if status not in TRANSITIONS[current]:
-        raise LessonConflict(f"lesson {row.id} is {current.value}: it cannot become "
-                             f"{status.value}")
+        raise LessonConflict(lazy("lesson %(id)s is %(current)s: it cannot become %(wanted)s",
+                                  "lesson_status_conflict", id=row.id,
+                                  current=STATUS_NAMES[current], wanted=STATUS_NAMES[status]))
     row.status = status.value
     row.updated_at = utcnow()
 
@@ -627,5 +687,7 @@ def delete_lesson(db: Database, lesson_id: int) -> None:
     with _unit(db) as session:
         row = _row(session, lesson_id)
         if row.status in (LessonStatus.PUBLISHING.value, LessonStatus.PUBLISHED.value):
-            raise LessonConflict(f"lesson {lesson_id} is {row.status}: unpublish it first")
+            raise LessonConflict(lazy("lesson %(id)s is %(status)s: unpublish it first",
+                                      "lesson_in_library", id=lesson_id,
+                                      status=STATUS_NAMES[LessonStatus(row.status)]))
         session.delete(row)

@@ -143,7 +143,10 @@ class LazyText(str):
         return self
 
     def render(self) -> str:
-        return gettext(self.message, **self.params)
+        # A parameter may itself be a message ("trim start" in "%(name)s is negative"): it is
+        # shown in the same language as the sentence around it.
+        return gettext(self.message, **{key: value.render() if isinstance(value, LazyText)
+                                        else value for key, value in self.params.items()})
 
 
 def lazy(message: str, code: str | None = None, **params: Any) -> LazyText:

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from library.db import Database
+from library.i18n import LazyText, lazy
 from library.lessons import LessonNotFound
 from library.models import Lesson, LessonAttachment, utcnow
 from library.publishing.deidentify import DeidentificationError, deidentify_series
@@ -63,7 +64,8 @@ def attach_dicom(db: Database, lesson_id: int, files: Iterable[UploadedFile], me
     """
     with db.session() as session:
         if session.get(Lesson, lesson_id) is None:
-            raise LessonNotFound(f"no lesson with id {lesson_id}")
+            raise LessonNotFound(lazy("no lesson with id %(id)s", "lesson_not_found",
+                                      id=lesson_id))
     relative = f"{ATTACHMENTS_FOLDER}/{lesson_id}/{uuid.uuid4().hex[:12]}"
     target = media_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +76,11 @@ def attach_dicom(db: Database, lesson_id: int, files: Iterable[UploadedFile], me
             report = deidentify_series(incoming, target, secret,
                                        pseudonym=f"LESSON-{lesson_id}")
         except DeidentificationError as exc:
-            raise DeidentificationError(uploaded_names(str(exc), incoming)) from None
+            said = exc.args[0] if exc.args else ""
+            # A translatable refusal names no stored file; any other message is rewritten to
+            # speak of the files as they were uploaded.
+            raise DeidentificationError(said if isinstance(said, LazyText)
+                                        else uploaded_names(str(exc), incoming)) from None
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
     name = f"DICOM ({count} files)"

@@ -30,6 +30,7 @@ from typing import Any
 import av
 import numpy as np
 
+from library.i18n import lazy
 from library.publishing.errors import MediaError, PublishError
 from library.publishing.remux import remux_audio_faststart, remux_faststart
 from library.publishing.stills import thumbnail_strip
@@ -126,8 +127,9 @@ def prepare_curation(recording_folder: Path, *, progress: Progress | None = None
     except ManifestError as exc:
         raise PublishError(str(exc)) from exc
     if manifest.state not in FINISHED:
-        raise PublishError(f"recording {manifest.id} is {manifest.state.value}: the editor's "
-                           "media are made once it has stopped")
+        raise PublishError(lazy("recording %(id)s is still in progress: the editor's media are "
+                                "made once it has stopped", "recording_in_progress",
+                                id=manifest.id))
     final = curation_folder(recording_folder)
     staging = recording_folder / f".{CURATION_DIR}.staging"
     shutil.rmtree(staging, ignore_errors=True)
@@ -167,7 +169,8 @@ def prepare_curation(recording_folder: Path, *, progress: Progress | None = None
         report(0.8)
         program = tracks[0]
         if program.kind == "audio":
-            raise PublishError(f"recording {manifest.id} holds no video track")
+            raise PublishError(lazy("recording %(id)s holds no video track", "no_video",
+                                    id=manifest.id))
         every = max(1.0, math.ceil(program.duration / MAX_TILES))
         strip = thumbnail_strip(staging / program.file, staging / THUMBNAILS_JPEG, every,
                                 TILE_WIDTH)

@@ -44,6 +44,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import PYDICOM_ROOT_UID, generate_uid
 
+from library.i18n import lazy
 from recorder.durable import fsync_directory
 
 PROFILE_NAME = "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile"
@@ -360,11 +361,12 @@ def burned_in_review(ds: Dataset) -> str | None:
     burned = str(ds.get("BurnedInAnnotation", "")).strip().upper()
     sop_class = str(ds.get("SOPClassUID", ""))
     if burned == "YES":
-        raise BurnedInAnnotationError(
-            f"{_CAMERA_LIKE_SOP_CLASSES.get(sop_class, 'image')} {ds.get('SOPInstanceUID', '')}"
-            " has BurnedInAnnotation YES: identifying text is in the pixels and this profile "
-            "does not clean pixels; mask it (or export without annotations) and try again"
-        )
+        raise BurnedInAnnotationError(lazy(
+            "%(kind)s %(uid)s has BurnedInAnnotation YES: identifying text is in the pixels and "
+            "this profile does not clean pixels; mask it (or export without annotations) and "
+            "try again", "burned_in_annotation",
+            kind=_CAMERA_LIKE_SOP_CLASSES.get(sop_class) or lazy("image"),
+            uid=str(ds.get("SOPInstanceUID", ""))))
     reasons = []
     if sop_class in _CAMERA_LIKE_SOP_CLASSES and burned != "NO":
         reasons.append(f"{_CAMERA_LIKE_SOP_CLASSES[sop_class]} without BurnedInAnnotation NO: "

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from library.db import Database
+from library.i18n import lazy
 from library.lessons import (
     LessonConflict,
     LessonInfo,
@@ -40,7 +41,7 @@ from library.publishing.conversation import moderators
 from library.publishing.errors import PublishError
 from library.publishing.masking import MaskRegion
 from library.publishing.pipeline import LESSON_JSON, PublishedLesson, Trim, publish_recording
-from recorder.manifest import ACTIVE, Manifest, ManifestError
+from recorder.manifest import ACTIVE, Manifest, ManifestError, RecordingState
 from recorder.timeline import Marker, Timeline, TimelineError
 
 logger = logging.getLogger(__name__)
@@ -97,9 +98,12 @@ def recording_problem(folder: Path) -> str | None:
         manifest = Manifest.read(folder)
     except ManifestError:
         return None  # the job's own check names what is wrong with the folder
+    if manifest.state is RecordingState.PAUSED:
+        return lazy("recording %(id)s is still paused: stop it before publishing",
+                    "recording_in_progress", id=manifest.id)
     if manifest.state in ACTIVE:
-        return (f"recording {manifest.id} is still {manifest.state.value}: "
-                "stop it before publishing")
+        return lazy("recording %(id)s is still recording: stop it before publishing",
+                    "recording_in_progress", id=manifest.id)
     return None
 
 
@@ -114,7 +118,8 @@ def request_publish(db: Database, lesson_id: int, recordings_dir: Path,
         if problem:
             raise LessonConflict(problem)
         if row.status == LessonStatus.PUBLISHING.value:
-            raise LessonConflict(f"lesson {lesson_id} is already being published")
+            raise LessonConflict(lazy("lesson %(id)s is already being published",
+                                      "already_publishing", id=lesson_id))
         change_status(session, row, LessonStatus.PUBLISHING)
         now = utcnow()
         job = PublishJob(lesson_id=lesson_id, state=JobState.QUEUED, step="queued",
@@ -130,7 +135,8 @@ def retry_job(db: Database, job_id: int, recordings_dir: Path) -> JobInfo:
     with db.session() as session:
         job = _job(session, job_id)
         if job.state != JobState.FAILED:
-            raise LessonConflict(f"job {job_id} is {job.state}: only a failed job can be retried")
+            raise LessonConflict(lazy("job %(id)s has not failed: only a failed job can be "
+                                      "retried", "job_not_failed", id=job_id))
         row = lesson_row(session, job.lesson_id)
         problem = lesson_info(session, row).privacy_problem or recording_problem(
             recordings_dir / row.recording_folder)
@@ -146,7 +152,7 @@ def retry_job(db: Database, job_id: int, recordings_dir: Path) -> JobInfo:
 def _job(session: Session, job_id: int) -> PublishJob:
     job = session.get(PublishJob, job_id)
     if job is None:
-        raise JobNotFound(f"no publishing job with id {job_id}")
+        raise JobNotFound(lazy("no publishing job with id %(id)s", "job_not_found", id=job_id))
     return job
 
 

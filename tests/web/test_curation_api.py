@@ -167,3 +167,38 @@ def test_a_curator_hides_classroom_messages_with_the_edit(
     r = http.put(url, json={**edit, "hidden_messages": ["s1-c1"]},
                  headers={"If-Match": r.headers["etag"]})
     assert r.status_code == 200 and r.json()["hidden_messages"] == ["s1-c1"]
+
+
+def test_the_editor_s_refusals_speak_the_caller_s_language(
+        lesson: tuple[httpx.Client, int, Path]) -> None:
+    """A refusal reads in the language the caller asks for (labels inside it too); its code,
+    what a program reads, is the same in every language."""
+    http, lesson_id, _ = lesson
+    url = f"/api/library/lessons/{lesson_id}/edit"
+    state = http.get(f"/api/library/lessons/{lesson_id}/curation")
+    edit = {"trim_start": 1.0, "trim_end": 99.0, "chapters": [], "hidden": [], "masks": []}
+    said = {}
+    for language in ("ro-RO", "sr-Latn", "sr", "bg", "en"):
+        r = http.put(url, json=edit, headers={"If-Match": state.headers["etag"],
+                                              "Accept-Language": language})
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "past_recording_end"
+        said[language] = r.json()["detail"]
+    assert said == {
+        "ro-RO": "sfârșitul lecției (99 s) este după sfârșitul înregistrării (8 s)",
+        "sr-Latn": "kraj lekcije (99 s) je posle kraja snimka (8 s)",
+        "sr": "крај лекције (99 с) је после краја снимка (8 с)",
+        "bg": "краят на урока (99 с) е след края на записа (8 с)",
+        "en": "trim end 99 s is past the end of the recording (8 s)",
+    }
+    stale = http.put(url, json={**edit, "trim_end": None},
+                     headers={"If-Match": '"v0"', "Accept-Language": "bg"})
+    assert stale.status_code == 412
+    assert stale.json()["code"] == "lesson_version_conflict"
+    assert stale.json()["detail"].startswith(f"урок {lesson_id} е променен от някой друг")
+    refused = http.post(f"/api/library/lessons/{lesson_id}/publish",
+                        headers={"Accept-Language": "ro"})
+    assert refused.status_code == 409 and refused.json()["code"] == "privacy_gate_closed"
+    assert refused.json()["detail"] == (
+        f"lecția {lesson_id} nu poate fi publicată: un curator trebuie să confirme mai întâi "
+        "consimțământul pacientului și de-identificarea")

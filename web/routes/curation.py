@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
 
 from library import courses, lessons
+from library.i18n import lazy, shown
 from library.lessons import (
     ChapterDraft,
     CurationEdit,
@@ -48,6 +49,7 @@ from web.library_schemas import (
     MaskIn,
 )
 from web.media_files import MediaFileResponse
+from web.routes.library import said
 from web.state import app_state
 
 router = APIRouter(prefix="/api/library/lessons", tags=["curation"])
@@ -63,12 +65,12 @@ async def _curated(request: Request, principal: Principal, lesson_id: int) -> Le
     try:
         lesson = await asyncio.to_thread(lessons.get_lesson, db, lesson_id)
     except LessonNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from None
     access = await asyncio.to_thread(courses.access_for, db, principal.user_id, principal.role)
     if not access.may_curate(set(lesson.course_ids)):
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"you do not curate lesson {lesson_id}: only curators and the "
-                            "instructors of its courses may edit it")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, lazy(
+            "you do not curate lesson %(id)s: only curators and the instructors of its courses "
+            "may edit it", "not_curator", id=lesson_id))
     return lesson
 
 
@@ -76,12 +78,13 @@ async def _media(request: Request, lesson: LessonInfo) -> CurationMedia:
     recordings = app_state(request).recordings
     folder = recordings.recorder.recordings_dir / lesson.recording_folder
     if not folder.is_dir():
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"the recording of lesson {lesson.id} is no longer on this server")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "the recording of lesson %(id)s is no longer on this server", "recording_gone",
+            id=lesson.id))
     try:
         return await recordings.editor_media.ensure(folder)
     except PublishError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, said(exc)) from None
 
 
 def etag(version: int) -> str:
@@ -90,13 +93,14 @@ def etag(version: int) -> str:
 
 def _if_match(value: str | None) -> int:
     if value is None:
-        raise HTTPException(status.HTTP_428_PRECONDITION_REQUIRED,
-                            "send the version you edited in If-Match (the ETag of GET "
-                            ".../curation), so that nobody's changes are overwritten")
+        raise HTTPException(status.HTTP_428_PRECONDITION_REQUIRED, lazy(
+            "send the version you edited in If-Match (the ETag of GET .../curation), so that "
+            "nobody's changes are overwritten", "version_required"))
     match = re.fullmatch(r'\s*(?:W/)?"v(\d{1,12})"\s*', value)
     if match is None:
-        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED,
-                            f"If-Match {value[:40]!r} is not a version of this lesson")
+        raise HTTPException(status.HTTP_412_PRECONDITION_FAILED, lazy(
+            "If-Match %(value)s is not a version of this lesson", "bad_version",
+            value=repr(value[:40])))
     return int(match.group(1))
 
 
@@ -144,12 +148,14 @@ async def curation(request: Request, lesson_id: IdPath, principal: Staff) -> Res
 async def curation_file(request: Request, lesson_id: IdPath, file: str,
                         principal: Staff) -> Response:
     if not FILE_NAME.match(file):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no editor file {file[:100]!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "no editor file %(file)s", "file_not_found", file=repr(file[:100])))
     lesson = await _curated(request, principal, lesson_id)
     media = await _media(request, lesson)
     if file not in media.files():
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"lesson {lesson_id} has no editor file {file!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "lesson %(id)s has no editor file %(file)s", "file_not_found", id=lesson_id,
+            file=repr(file)))
     path = media.folder / file
     stat = await asyncio.to_thread(path.stat)
     kind = MEDIA_TYPES.get(path.suffix, "application/octet-stream")
@@ -178,14 +184,15 @@ async def save_edit(request: Request, lesson_id: IdPath, body: CurationEditIn,
         lesson = await asyncio.to_thread(lessons.save_edit, app_state(request).db, lesson_id,
                                          version, edit)
     except LessonVersionConflict as exc:
-        return JSONResponse({"detail": str(exc), "current_version": exc.current},
+        return JSONResponse({"detail": shown(said(exc)), "code": "lesson_version_conflict",
+                             "current_version": exc.current},
                             status_code=status.HTTP_412_PRECONDITION_FAILED,
                             headers={"ETag": etag(exc.current)})
     except LessonNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from None
     except LessonConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, said(exc)) from None
     except LessonError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, said(exc)) from None
     return JSONResponse(state_out(lesson).model_dump(mode="json"),
                         headers={"ETag": etag(lesson.version)})

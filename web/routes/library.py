@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from library import courses, lessons
 from library.courses import CourseAccess, CourseError, CourseInfo, CourseNotFound
 from library.db import Database
+from library.i18n import LazyText, gettext, lazy, shown
 from library.lessons import (
     ChapterDraft,
     LessonConflict,
@@ -76,16 +77,23 @@ def _db(request: Request) -> Database:
     return app_state(request).db
 
 
+def said(exc: BaseException) -> str:
+    """What a domain error says, as raised: a ``lazy`` message stays one, so the error handler
+    shows it in the request's language with its code (``str(exc)`` would be the English)."""
+    first = exc.args[0] if len(exc.args) == 1 else None
+    return first if isinstance(first, LazyText) else str(exc)
+
+
 async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run blocking domain code off the loop; its errors become HTTP errors."""
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)
     except (LessonNotFound, CourseNotFound, JobNotFound) as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, said(exc)) from None
     except LessonConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, said(exc)) from None
     except (LessonError, CourseError, DeidentificationError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, said(exc)) from None
 
 
 async def _access(request: Request, principal: Principal) -> CourseAccess:
@@ -105,11 +113,13 @@ async def _lesson(request: Request, principal: Principal, lesson_id: int, *,
     if access.may_curate(set(lesson.course_ids)):
         return lesson
     if curate:
-        raise _forbidden(f"you do not curate lesson {lesson_id}: only curators and the "
-                         "instructors of its courses may change it")
+        raise _forbidden(lazy("you do not curate lesson %(id)s: only curators and the "
+                              "instructors of its courses may change it", "not_curator",
+                              id=lesson_id))
     if lesson.status is LessonStatus.PUBLISHED and access.enrolled & set(lesson.course_ids):
         return lesson
-    raise _forbidden(f"lesson {lesson_id} is not in a course you are enrolled in")
+    raise _forbidden(lazy("lesson %(id)s is not in a course you are enrolled in", "not_enrolled",
+                          id=lesson_id))
 
 
 def lesson_out(lesson: LessonInfo, job: JobInfo | None = None, *, staff: bool = True
@@ -128,7 +138,8 @@ def lesson_out(lesson: LessonInfo, job: JobInfo | None = None, *, staff: bool = 
         deidentification_confirmed=lesson.deidentification_confirmed,
         privacy_confirmed_by=lesson.privacy_confirmed_by if staff else None,
         privacy_confirmed_at=lesson.privacy_confirmed_at,
-        privacy_problem=lesson.privacy_problem, duration=lesson.duration,
+        privacy_problem=shown(lesson.privacy_problem) if lesson.privacy_problem else None,
+        duration=lesson.duration,
         published_start=lesson.published_start, published_at=lesson.published_at,
         technical=lesson.technical, job=job,
     )
@@ -160,7 +171,7 @@ async def create_course(request: Request, body: CourseIn, principal: Curator) ->
 async def _course_staff(request: Request, principal: Principal, course_id: int) -> None:
     access = await _access(request, principal)
     if not access.may_curate({course_id}):
-        raise _forbidden(f"you do not teach course {course_id}")
+        raise _forbidden(lazy("you do not teach course %(id)s", "not_teacher", id=course_id))
 
 
 @router.get("/courses/{course_id}/members", response_model=list[MemberOut],
@@ -221,25 +232,27 @@ async def create_lesson(request: Request, body: LessonCreateIn, principal: Staff
     access = await _access(request, principal)
     if not access.everything and (not body.course_ids
                                   or not set(body.course_ids) <= access.teaches):
-        raise _forbidden("instructors make lessons only in courses they teach: give "
-                         "course_ids of your courses")
+        raise _forbidden(lazy("instructors make lessons only in courses they teach: choose one "
+                              "of your courses", "not_teacher"))
     recordings_dir = _state(request).recordings.recorder.recordings_dir
     try:
         found = await asyncio.to_thread(find_manifest, recordings_dir, body.recording_id)
     except ManifestError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"recording {body.recording_id} cannot "
-                            f"be read: {exc}") from None
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "recording %(id)s cannot be read: %(reason)s", "recording_unreadable",
+            id=body.recording_id, reason=str(exc))) from None
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"no recording with id '{body.recording_id}'")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "no recording with id '%(id)s'", "recording_not_found", id=body.recording_id))
     folder, manifest = found
     if not principal.may_use_room(manifest.room):
-        raise _forbidden(f"this token is not valid for room '{manifest.room}'")
+        raise _forbidden(lazy("this token is not valid for room '%(room)s'", "wrong_room",
+                              room=manifest.room))
     markers = await asyncio.to_thread(lambda: Timeline(folder).markers())
     lesson = await _call(
         lessons.create_lesson, _db(request), recording_id=body.recording_id,
         room_id=manifest.room, recording_folder=str(folder.relative_to(recordings_dir)),
-        title=body.title or manifest.title or "Untitled recording",
+        title=body.title or manifest.title or gettext("Untitled recording"),
         recording_duration=manifest.duration, markers=markers,
         course_ids=body.course_ids, instructors=[principal.display_name or principal.subject]
         if principal.role is Role.INSTRUCTOR else [], created_by=principal.user_id)
@@ -280,7 +293,8 @@ async def edit_lesson(request: Request, lesson_id: IdPath, body: LessonEditIn,
     access = await _access(request, principal)
     if body.course_ids is not None and not access.everything and not (
             set(body.course_ids) and set(body.course_ids) <= access.teaches):
-        raise _forbidden("instructors may place a lesson only in courses they teach")
+        raise _forbidden(lazy("instructors may place a lesson only in courses they teach",
+                              "not_teacher"))
     edit = MetadataEdit(**body.model_dump(exclude={"course_ids"}))
     lesson = await _call(lessons.update_metadata, _db(request), lesson_id, edit,
                          body.course_ids)
@@ -377,7 +391,8 @@ async def lesson_job(request: Request, lesson_id: IdPath, principal: Staff) -> J
     await _lesson(request, principal, lesson_id, curate=True)
     job = await asyncio.to_thread(jobs.latest_job, _db(request), lesson_id)
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"lesson {lesson_id} was never published")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "lesson %(id)s was never published", "never_published", id=lesson_id))
     return job
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
+from library.i18n import lazy
 from library.users import Role
 from web.auth import Principal, csrf_token, page_user
 from web.deps import IdPath
@@ -19,8 +20,8 @@ STAFF_ROLES = (Role.ADMIN, Role.CURATOR, Role.INSTRUCTOR)
 def _staff(request: Request) -> Principal:
     user = page_user(request)
     if user.role not in STAFF_ROLES:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "curation is for curators, instructors and admins")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, lazy(
+            "curation is for curators, instructors and admins", "not_staff"))
     return user
 
 

@@ -14,12 +14,17 @@
   const SAVE_AFTER_MS = 500;
   const DRAG_PX = 4;
 
+  // A position on the recording to the hundredth of a second, with the language's decimal
+  // sign: "1:02.50" / "1:02,50" (frames are 40 ms apart).
+  const SECONDS = { minimumIntegerDigits: 2, minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: false };
   function fmt(seconds) {
     if (seconds === null || seconds === undefined || !isFinite(seconds)) return "";
-    const s = Math.max(0, seconds);
+    const s = Math.round(Math.max(0, seconds) * 100) / 100;
     const m = Math.floor(s / 60);
-    return `${m}:${(s - m * 60).toFixed(2).padStart(5, "0")}`;
+    return `${m}:${i18n.formatNumber(s - m * 60, SECONDS)}`;
   }
+  // A length in seconds as a number: "0.20" / "0,20".
+  const secs = (x) => i18n.formatNumber(x, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
   function el(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
@@ -60,8 +65,8 @@
     }
     const hiddenIds = new Set(edit.hidden_messages || []);
     const inHidden = (t) => edit.hidden.some((h) => t >= h.start && t < h.end);
-    const why = (at, id) => (id !== null && hiddenIds.has(id) ? "hidden by a curator"
-      : at < start || at >= end ? "outside the cut" : inHidden(at) ? "in a hidden part" : null);
+    const why = (at, id) => (id !== null && hiddenIds.has(id) ? gettext("hidden by a curator")
+      : at < start || at >= end ? gettext("outside the cut") : inHidden(at) ? gettext("in a hidden part") : null);
     const items = [];
     let floor = null;
     for (const ev of events) {
@@ -72,7 +77,7 @@
         const shown = final && PUBLISHED_STATUSES.has(final.status);
         items.push({ id: ev.question, kind: "question", at: ev.at, author: ev.author, text: ev.text,
           status: final ? final.status : "pending", votes: final ? final.votes : 0, anonymous: ev.anonymous,
-          hideable: Boolean(shown), left: shown ? why(ev.at, ev.question) : "never approved" });
+          hideable: Boolean(shown), left: shown ? why(ev.at, ev.question) : gettext("never approved") });
       } else if (ev.type === "poll") {
         const r = results.get(ev.poll);
         items.push({ id: ev.poll, kind: "poll", at: ev.at, author: ev.author, text: ev.question,
@@ -81,7 +86,7 @@
         if (floor) floor.end = ev.at;
         floor = null;
         if (ev.speaker) {
-          floor = { id: ev.id, kind: "speaker", at: ev.at, end: null, author: ev.speaker, text: "has the floor", hideable: false };
+          floor = { id: ev.id, kind: "speaker", at: ev.at, end: null, author: ev.speaker, text: gettext("has the floor"), hideable: false };
           items.push(floor);
         }
       }
@@ -90,7 +95,7 @@
       if (item.kind !== "speaker") continue;
       // Published from where the lesson picks it up: outside only if it lies wholly outside.
       const a = Math.max(item.at, start), b = Math.min(item.end ?? end, end);
-      item.left = b <= a ? "outside the cut" : null;
+      item.left = b <= a ? gettext("outside the cut") : null;
     }
     return items.sort((x, y) => x.at - y.at);
   }
@@ -139,7 +144,7 @@
       const started = performance.now();
       const response = await fetch(`/api/library/lessons/${this.id}/curation`);
       const data = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(data.detail || `${response.status} ${response.statusText}`);
+      if (!response.ok) throw new Error(data.detail || gettext("The server refused (HTTP %(status)s).", { status: response.status }));
       this.data = data;
       this.duration = data.recording_duration || data.tracks[0].duration;
       this.adopt(data.edit);
@@ -210,7 +215,7 @@
         later.push([video, track.url]);
         const masks = el("div", { class: "ed-masks" });
         const tile = el("div", { class: "ed-iso", "data-track": track.name }, video, masks,
-          el("span", { class: "iso-name" }, (track.source_id || track.name).replace(/^iso-/, "")));
+          el("span", { class: "iso-name", translate: "no" }, (track.source_id || track.name).replace(/^iso-/, "")));
         isos.append(tile);
         this.tiles[track.name] = tile;
         followers.push({ video, offset: track.offset });
@@ -218,7 +223,7 @@
       this.videos = { [this.program.name]: program };
       for (const f of followers) if (f.video.tagName === "VIDEO") this.videos[f.video.closest(".ed-iso").dataset.track] = f.video;
       this.sync = new MedRoom.SyncedViews({ video: program, offset: this.program.offset }, followers,
-        () => this.hooks.flash("Click Play to hear the sound (the browser blocked it)", false));
+        () => this.hooks.flash(gettext("Click Play to hear the sound (the browser blocked it)."), false));
       const strokes = this.data.events.filter((e) => e.type === "stroke");
       this.drawings = new MedRoom.DrawingReplay(this.$("#ed-drawings"), program, strokes);
       program.addEventListener("play", () => this.renderTransport());
@@ -238,7 +243,7 @@
         this.drawStrip();
         this.root.dataset.stripReady = String(Math.round(performance.now()));  // ms since navigation
       } catch (error) {
-        this.hooks.flash(`The thumbnails or the waveform did not load: ${error.message || error}`, true);
+        this.hooks.flash(gettext("The thumbnails or the waveform did not load: %(reason)s", { reason: error.message || error }), true);
       }
     }
 
@@ -376,7 +381,7 @@
       this.preview = true;
       this.stopShuttle();
       this.$("#ed-preview-badge").hidden = false;
-      this.$("#ed-preview").textContent = "Stop preview";
+      this.$("#ed-preview").textContent = gettext("Stop preview");
       this.seek(this.cutStart());
       const v = this.$("#ed-program");
       v.playbackRate = 1;
@@ -389,7 +394,7 @@
       this.preview = false;
       this.$("#ed-program").pause();
       this.$("#ed-preview-badge").hidden = true;
-      this.$("#ed-preview").textContent = "Preview";
+      this.$("#ed-preview").textContent = gettext("Preview");
       this.root.dataset.preview = "off";
     }
 
@@ -461,7 +466,7 @@
     setIn() {
       const t = round3(this.time);
       this.change("in", (d) => {
-        if (d.trim_end !== null && t >= d.trim_end) return `The start (${fmt(t)}) must be before the end (${fmt(d.trim_end)})`;
+        if (d.trim_end !== null && t >= d.trim_end) return gettext("The start (%(start)s) must be before the end (%(end)s).", { start: fmt(t), end: fmt(d.trim_end) });
         d.trim_start = t <= 0.001 ? null : t;
       });
     }
@@ -469,7 +474,7 @@
     setOut() {
       const t = round3(this.time);
       this.change("out", (d) => {
-        if (t <= (d.trim_start ?? 0)) return `The end (${fmt(t)}) must be after the start (${fmt(d.trim_start ?? 0)})`;
+        if (t <= (d.trim_start ?? 0)) return gettext("The end (%(end)s) must be after the start (%(start)s).", { end: fmt(t), start: fmt(d.trim_start ?? 0) });
         d.trim_end = t >= this.duration - 0.01 ? null : t;
       });
     }
@@ -478,8 +483,8 @@
       const t = round3(this.time);
       let index = -1;
       this.change("chapter", (d) => {
-        if (d.chapters.some((c) => Math.abs(c.start - t) < 0.05)) return "There is already a chapter here";
-        d.chapters.push({ id: null, title: `Chapter ${d.chapters.length + 1}`, start: t });
+        if (d.chapters.some((c) => Math.abs(c.start - t) < 0.05)) return gettext("There is already a chapter here.");
+        d.chapters.push({ id: null, title: gettext("Chapter %(number)s", { number: d.chapters.length + 1 }), start: t });
         d.chapters.sort((a, b) => a.start - b.start);
         index = d.chapters.findIndex((c) => c.start === t);
       });
@@ -503,7 +508,7 @@
 
     hideSelection() {
       const s = this.selection;
-      if (!s || s.end - s.start < 0.05) { this.hooks.flash("Drag across the strip to select the part to hide, then press H", true); return; }
+      if (!s || s.end - s.start < 0.05) { this.hooks.flash(gettext("Drag across the strip to select the part to hide, then press H."), true); return; }
       this.change("hide", (d) => { d.hidden = mergeHidden([...d.hidden, { start: round3(s.start), end: round3(s.end) }]); });
       this.selection = null;
       this.render();
@@ -524,8 +529,8 @@
       this.masking = true;
       this.$("#ed-program").pause();
       for (const tile of Object.values(this.tiles)) tile.classList.add("masking");
-      this.hooks.flash(this.selection ? "Drag a box over the view to mask it during the selected part"
-        : "Drag a box over the view to mask it (for 5 s from the playhead; select a part first for another range)", false);
+      this.hooks.flash(this.selection ? gettext("Drag a box over the view to mask it during the selected part.")
+        : gettext("Drag a box over the view to mask it (for 5 s from the playhead; select a part first for another range)."), false);
     }
 
     stopMasking() {
@@ -741,7 +746,7 @@
           ctx.fillRect(x, (H2 - h) / 2, 1, h);
         }
       } else {
-        ctx.fillStyle = "#8b98a5"; ctx.font = `${12 * dpr}px system-ui`; ctx.fillText("no sound recorded", 8 * dpr, H2 / 2 + 4 * dpr);
+        ctx.fillStyle = "#8b98a5"; ctx.font = `${12 * dpr}px system-ui`; ctx.fillText(gettext("no sound recorded"), 8 * dpr, H2 / 2 + 4 * dpr);
       }
     }
 
@@ -774,12 +779,12 @@
     renderChapterFlags() {
       const flags = this.edit.chapters.map((c, index) => {
         const selected = this.selected && this.selected.kind === "chapter" && this.selected.index === index;
-        const flag = el("div", { class: "tl-flag" + (selected ? " selected" : ""), title: `${c.title} · ${fmt(c.start)} (drag to move, double-click to rename)`, "data-index": index });
+        const flag = el("div", { class: "tl-flag" + (selected ? " selected" : ""), title: gettext("%(title)s · %(position)s (drag to move, double-click to rename)", { title: c.title, position: fmt(c.start) }), "data-index": index });
         flag.style.left = this.pct(c.start);
         if (this.renaming === index) {
-          flag.append(el("input", { type: "text", value: c.title, maxlength: "200", "aria-label": "chapter name" }));
+          flag.append(el("input", { type: "text", value: c.title, maxlength: "200", "aria-label": gettext("chapter name") }));
         } else {
-          flag.append(el("span", {}, c.title));
+          flag.append(el("span", { translate: "no" }, c.title));
           flag.addEventListener("mousedown", (e) => this.dragChapter(e, index));
           flag.addEventListener("dblclick", () => this.rename(index));
         }
@@ -803,21 +808,22 @@
       e.hidden.forEach((h, index) => {
         const selected = this.selected && this.selected.kind === "hidden" && this.selected.index === index;
         parts.push(box("tl-hidden" + (selected ? " selected" : ""), h.start, h.end,
-          { "data-kind": "hidden", "data-index": index, title: `hidden ${fmt(h.start)} – ${fmt(h.end)} (Del removes)` }));
+          { "data-kind": "hidden", "data-index": index, title: gettext("hidden %(start)s – %(end)s (Del removes it)", { start: fmt(h.start), end: fmt(h.end) }) }));
       });
       e.masks.forEach((m, index) => {
         const selected = this.selected && this.selected.kind === "mask" && this.selected.index === index;
         parts.push(box("tl-maskbar" + (selected ? " selected" : ""), m.start, m.end,
-          { "data-kind": "mask", "data-index": index, title: `mask on ${m.track} ${fmt(m.start)} – ${fmt(m.end)}` }));
+          { "data-kind": "mask", "data-index": index, title: gettext("mask on %(view)s %(start)s – %(end)s (Del removes it)", { view: m.track, start: fmt(m.start), end: fmt(m.end) }) }));
       });
       if (this.selection) parts.push(box("tl-sel", this.selection.start, this.selection.end));
       if (e.trim_start !== null) {
-        const cut = el("div", { class: "tl-cut", title: "the cut really falls here (a keyframe)" });
+        const cut = el("div", { class: "tl-cut", title: gettext("the cut really falls here (a keyframe)") });
         cut.style.left = this.pct(this.cutStart());
         parts.push(cut);
       }
-      for (const [edge, t, label] of [["in", start, "start"], ["out", end, "end"]]) {
-        const handle = el("div", { class: `tl-handle ${edge}`, "data-edge": edge, title: `drag to move the ${label}` }, el("b", {}, label));
+      for (const [edge, t, label, title] of [["in", start, gettext("start"), gettext("drag to move the start")],
+        ["out", end, gettext("end"), gettext("drag to move the end")]]) {
+        const handle = el("div", { class: `tl-handle ${edge}`, "data-edge": edge, title }, el("b", {}, label));
         handle.style.left = this.pct(t);
         parts.push(handle);
       }
@@ -826,10 +832,13 @@
     }
 
     renderEvents() {
-      const names = { marker: "marker", note: "note", stroke: "drawing", chat: "chat" };
+      const names = { marker: gettext("marker"), note: gettext("note"), stroke: gettext("drawing"), chat: gettext("chat") };
       const dots = this.data.events.filter((ev) => names[ev.type]).map((ev) => {
-        const text = ev.title || ev.text || (ev.type === "stroke" ? "drawing" : "");
-        const dot = el("div", { class: `tl-ev ${ev.type}`, "data-at": ev.at, title: `${fmt(ev.at)} ${names[ev.type]}${ev.author ? " · " + ev.author : ""}: ${text}` });
+        const text = ev.title || ev.text || "";
+        const title = ev.author
+          ? gettext("%(position)s %(kind)s · %(author)s: %(text)s", { position: fmt(ev.at), kind: names[ev.type], author: ev.author, text })
+          : gettext("%(position)s %(kind)s: %(text)s", { position: fmt(ev.at), kind: names[ev.type], text });
+        const dot = el("div", { class: `tl-ev ${ev.type}`, "data-at": ev.at, title });
         dot.style.left = this.pct(ev.at);
         return dot;
       });
@@ -840,24 +849,24 @@
       const e = this.edit;
       const chapters = e.chapters.map((c, index) => el("div", { class: "list-row chapter-row" },
         el("span", { class: "n" }, index + 1),
-        el("input", { type: "text", value: c.title, maxlength: "200", "aria-label": `chapter ${index + 1} title`,
+        el("input", { type: "text", value: c.title, maxlength: "200", translate: "no", "aria-label": gettext("chapter %(number)s title", { number: index + 1 }),
           onchange: (ev) => this.renameChapter(index, ev.target.value) }),
-        el("button", { class: "btn btn-small btn-ghost at", title: "Go there", onclick: () => this.seek(c.start) }, fmt(c.start)),
-        el("button", { class: "btn btn-small btn-ghost", title: "Remove chapter",
+        el("button", { class: "btn btn-small btn-ghost at", title: gettext("Go there"), onclick: () => this.seek(c.start) }, fmt(c.start)),
+        el("button", { class: "btn btn-small btn-ghost", title: gettext("Remove chapter"), "aria-label": gettext("Remove chapter"),
           onclick: () => { this.selected = { kind: "chapter", index }; this.removeSelected(); } }, "✕")));
-      this.$("#chapters").replaceChildren(...(chapters.length ? chapters : [el("p", { class: "empty" }, "No chapters: press M at the playhead.")]));
+      this.$("#chapters").replaceChildren(...(chapters.length ? chapters : [el("p", { class: "empty" }, gettext("No chapters: press M at the playhead."))]));
       const hidden = e.hidden.map((h, index) => el("div", { class: "list-row seg-row" },
         el("button", { class: "btn btn-small btn-ghost at", onclick: () => this.seek(h.start) }, fmt(h.start)),
-        el("span", { class: "at" }, `to ${fmt(h.end)}`),
-        el("span", { class: "muted small" }, "hidden"),
-        el("button", { class: "btn btn-small btn-ghost", title: "Show this part again",
+        el("span", { class: "at" }, gettext("to %(end)s", { end: fmt(h.end) })),
+        el("span", { class: "muted small" }, gettext("hidden")),
+        el("button", { class: "btn btn-small btn-ghost", title: gettext("Show this part again"), "aria-label": gettext("Show this part again"),
           onclick: () => { this.selected = { kind: "hidden", index }; this.removeSelected(); } }, "✕")));
-      this.$("#segments").replaceChildren(...(hidden.length ? hidden : [el("p", { class: "empty" }, "Nothing hidden: drag across the strip, then H.")]));
+      this.$("#segments").replaceChildren(...(hidden.length ? hidden : [el("p", { class: "empty" }, gettext("Nothing hidden: drag across the strip, then H."))]));
       const masks = e.masks.map((m, index) => el("div", { class: "list-row seg-row" },
         el("button", { class: "btn btn-small btn-ghost at", onclick: () => this.seek(m.start) }, fmt(m.start)),
-        el("span", { class: "at" }, `to ${fmt(m.end)}`),
-        el("span", { class: "muted small" }, `mask on ${m.track}`),
-        el("button", { class: "btn btn-small btn-ghost", title: "Remove the mask",
+        el("span", { class: "at" }, gettext("to %(end)s", { end: fmt(m.end) })),
+        el("span", { class: "muted small" }, gettext("mask on %(view)s", { view: m.track })),
+        el("button", { class: "btn btn-small btn-ghost", title: gettext("Remove the mask"), "aria-label": gettext("Remove the mask"),
           onclick: () => { this.selected = { kind: "mask", index }; this.removeSelected(); } }, "✕")));
       this.$("#mask-list").replaceChildren(...masks);
     }
@@ -882,22 +891,30 @@
       const items = this.conversation();
       const rows = items.map((item) => {
         const hidden = (this.edit.hidden_messages || []).includes(item.id);
-        const label = { chat: "", question: "question", poll: "poll", speaker: "talkback" }[item.kind];
-        const meta = item.kind === "question" ? ` · ${item.status}, ▲ ${item.votes}${item.anonymous ? ", anonymous" : ""}`
-          : item.kind === "poll" && item.answered !== null ? ` · ${item.answered} answered` : "";
+        const label = { chat: "", question: gettext("question"), poll: gettext("poll"), speaker: gettext("talkback") }[item.kind];
+        const statuses = { pending: gettext("pending"), approved: gettext("approved"), answering: gettext("being answered"),
+          answered: gettext("answered"), dismissed: gettext("dismissed") };
+        const fate = item.left ? gettext("not published: %(reason)s", { reason: item.left }) : gettext("will be published");
+        const meta = item.kind === "question"
+          ? (item.anonymous
+            ? gettext("%(fate)s · %(status)s, ▲ %(votes)s, anonymous", { fate, status: statuses[item.status] || item.status, votes: i18n.formatNumber(item.votes) })
+            : gettext("%(fate)s · %(status)s, ▲ %(votes)s", { fate, status: statuses[item.status] || item.status, votes: i18n.formatNumber(item.votes) }))
+          : item.kind === "poll" && item.answered !== null
+            ? ngettext("%(fate)s · %(num)s answered", "%(fate)s · %(num)s answered", item.answered, { fate })
+            : fate;
         return el("div", { class: "list-row talk-row" + (item.left ? " left-out" : ""), "data-id": item.id, "data-kind": item.kind },
-          el("button", { class: "btn btn-small btn-ghost at", title: "Go there", onclick: () => this.seek(item.at) }, fmt(item.at)),
+          el("button", { class: "btn btn-small btn-ghost at", title: gettext("Go there"), onclick: () => this.seek(item.at) }, fmt(item.at)),
           el("span", { class: "talk-body" },
-            el("b", {}, item.author || "—"), label ? el("span", { class: "talk-tag" }, label) : "",
-            el("span", { class: "talk-said" }, item.text),
-            el("span", { class: "muted small" }, (item.left ? `not published: ${item.left}` : "published") + meta)),
+            el("b", { translate: "no" }, item.author || "—"), label ? el("span", { class: "talk-tag" }, label) : "",
+            el("span", { class: "talk-said", translate: item.kind === "speaker" ? "yes" : "no" }, item.text),
+            el("span", { class: "muted small" }, meta)),
           item.hideable
             ? el("button", { class: "btn btn-small" + (hidden ? "" : " btn-ghost"), "aria-pressed": String(hidden),
-                title: hidden ? "Publish this message again" : "Leave this message out of the lesson",
-                onclick: () => this.toggleMessage(item.id) }, hidden ? "Show" : "Hide")
+                title: hidden ? gettext("Publish this message again") : gettext("Leave this message out of the lesson"),
+                onclick: () => this.toggleMessage(item.id) }, hidden ? gettext("Show") : gettext("Hide"))
             : el("span"));
       });
-      box.replaceChildren(...(rows.length ? rows : [el("p", { class: "empty" }, "No classroom conversation in this recording.")]));
+      box.replaceChildren(...(rows.length ? rows : [el("p", { class: "empty" }, gettext("No classroom conversation in this recording."))]));
     }
 
     renderTransport() {
@@ -909,9 +926,13 @@
       const start = this.cutStart();
       const end = e.trim_end ?? this.duration;
       const hidden = e.hidden.reduce((sum, h) => sum + Math.max(0, Math.min(h.end, end) - Math.max(h.start, start)), 0);
-      this.$("#ro-cut").textContent = e.trim_start === null ? "start of the recording"
-        : `${fmt(start)} (keyframe${start < e.trim_start - 0.001 ? `, ${(e.trim_start - start).toFixed(2)} s before the start you set` : ""})`;
-      this.$("#ro-length").textContent = `${fmt(end - start - hidden)} shown` + (hidden > 0 ? ` (${fmt(hidden)} hidden)` : "");
+      this.$("#ro-cut").textContent = e.trim_start === null ? gettext("start of the recording")
+        : start < e.trim_start - 0.001
+          ? gettext("%(position)s (keyframe, %(seconds)s s before the start you set)", { position: fmt(start), seconds: secs(e.trim_start - start) })
+          : gettext("%(position)s (keyframe)", { position: fmt(start) });
+      this.$("#ro-length").textContent = hidden > 0
+        ? gettext("%(shown)s shown (%(hidden)s hidden)", { shown: fmt(end - start - hidden), hidden: fmt(hidden) })
+        : gettext("%(shown)s shown", { shown: fmt(end - start - hidden) });
     }
 
     renderPlayhead() {
@@ -919,7 +940,7 @@
       const head = this.$("#tl-playhead");
       if (head) head.style.left = this.pct(t);
       const readout = this.$("#ro-time");
-      const text = `${fmt(t)} · key ${fmt(this.keyBefore(t))}`;
+      const text = gettext("%(position)s · keyframe %(keyframe)s", { position: fmt(t), keyframe: fmt(this.keyBefore(t)) });
       if (readout.textContent !== text) readout.textContent = text;
       this.root.dataset.time = t.toFixed(3);
     }
@@ -933,8 +954,8 @@
     }
 
     scheduleSave() {
-      if (canonical(this.edit) === this.saved) { if (!this.saving) this.setState("saved", "Saved"); return; }
-      this.setState("unsaved", "Unsaved changes…");
+      if (canonical(this.edit) === this.saved) { if (!this.saving) this.setState("saved", gettext("Saved")); return; }
+      this.setState("unsaved", gettext("Unsaved changes…"));
       clearTimeout(this.saveTimer);
       this.saveTimer = setTimeout(() => this.save(), SAVE_AFTER_MS);
     }
@@ -952,7 +973,7 @@
       const sent = canonical(this.edit);
       const body = JSON.parse(sent);
       body.chapters = this.edit.chapters.map((c) => ({ id: this.serverChapterIds.has(c.id) ? c.id : null, title: c.title, start: round3(c.start) }));
-      this.setState("saving", "Saving…");
+      this.setState("saving", gettext("Saving…"));
       this.saving = (async () => {
         try {
           const response = await fetch(`/api/library/lessons/${this.id}/edit`, {
@@ -961,8 +982,8 @@
           const data = await response.json().catch(() => ({}));
           if (response.status === 412) { this.conflict(data); return; }
           if (!response.ok) {
-            this.setState("error", "Not saved");
-            this.hooks.flash(`Not saved: ${data.detail || response.statusText}`, true);
+            this.setState("error", gettext("Not saved"));
+            this.hooks.flash(gettext("Not saved: %(reason)s", { reason: data.detail || gettext("The server refused (HTTP %(status)s).", { status: response.status }) }), true);
             return;
           }
           this.version = data.version;
@@ -974,10 +995,10 @@
             if (mine && mine.id === null && mine.title === c.title && Math.abs(mine.start - c.start) < 0.001) mine.id = c.id;
           });
           this.saved = sent;
-          if (canonical(this.edit) === sent) this.setState("saved", `Saved ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`);
+          if (canonical(this.edit) === sent) this.setState("saved", gettext("Saved at %(time)s", { time: i18n.formatTime(new Date()) }));
         } catch (error) {
-          this.setState("error", "Not saved");
-          this.hooks.flash(`Not saved: ${error.message}`, true);
+          this.setState("error", gettext("Not saved"));
+          this.hooks.flash(gettext("Not saved: %(reason)s", { reason: error.message }), true);
         } finally {
           this.saving = null;
         }
@@ -988,10 +1009,10 @@
 
     conflict(data) {
       this.conflicted = data.current_version;
-      this.setState("conflict", "Conflict: not saved");
+      this.setState("conflict", gettext("Conflict: not saved"));
       const box = document.querySelector("#conflict");
       box.hidden = false;
-      document.querySelector("#conflict-text").textContent = data.detail || "Someone else changed this lesson.";
+      document.querySelector("#conflict-text").textContent = data.detail || gettext("Someone else changed this lesson.");
       document.querySelector("#conflict-reload").onclick = () => this.reload();
       document.querySelector("#conflict-keep").onclick = () => {
         this.version = this.conflicted;
@@ -1011,7 +1032,7 @@
       this.adopt(data.edit);
       this.conflicted = null;
       document.querySelector("#conflict").hidden = true;
-      this.setState("saved", "Saved (their version)");
+      this.setState("saved", gettext("Saved (their version)"));
       this.render();
       this.hooks.changed(this.edit);
       this.hooks.reloaded && this.hooks.reloaded();
@@ -1031,7 +1052,7 @@
         this.serverChapterIds = new Set(data.edit.chapters.map((c) => c.id));
         data.edit.chapters.forEach((c, i) => { if (this.edit.chapters[i]) this.edit.chapters[i].id = c.id; });
       } else if (data.edit.version !== this.version) {
-        this.conflict({ current_version: data.edit.version, detail: "Someone else changed this lesson's cuts while you were editing it." });
+        this.conflict({ current_version: data.edit.version, detail: gettext("Someone else changed this lesson's cuts while you were editing it.") });
       }
     }
   }
