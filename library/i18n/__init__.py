@@ -143,7 +143,9 @@ class LazyText(str):
         return self
 
     def render(self) -> str:
-        return gettext(self.message, **self.params)
+        # A parameter may itself be a message ("the operating room" inside a sentence).
+        return gettext(self.message, **{k: shown(v) if isinstance(v, LazyText) else v
+                                        for k, v in self.params.items()})
 
 
 def lazy(message: str, code: str | None = None, **params: Any) -> LazyText:
