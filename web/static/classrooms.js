@@ -10,6 +10,16 @@
     message.classList.toggle("message-error", !!error);
   }
 
+  // A translated sentence with a name in it: the name is content, not words to translate.
+  function withName(text, name, value) {
+    const span = el("span", "", String(value));
+    span.translate = false;
+    const [before, after] = text.split(`%(${name})s`);
+    const out = document.createDocumentFragment();
+    out.append(before, span, after === undefined ? "" : after);
+    return out;
+  }
+
   function el(tag, cls, text) {
     const e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -50,7 +60,9 @@
     const name = el("strong", "", c.name);
     const where = el("span", "muted", `${c.institution} · ${c.city} · ${c.timezone}`);
     name.translate = false; where.translate = false;
-    head.append(name, where, el("span", "badge", gettext("room %(room)s", { room: c.room_id })));
+    const badge = el("span", "badge");
+    badge.append(withName(gettext("room %(room)s"), "room", c.room_id));
+    head.append(name, where, badge);
     const screens = el("ul", "screen-list");
     const form = el("form", "pair-form");
     const input = el("input");
