@@ -134,7 +134,7 @@ def test_the_hall_screen_and_the_phones_speak_their_languages(browser, server: S
         screen_ctx, screen = page_in(browser, server, None, "ro-RO", "America/New_York",
                                      "/login")
         contexts.append(screen_ctx)
-        screen_ctx.add_cookies(cookies)  # type: ignore[arg-type]
+        screen_ctx.add_cookies(cookies)
         screen.goto(server.url + "/screen")
         screen.wait_for_selector("#checkin-panel:not([hidden]) #checkin-qr[src^='data:image/svg']",
                                  timeout=20_000)
