@@ -87,7 +87,7 @@ class TokenSigner:
             expires = float(payload["exp"]) if "exp" in payload else (
                 issued.timestamp() + int(payload["ttl"]))
             if time.time() > expires:
-                raise TokenError(lazy("token expired: ask for a new one", "token_expired"))
+                raise TokenError(lazy("token expired: ask for a new one"))
             return Principal(
                 subject=str(payload["sub"]),
                 role=Role(payload["role"]),
@@ -99,9 +99,9 @@ class TokenSigner:
                 expires_at=expires,
             )
         except BadSignature:
-            raise TokenError(lazy("token is not valid", "token_invalid")) from None
+            raise TokenError(lazy("token is not valid")) from None
         except (KeyError, ValueError, TypeError):
-            raise TokenError(lazy("token is not valid", "token_invalid")) from None
+            raise TokenError(lazy("token is not valid")) from None
 
 
 async def verify_token(connection: HTTPConnection, token: str) -> Principal:
@@ -113,11 +113,10 @@ async def verify_token(connection: HTTPConnection, token: str) -> Principal:
         return principal  # a script's token from `medroom token`: no account behind it
     current = await asyncio.to_thread(token_generation, state.db, int(principal.user_id))
     if current is None:
-        raise TokenError(lazy("the account of this token is disabled or gone",
-                              "token_account_gone"))
+        raise TokenError(lazy("the account of this token is disabled or gone"))
     if current != principal.generation:
         raise TokenError(lazy("token revoked (password changed or signed out everywhere): "
-                              "log in again", "token_revoked"))
+                              "log in again"))
     return principal
 
 
@@ -156,7 +155,7 @@ def page_user(request: Request) -> Principal:
     """The logged-in person of a page request; 401 (the app redirects to the login page)."""
     principal = session_principal(request)
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, lazy("log in first", "login_required"))
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, lazy("log in first"))
     return principal
 
 
@@ -165,8 +164,7 @@ async def get_principal(request: Request) -> Principal:
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized(lazy("Authorization must be 'Bearer <token>'",
-                                     "authorization_malformed"))
+            raise _unauthorized(lazy("Authorization must be 'Bearer <token>'"))
         try:
             principal = await verify_token(request, token.strip())
         except TokenError as exc:
@@ -182,8 +180,7 @@ async def get_principal(request: Request) -> Principal:
         return principal
     session = session_principal(request)
     if session is None:
-        raise _unauthorized(lazy("log in, or send 'Authorization: Bearer <token>'",
-                                 "login_required"))
+        raise _unauthorized(lazy("log in, or send 'Authorization: Bearer <token>'"))
     if request.method not in SAFE_METHODS:
         check_csrf(request, request.headers.get("x-csrf-token"))
     return session

@@ -268,7 +268,7 @@ def test_api_errors_follow_the_request_language_and_keep_their_code(server: Serv
     assert r.json()["detail"].startswith("часовата зона „Europe/Nowhere“ е непозната")
     # Not logged in, in Serbian Latin: the code says what it is whatever the words.
     r = httpx.get(f"{server.url}/api/classrooms", headers={"Accept-Language": "sr-Latn"})
-    assert r.status_code == 401 and r.json()["code"] == "login_required"
+    assert r.status_code == 401 and r.json()["code"] == "unauthorized"  # every 401
     assert r.json()["detail"] == "prijavite se ili pošaljite 'Authorization: Bearer <token>'"
     # A screen that is not paired, in Romanian.
     screen = open_screen(server)

@@ -59,7 +59,7 @@ async def screen_caller(request: Request, kit: ClassroomKitDep,
     screen = None if key is None else await asyncio.to_thread(screen_of_key, db, key)
     if key is None or screen is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, lazy(
-            "this browser is not a paired classroom screen: open /screen", "screen_not_paired"))
+            "this browser is not a paired classroom screen: open /screen"))
     return key, screen
 
 
@@ -103,7 +103,7 @@ async def screen_state(request: Request, kit: ClassroomKitDep, db: DbDep,
     key = kit.read(request, SCREEN_COOKIE)
     paired = None if key is None else await asyncio.to_thread(screen_of_key, db, key)
     if paired is None:
-        return JSONResponse({"paired": False, "code": "screen_not_paired",
+        return JSONResponse({"paired": False, "code": "unauthorized",
                              "detail": gettext("not a paired classroom screen")},
                             status_code=401)
     classroom = paired.classroom
