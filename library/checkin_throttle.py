@@ -23,9 +23,16 @@ ADDRESS_WINDOW = 300.0
 
 
 class CheckInThrottled(Exception):
-    def __init__(self, message: str, retry_after: int) -> None:
+    """Too many refused check-ins; the message is English, the fields let a page say it in the
+    reader's language (``web.throttle_text``)."""
+
+    def __init__(self, message: str, retry_after: int, scope: str = "account", limit: int = 0,
+                 window_seconds: int = 0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.scope = scope  # "account" or "address"
+        self.limit = limit
+        self.window_seconds = window_seconds
 
 
 @dataclass(frozen=True)
@@ -45,15 +52,16 @@ class CheckInThrottle:
 
     def begin(self, account: str, address: str) -> Attempt:
         """Count one attempt, or raise ``CheckInThrottled`` saying when to try again."""
-        for what, window, key in (("your account", self.accounts, account),
-                                  ("this network", self.addresses, address)):
+        for scope, what, window, key in (("account", "your account", self.accounts, account),
+                                         ("address", "this network", self.addresses, address)):
             wait = window.wait(key)
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
                 raise CheckInThrottled(
                     f"Too many refused check-ins from {what} (at most {window.limit} in "
                     f"{int(window.seconds) // 60} minutes). Try again in {seconds} s, with the "
-                    "code on the screen at that moment.", seconds)
+                    "code on the screen at that moment.", seconds, scope, window.limit,
+                    int(window.seconds))
         return Attempt(account, address, self.accounts.add(account), self.addresses.add(address))
 
     def succeeded(self, attempt: Attempt) -> None:

@@ -35,6 +35,7 @@ from library.checkin_codes import (
 from library.classroom_models import CheckIn, Classroom, PresenceCheck
 from library.cme import audit
 from library.db import Database
+from library.i18n import formats, lazy
 from library.models import LiveSession, User, utcnow
 
 MAX_CHECKS_PER_SESSION = 200  # one every minute of a long day: more is a stuck button
@@ -47,6 +48,7 @@ class CheckInRefused(Exception):
 
     def __init__(self, message: str, reason: str, status: int = 400) -> None:
         super().__init__(message)
+        self.message = message  # a LazyText: shown in the language of the phone that sent it
         self.reason = reason
         self.status = status
 
@@ -131,7 +133,8 @@ class _NoStartCheck(Exception):
 def _checked_latest(session: Session, live: LiveSession) -> PresenceCheck:
     row = _latest_check(session, live)
     if row is None:  # the session went live between _start_checks and now
-        raise PresenceCheckError("the session has just started: try again in a second", 503)
+        raise PresenceCheckError(lazy("the session has just started: try again in a second",
+                                      "session_just_started"), 503)
     return row
 
 
@@ -157,16 +160,19 @@ def open_check(db: Database, room_id: str, kind: str, by: int | None,
     with db.session() as session:
         live = _open_live(session, room_id)
         if live is None:
-            raise PresenceCheckError(f"room {room_id!r} is not live: there is no one to check")
+            raise PresenceCheckError(lazy("room '%(room)s' is not live: there is no one to check",
+                                          "room_not_live", room=room_id))
         latest = _checked_latest(session, live)
         if latest.seq >= MAX_CHECKS_PER_SESSION:
-            raise PresenceCheckError(
-                f"this session has had {latest.seq} presence checks, the most it may have")
+            raise PresenceCheckError(lazy(
+                "this session has had %(count)s presence checks, the most it may have",
+                "too_many_presence_checks", count=latest.seq))
         since = (now - latest.opened_at).total_seconds()
         if since < MIN_SECONDS_BETWEEN_CHECKS:
-            raise PresenceCheckError(
-                f"the last presence check opened {int(since)} s ago; people need at least "
-                f"{MIN_SECONDS_BETWEEN_CHECKS} s to answer one before the next")
+            raise PresenceCheckError(lazy(
+                "the last presence check opened %(since)s s ago; people need at least "
+                "%(least)s s to answer one before the next", "presence_check_too_soon",
+                since=int(since), least=MIN_SECONDS_BETWEEN_CHECKS))
         row = PresenceCheck(live_session_id=live.id, seq=latest.seq + 1, kind=kind,
                             opened_at=now, opened_by=by)
         session.add(row)
@@ -186,7 +192,7 @@ def _place_label(session: Session, place: str) -> str:
     if kind == "classroom":
         row = session.get(Classroom, int(ident))
         return f"{row.name}, {row.city}" if row is not None else place
-    return "the operating room"
+    return lazy("the operating room")
 
 
 def check_in(db: Database, book: CodeBook, code: str, *, user_id: int, device: str,
@@ -199,9 +205,10 @@ def check_in(db: Database, book: CodeBook, code: str, *, user_id: int, device: s
     now = now or utcnow()
     typed = normalize(code)
     if len(typed) != CODE_LENGTH:
-        raise CheckInRefused(
-            f"A check-in code has {CODE_LENGTH} letters and digits, as on the classroom screen "
-            "(e.g. K7QM-4PX2).", "malformed")
+        raise CheckInRefused(lazy(
+            "A check-in code has %(length)s letters and digits, as on the classroom screen "
+            "(e.g. %(example)s).", "checkin_malformed", length=CODE_LENGTH, example="K7QM-4PX2"),
+            "malformed")
     window = window_of(now)
     try:
         try:
@@ -212,8 +219,9 @@ def check_in(db: Database, book: CodeBook, code: str, *, user_id: int, device: s
             return _check_in(db, book, typed, window, user_id=user_id, device=device,
                              client=client, expected_place=expected_place, now=now, actor=actor)
     except IntegrityError:  # the same person's answer sent twice at once: the unique key
-        raise CheckInRefused(
-            "You are already checked in for this presence check.", "replay", 409) from None
+        raise CheckInRefused(lazy(
+            "You are already checked in for this presence check.", "checkin_replay"),
+            "replay", 409) from None
 
 
 def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id: int,
@@ -238,24 +246,26 @@ def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id:
                 match = (live, latest, found)
                 break
         if match is None:
-            raise CheckInRefused(
+            raise CheckInRefused(lazy(
                 "This is not a check-in code of a session that is live now. Check the letters "
-                "and digits on the classroom screen, or scan its QR code.", "unknown", 404)
+                "and digits on the classroom screen, or scan its QR code.", "checkin_unknown"),
+                "unknown", 404)
         live, latest, found = match
         if found.check_id != latest.id:
-            raise CheckInRefused(
+            raise CheckInRefused(lazy(
                 "This code belongs to an earlier presence check. The screen shows a new code "
-                "now: scan that one.", "earlier check", 410)
+                "now: scan that one.", "checkin_earlier_check"), "earlier check", 410)
         if window - found.window >= ACCEPTED_WINDOWS:
-            raise CheckInRefused(
-                f"This code has expired: codes change every 30 seconds and this one is "
-                f"{(window - found.window) * 30 - 30} s past its time. Scan the code on the "
-                "screen now.", "expired", 410)
+            raise CheckInRefused(lazy(
+                "This code has expired: codes change every 30 seconds and this one is "
+                "%(late)s s past its time. Scan the code on the screen now.", "checkin_expired",
+                late=(window - found.window) * 30 - 30), "expired", 410)
         label = _place_label(session, found.place)
         if expected_place is not None and expected_place != found.place:
-            raise CheckInRefused(
-                f"This code is from {label}, not from {_place_label(session, expected_place)} "
-                "whose check-in page you opened. Scan the code on the screen in front of you.",
+            raise CheckInRefused(lazy(
+                "This code is from %(place)s, not from %(expected)s whose check-in page you "
+                "opened. Scan the code on the screen in front of you.", "checkin_other_place",
+                place=label, expected=_place_label(session, expected_place)),
                 "other classroom", 409)
         mine = session.execute(
             select(CheckIn.check_id, CheckIn.classroom_id, CheckIn.at)
@@ -266,15 +276,17 @@ def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id:
             if classroom_id != place_id:
                 other = _place_label(session, classroom_place(classroom_id)
                                      if classroom_id is not None else room_place(live.room_id))
-                raise CheckInRefused(
-                    f"You checked in at {other} for this session; this code is from {label}. "
+                raise CheckInRefused(lazy(
+                    "You checked in at %(other)s for this session; this code is from %(place)s. "
                     "One person is in one place: check in at the screen of the hall you are "
-                    "in.", "other classroom", 409)
+                    "in.", "checkin_other_place", other=other, place=label),
+                    "other classroom", 409)
         for check_id, _, at in mine:
             if check_id == latest.id:
-                raise CheckInRefused(
-                    f"You are already checked in for this presence check (at "
-                    f"{at:%H:%M:%S} UTC). Nothing more to do until the next one.", "replay", 409)
+                raise CheckInRefused(lazy(
+                    "You are already checked in for this presence check (at %(time)s). "
+                    "Nothing more to do until the next one.", "checkin_replay",
+                    time=formats.format_time(at, "medium", with_zone=True)), "replay", 409)
         hashed = device_hash(device)
         # Not named: whoever holds the phone now need not learn who used it before.
         other_user = session.scalar(
@@ -282,9 +294,10 @@ def _check_in(db: Database, book: CodeBook, typed: str, window: int, *, user_id:
                                      CheckIn.device_hash == hashed,
                                      CheckIn.user_id != user_id).limit(1))
         if other_user is not None:
-            raise CheckInRefused(
+            raise CheckInRefused(lazy(
                 "This phone already checked in another account for this session: one phone "
-                "checks in one account. Check in with your own phone.", "shared phone", 409)
+                "checks in one account. Check in with your own phone.", "checkin_shared_phone"),
+                "shared phone", 409)
         subject = session.scalar(select(User.username).where(User.id == user_id)) or ""
         row = CheckIn(check_id=latest.id, live_session_id=live.id, classroom_id=place_id,
                       user_id=user_id, subject=subject, at=now, window=found.window,

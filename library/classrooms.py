@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from library.classroom_models import Classroom, ClassroomScreen
 from library.db import Database
+from library.i18n import lazy
 from library.models import utcnow
 
 PAIRING_MINUTES = 10
@@ -90,12 +91,26 @@ def format_code(code: str) -> str:
     return code[:4] + "-" + code[4:]
 
 
+_EMPTY = {
+    "name": lazy("the classroom's name is empty", "classroom_field_empty"),
+    "institution": lazy("the classroom's institution is empty", "classroom_field_empty"),
+    "city": lazy("the classroom's city is empty", "classroom_field_empty"),
+}
+# Filled in with the limit when raised (a message is marked where it is written).
+_TOO_LONG = {
+    "name": lazy("the classroom's name is longer than %(limit)s characters"),
+    "institution": lazy("the classroom's institution is longer than %(limit)s characters"),
+    "city": lazy("the classroom's city is longer than %(limit)s characters"),
+}
+
+
 def _text(value: str, what: str, limit: int) -> str:
     text = " ".join(value.split())
     if not text:
-        raise ClassroomError(f"the classroom's {what} is empty")
+        raise ClassroomError(_EMPTY[what])
     if len(text) > limit:
-        raise ClassroomError(f"the classroom's {what} is longer than {limit} characters")
+        raise ClassroomError(lazy(_TOO_LONG[what].message, "classroom_field_too_long",
+                                  limit=limit))
     return text
 
 
@@ -103,9 +118,9 @@ def _zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ClassroomError(
-            f"time zone {name[:64]!r} is unknown; use an IANA name such as 'Europe/Sofia'"
-        ) from None
+        raise ClassroomError(lazy(
+            "time zone '%(zone)s' is unknown; use an IANA name such as 'Europe/Sofia'",
+            "unknown_time_zone", zone=name[:64])) from None
     return name
 
 
@@ -121,7 +136,8 @@ def create_classroom(db: Database, *, name: str, institution: str, city: str, ti
                      room_id: str, room_ids: set[str], created_by: int | None) -> ClassroomInfo:
     """Register a classroom that follows training room ``room_id`` (one of ``room_ids``)."""
     if room_id not in room_ids:
-        raise ClassroomError(f"no room {room_id[:64]!r} (rooms: {', '.join(sorted(room_ids))})")
+        raise ClassroomError(lazy("no room '%(room)s' (rooms: %(rooms)s)", "room_not_found",
+                                  room=room_id[:64], rooms=", ".join(sorted(room_ids))))
     row = Classroom(
         name=_text(name, "name", MAX_NAME), institution=_text(institution, "institution", MAX_NAME),
         city=_text(city, "city", MAX_CITY), timezone=_zone(timezone), room_id=room_id,
@@ -139,11 +155,13 @@ def update_classroom(db: Database, classroom_id: int, *, room_ids: set[str],
                      room_id: str | None = None) -> ClassroomInfo:
     """Change what was given; its screens and past check-ins stay the classroom's."""
     if room_id is not None and room_id not in room_ids:
-        raise ClassroomError(f"no room {room_id[:64]!r} (rooms: {', '.join(sorted(room_ids))})")
+        raise ClassroomError(lazy("no room '%(room)s' (rooms: %(rooms)s)", "room_not_found",
+                                  room=room_id[:64], rooms=", ".join(sorted(room_ids))))
     with db.session() as session:
         row = session.get(Classroom, classroom_id)
         if row is None:
-            raise ClassroomError(f"no classroom {classroom_id}", 404)
+            raise ClassroomError(lazy("no classroom %(id)s", "classroom_not_found",
+                                      id=classroom_id), 404)
         if name is not None:
             row.name = _text(name, "name", MAX_NAME)
         if institution is not None:
@@ -214,15 +232,17 @@ def pending_screen(db: Database, key: str | None, *, client: str) -> PendingScre
             row = session.scalar(select(ClassroomScreen).where(
                 ClassroomScreen.key_hash == _hash(key)))
             if row is not None and (row.classroom_id is not None or row.revoked_at is not None):
-                raise ClassroomError("this screen is paired already, or was unpaired", 409)
+                raise ClassroomError(lazy("this screen is paired already, or was unpaired",
+                                          "screen_paired_already"), 409)
         new_key = None
         if row is None:
             pending = session.scalar(select(func.count()).select_from(ClassroomScreen).where(
                 ClassroomScreen.classroom_id.is_(None), ClassroomScreen.revoked_at.is_(None),
                 ClassroomScreen.code_expires_at > now))
             if (pending or 0) >= MAX_PENDING:
-                raise ClassroomError(
-                    "too many screens are waiting to be paired; try again in a few minutes", 429)
+                raise ClassroomError(lazy(
+                    "too many screens are waiting to be paired; try again in a few minutes",
+                    "too_many_pending_screens"), 429)
             new_key = new_device_key()
             row = ClassroomScreen(key_hash=_hash(new_key), created_at=now,
                                   created_from=client[:64])
@@ -237,23 +257,25 @@ def pair_screen(db: Database, classroom_id: int, code: str, *, by: int | None) -
     """Pair the screen showing ``code`` with the classroom; the code is then spent."""
     typed = normalize_code(code)
     if len(typed) != CODE_LENGTH:
-        raise ClassroomError(
-            f"a pairing code has {CODE_LENGTH} letters and digits (as on the screen, e.g. "
-            "K7QM-4PX2)")
+        raise ClassroomError(lazy(
+            "a pairing code has %(length)s letters and digits (as on the screen, e.g. "
+            "%(example)s)", "pairing_code_malformed", length=CODE_LENGTH, example="K7QM-4PX2"))
     now = utcnow()
     with db.session() as session:
         if session.get(Classroom, classroom_id) is None:
-            raise ClassroomError(f"no classroom {classroom_id}", 404)
+            raise ClassroomError(lazy("no classroom %(id)s", "classroom_not_found",
+                                      id=classroom_id), 404)
         row = session.scalar(select(ClassroomScreen).where(
             ClassroomScreen.code_hash == _hash(typed)))
         if row is None:
-            raise ClassroomError(
+            raise ClassroomError(lazy(
                 "no screen shows this code: it was used already, or mistyped. The screen "
-                "shows a new code when you reload it", 404)
+                "shows a new code when you reload it", "pairing_code_unknown"), 404)
         if row.code_expires_at <= now:
-            raise ClassroomError(
-                f"this pairing code has expired (codes last {PAIRING_MINUTES} minutes); reload "
-                "the screen's page for a new one", 410)
+            raise ClassroomError(lazy(
+                "this pairing code has expired (codes last %(minutes)s minutes); reload the "
+                "screen's page for a new one", "pairing_code_expired", minutes=PAIRING_MINUTES),
+                410)
         row.code_hash = None  # single use
         row.classroom_id = classroom_id
         row.paired_at = now
@@ -299,9 +321,12 @@ def revoke_screen(db: Database, classroom_id: int, screen_id: int, *, by: int | 
     with db.session() as session:
         row = session.get(ClassroomScreen, screen_id)
         if row is None or row.classroom_id != classroom_id:
-            raise ClassroomError(f"classroom {classroom_id} has no screen {screen_id}", 404)
+            raise ClassroomError(lazy("classroom %(classroom)s has no screen %(screen)s",
+                                      "screen_not_found", classroom=classroom_id,
+                                      screen=screen_id), 404)
         if row.revoked_at is not None:
-            raise ClassroomError(f"screen {screen_id} is unpaired already", 409)
+            raise ClassroomError(lazy("screen %(screen)s is unpaired already",
+                                      "screen_unpaired_already", screen=screen_id), 409)
         row.revoked_at = utcnow()
         row.revoked_by = by
 

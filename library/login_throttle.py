@@ -32,10 +32,14 @@ _PRUNE_AT = 4096
 class LoginThrottled(Exception):
     """Too many failed log-ins; ``retry_after`` whole seconds until the next attempt counts."""
 
-    def __init__(self, message: str, retry_after: int, scope: str) -> None:
+    def __init__(self, message: str, retry_after: int, scope: str, limit: int = 0,
+                 window_seconds: int = 0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.scope = scope  # "account" or "address"
+        # What the message says, for a page that says it in the reader's language.
+        self.limit = limit
+        self.window_seconds = window_seconds
 
 
 class _Window:
@@ -130,7 +134,8 @@ class LoginThrottle:
                 raise LoginThrottled(
                     f"Too many failed log-ins for {what} (at most {window.limit} in "
                     f"{_in_words(int(window.seconds))}). Try again in {_in_words(seconds)}.",
-                    retry_after=seconds, scope=scope,
+                    retry_after=seconds, scope=scope, limit=window.limit,
+                    window_seconds=int(window.seconds),
                 )
         self.accounts.add(account)
         return Attempt(account, address, self.addresses.add(address))

@@ -21,6 +21,7 @@ from library.checkins import CheckInfo, PresenceCheckError, open_check
 from library.classroom_models import PresenceCheck, ProgrammeRandomChecks
 from library.cme_models import CmeProgrammeLiveSession
 from library.db import Database
+from library.i18n import lazy
 from library.models import LiveSession, utcnow
 
 MIN_MINUTES = 5
@@ -41,9 +42,10 @@ def set_limits(db: Database, programme_id: int, limits: Limits | None) -> None:
     """Set (or with None, turn off) the programme's random presence checks."""
     if limits is not None and not (
             MIN_MINUTES <= limits.min_minutes <= limits.max_minutes <= MAX_MINUTES):
-        raise RandomChecksError(
-            f"random presence checks: need {MIN_MINUTES} <= least minutes <= most minutes <= "
-            f"{MAX_MINUTES} (got {limits.min_minutes} and {limits.max_minutes})")
+        raise RandomChecksError(lazy(
+            "random presence checks: need %(low)s <= least minutes <= most minutes <= "
+            "%(high)s (got %(least)s and %(most)s)", "random_checks_out_of_range",
+            low=MIN_MINUTES, high=MAX_MINUTES, least=limits.min_minutes, most=limits.max_minutes))
     with db.session() as session:
         row = session.get(ProgrammeRandomChecks, programme_id)
         if limits is None:

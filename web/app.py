@@ -28,7 +28,7 @@ from library import attendance
 from library.cme.demo import ensure_demo_programme
 from library.cme.vault import CnpVault
 from library.db import Database
-from library.i18n import shown
+from library.i18n import SOURCE_LOCALE, current, gettext, shown
 from library.login_throttle import LoginThrottle
 from library.media_links import MediaLinkSigner
 from recorder.registry import Recorder
@@ -265,9 +265,15 @@ def create_app(settings: Settings, room_specs: list[RoomSpec] | None = None) -> 
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
+        # "field: what is wrong" per problem, as pydantic says it (English: the field names are
+        # the API's), behind "invalid request" in the request's language. English keeps the
+        # bare list that clients and tests already read.
+        problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
-        ]
-        return JSONResponse({"detail": "; ".join(problems)}, status_code=validation_status(exc))
+        )
+        detail = problems if current().locale == SOURCE_LOCALE else gettext(
+            "invalid request: %(problems)s", problems=problems)
+        return JSONResponse({"detail": detail, "code": "invalid_request"},
+                            status_code=validation_status(exc))
 
     return app

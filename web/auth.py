@@ -28,6 +28,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import HTTPConnection
 
 from library.cme.audit import Actor
+from library.i18n import LazyText, lazy
 from library.users import Role, token_generation
 from web.session_cookie import cookie_session
 from web.state import app_state
@@ -86,7 +87,7 @@ class TokenSigner:
             expires = float(payload["exp"]) if "exp" in payload else (
                 issued.timestamp() + int(payload["ttl"]))
             if time.time() > expires:
-                raise TokenError("token expired: ask for a new one")
+                raise TokenError(lazy("token expired: ask for a new one"))
             return Principal(
                 subject=str(payload["sub"]),
                 role=Role(payload["role"]),
@@ -98,9 +99,9 @@ class TokenSigner:
                 expires_at=expires,
             )
         except BadSignature:
-            raise TokenError("token is not valid") from None
+            raise TokenError(lazy("token is not valid")) from None
         except (KeyError, ValueError, TypeError):
-            raise TokenError("token is not valid") from None
+            raise TokenError(lazy("token is not valid")) from None
 
 
 async def verify_token(connection: HTTPConnection, token: str) -> Principal:
@@ -112,10 +113,10 @@ async def verify_token(connection: HTTPConnection, token: str) -> Principal:
         return principal  # a script's token from `medroom token`: no account behind it
     current = await asyncio.to_thread(token_generation, state.db, int(principal.user_id))
     if current is None:
-        raise TokenError("the account of this token is disabled or gone")
+        raise TokenError(lazy("the account of this token is disabled or gone"))
     if current != principal.generation:
-        raise TokenError("token revoked (password changed or signed out everywhere): "
-                         "log in again")
+        raise TokenError(lazy("token revoked (password changed or signed out everywhere): "
+                              "log in again"))
     return principal
 
 
@@ -128,10 +129,11 @@ def check_csrf(request: Request, supplied: str | None) -> None:
     session = cookie_session(request)
     expected = session.csrf() if session.key is not None else None
     if not expected or not supplied or not hmac.compare_digest(expected, supplied):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token: reload the page")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, lazy(
+            "missing or wrong CSRF token: reload the page", "csrf_token_wrong"))
 
 
-def _unauthorized(detail: str) -> HTTPException:
+def _unauthorized(detail: LazyText) -> HTTPException:
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
     )
@@ -153,7 +155,7 @@ def page_user(request: Request) -> Principal:
     """The logged-in person of a page request; 401 (the app redirects to the login page)."""
     principal = session_principal(request)
     if principal is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "log in first")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, lazy("log in first"))
     return principal
 
 
@@ -162,22 +164,23 @@ async def get_principal(request: Request) -> Principal:
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("Authorization must be 'Bearer <token>'")
+            raise _unauthorized(lazy("Authorization must be 'Bearer <token>'"))
         try:
             principal = await verify_token(request, token.strip())
         except TokenError as exc:
-            raise _unauthorized(str(exc)) from None
+            raise _unauthorized(exc.args[0]) from None
         # A token for one room was handed to a player or a camera for that room: it reaches
         # the room's own routes and nothing else (CME, library, users, diagnostics...).
         if principal.room != "*" and request.path_params.get("room_id") != principal.room:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"this token is only for room '{principal.room}' (/api/rooms/{principal.room}/...)",
+                lazy("this token is only for room '%(room)s' (/api/rooms/%(room)s/...)",
+                     "token_for_other_room", room=principal.room),
             )
         return principal
     session = session_principal(request)
     if session is None:
-        raise _unauthorized("log in, or send 'Authorization: Bearer <token>'")
+        raise _unauthorized(lazy("log in, or send 'Authorization: Bearer <token>'"))
     if request.method not in SAFE_METHODS:
         check_csrf(request, request.headers.get("x-csrf-token"))
     return session
@@ -192,17 +195,21 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]
         if principal.role not in roles:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"role '{principal.role.value}' may not do this (needs: {allowed})",
+                lazy("role '%(role)s' may not do this (needs: %(allowed)s)", "role_not_allowed",
+                     role=principal.role.value, allowed=allowed),
             )
         room_id = request.path_params.get("room_id")
         rooms = app_state(request).live.rooms
         if room_id is not None and room_id not in rooms:
             raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"no room '{room_id}' (rooms: {', '.join(rooms)})"
+                status.HTTP_404_NOT_FOUND, lazy("no room '%(room)s' (rooms: %(rooms)s)",
+                                                "room_not_found", room=room_id,
+                                                rooms=", ".join(rooms))
             )
         if room_id is not None and not principal.may_use_room(str(room_id)):
             raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"this token is not valid for room '{room_id}'"
+                status.HTTP_403_FORBIDDEN, lazy("this token is not valid for room '%(room)s'",
+                                                "token_for_other_room", room=room_id)
             )
         # A route for the room's controllers: an instructor must be one of *this* room's.
         if (room_id is not None and principal.role is Role.INSTRUCTOR
@@ -232,14 +239,18 @@ def controls_room(connection: HTTPConnection, principal: Principal, room_id: str
     return principal.subject in named
 
 
-def _not_this_rooms_instructor(room_id: str) -> str:
-    return (f"you are not one of the instructors of room '{room_id}' (its room file names "
-            "them: ask an admin)")
+def _not_this_rooms_instructor(room_id: str) -> LazyText:
+    return lazy("you are not one of the instructors of room '%(room)s' (its room file names "
+                "them: ask an admin)", "not_this_rooms_instructor", room=room_id)
 
 
 class SocketRefused(Exception):
     """A websocket that may not connect: closed with `code` (4401 who are you, 4403 not you,
-    4404 no such room) and `reason`."""
+    4404 no such room) and `reason`.
+
+    The reason stays English: no page shows it to a person (the page reacts to the code), and
+    a close reason is limited to 123 bytes, which a Cyrillic sentence (two bytes a letter)
+    would overrun."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -277,7 +288,7 @@ async def socket_principal(
         raise SocketRefused(4403, f"this token is not valid for room '{room_id}'")
     if (principal.role is Role.INSTRUCTOR and Role.STUDENT not in roles
             and not controls_room(websocket, principal, room_id)):
-        raise SocketRefused(4403, _not_this_rooms_instructor(room_id))
+        raise SocketRefused(4403, str(_not_this_rooms_instructor(room_id)))
     return principal
 
 

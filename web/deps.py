@@ -25,6 +25,7 @@ from library.cme.rights import ORGANISER_ROLES, may_organise
 from library.cme.store import ProgrammeInfo, get_programme
 from library.cme.vault import CnpVault
 from library.db import Database
+from library.i18n import lazy
 from library.lessons import LessonInfo
 from library.media_links import MediaLinkSigner
 from library.viewing import Watcher, WatchError, watchable_lesson
@@ -118,7 +119,7 @@ def room_or_404(live: LiveRooms, room_id: str) -> Room:
     try:
         return live.room(room_id)
     except RoomNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, exc.args[0]) from None
 
 
 MAX_OFFER_BYTES = 64 * 1024
@@ -138,17 +139,21 @@ async def read_sdp_body(request: Request, media_type: str, what: str) -> str:
     if content_type != media_type:
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send the {what} as {media_type} (got '{content_type or 'nothing'}')",
+            lazy("send the %(what)s as %(media_type)s (got '%(got)s')", "wrong_media_type",
+                 what=what, media_type=media_type, got=content_type or "nothing"),
         )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_OFFER_BYTES:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"SDP {what} is too large")
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                                lazy("SDP %(what)s is too large", "sdp_too_large", what=what))
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"SDP {what} is not UTF-8 text") from None
+        raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                            lazy("SDP %(what)s is not UTF-8 text", "sdp_not_utf8", what=what)
+                            ) from None
 
 
 async def read_sdp_offer(request: Request) -> str:
@@ -166,7 +171,8 @@ Organiser = Annotated[Principal, Depends(require_roles(*ORGANISER_ROLES))]
 async def programme_or_404(db: Database, programme_id: int) -> ProgrammeInfo:
     info = await asyncio.to_thread(get_programme, db, programme_id)
     if info is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no CME programme {programme_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "no CME programme %(id)s", "programme_not_found", id=programme_id))
     return info
 
 
@@ -175,8 +181,9 @@ def must_organise(principal: Principal, info: ProgrammeInfo) -> None:
     if not may_organise(principal, info):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            f"you do not organise programme {info.ref!r}: only its organisers (the account that"
-            " created it and those it names) and admins act on it",
+            lazy("you do not organise programme '%(ref)s': only its organisers (the account "
+                 "that created it and those it names) and admins act on it",
+                 "not_organiser", ref=info.ref),
         )
 
 
@@ -219,7 +226,7 @@ async def lesson_for(db: Database, principal: Principal, lesson_id: int) -> Less
     try:
         return await asyncio.to_thread(watchable_lesson, db, lesson_id, watcher(principal))
     except WatchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise HTTPException(exc.status, exc.args[0]) from None  # a LazyText stays one
 
 
 def lesson_folder(settings: Settings, media_path: str) -> Path:

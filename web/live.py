@@ -19,6 +19,7 @@ from config.rooms import RoomSpec
 from config.settings import Settings
 from library import attendance
 from library.db import Database
+from library.i18n import lazy
 from room_controller.ptz.controller import PtzController, PtzDevice
 from room_controller.ptz.simulated import SimulatedHead
 from room_controller.room import Room, RoomError, UnknownSourceError
@@ -121,7 +122,8 @@ class LiveRooms:
     def room(self, room_id: str) -> Room:
         room = self.rooms.get(room_id)
         if room is None:
-            raise RoomNotFound(f"no room '{room_id}' (rooms: {', '.join(self.rooms)})")
+            raise RoomNotFound(lazy("no room '%(room)s' (rooms: %(rooms)s)", "room_not_found",
+                                    room=room_id, rooms=", ".join(self.rooms)))
         return room
 
     # -- going live --------------------------------------------------------------------------

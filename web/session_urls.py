@@ -20,6 +20,7 @@ from aiortc import RTCPeerConnection
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import Response
 
+from library.i18n import lazy
 from streaming.trickle import (
     TRICKLE_MEDIA_TYPE,
     IceRestartRefused,
@@ -39,7 +40,8 @@ async def _bearer_if_sent(request: Request, room_id: str) -> Principal | None:
     principal = await get_principal(request)  # 401 for a bad or expired token
     if not principal.may_use_room(room_id):
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"this token is not valid for room '{room_id}'"
+            status.HTTP_403_FORBIDDEN, lazy("this token is not valid for room '%(room)s'",
+                                            "token_for_other_room", room=room_id)
         )
     return principal
 

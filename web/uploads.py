@@ -17,6 +17,7 @@ from fastapi import HTTPException, Request, status
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from library.i18n import lazy
 from room_controller.dicom.upload import UploadedFile, UploadError, UploadLimits, UploadTooLarge
 
 
@@ -24,7 +25,7 @@ def upload_error(exc: UploadError) -> HTTPException:
     """413 for a limit (the message names it and its setting), 422 for what was sent."""
     code = (status.HTTP_413_CONTENT_TOO_LARGE if isinstance(exc, UploadTooLarge)
             else status.HTTP_422_UNPROCESSABLE_CONTENT)
-    return HTTPException(code, str(exc))
+    return HTTPException(code, exc.args[0] if exc.args else str(exc))
 
 
 def upload_body(description: str) -> dict[str, Any]:
@@ -53,8 +54,8 @@ async def uploaded_files(request: Request, limits: UploadLimits) -> AsyncIterato
             yield chunk
 
     if "multipart/form-data" not in request.headers.get("content-type", ""):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "no files: send them as "
-                            "multipart/form-data, in the form field 'files'")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, lazy(
+            "no files: send them as multipart/form-data, in the form field 'files'", "no_files"))
     parser = MultiPartParser(request.headers, counted(), max_files=limits.max_files,
                              max_fields=10)
     try:
@@ -63,16 +64,17 @@ async def uploaded_files(request: Request, limits: UploadLimits) -> AsyncIterato
         raise upload_error(exc) from None
     except MultiPartException as exc:
         if exc.message.startswith("Too many files"):
-            raise upload_error(UploadTooLarge(
-                f"more than {limits.max_files} files in one upload (MEDROOM_UPLOAD_MAX_FILES): "
-                "upload one series at a time")) from None
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{exc.message} (send the files as "
-                            "multipart/form-data, in the form field 'files')") from None
+            raise upload_error(UploadTooLarge(lazy(
+                "more than %(count)s files in one upload (MEDROOM_UPLOAD_MAX_FILES): upload one "
+                "series at a time", "too_many_files", count=limits.max_files))) from None
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, lazy(
+            "%(problem)s (send the files as multipart/form-data, in the form field 'files')",
+            "bad_multipart", problem=exc.message)) from None
     try:
         parts = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not parts:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                "no files: send them in the multipart form field 'files'")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, lazy(
+                "no files: send them in the multipart form field 'files'", "no_files"))
         yield [UploadedFile(p.filename or "file", p.file) for p in parts]
     finally:
         await form.close()

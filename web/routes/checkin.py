@@ -21,10 +21,12 @@ from library.checkin_throttle import CheckInThrottled
 from library.checkins import Accepted, CheckInRefused, check_in
 from library.classrooms import get_classroom
 from library.cme import audit
+from library.i18n import gettext, lazy, shown
 from web.auth import Viewer, audit_actor, csrf_token, session_principal
 from web.classroom_kit import PHONE_COOKIE
 from web.deps import MAX_ID, ClassroomKitDep, DbDep, Id, LiveDep
 from web.templates import templates
+from web.throttle_text import checkin_throttled
 
 router = APIRouter(tags=["check-in"])
 
@@ -59,13 +61,14 @@ def _expected(body: CheckInIn) -> str | None:
 async def checkin(body: CheckInIn, request: Request, db: DbDep, kit: ClassroomKitDep,
                   principal: Viewer) -> Response:
     if principal.user_id is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "check in with your own account (log in on your phone)")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, lazy(
+            "check in with your own account (log in on your phone)", "checkin_needs_account"))
     actor = audit_actor(request, principal)
     try:
         attempt = kit.throttle.begin(str(principal.user_id), actor.client)
     except CheckInThrottled as exc:
-        return JSONResponse({"detail": str(exc), "reason": "throttled"}, status_code=429,
+        return JSONResponse({"detail": checkin_throttled(exc), "code": "checkin_throttled",
+                             "reason": "throttled"}, status_code=429,
                             headers={"Retry-After": str(exc.retry_after)})
     device, new_device = kit.phone_key(request)
     try:
@@ -78,13 +81,15 @@ async def checkin(body: CheckInIn, request: Request, db: DbDep, kit: ClassroomKi
             audit.record, db, actor, audit.Action.CHECK_IN_REFUSED,
             target=audit.Target.CLASSROOM, target_id=body.at or body.room or "-",
             detail={"reason": exc.reason, "code": body.code[:12]})
-        response: Response = JSONResponse({"detail": str(exc), "reason": exc.reason},
-                                          status_code=exc.status)
+        response: Response = JSONResponse(
+            {"detail": shown(exc.message), "code": getattr(exc.message, "code", None)
+             or "checkin_refused", "reason": exc.reason}, status_code=exc.status)
     else:
         kit.throttle.succeeded(attempt)  # its access log line went in with the check-in
         response = JSONResponse(CheckInOut(
-            place=accepted.place_label, check=accepted.check_seq, at=accepted.at.isoformat(),
-            message=f"You are checked in at {accepted.place_label}.").model_dump())
+            place=shown(accepted.place_label), check=accepted.check_seq, at=accepted.at.isoformat(),
+            message=gettext("You are checked in at %(place)s.",
+                            place=shown(accepted.place_label))).model_dump())
     if new_device:
         kit.write(response, PHONE_COOKIE, device)
     return response
@@ -108,7 +113,7 @@ async def checkin_page(
         classroom = await asyncio.to_thread(get_classroom, db, at)
         place = f"{classroom.name}, {classroom.city}" if classroom else ""
     elif room is not None and room in live.rooms:
-        place = f"{live.rooms[room].name} (operating room)"
+        place = gettext("%(room)s (operating room)", room=live.rooms[room].name)
     response = templates.TemplateResponse(request, "checkin.html", {
         "user": user, "csrf": csrf_token(request), "place": place,
         "at": at if place and at is not None else "", "room": room if place and at is None else "",

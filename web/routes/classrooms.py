@@ -26,6 +26,7 @@ from library.classrooms import (
     update_classroom,
 )
 from library.cme import audit
+from library.i18n import lazy
 from library.users import Role
 from web.auth import Principal, audit_actor, csrf_token, page_user, require_roles
 from web.classroom_kit import screen_subject
@@ -80,7 +81,7 @@ def _out(info: ClassroomInfo) -> ClassroomOut:
 
 
 def _refuse(exc: ClassroomError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
+    return HTTPException(exc.status, exc.args[0])  # a LazyText: in the caller's language
 
 
 @router.get("/api/classrooms", response_model=list[ClassroomOut], summary="Every classroom")
@@ -117,7 +118,8 @@ async def edit(classroom_id: IdPath, body: ClassroomPatch, db: DbDep, live: Live
 async def _classroom_or_404(db: DbDep, classroom_id: int) -> ClassroomInfo:
     info = await asyncio.to_thread(get_classroom, db, classroom_id)
     if info is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no classroom {classroom_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            lazy("no classroom %(id)s", "classroom_not_found", id=classroom_id))
     return info
 
 
@@ -176,7 +178,8 @@ async def unpair(classroom_id: IdPath, screen_id: IdPath, request: Request, db: 
 async def classrooms_page(request: Request, db: DbDep, live: LiveDep) -> Response:
     user = page_user(request)
     if user.role is not Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only admins manage classrooms")
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            lazy("only admins manage classrooms", "admins_only"))
     rooms = [(room.id, room.name) for room in live.rooms.values()]
     return templates.TemplateResponse(request, "classrooms.html", {
         "user": user, "csrf": csrf_token(request), "can_control": True, "rooms": rooms})

@@ -101,7 +101,7 @@ async def new_check(room_id: str, request: Request, db: DbDep, live: LiveDep,
     try:
         check = await asyncio.to_thread(open_check, db, room_id, "instructor", principal.user_id)
     except PresenceCheckError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise HTTPException(exc.status, exc.args[0]) from None  # in the caller's language
     await asyncio.to_thread(
         audit.record, db, audit_actor(request, principal), audit.Action.PRESENCE_CHECK,
         target=audit.Target.LIVE_SESSION, target_id=check.live_session_id,
@@ -140,7 +140,7 @@ async def set_random_checks(body: RandomChecksIn, request: Request, db: DbDep,
         await asyncio.to_thread(set_limits, db, organising.info.id,
                                 Limits(body.min_minutes, body.max_minutes))
     except RandomChecksError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, exc.args[0]) from None
     await log_programme_action(db, audit_actor(request, organising.principal),
                                audit.Action.PROGRAMME_EDIT, organising.info,
                                random_checks=[body.min_minutes, body.max_minutes])

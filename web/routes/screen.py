@@ -27,6 +27,7 @@ from library.classrooms import (
     pending_screen,
     screen_of_key,
 )
+from library.i18n import gettext, lazy
 from room_controller.room import RoomState
 from streaming.broadcast import NotOnAir
 from streaming.limits import JoinRefused
@@ -57,8 +58,8 @@ async def screen_caller(request: Request, kit: ClassroomKitDep,
     key = kit.read(request, SCREEN_COOKIE)
     screen = None if key is None else await asyncio.to_thread(screen_of_key, db, key)
     if key is None or screen is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                            "this browser is not a paired classroom screen: open /screen")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, lazy(
+            "this browser is not a paired classroom screen: open /screen"))
     return key, screen
 
 
@@ -79,16 +80,16 @@ async def screen_page(request: Request, kit: ClassroomKitDep, db: DbDep,
         pending = await asyncio.to_thread(pending_screen, db, key, client=_client(request))
     except ClassroomError as exc:
         if exc.status != 409:
-            raise HTTPException(exc.status, str(exc)) from None
+            raise HTTPException(exc.status, exc.args[0]) from None
         pending = None  # a revoked key: this PC starts again as a new screen
     if pending is None or key is None:
         if kit.new_screens.take(_client(request)) > 0:
-            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                                "too many new screens from this address; wait a minute")
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, lazy(
+                "too many new screens from this address; wait a minute", "too_many_new_screens"))
         try:
             pending = await asyncio.to_thread(pending_screen, db, None, client=_client(request))
         except ClassroomError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
+            raise HTTPException(exc.status, exc.args[0]) from None
     response = templates.TemplateResponse(request, "screen_pair.html", {
         "code": format_code(pending.code), "expires_at": pending.expires_at.isoformat()})
     if pending.key is not None:
@@ -102,7 +103,8 @@ async def screen_state(request: Request, kit: ClassroomKitDep, db: DbDep,
     key = kit.read(request, SCREEN_COOKIE)
     paired = None if key is None else await asyncio.to_thread(screen_of_key, db, key)
     if paired is None:
-        return JSONResponse({"paired": False, "detail": "not a paired classroom screen"},
+        return JSONResponse({"paired": False, "code": "unauthorized",
+                             "detail": gettext("not a paired classroom screen")},
                             status_code=401)
     classroom = paired.classroom
     room = live.rooms.get(classroom.room_id)
@@ -146,7 +148,8 @@ async def screen_whep(request: Request, caller: ScreenCaller, kit: ClassroomKitD
                       live: LiveDep) -> Response:
     key, screen = caller
     if not kit.screen_csrf_ok(key, request.headers.get("x-screen-token")):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong screen token: reload")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, lazy(
+            "missing or wrong screen token: reload", "screen_token_wrong"))
     room_id = screen.classroom.room_id
     offer = await read_sdp_offer(request)
     try:
@@ -158,6 +161,8 @@ async def screen_whep(request: Request, caller: ScreenCaller, kit: ClassroomKitD
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc),
                             headers={"Retry-After": str(exc.retry_after)}) from None
     except (CodecError, OfferError, LookupError) as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"bad SDP offer: {exc}") from None
+        raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                            lazy("bad SDP offer: %(problem)s", "bad_sdp_offer", problem=str(exc))
+                            ) from None
     return answer_response(answer, f"/api/rooms/{room_id}/whep/{viewer.id}", viewer.pc,
                            live.settings.ice_servers)

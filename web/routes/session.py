@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from library.cme import audit
+from library.i18n import gettext
 from library.login_throttle import LoginThrottle, LoginThrottled
 from library.users import authenticate, sign_out_everywhere
 from library.web_sessions import EndReason, end_session, start_session
@@ -23,6 +24,7 @@ from web.deps import DbDep, SettingsDep
 from web.session_cookie import cookie_session
 from web.state import app_state
 from web.templates import templates
+from web.throttle_text import login_throttled
 
 router = APIRouter(tags=["session"])
 logger = logging.getLogger(__name__)
@@ -60,12 +62,13 @@ async def login(
     except LoginThrottled as exc:
         logger.warning("log-in refused (%s throttled): account %r from %s, retry in %d s",
                        exc.scope, username[:100], address, exc.retry_after)
-        return _login_error(request, username, next, str(exc), 429,
+        return _login_error(request, username, next, login_throttled(exc), 429,
                             {"Retry-After": str(exc.retry_after)})
     # argon2 takes tens of milliseconds: off the event loop.
     user = await asyncio.to_thread(authenticate, db, username, password)
     if user is None:
-        return _login_error(request, username, next, "Wrong user name or password.", 401, {})
+        return _login_error(request, username, next, gettext("Wrong user name or password."),
+                            401, {})
     _throttle(request).succeeded(attempt)
     key = await asyncio.to_thread(start_session, db, user.id, settings.token_ttl_seconds)
     cookie_session(request).begin(key)  # a fresh cookie on login: no fixation

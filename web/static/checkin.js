@@ -33,11 +33,11 @@
     else if (card.dataset.room) body.room = card.dataset.room;
     try {
       const answer = await MedRoom.api("/api/checkin", { method: "POST", json: body });
-      const at = new Date(answer.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      show(true, "Checked in", `${answer.message} Presence check ${answer.check}, at ${at}. Keep this page: scan again when the screen asks for a new check.`);
+      show(true, gettext("Checked in"), gettext("%(message)s Presence check %(check)s, at %(time)s. Keep this page: scan again when the screen asks for a new check.",
+        { message: answer.message, check: i18n.formatNumber(answer.check), time: i18n.formatTime(answer.at) }));
       input.value = "";
     } catch (error) {
-      show(false, error.status === 429 ? "Please wait" : "Not checked in", error.message);
+      show(false, error.status === 429 ? gettext("Please wait") : gettext("Not checked in"), error.message);
     } finally {
       button.disabled = false;
     }

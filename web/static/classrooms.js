@@ -3,11 +3,21 @@
 (function () {
   const list = document.getElementById("classroom-list");
   const message = document.getElementById("classrooms-message");
-  const when = (iso) => iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "–";
+  const when = (iso) => iso ? i18n.formatDateTime(iso) : "–";
 
   function say(text, error) {
     message.textContent = text;
     message.classList.toggle("message-error", !!error);
+  }
+
+  // A translated sentence with a name in it: the name is content, not words to translate.
+  function withName(text, name, value) {
+    const span = el("span", "", String(value));
+    span.translate = false;
+    const [before, after] = text.split(`%(${name})s`);
+    const out = document.createDocumentFragment();
+    out.append(before, span, after === undefined ? "" : after);
+    return out;
   }
 
   function el(tag, cls, text) {
@@ -21,20 +31,20 @@
     const screens = await MedRoom.api(`/api/classrooms/${c.id}/screens`);
     ul.replaceChildren();
     const live = screens.filter((s) => !s.revoked_at);
-    if (!live.length) ul.append(el("li", "muted small", "No screen paired yet."));
+    if (!live.length) ul.append(el("li", "muted small", gettext("No screen paired yet.")));
     for (const s of live) {
       const li = el("li", "screen-row");
       li.dataset.screen = s.id;
-      li.append(el("span", "", `Screen ${s.id}`),
-        el("span", "badge " + (s.connected ? "badge-live" : "badge-idle"), s.connected ? "showing video" : "idle"),
-        el("span", "muted small", `paired ${when(s.paired_at)} · last seen ${when(s.last_seen_at)}`));
-      const unpair = el("button", "btn btn-small btn-danger", "Unpair");
+      li.append(el("span", "", gettext("Screen %(id)s", { id: s.id })),
+        el("span", "badge " + (s.connected ? "badge-live" : "badge-idle"), s.connected ? gettext("showing video") : gettext("idle")),
+        el("span", "muted small", gettext("paired %(paired)s · last seen %(seen)s", { paired: when(s.paired_at), seen: when(s.last_seen_at) })));
+      const unpair = el("button", "btn btn-small btn-danger", gettext("Unpair"));
       unpair.type = "button";
       unpair.addEventListener("click", async () => {
-        if (!window.confirm(`Unpair screen ${s.id} of ${c.name}? It stops at once and shows a new pairing code.`)) return;
+        if (!window.confirm(gettext("Unpair screen %(id)s of %(classroom)s? It stops at once and shows a new pairing code.", { id: s.id, classroom: c.name }))) return;
         try {
           await MedRoom.api(`/api/classrooms/${c.id}/screens/${s.id}`, { method: "DELETE" });
-          say(`Screen ${s.id} of ${c.name} is unpaired.`);
+          say(gettext("Screen %(id)s of %(classroom)s is unpaired.", { id: s.id, classroom: c.name }));
           load();
         } catch (error) { say(error.message, true); }
       });
@@ -47,21 +57,25 @@
     const li = el("li", "classroom-row");
     li.dataset.classroom = c.id;
     const head = el("div", "classroom-head");
-    head.append(el("strong", "", c.name), el("span", "muted", `${c.institution} · ${c.city} · ${c.timezone}`),
-      el("span", "badge", "room " + c.room_id));
+    const name = el("strong", "", c.name);
+    const where = el("span", "muted", `${c.institution} · ${c.city} · ${c.timezone}`);
+    name.translate = false; where.translate = false;
+    const badge = el("span", "badge");
+    badge.append(withName(gettext("room %(room)s"), "room", c.room_id));
+    head.append(name, where, badge);
     const screens = el("ul", "screen-list");
     const form = el("form", "pair-form");
     const input = el("input");
-    input.name = "code"; input.maxLength = 12; input.placeholder = "Screen code, e.g. K7QM-4PX2";
-    input.required = true; input.autocomplete = "off"; input.setAttribute("aria-label", `Pairing code for ${c.name}`);
-    const button = el("button", "btn btn-small btn-primary", "Pair screen");
+    input.name = "code"; input.maxLength = 12; input.placeholder = gettext("Screen code, e.g. %(example)s", { example: "K7QM-4PX2" });
+    input.required = true; input.autocomplete = "off"; input.setAttribute("aria-label", gettext("Pairing code for %(classroom)s", { classroom: c.name }));
+    const button = el("button", "btn btn-small btn-primary", gettext("Pair screen"));
     button.type = "submit";
     form.append(input, button);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
         await MedRoom.api(`/api/classrooms/${c.id}/screens`, { method: "POST", json: { code: input.value } });
-        say(`Paired: the screen now shows ${c.name}.`);
+        say(gettext("Paired: the screen now shows %(classroom)s.", { classroom: c.name }));
         input.value = "";
         screenRows(c, screens);
       } catch (error) { say(error.message, true); }
@@ -75,7 +89,7 @@
     try {
       const classrooms = await MedRoom.api("/api/classrooms");
       list.replaceChildren(...classrooms.map(row));
-      if (!classrooms.length) list.replaceChildren(el("li", "muted", "No classroom yet: register the first below."));
+      if (!classrooms.length) list.replaceChildren(el("li", "muted", gettext("No classroom yet: register the first below.")));
     } catch (error) { say(error.message, true); }
   }
 
@@ -84,7 +98,7 @@
     const data = Object.fromEntries(new FormData(event.target).entries());
     try {
       const c = await MedRoom.api("/api/classrooms", { method: "POST", json: data });
-      say(`${c.name} is registered. Open /screen on its computer and pair it.`);
+      say(gettext("%(classroom)s is registered. Open /screen on its computer and pair it.", { classroom: c.name }));
       event.target.reset();
       load();
     } catch (error) { say(error.message, true); }

@@ -8,10 +8,11 @@
   const token = document.querySelector('meta[name="screen-token"]').content;
   const video = $("screen-video");
   const labels = {
-    idle: ["Waiting", "conn-waiting"], waiting: ["Waiting for the session", "conn-waiting"],
-    connecting: ["Connecting…", "conn-connecting"], live: ["Live", "conn-live"],
-    reconnecting: ["Reconnecting…", "conn-reconnecting"],
+    idle: [gettext("Waiting"), "conn-waiting"], waiting: [gettext("Waiting for the session"), "conn-waiting"],
+    connecting: [gettext("Connecting…"), "conn-connecting"], live: [gettext("Live"), "conn-live"],
+    reconnecting: [gettext("Reconnecting…"), "conn-reconnecting"],
   };
+  const notStarted = gettext("The session has not started yet. The picture appears here by itself when it goes live.");
   let player = null;
   let state = null;
   let frames = 0;
@@ -23,8 +24,8 @@
     $("conn-state").className = "conn " + cls;
     root.dataset.state = s;
     $("screen-overlay").hidden = s === "live";
-    if (s === "reconnecting") $("overlay-text").textContent = "Connection lost. Rejoining…";
-    else if (s === "connecting") $("overlay-text").textContent = "Connecting to the session…";
+    if (s === "reconnecting") $("overlay-text").textContent = gettext("Connection lost. Rejoining…");
+    else if (s === "connecting") $("overlay-text").textContent = gettext("Connecting to the session…");
   }
 
   function ensurePlayer(roomId, iceServers) {
@@ -77,11 +78,11 @@
       $("checkin-code").textContent = c.code;
     }
     const fresh = c.check > 1;
-    $("checkin-heading").textContent = fresh ? "Presence check " + c.check : "Check in";
+    $("checkin-heading").textContent = fresh ? gettext("Presence check %(check)s", { check: i18n.formatNumber(c.check) }) : gettext("Check in");
     $("checkin-panel").classList.toggle("is-check", fresh && c.check_kind !== "start");
-    $("checkin-check").textContent = fresh ? "scan again for this check" : "scan once you are seated";
-    $("present-now").textContent = c.present_now;
-    $("present-session").textContent = c.present_session;
+    $("checkin-check").textContent = fresh ? gettext("scan again for this check") : gettext("scan once you are seated");
+    $("present-now").textContent = i18n.formatNumber(c.present_now);
+    $("present-session").textContent = i18n.formatNumber(c.present_session);
   }
 
   async function poll() {
@@ -99,7 +100,7 @@
         wait = 1000;  // waiting for the session: notice it going live within a second
         stopPlayer();
         onState("waiting");
-        $("overlay-text").textContent = "The session has not started yet. The picture appears here by itself when it goes live.";
+        $("overlay-text").textContent = notStarted;
       }
       showSide(state.checkin, state.questions || []);
       if (state.checkin) wait = Math.min(wait, Math.max(200, state.checkin.changes_at * 1000 - Date.now() + 150));
@@ -111,9 +112,10 @@
 
   setInterval(() => {
     // The hall's own time, whatever the PC's setting.
-    const zone = state && state.classroom.timezone;
-    try { $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone || undefined }); }
-    catch (error) { $("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+    // The hall's zone: the page's (data-time-zone), or the latest state's if an admin changed it.
+    const zone = (state && state.classroom.timezone) || undefined;
+    try { $("clock").textContent = i18n.formatTime(new Date(), zone ? { timeZone: zone } : {}); }
+    catch (error) { $("clock").textContent = i18n.formatTime(new Date()); }
     if (state && state.checkin) {
       const left = Math.max(0, state.checkin.changes_at * 1000 - Date.now());
       $("checkin-bar").style.width = (left / 300).toFixed(1) + "%";

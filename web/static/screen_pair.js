@@ -7,7 +7,8 @@
   const left = document.getElementById("pair-left");
   setInterval(() => {
     const s = Math.max(0, Math.round((expires - Date.now()) / 1000));
-    left.textContent = s > 90 ? Math.ceil(s / 60) + " minutes" : s + " seconds";
+    left.textContent = s > 90 ? ngettext("%(num)s minute", "%(num)s minutes", Math.ceil(s / 60))
+      : ngettext("%(num)s second", "%(num)s seconds", s);
     if (s === 0) window.location.reload();
   }, 1000);
   async function poll() {
