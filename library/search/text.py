@@ -153,6 +153,8 @@ def query_terms(text: str) -> Terms:
     words, forms = words[:MAX_QUERY_WORDS], forms[:MAX_QUERY_WORDS]
     # A query typed to its end ("polyp ") wants whole words only.
     prefix = bool(words) and len(words[-1]) >= PREFIX_MIN and not text[-1:].isspace()
+    if prefix:  # 'Đ' typed so far: 'dj' as a prefix, but not 'd'
+        forms[-1] = tuple(f for f in forms[-1] if len(f) >= PREFIX_MIN)
     return Terms(tuple(words), prefix, tuple(forms))
 
 
