@@ -4,7 +4,8 @@ Folding makes the four languages meet in one index. Text is lower-cased, Cyrilli
 Latin letters, and diacritics are removed, on both sides (what is indexed and what is typed):
 'Хирургија', 'Hirurgija' and 'hirurgija' are one word, 'Ședință' (comma below), 'Şedinţă'
 (cedilla, as old keyboards write it) and 'sedinta' are one word, and the Bulgarian
-'ендоскопия' is 'endoskopiya', as the streamlined system writes it in Latin.
+'ендоскопия' is 'endoskopiya' letter by letter, or 'endoskopia' as the streamlined system (the
+official Latin spelling) ends it.
 
 Some letters are read more than one way by the people who type them: 'Đorđe' is 'Djordje' to
 most and 'Dorde' to some; Bulgarian 'шев' is 'šev' next to Serbian but 'shev' in Bulgarian Latin.
@@ -61,6 +62,9 @@ _BULGARIAN = str.maketrans({"ж": "zh", "ц": "ts", "ч": "ch", "ш": "sh"})
 _LATIN = str.maketrans({"đ": "dj", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ı": "i",
                         "ħ": "h", "ŧ": "t", "ð": "d", "þ": "th"})
 _BARE = str.maketrans({"đ": "d"})
+# The streamlined system writes 'ия' at the end of a word as 'ia' ('София' Sofia, 'ендоскопия'
+# endoskopia): that is a second form too, beside the letter-by-letter 'iya'.
+_FINAL_IA = re.compile(r"ия(?![^\W_])")
 _BARE_LETTERS = frozenset("đђ")
 _BULGARIAN_LETTERS = frozenset("жцчш")
 
@@ -91,35 +95,39 @@ def _readings(text: str) -> list[str]:
     letters = set(lowered)
     if letters & _BARE_LETTERS:
         readings.append(_latin(lowered.translate(_CYRILLIC).translate(_BARE)))
-    if letters & _BULGARIAN_LETTERS:
-        readings.append(_latin(lowered.translate(_BULGARIAN)))
+    if letters & _BULGARIAN_LETTERS or ("я" in letters and _FINAL_IA.search(lowered)):
+        readings.append(_latin(_FINAL_IA.sub("иа", lowered).translate(_BULGARIAN)))
     return readings
 
 
-def _word_forms(text: str) -> list[tuple[str, ...]]:
-    """Each word of ``text``, as its forms: the folded word first, then its other forms."""
-    readings = [[m.group() for m in _WORD.finditer(r)] for r in _readings(text)]
-    first = readings[0]
-    if any(len(r) != len(first) for r in readings[1:]):  # cannot happen: letters map to letters
+def _forms(readings: list[str]) -> list[tuple[str, ...]]:
+    """Each word of the text, as its forms: the folded word first, then its other forms."""
+    words = [[m.group() for m in _WORD.finditer(r)] for r in readings]
+    first = words[0]
+    if any(len(w) != len(first) for w in words[1:]):  # cannot happen: letters map to letters
         return [(w,) for w in first]
     out = []
     for i, word in enumerate(first):
         forms = [word]
-        forms += [r[i] for r in readings[1:] if r[i] not in forms]
+        forms += [w[i] for w in words[1:] if w[i] not in forms]
         out.append(tuple(forms))
     return out
+
+
+def _word_forms(text: str) -> list[tuple[str, ...]]:
+    return _forms(_readings(text))
 
 
 def fold_for_index(text: str) -> str:
     """What the index holds for ``text``: ``fold(text)``, then the other forms of its words
     that read more than one way ('Ђорђе у Нишу' -> 'djordje u nisu dorde nishu')."""
-    folded = fold(text)
-    if not (set(_lower(text)) & (_BARE_LETTERS | _BULGARIAN_LETTERS)):
-        return folded
+    readings = _readings(text)
+    if len(readings) == 1:
+        return readings[0]
     extra: list[str] = []
-    for forms in _word_forms(text):
+    for forms in _forms(readings):
         extra += [f for f in forms[1:] if f not in extra]
-    return folded + " " + " ".join(extra) if extra else folded
+    return readings[0] + " " + " ".join(extra) if extra else readings[0]
 
 
 @dataclass(frozen=True)
