@@ -23,6 +23,7 @@ also matches as a prefix, so results come while the person is still typing.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -61,42 +62,59 @@ _BULGARIAN = str.maketrans({"ж": "zh", "ц": "ts", "ч": "ch", "ш": "sh"})
 # _BARE), so those who type 'Dorde' find it too.
 _LATIN = str.maketrans({"đ": "dj", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ı": "i",
                         "ħ": "h", "ŧ": "t", "ð": "d", "þ": "th"})
-_BARE = str.maketrans({"đ": "d"})
+_BARE = str.maketrans({"đ": "d", "ђ": "d"})
 # The streamlined system writes 'ия' at the end of a word as 'ia' ('София' Sofia, 'ендоскопия'
 # endoskopia): that is a second form too, beside the letter-by-letter 'iya'.
 _FINAL_IA = re.compile(r"ия(?![^\W_])")
 _BARE_LETTERS = frozenset("đђ")
 _BULGARIAN_LETTERS = frozenset("жцчш")
+# A word holding one of them may have more than one form.
+_TRIGGER_WORD = re.compile(r"(?<![^\W_])[^\W_]*?[đђжцчшя][^\W_]*")
 
 
-def _latin(lowered: str) -> str:
-    """Lower-cased text, Cyrillic in Latin, diacritics removed."""
-    decomposed = unicodedata.normalize("NFKD", lowered.translate(_CYRILLIC))
-    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", kept).translate(_LATIN)
+class _Folded(dict[int, str]):
+    """A ``str.translate`` table folding each character: lower case, Cyrillic in Latin,
+    diacritics removed. A character is worked out the first time it is seen, then looked up
+    (folding is a table lookup per character, as fast as the old fold, Latin or Cyrillic)."""
+
+    def __missing__(self, code: int) -> str:
+        lowered = chr(code).casefold().translate(_CYRILLIC)
+        decomposed = unicodedata.normalize("NFKD", lowered)
+        kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+        folded = self[code] = kept.casefold().translate(_LATIN)
+        return folded
 
 
-def _lower(text: str) -> str:
-    # Composed first: 'и' + U+0306 is 'й' (y), not 'и' with a breve to drop.
-    return unicodedata.normalize("NFC", text).casefold()
+_FOLDED = _Folded()
+
+
+def _fold_nfc(text: str) -> str:
+    folded = text.translate(_FOLDED)
+    return folded if folded.isascii() else unicodedata.normalize("NFC", folded)
 
 
 def fold(text: str) -> str:
     """Lower case, Latin letters, no diacritics: 'Ședință' -> 'sedinta',
     'Хирургија' -> 'hirurgija', 'Đorđe' and 'Ђорђе' -> 'djordje', 'ендоскопия' -> 'endoskopiya'.
     """
-    return _latin(_lower(text))
+    if text.isascii():
+        return text.lower()
+    # Composed first: 'и' + U+0306 is 'й' (y), not 'и' with a breve to drop.
+    return _fold_nfc(unicodedata.normalize("NFC", text))
 
 
 def _readings(text: str) -> list[str]:
     """The text folded each way it is read: ``fold(text)`` first, then the others, if any."""
-    lowered = _lower(text)
-    readings = [_latin(lowered)]
+    if text.isascii():
+        return [text.lower()]
+    composed = unicodedata.normalize("NFC", text)
+    readings = [_fold_nfc(composed)]
+    lowered = composed.casefold()
     letters = set(lowered)
     if letters & _BARE_LETTERS:
-        readings.append(_latin(lowered.translate(_CYRILLIC).translate(_BARE)))
+        readings.append(_fold_nfc(lowered.translate(_BARE)))
     if letters & _BULGARIAN_LETTERS or ("я" in letters and _FINAL_IA.search(lowered)):
-        readings.append(_latin(_FINAL_IA.sub("иа", lowered).translate(_BULGARIAN)))
+        readings.append(_fold_nfc(_FINAL_IA.sub("иа", lowered).translate(_BULGARIAN)))
     return readings
 
 
@@ -118,16 +136,23 @@ def _word_forms(text: str) -> list[tuple[str, ...]]:
     return _forms(_readings(text))
 
 
+@functools.lru_cache(maxsize=16384)
+def _forms_of_word(word: str) -> tuple[str, ...]:
+    """The forms of one word as written (a snippet's words repeat: kept, not refolded)."""
+    forms = _word_forms(word)
+    return forms[0] if forms else ()
+
+
 def fold_for_index(text: str) -> str:
     """What the index holds for ``text``: ``fold(text)``, then the other forms of its words
     that read more than one way ('Ђорђе у Нишу' -> 'djordje u nisu dorde nishu')."""
-    readings = _readings(text)
-    if len(readings) == 1:
-        return readings[0]
+    folded = fold(text)
+    if text.isascii():
+        return folded
     extra: list[str] = []
-    for forms in _forms(readings):
-        extra += [f for f in forms[1:] if f not in extra]
-    return readings[0] + " " + " ".join(extra) if extra else readings[0]
+    for match in _TRIGGER_WORD.finditer(unicodedata.normalize("NFC", text).casefold()):
+        extra += [f for f in _forms_of_word(match.group())[1:] if f not in extra]
+    return folded + " " + " ".join(extra) if extra else folded
 
 
 @dataclass(frozen=True)
@@ -228,8 +253,8 @@ def snippet(text: str, terms: Terms, width: int = 160) -> tuple[Fragment, ...]:
     hits: list[tuple[int, int]] = []
     for match in _WORD.finditer(text):
         # Every form of the word as written: 'Ђорђе' is marked for 'djordje' and for 'dorde'.
-        forms = _word_forms(match.group())
-        if forms and any(_matches(forms[0], terms, i) for i in range(len(terms.words))):
+        forms = _forms_of_word(match.group())
+        if forms and any(_matches(forms, terms, i) for i in range(len(terms.words))):
             hits.append(match.span())
     start = 0
     if hits and len(text) > width:
