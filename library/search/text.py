@@ -11,7 +11,8 @@ Some letters are read more than one way by the people who type them: 'Đorđe' i
 most and 'Dorde' to some; Bulgarian 'шев' is 'šev' next to Serbian but 'shev' in Bulgarian Latin.
 Such a word has several *forms* (at most three); the index holds all of a word's forms, a query
 word matches when any of its forms is in the index, so two words match when some reading of one
-is some reading of the other ("Ђорђе", "Đorđe", "Djordje" and "Dorde" all find each other).
+is some reading of the other: "Ђорђе", "Đorđe" and "Djordje" find each other, and "Dorde"
+finds the first two (a 'dj' typed in Latin cannot be known to be đ: 'adjust').
 
 User input is never query syntax. It is cut into words (runs of letters and digits; everything
 else separates words), each word is folded the way the index was, and the words are handed to
@@ -72,6 +73,9 @@ _BULGARIAN_LETTERS = frozenset("жцчш")
 _TRIGGER_WORD = re.compile(r"(?<![^\W_])[^\W_]*?[đђжцчшя][^\W_]*")
 
 
+_FOLDED_KEPT = 20_000  # characters; the four languages and their neighbours need a few hundred
+
+
 class _Folded(dict[int, str]):
     """A ``str.translate`` table folding each character: lower case, Cyrillic in Latin,
     diacritics removed. A character is worked out the first time it is seen, then looked up
@@ -81,7 +85,9 @@ class _Folded(dict[int, str]):
         lowered = chr(code).casefold().translate(_CYRILLIC)
         decomposed = unicodedata.normalize("NFKD", lowered)
         kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-        folded = self[code] = kept.casefold().translate(_LATIN)
+        folded = kept.casefold().translate(_LATIN)
+        if len(self) < _FOLDED_KEPT:  # text of every script, or garbage, cannot grow it forever
+            self[code] = folded
         return folded
 
 
