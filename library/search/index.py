@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from library.db import Database
 from library.models import Lesson, LessonChapter, LessonNote, SearchDocument, SearchLesson
-from library.search.text import fold
+from library.search.text import fold_for_index
 
 _PENDING = "medroom.search.pending"
 _installed = False
@@ -35,7 +35,8 @@ def lesson_clock_origin(lesson: Lesson) -> float:
 def _document(lesson_id: int, kind: str, title: str, body: str, at: float | None
               ) -> SearchDocument:
     return SearchDocument(lesson_id=lesson_id, kind=kind, at=at, title=title, body=body,
-                          folded_title=fold(title), folded_body=fold(body))
+                          folded_title=fold_for_index(title),
+                          folded_body=fold_for_index(body))
 
 
 def documents_for(lesson: Lesson, chapters: Iterable[LessonChapter],

@@ -148,7 +148,7 @@ def test_query_strings_never_carry_syntax() -> None:
     assert fts5_query(terms) == ('"a" AND "b" AND "near" AND "x" AND "or" AND "y" AND "drop" '
                                  'AND "z" AND "wx"*')
     assert tsquery(terms) == "'a' & 'b' & 'near' & 'x' & 'or' & 'y' & 'drop' & 'z' & 'wx':*"
-    assert fold("ȘEDINȚĂ Ђурђевац й") == "sedinta ђурђевац и"
+    assert fold("ȘEDINȚĂ Ђурђевац й") == "sedinta djurdjevac y"
     assert not query_terms("polyp ").prefix and query_terms("polyp").prefix
 
 
