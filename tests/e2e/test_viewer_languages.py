@@ -39,7 +39,7 @@ def lesson(server: Server) -> PublishedFixture:
     return publish_lesson(server, seconds=4.0, classroom=True)
 
 
-def bulgarian_student(browser, server: Server):  # type: ignore[no-untyped-def]
+def bulgarian_student(browser, server: Server):  # type: ignore[no-untyped-def]  # noqa: F811
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="bg-BG",
                                   timezone_id="Europe/Sofia", bypass_csp=True)
     page = context.new_page()

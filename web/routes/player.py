@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from library.i18n import gettext, lazy, shown
 from library.lessons import LessonInfo
 from library.media_links import MediaLinkSigner
+from library.publishing.conversation import ANONYMOUS
 from library.publishing.conversation import MAX_ITEMS as MAX_CONVERSATION
 from library.publishing.pipeline import (
     CHAPTERS_VTT,
@@ -121,9 +123,23 @@ def _conversation(items: object, hidden: list[SegmentOut]) -> list[dict[str, Any
     (the player skips those parts: what was said there is not shown either)."""
     if not isinstance(items, list):
         return []
-    return [item for item in items[:MAX_CONVERSATION]
+    return [{**item, "author": _author(item.get("author"))}
+            for item in items[:MAX_CONVERSATION]
             if isinstance(item, dict) and isinstance(item.get("at"), int | float)
             and not any(h.start <= item["at"] < h.end for h in hidden)]
+
+
+_PARTICIPANT = re.compile(r"Participant ([0-9]{1,6})")
+
+
+def _author(author: object) -> object:
+    """A student's published name ("Participant 3", "Anonymous", written in English into the
+    lesson's files by library.publishing.conversation) in the viewer's language; staff names
+    as they are."""
+    if author == ANONYMOUS:
+        return gettext("Anonymous")
+    numbered = _PARTICIPANT.fullmatch(author) if isinstance(author, str) else None
+    return gettext("Participant %(number)s", number=numbered.group(1)) if numbered else author
 
 
 def start_playback(state: AppState, lesson: LessonInfo, principal: Principal) -> PlaybackOut:
