@@ -18,6 +18,7 @@ from sqlalchemy import distinct, func, select
 
 from library.courses import access_for
 from library.db import Database
+from library.i18n import lazy
 from library.lessons import LessonInfo, LessonNotFound, LessonStatus, get_lesson
 from library.models import LessonProgress, LessonView, utcnow
 from library.users import Role
@@ -36,6 +37,7 @@ class WatchError(Exception):
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
+        self.message = message  # a LazyText: shown in the language of whoever reads it
         self.status = status
 
 
@@ -68,20 +70,23 @@ def watchable_lesson(db: Database, lesson_id: int, viewer: Watcher, *,
     """The lesson if ``viewer`` may watch it, else ``WatchError`` (404, 403 or 409)."""
     try:
         lesson = get_lesson(db, lesson_id)
-    except LessonNotFound as exc:
-        raise WatchError(str(exc), 404) from None
+    except LessonNotFound:
+        raise WatchError(lazy("no lesson with id %(id)s", "lesson_not_found", id=lesson_id),
+                         404) from None
     access = access_for(db, viewer.user_id, viewer.role)
     courses = set(lesson.course_ids)
     if not access.may_watch(courses):
-        raise WatchError(f"lesson {lesson_id} belongs to a course you are not enrolled in: ask "
-                         "the course's instructor to enrol you", 403)
+        raise WatchError(lazy("lesson %(id)s belongs to a course you are not enrolled in: ask "
+                              "the course's instructor to enrol you", "not_enrolled",
+                              id=lesson_id), 403)
     published = lesson.status is LessonStatus.PUBLISHED and lesson.media_path
     if not published and not access.may_curate(courses):
         # Students never learn a draft exists.
-        raise WatchError(f"lesson {lesson_id} is not published", 403)
+        raise WatchError(lazy("lesson %(id)s is not published", "lesson_not_published",
+                              id=lesson_id), 403)
     if need_media and not published:
-        raise WatchError(f"lesson {lesson_id} is {lesson.status.value}: it has no media to play "
-                         "until it is published", 409)
+        raise WatchError(lazy("lesson %(id)s is not published yet: it has no media to play "
+                              "until it is published", "lesson_has_no_media", id=lesson_id), 409)
     return lesson
 
 
@@ -105,7 +110,8 @@ def start_view(db: Database, lesson_id: int, viewer: Watcher, kind: str) -> int:
 def _number(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
             or value < 0:
-        raise WatchError(f"{name} must be a non-negative number of seconds, got {value!r}", 422)
+        raise WatchError(lazy("%(name)s must be a non-negative number of seconds, got %(value)s",
+                              "invalid_seconds", name=name, value=repr(value)), 422)
     return float(value)
 
 
@@ -119,8 +125,9 @@ def record_ping(db: Database, lesson: LessonInfo, viewer: Watcher, view_id: int,
         view = session.get(LessonView, view_id)
         if view is None or view.lesson_id != lesson.id or view.kind != "media" \
                 or view.subject != viewer.subject:
-            raise WatchError(f"no media session {view_id} of yours for lesson {lesson.id}: "
-                             "reload the page", 404)
+            raise WatchError(lazy("no media session %(view)s of yours for lesson %(id)s: "
+                                  "reload the page", "no_media_session", view=view_id,
+                                  id=lesson.id), 404)
         now = utcnow()
         elapsed = (now - view.last_seen_at).total_seconds()
         view.seconds_watched += min(watched, max(0.0, elapsed) + PING_SLACK_SECONDS)

@@ -95,7 +95,12 @@ StrokeDone = Callable[["FinishedStroke"], None]
 
 
 class OverlayError(ValueError):
-    """A refused message; the text says why (and is sent back to the page)."""
+    """A refused message; the text says why (and is sent back to the page, in English: pages
+    show their own sentence for ``code``, "rate_limited", "not_allowed" or "invalid")."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def media_ticks(now: float | None = None) -> int:
@@ -206,7 +211,7 @@ class Member:
             now = time.monotonic()
             if now - self._told_at >= REFUSAL_INTERVAL:
                 self._told_at = now
-                self.send({"t": "refused", "why": str(exc)})
+                self.send({"t": "refused", "why": str(exc), "code": exc.code})
 
     def _take_token(self) -> None:
         now = time.monotonic()
@@ -214,7 +219,8 @@ class Member:
         self._refilled = now
         if self._tokens < 1:
             raise OverlayError(
-                f"too many drawing messages: at most {RATE_PER_SECOND:.0f} a second")
+                f"too many drawing messages: at most {RATE_PER_SECOND:.0f} a second",
+                "rate_limited")
         self._tokens -= 1
 
     def _receive(self, raw: str | bytes) -> None:
@@ -233,7 +239,8 @@ class Member:
         colour = self._overlay.colour_of(self)
         if colour is None:
             raise OverlayError(
-                "you may not draw in this room: the instructor has not given you the word")
+                "you may not draw in this room: the instructor has not given you the word",
+                "not_allowed")
         client_id = message.get("s")
         if isinstance(client_id, bool) or not isinstance(client_id, int) or \
                 not 0 <= client_id < WRAP:

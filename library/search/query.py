@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, select, text
 
 from library.courses import CourseAccess
 from library.db import Database
+from library.i18n import formats, lazy
 from library.lessons import LessonStatus
 from library.models import Course, Lesson, LessonCourse, SearchDocument
 from library.search.text import (
@@ -36,7 +37,11 @@ MAX_LIMIT = 100
 
 
 class SearchError(ValueError):
-    """A filter was refused; the message says which and why."""
+    """A filter was refused; the message (a ``LazyText``) says which and why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,9 @@ class Filters:
 
     def check(self) -> None:
         if self.date_from and self.date_to and self.date_to < self.date_from:
-            raise SearchError(f"the date range ends ({self.date_to}) before it starts "
-                              f"({self.date_from})")
+            raise SearchError(lazy("the date range ends (%(end)s) before it starts (%(start)s)",
+                                   "date_range_reversed", end=formats.format_date(self.date_to),
+                                   start=formats.format_date(self.date_from)))
 
 
 @dataclass(frozen=True)
@@ -184,9 +190,11 @@ def search(db: Database, query: str, access: CourseAccess, filters: Filters | No
     filters = filters or Filters()
     filters.check()
     if not 1 <= limit <= MAX_LIMIT:
-        raise SearchError(f"limit must be 1..{MAX_LIMIT}, got {limit}")
+        raise SearchError(lazy("limit must be 1..%(max)s, got %(limit)s", "bad_limit",
+                               max=MAX_LIMIT, limit=limit))
     if offset < 0:
-        raise SearchError(f"offset must not be negative, got {offset}")
+        raise SearchError(lazy("offset must not be negative, got %(offset)s", "bad_offset",
+                               offset=offset))
     terms = query_terms(query)
     dialect = "sqlite" if db.is_sqlite else "postgresql"
     params: dict[str, Any] = {"limit": limit, "offset": offset}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from library.i18n import lazy
 from room_controller.interaction.errors import Invalid
 from room_controller.interaction.limits import CHAT_KEPT, MAX_CHAT, check_text
 from room_controller.interaction.participants import Participant
@@ -34,7 +35,7 @@ class Chat:
         self._count = 0
 
     def post(self, author: Participant, text: object, at: datetime) -> ChatLine:
-        words = check_text("a chat message", text, MAX_CHAT)
+        words = check_text("chat", text, MAX_CHAT)
         self._count += 1
         line = ChatLine(f"m{self._count}", author, words, at)
         self._lines[line.id] = line
@@ -47,7 +48,7 @@ class Chat:
         memory (it is still deleted everywhere else). An id never issued is ``Invalid``."""
         if not message_id.startswith("m") or not message_id[1:].isdigit() or not (
                 1 <= int(message_id[1:]) <= self._count):
-            raise Invalid(f"no chat message {message_id!r}")
+            raise Invalid(lazy("no chat message %(id)s", id=repr(message_id)))
         return self._lines.pop(message_id, None)
 
     def lines(self) -> list[ChatLine]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from library.i18n import lazy
 from room_controller.interaction.errors import Conflict, Invalid
 from room_controller.interaction.limits import MAX_HANDS
 from room_controller.interaction.participants import Participant
@@ -27,31 +28,31 @@ class Hands:
     def raise_(self, who: Participant, at: datetime) -> int:
         """Join the queue; returns the place (1 is next)."""
         if who.key in self._queue:
-            raise Conflict("your hand is already raised")
+            raise Conflict(lazy("your hand is already raised"))
         if self.speaker is not None and self.speaker.key == who.key:
-            raise Conflict("you are speaking already")
+            raise Conflict(lazy("you are speaking already"))
         if len(self._queue) >= MAX_HANDS:
-            raise Conflict("the hand queue is full: ask in the chat")
+            raise Conflict(lazy("the hand queue is full: ask in the chat"))
         self._queue[who.key] = Hand(who, at)
         return len(self._queue)
 
     def lower(self, key: str) -> Hand:
         hand = self._queue.pop(key, None)
         if hand is None:
-            raise Conflict("that hand is not raised")
+            raise Conflict(lazy("that hand is not raised"))
         return hand
 
     def accept(self, key: str) -> tuple[Participant, Participant | None]:
         """The accepted participant, and the speaker this ends (or ``None``)."""
         hand = self._queue.pop(key, None)
         if hand is None:
-            raise Invalid(f"no raised hand of {key!r}")
+            raise Invalid(lazy("no raised hand of %(key)s", key=repr(key)))
         previous, self.speaker = self.speaker, hand.who
         return hand.who, previous
 
     def end(self) -> Participant:
         if self.speaker is None:
-            raise Conflict("no one is speaking")
+            raise Conflict(lazy("no one is speaking"))
         ended, self.speaker = self.speaker, None
         return ended
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from library.i18n import lazy
 from room_controller.interaction.chat import Chat
 from room_controller.interaction.errors import Invalid, NotAllowed
 from room_controller.interaction.feed import Backlog, Body, Event, event
@@ -81,14 +82,15 @@ class InteractionHub:
         """Apply one message from ``who``; raises ``InteractionError`` when it is refused."""
         self.limiter.check(who.key, "message")
         if not isinstance(message, dict):
-            raise Invalid('a message is a JSON object like {"type": "chat", "text": "..."}')
+            raise Invalid(lazy('a message is a JSON object like {"type": "chat", "text": "..."}'))
         kind = message.get("type")
         action = _ACTIONS.get(kind) if isinstance(kind, str) else None
         if action is None:
-            raise Invalid(f"unknown message type {kind!r} (one of: {', '.join(_ACTIONS)})")
+            raise Invalid(lazy("unknown message type %(kind)s (one of: %(known)s)", kind=repr(kind),
+                               known=", ".join(_ACTIONS)))
         if kind in MODERATOR_ONLY:
             if not who.moderator:
-                raise NotAllowed(f"only the room's instructors may send {kind!r}")
+                raise NotAllowed(lazy("only the room's instructors may send %(kind)s", kind=repr(kind)))
             self.limiter.check(who.key, "moderate")
         action(self, who, message)
 
@@ -130,7 +132,7 @@ class InteractionHub:
 
     def _raise(self, who: Participant, m: dict[str, Any]) -> None:
         if who.moderator:
-            raise NotAllowed("instructors take the floor; they do not raise a hand")
+            raise NotAllowed(lazy("instructors take the floor; they do not raise a hand"))
         self.limiter.check(who.key, "hand")
         self.hands.raise_(who, self.now())
         self._record(Kind.HAND_RAISE, self._publish_hands(), who, who.key)
@@ -138,7 +140,7 @@ class InteractionHub:
     def _lower(self, who: Participant, m: dict[str, Any]) -> None:
         key = m.get("key", who.key)
         if key != who.key and not who.moderator:
-            raise NotAllowed("you can only lower your own hand")
+            raise NotAllowed(lazy("you can only lower your own hand"))
         if who.moderator:
             self.limiter.check(who.key, "moderate")
         else:
@@ -165,7 +167,7 @@ class InteractionHub:
     def _end(self, who: Participant, m: dict[str, Any]) -> None:
         speaker = self.hands.speaker
         if not who.moderator and (speaker is None or speaker.key != who.key):
-            raise NotAllowed("only the instructor, or the person speaking, ends a speech")
+            raise NotAllowed(lazy("only the instructor, or the person speaking, ends a speech"))
         ended = self.hands.end()
         self._grant = None
         seq = self._speaking(ended, None)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from library.i18n import LazyText, lazy
 from room_controller.interaction.errors import Invalid, RateLimited
 
 MAX_CHAT = 500  # characters of a chat message
@@ -35,46 +36,88 @@ class Rate:
 
     burst: float
     per_second: float
-    what: str  # "chat messages and questions", for the error message
+    reason: LazyText  # "Slow down: too many votes.", for the error message
 
 
 # Per person. Chat and questions share one bucket: both are "saying something".
 RATES: dict[str, Rate] = {
-    "message": Rate(30, 15, "messages"),  # anything at all, even junk: the flood guard
-    "say": Rate(5, 0.5, "chat messages and questions"),
-    "vote": Rate(10, 1, "votes"),
-    "hand": Rate(4, 0.2, "raised and lowered hands"),
-    "answer": Rate(5, 1, "poll answers"),
-    "moderate": Rate(40, 10, "moderation actions"),
+    # anything at all, even junk: the flood guard
+    "message": Rate(30, 15, lazy("Slow down: too many messages.")),
+    "say": Rate(5, 0.5, lazy("Slow down: too many chat messages and questions.")),
+    "vote": Rate(10, 1, lazy("Slow down: too many votes.")),
+    "hand": Rate(4, 0.2, lazy("Slow down: you raised and lowered your hand too often.")),
+    "answer": Rate(5, 1, lazy("Slow down: too many poll answers.")),
+    "moderate": Rate(40, 10, lazy("Slow down: too many moderation actions.")),
+}
+
+# What a text field is refused for, one full sentence per field (no sentence is glued from a
+# field's name and a predicate: the languages decline and agree differently).
+TEXT_REFUSALS: dict[str, dict[str, LazyText]] = {
+    "chat": {
+        "empty": lazy("The chat message is empty."),
+        "long": lazy("The chat message is %(length)s characters long; the limit is %(limit)s."),
+        "control": lazy("The chat message contains control characters."),
+        "line": lazy("The chat message must be a single line."),
+    },
+    "question": {
+        "empty": lazy("The question is empty."),
+        "long": lazy("The question is %(length)s characters long; the limit is %(limit)s."),
+        "control": lazy("The question contains control characters."),
+        "line": lazy("The question must be a single line."),
+    },
+    "poll": {
+        "empty": lazy("The poll's question is empty."),
+        "long": lazy("The poll's question is %(length)s characters long; the limit is "
+                     "%(limit)s."),
+        "control": lazy("The poll's question contains control characters."),
+        "line": lazy("The poll's question must be a single line."),
+    },
+    "option": {
+        "empty": lazy("Option %(number)s is empty."),
+        "long": lazy("Option %(number)s is %(length)s characters long; the limit is %(limit)s."),
+        "control": lazy("Option %(number)s contains control characters."),
+        "line": lazy("Option %(number)s must be a single line."),
+    },
 }
 
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # a newline is text, other controls are not
 
 
-def check_text(name: str, value: object, limit: int, *, single_line: bool = False) -> str:
-    """``value`` stripped, or ``Invalid`` saying what is wrong with it."""
+def check_text(field: str, value: object, limit: int, *, single_line: bool = False,
+               number: int = 0) -> str:
+    """``value`` stripped, or ``Invalid`` saying what is wrong with it; ``field`` is a key of
+    ``TEXT_REFUSALS`` ("chat", "question", "poll", "option" with its ``number``)."""
+
+    def refused(why: str, **params: int) -> Invalid:
+        sentence = TEXT_REFUSALS[field][why]
+        return Invalid(lazy(sentence.message, None, number=number, **params)
+                       if field == "option" or params else sentence)
+
     if not isinstance(value, str):
-        raise Invalid(f"{name} must be text")
+        raise Invalid(lazy("The text must be text (a JSON string)."))
     text = value.strip()
     if not text:
-        raise Invalid(f"{name} is empty")
+        raise refused("empty")
     if len(text) > limit:
-        raise Invalid(f"{name} is {len(text)} characters long; the limit is {limit}")
-    if _CONTROL.search(text) or (single_line and "\n" in text):
-        raise Invalid(f"{name} contains control characters" if _CONTROL.search(text)
-                      else f"{name} must be a single line")
+        raise refused("long", length=len(text), limit=limit)
+    if _CONTROL.search(text):
+        raise refused("control")
+    if single_line and "\n" in text:
+        raise refused("line")
     return text
 
 
 def check_id(name: str, value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_ID:
-        raise Invalid(f"{name} must be an id (text of 1 to {MAX_ID} characters)")
+        raise Invalid(lazy("%(name)s must be an id (text of 1 to %(max)s characters)", name=name,
+                           max=MAX_ID))
     return value
 
 
 def check_int(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise Invalid(f"{name} must be a whole number from {low} to {high}")
+        raise Invalid(lazy("%(name)s must be a whole number from %(low)s to %(high)s",
+                           name=name, low=low, high=high))
     return value
 
 
@@ -115,7 +158,7 @@ class RateLimiter:
             bucket = self._buckets[(who, kind)] = TokenBucket(self.rates[kind], now)
         wait = bucket.take(now)
         if wait > 0:
-            raise RateLimited(bucket.rate.what, wait)
+            raise RateLimited(bucket.rate.reason, wait)
 
     def _forget_full(self, now: float) -> None:
         # A bucket that has refilled completely holds no information: drop those.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from library.i18n import lazy
 from room_controller.interaction.errors import Conflict, Invalid, NotAllowed
 from room_controller.interaction.limits import (
     MAX_OPEN_POLLS,
@@ -63,20 +64,23 @@ class Polls:
 
     def create(self, question: object, options: object, seconds: object, presence_check: object,
                opened_at: datetime, now: float) -> Poll:
-        words = check_text("the poll's question", question, MAX_POLL_QUESTION, single_line=True)
+        words = check_text("poll", question, MAX_POLL_QUESTION, single_line=True)
         if not isinstance(options, list) or not MIN_POLL_OPTIONS <= len(options) <= MAX_POLL_OPTIONS:
-            raise Invalid(f"a poll has {MIN_POLL_OPTIONS} to {MAX_POLL_OPTIONS} options")
-        choices = tuple(check_text(f"option {i + 1}", o, MAX_POLL_OPTION, single_line=True)
+            raise Invalid(lazy("a poll has %(low)s to %(high)s options", low=MIN_POLL_OPTIONS,
+                               high=MAX_POLL_OPTIONS))
+        choices = tuple(check_text("option", o, MAX_POLL_OPTION, single_line=True, number=i + 1)
                         for i, o in enumerate(options))
         if len(set(choices)) != len(choices):
-            raise Invalid("two options say the same")
+            raise Invalid(lazy("two options say the same"))
         limit = check_int("seconds", seconds, MIN_POLL_SECONDS, MAX_POLL_SECONDS)
         if not isinstance(presence_check, bool):
-            raise Invalid("presence_check must be true or false")
+            raise Invalid(lazy("presence_check must be true or false"))
         if sum(p.open for p in self._items.values()) >= MAX_OPEN_POLLS:
-            raise Conflict(f"{MAX_OPEN_POLLS} polls are open already: close one first")
+            raise Conflict(lazy("%(max)s polls are open already: close one first",
+                                max=MAX_OPEN_POLLS))
         if len(self._items) >= MAX_POLLS:
-            raise Conflict(f"this session has had {MAX_POLLS} polls: no more can be asked")
+            raise Conflict(lazy("this session has had %(max)s polls: no more can be asked",
+                                max=MAX_POLLS))
         poll = Poll(f"p{len(self._items) + 1}", words, choices, limit, presence_check,
                     opened_at, now + limit)
         self._items[poll.id] = poll
@@ -85,24 +89,24 @@ class Polls:
     def get(self, poll_id: str) -> Poll:
         poll = self._items.get(poll_id)
         if poll is None:
-            raise Invalid(f"no poll {poll_id!r}")
+            raise Invalid(lazy("no poll %(id)s", id=repr(poll_id)))
         return poll
 
     def answer(self, who: Participant, poll_id: str, option: object, now: float) -> Poll:
         poll = self.get(poll_id)
         if who.moderator:
-            raise NotAllowed("moderators run polls; they do not answer them")
+            raise NotAllowed(lazy("moderators run polls; they do not answer them"))
         if not poll.open or now >= poll.closes_at:
-            raise Conflict("this poll has closed")
+            raise Conflict(lazy("this poll has closed"))
         if who.key in poll.answers:
-            raise Conflict("you have already answered this poll")
+            raise Conflict(lazy("you have already answered this poll"))
         poll.answers[who.key] = check_int("option", option, 0, len(poll.options) - 1)
         return poll
 
     def close(self, poll_id: str) -> Poll:
         poll = self.get(poll_id)
         if not poll.open:
-            raise Conflict("this poll is closed already")
+            raise Conflict(lazy("this poll is closed already"))
         poll.open = False
         return poll
 
@@ -112,7 +116,7 @@ class Polls:
     def show(self, poll_id: str) -> Poll:
         poll = self.get(poll_id)
         if poll.shown:
-            raise Conflict("the results are shown already")
+            raise Conflict(lazy("the results are shown already"))
         poll.shown = True
         return poll
 

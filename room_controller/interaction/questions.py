@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from library.i18n import lazy
 from room_controller.interaction.errors import Conflict, Invalid, NotAllowed
 from room_controller.interaction.limits import MAX_QUESTION, MAX_QUESTIONS, check_text
 from room_controller.interaction.participants import Participant
@@ -37,6 +38,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 VISIBLE = frozenset({Status.APPROVED, Status.ANSWERING, Status.ANSWERED})
 VOTABLE = frozenset({Status.PENDING, Status.APPROVED, Status.ANSWERING})
+VOTES_CLOSED = {
+    Status.ANSWERED: lazy("this question has been answered: votes are closed"),
+    Status.DISMISSED: lazy("this question was not taken: votes are closed"),
+}
 
 
 @dataclass
@@ -67,11 +72,12 @@ class Questions:
         self._items: dict[str, Question] = {}
 
     def ask(self, author: Participant, text: object, anonymous: object, at: datetime) -> Question:
-        words = check_text("a question", text, MAX_QUESTION)
+        words = check_text("question", text, MAX_QUESTION)
         if not isinstance(anonymous, bool):
-            raise Invalid("anonymous must be true or false")
+            raise Invalid(lazy("anonymous must be true or false"))
         if len(self._items) >= MAX_QUESTIONS:
-            raise Conflict(f"this session has {MAX_QUESTIONS} questions already: use the chat")
+            raise Conflict(lazy("this session has %(max)s questions already: use the chat",
+                                max=MAX_QUESTIONS))
         question = Question(f"q{len(self._items) + 1}", author, words, anonymous, at)
         self._items[question.id] = question
         return question
@@ -79,20 +85,20 @@ class Questions:
     def get(self, question_id: str) -> Question:
         question = self._items.get(question_id)
         if question is None:
-            raise Invalid(f"no question {question_id!r}")
+            raise Invalid(lazy("no question %(id)s", id=repr(question_id)))
         return question
 
     def vote(self, voter: Participant, question_id: str) -> Question:
         question = self.get(question_id)
         if not voter.moderator and question.author.key != voter.key and (
                 not question.visible_to_students()):
-            raise Invalid(f"no question {question_id!r}")  # not shown to them: not there
+            raise Invalid(lazy("no question %(id)s", id=repr(question_id)))  # not shown to them: not there
         if question.author.key == voter.key:
-            raise NotAllowed("you cannot vote for your own question")
+            raise NotAllowed(lazy("you cannot vote for your own question"))
         if question.status not in VOTABLE:
-            raise Conflict(f"this question is {question.status.value}: votes are closed")
+            raise Conflict(VOTES_CLOSED[question.status])
         if voter.key in question.voters:
-            raise Conflict("you have already voted for this question")
+            raise Conflict(lazy("you have already voted for this question"))
         question.voters.add(voter.key)
         return question
 
@@ -102,13 +108,15 @@ class Questions:
         try:
             target = Status(status)
         except ValueError:
-            raise Invalid("status must be one of: " + ", ".join(s.value for s in Status)
-                          ) from None
+            raise Invalid(lazy("status must be one of: %(statuses)s",
+                               statuses=", ".join(s.value for s in Status))) from None
         question = self.get(question_id)
         if target not in TRANSITIONS[question.status]:
             allowed = ", ".join(sorted(s.value for s in TRANSITIONS[question.status])) or "none"
-            raise Conflict(f"question {question_id} is {question.status.value}: it cannot "
-                           f"become {target.value} (from here: {allowed})")
+            raise Conflict(lazy("question %(id)s is %(status)s: it cannot become %(target)s "
+                                "(from here: %(allowed)s)", id=repr(question_id),
+                                status=question.status.value, target=target.value,
+                                allowed=allowed))
         also: list[Question] = []
         if target is Status.ANSWERING:
             for other in self._items.values():

@@ -198,6 +198,31 @@ async def test_rejoin_since_the_last_number_gets_what_was_missed(server: Server,
         assert missed["message"]["text"] == "you missed this" and missed["seq"] > last
 
 
+async def test_each_socket_is_refused_in_its_own_language(server: Server, live: str) -> None:
+    # The language is the handshake's (Accept-Language here); the code does not change with it.
+    bulgarian = url(server, server.token("student", subject="bg-student"))
+    english = url(server, server.token("student", subject="en-student"))
+    async with connect(bulgarian, additional_headers={"Accept-Language": "bg-BG,bg;q=0.9"}) as bg_ws, \
+            connect(english) as en_ws:
+        bg, en = Client(bg_ws), Client(en_ws)
+        await bg.next("welcome")
+        await en.next("welcome")
+        await bg.send(type="chat", text="   ")
+        await en.send(type="chat", text="   ")
+        refused_bg, refused_en = await bg.next("error"), await en.next("error")
+        assert refused_bg["code"] == refused_en["code"] == "invalid"
+        assert refused_bg["message"] == "Съобщението в чата е празно."
+        assert refused_en["message"] == "The chat message is empty."
+        # A rate limit: the reason alone (the page counts the wait down in its own words) and
+        # the whole sentence for clients that show the message as it is.
+        for i in range(6):
+            await bg.send(type="chat", text=f"здравейте {i}")
+        limited = await bg.next("error")
+        assert limited["code"] == "rate_limited"
+        assert limited["reason"] == "По-бавно: твърде много съобщения в чата и въпроси."
+        assert limited["message"].startswith(limited["reason"] + " Можете да изпратите отново след ")
+
+
 async def test_a_flood_is_refused_and_closed_without_slowing_the_others(
         server: Server, live: str) -> None:
     async with joined(server, server.token("student", subject="mallory")) as mallory, \

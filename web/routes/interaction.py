@@ -10,7 +10,14 @@ than 100 refused messages in a row (a flood).
 Every message either way is one JSON object with a ``type``; the protocol is written out in
 ``room_controller/interaction/__init__.py``. Names come from the
 account, never from a message. A refused message is answered ``{"type": "error", "code",
-"message", "retry_after"?, "ref"?}`` (``ref`` echoes the client's own ``ref``).
+"message", "retry_after"?, "reason"?, "ref"?}`` (``ref`` echoes the client's own ``ref``).
+
+Languages: ``message`` is a sentence in the language of the socket (decided at the handshake from
+the account, the language cookie or ``Accept-Language``, like any request), rendered from the
+hub's ``LazyText`` when it is sent; ``code`` does not change with the language. A rate limit adds
+``retry_after`` (seconds) and ``reason`` (the message without its "send again in N s"), so a page
+counts the wait down itself. Close frames carry only a code that pages translate (a close
+reason is at most 123 bytes: too short for a sentence in Cyrillic) and an English reason for logs.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from library.cme import audit
+from library.i18n import lazy, shown
 from room_controller.interaction.errors import InteractionError, RateLimited
 from room_controller.interaction.participants import Participant
 from web.auth import SocketRefused, controls_room, socket_viewer
@@ -42,8 +50,10 @@ def _close_reason(reason: str) -> str:
 
 
 def _error(exc: InteractionError, ref: object) -> str:
-    body: dict[str, Any] = {"type": "error", "code": exc.code, "message": exc.message}
+    body: dict[str, Any] = {"type": "error", "code": exc.code, "message": shown(exc.message)}
     if isinstance(exc, RateLimited):
+        body["message"] = exc.shown()
+        body["reason"] = shown(exc.reason)
         body["retry_after"] = exc.retry_after
     if isinstance(ref, str | int) and not isinstance(ref, bool) and len(str(ref)) <= 40:
         body["ref"] = ref
@@ -61,13 +71,14 @@ async def _receive(websocket: WebSocket, classroom: LiveInteraction, connection:
         ref: object = None
         try:
             if text is None:
-                raise InteractionError("send text frames of JSON, not binary")
+                raise InteractionError(lazy("send text frames of JSON, not binary"))
             if len(text) > MAX_MESSAGE:
-                raise InteractionError(f"a message is at most {MAX_MESSAGE} characters")
+                raise InteractionError(lazy("a message is at most %(max)s characters",
+                                            max=MAX_MESSAGE))
             try:
                 decoded = json.loads(text)
             except ValueError:
-                raise InteractionError("a message must be JSON") from None
+                raise InteractionError(lazy("a message must be JSON")) from None
             if isinstance(decoded, dict):
                 ref = decoded.get("ref")
             classroom.hub.handle(who, decoded)

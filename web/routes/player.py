@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
+from library.i18n import gettext, lazy, shown
 from library.lessons import LessonInfo
 from library.media_links import MediaLinkSigner
+from library.publishing.conversation import ANONYMOUS
 from library.publishing.conversation import MAX_ITEMS as MAX_CONVERSATION
 from library.publishing.pipeline import (
     CHAPTERS_VTT,
@@ -69,8 +72,8 @@ def playback(lesson: LessonInfo, folder: Path, signer: MediaLinkSigner, subject:
     """What the player needs, read from the published folder, every file behind a fresh link."""
     meta = _read_json(folder / LESSON_JSON)
     if not isinstance(meta, dict):
-        raise WatchError(f"lesson {lesson.id}'s media is missing: ask a curator to publish it "
-                         "again", 409)
+        raise WatchError(lazy("lesson %(id)s's media is missing: ask a curator to publish it "
+                              "again", "lesson_media_missing", id=lesson.id), 409)
     published = _read_json(folder / TIMELINE_JSON) or {}
     events = published.get("events", [])
 
@@ -80,7 +83,8 @@ def playback(lesson: LessonInfo, folder: Path, signer: MediaLinkSigner, subject:
     tracks = [
         PlaybackTrackOut(
             name=t["name"], kind=t["kind"],
-            label="Program" if t["kind"] == "program" else str(t.get("source_id") or t["name"]),
+            label=gettext("Program") if t["kind"] == "program"
+            else str(t.get("source_id") or t["name"]),
             url=link(t["file"]), offset=float(t.get("offset") or 0.0), width=int(t["width"]),
             height=int(t["height"]), duration=float(t["duration"]))
         for t in meta.get("tracks", []) if t.get("kind") != "audio"
@@ -119,9 +123,23 @@ def _conversation(items: object, hidden: list[SegmentOut]) -> list[dict[str, Any
     (the player skips those parts: what was said there is not shown either)."""
     if not isinstance(items, list):
         return []
-    return [item for item in items[:MAX_CONVERSATION]
+    return [{**item, "author": _author(item.get("author"))}
+            for item in items[:MAX_CONVERSATION]
             if isinstance(item, dict) and isinstance(item.get("at"), int | float)
             and not any(h.start <= item["at"] < h.end for h in hidden)]
+
+
+_PARTICIPANT = re.compile(r"Participant ([0-9]{1,6})")
+
+
+def _author(author: object) -> object:
+    """A student's published name ("Participant 3", "Anonymous", written in English into the
+    lesson's files by library.publishing.conversation) in the viewer's language; staff names
+    as they are."""
+    if author == ANONYMOUS:
+        return gettext("Anonymous")
+    numbered = _PARTICIPANT.fullmatch(author) if isinstance(author, str) else None
+    return gettext("Participant %(number)s", number=numbered.group(1)) if numbered else author
 
 
 def start_playback(state: AppState, lesson: LessonInfo, principal: Principal) -> PlaybackOut:
@@ -145,7 +163,7 @@ async def get_playback(state: StateDep, lesson_id: IdPath, principal: Viewer) ->
     try:
         return await asyncio.to_thread(start_playback, state, lesson, principal)
     except WatchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise HTTPException(exc.status, exc.message) from None
 
 
 @router.put("/api/lessons/{lesson_id}/progress", response_model=ProgressOut,
@@ -158,7 +176,7 @@ async def put_progress(db: DbDep, lesson_id: IdPath, body: ProgressIn,
             record_ping, db, lesson, watcher(principal), body.view_id,
             position=body.position, watched=body.watched)
     except WatchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise HTTPException(exc.status, exc.message) from None
     return ProgressOut(position=progress.position, duration=progress.duration)
 
 
@@ -169,10 +187,11 @@ async def get_view_counts(db: DbDep, lesson_id: IdPath, principal: Viewer) -> Vi
         lesson = await asyncio.to_thread(watchable_lesson, db, lesson_id, watcher(principal),
                                          need_media=False)
     except WatchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+        raise HTTPException(exc.status, exc.message) from None
     if not await asyncio.to_thread(may_see_counts, db, lesson, watcher(principal)):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "view counts are for curators and the course's instructors")
+                            lazy("view counts are for curators and the course's instructors",
+                                 "counts_forbidden"))
     return await asyncio.to_thread(view_counts, db, lesson_id)
 
 
@@ -186,7 +205,7 @@ async def player_page(request: Request, state: StateDep, lesson_id: IdPath) -> R
     except WatchError as exc:
         return templates.TemplateResponse(
             request, "lesson_player.html",
-            {"user": user, "csrf": csrf_token(request), "lesson": None, "error": str(exc)},
+            {"user": user, "csrf": csrf_token(request), "lesson": None, "error": shown(exc.message)},
             status_code=exc.status)
     await asyncio.to_thread(start_view, db, lesson.id, who, "page")
     # The playback goes into the page itself: the video starts loading without waiting for
@@ -196,7 +215,7 @@ async def player_page(request: Request, state: StateDep, lesson_id: IdPath) -> R
     except WatchError as exc:
         return templates.TemplateResponse(
             request, "lesson_player.html",
-            {"user": user, "csrf": csrf_token(request), "lesson": None, "error": str(exc)},
+            {"user": user, "csrf": csrf_token(request), "lesson": None, "error": shown(exc.message)},
             status_code=exc.status)
     return templates.TemplateResponse(
         request, "lesson_player.html",

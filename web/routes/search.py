@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from library.courses import CourseAccess, access_for, list_courses
 from library.db import Database
+from library.i18n import lazy, shown
 from library.search.query import Filters, SearchError, SearchHit, SearchResults, search
 from web.auth import Principal, Viewer, csrf_token, page_user
 from web.deps import DbDep, IdQuery, Offset, PageNumber
@@ -22,6 +23,24 @@ from web.templates import templates
 
 router = APIRouter(tags=["search"])
 MAX_QUERY = 200
+# A lesson's status and where the words matched, as the results page names them.
+STATUS_NAMES = {
+    "draft": lazy("draft"), "publishing": lazy("publishing"), "published": lazy("published"),
+    "failed": lazy("failed"), "unpublished": lazy("unpublished"),
+}
+MATCH_KINDS = {
+    "chapter": lazy("chapter"), "note": lazy("note"),
+    # Translators: a search result's words matched the lesson's own title or description.
+    "lesson": lazy("about"),
+}
+
+
+def lesson_status(value: str) -> str:
+    return shown(STATUS_NAMES.get(value, value))
+
+
+def match_kind(value: str) -> str:
+    return shown(MATCH_KINDS.get(value, value))
 
 
 def hit_url(hit: SearchHit) -> str:
@@ -51,7 +70,8 @@ async def _run(db: Database, principal: Principal, q: str, filters: Filters, lim
                offset: int) -> tuple[SearchResults, CourseAccess]:
     if len(q) > MAX_QUERY:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"the search is {len(q)} characters long; the limit is {MAX_QUERY}")
+                            lazy("the search is %(length)s characters long; the limit is "
+                                 "%(limit)s", "search_too_long", length=len(q), limit=MAX_QUERY))
 
     def run() -> tuple[SearchResults, CourseAccess]:
         access = access_for(db, principal.user_id, principal.role)
@@ -60,10 +80,11 @@ async def _run(db: Database, principal: Principal, q: str, filters: Filters, lim
     try:
         return await asyncio.to_thread(run)
     except SearchError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message) from None
     except DBAPIError as exc:  # never expected: the query is always well formed
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR,
-                            "the search failed; the server log has the details") from exc
+                            lazy("the search failed; the server log has the details",
+                                 "search_failed")) from exc
 
 
 Text = Annotated[str | None, Query(max_length=200)]
@@ -111,7 +132,7 @@ async def search_page(request: Request, db: DbDep, q: str = "", specialty: str =
         results, access = await _run(db, user, form["q"], filters, per_page,
                                      (page - 1) * per_page)
     except HTTPException as exc:
-        error = str(exc.detail)
+        error = shown(exc.detail)
         access = await asyncio.to_thread(access_for, db, user.user_id,
                                          user.role)
     only = None if access.everything else access.teaches | access.enrolled
@@ -127,5 +148,5 @@ async def search_page(request: Request, db: DbDep, q: str = "", specialty: str =
         "user": user, "csrf": csrf_token(request), "form": form, "results": results,
         "out": search_out(form["q"], results) if results else None, "error": error,
         "courses": courses, "specialties": sorted({c.specialty for c in courses}),
-        "pages": pages, "page": page,
+        "pages": pages, "page": page, "lesson_status": lesson_status, "match_kind": match_kind,
     })

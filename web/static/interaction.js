@@ -39,6 +39,10 @@
         if (typeof message.seq === "number" && message.type !== "welcome") {
           this.seq = Math.max(this.seq || 0, message.seq);
         }
+        if (message.type === "error" && message.code === "rate_limited" && message.reason) {
+          rateReasons.set(message.message, message.reason);
+          if (rateReasons.size > 20) rateReasons.delete(rateReasons.keys().next().value);
+        }
         if (message.type === "welcome") {
           this.delay = 500;
           this.replaying = message.resumed ? message.missed : 0;
@@ -61,7 +65,10 @@
           return;
         }
         if (event.code === 4403 || event.code === 4404) {
-          this.handlers.status("refused", event.reason);
+          // The close frame's reason is English and short: the page says it in its language.
+          if (event.reason) console.warn("classroom refused:", event.reason);
+          this.handlers.status("refused", event.code === 4404 ? gettext("This room does not exist any more.")
+            : gettext("You may not join this room's classroom."));
           return;
         }
         let wait = this.delay;
@@ -69,9 +76,10 @@
           // Not live (yet, or any more): a new session starts a new conversation.
           this.seq = null;
           wait = 3000;
-          this.handlers.status("waiting", event.code === 4410 ? "The session has ended." : "The classroom opens when the session goes live.");
+          this.handlers.status("waiting", event.code === 4410 ? gettext("The session has ended.") : gettext("The classroom opens when the session goes live."));
         } else {
-          this.handlers.status("down", event.reason || "");
+          if (event.reason) console.warn("classroom closed:", event.code, event.reason);
+          this.handlers.status("down", event.code === 4429 ? gettext("Too many refused messages: the classroom rejoins in a moment.") : "");
           this.delay = Math.min(10000, this.delay * 2);
         }
         setTimeout(() => this.connect(), wait);
@@ -92,10 +100,15 @@
     return node;
   }
 
+  // A time of day in the page's language and the viewer's zone ("14:05", "2:05 PM").
   function clock(iso) {
     const date = new Date(iso);
-    return isNaN(date) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return isNaN(date) ? "" : i18n.formatTime(date);
   }
+
+  // A rate limit's "message" (reason and wait in one sentence, in the socket's language) ->
+  // its reason alone, so a notice can count the wait down in the page's own words.
+  const rateReasons = new Map();
 
   // A refusal shown where the person is typing; a rate limit counts down and re-enables.
   class Notice {
@@ -117,10 +130,11 @@
         return;
       }
       const until = Date.now() + seconds * 1000;
+      const reason = rateReasons.get(text) || text;
       const paint = () => {
         const left = Math.ceil((until - Date.now()) / 1000);
         if (left <= 0) { this.hide(); return; }
-        this.node.textContent = `${text.replace(/ You can send again in \d+ s\./, "")} You can send again in ${left} s.`;
+        this.node.textContent = gettext("%(reason)s You can send again in %(seconds)s s.", { reason, seconds: i18n.formatNumber(left) });
       };
       this.buttons.forEach((b) => (b.disabled = true));
       paint();

@@ -5,7 +5,7 @@
 "use strict";
 (function () {
   const MedRoom = (window.MedRoom = window.MedRoom || {});
-  const STATUS = { approved: "approved", answering: "being answered", answered: "answered" };
+  const STATUS = { approved: gettext("approved"), answering: gettext("being answered"), answered: gettext("answered") };
 
   function span(cls, text) {
     const el = document.createElement("span");
@@ -36,18 +36,22 @@
       b.type = "button";
       b.append(span("at", fmt(item.at)));
       const head = span("talk-head", "");
-      head.append(span("talk-author", item.author || "Someone"));
-      if (item.kind === "question") head.append(span("talk-kind", "Question"));
-      if (item.kind === "poll") head.append(span("talk-kind", "Poll"));
+      const author = span("talk-author", item.author || gettext("Someone"));
+      if (item.author) author.translate = false;
+      head.append(author);
+      if (item.kind === "question") head.append(span("talk-kind", gettext("Question")));
+      if (item.kind === "poll") head.append(span("talk-kind", gettext("Poll")));
       b.append(head);
       if (item.kind === "speaker") {
-        const until = typeof item.end === "number" ? ` until ${fmt(item.end)}` : "";
-        b.append(span("talk-text talk-floor", `speaks to the room${until}`));
+        b.append(span("talk-text talk-floor", typeof item.end === "number"
+          ? gettext("speaks to the room until %(time)s", { time: fmt(item.end) }) : gettext("speaks to the room")));
       } else {
-        b.append(span("talk-text", String(item.text || "")));
+        const text = span("talk-text", String(item.text || ""));
+        text.translate = false;
+        b.append(text);
       }
       if (item.kind === "question") {
-        b.append(span("talk-meta", `▲ ${item.votes || 0} · ${STATUS[item.status] || item.status}`));
+        b.append(span("talk-meta", `▲ ${i18n.formatNumber(item.votes || 0)}` + (STATUS[item.status] ? ` · ${STATUS[item.status]}` : "")));
       }
       if (item.kind === "poll" && Array.isArray(item.options)) {
         const counts = Array.isArray(item.counts) ? item.counts : null;
@@ -57,9 +61,11 @@
         item.options.forEach((option, i) => {
           const opt = document.createElement("li");
           const n = counts ? counts[i] || 0 : null;
-          opt.append(span("talk-option", String(option)));
+          const text = span("talk-option", String(option));
+          text.translate = false;
+          opt.append(text);
           if (n !== null) {
-            opt.append(span("talk-count", String(n)));
+            opt.append(span("talk-count", i18n.formatNumber(n)));
             const bar = span("talk-bar", "");
             bar.style.width = (total ? (100 * n) / total : 0) + "%";
             opt.append(bar);
@@ -68,7 +74,7 @@
         });
         b.append(ul);
         if (item.answered !== null && item.answered !== undefined) {
-          b.append(span("talk-meta", `${item.answered} answered`));
+          b.append(span("talk-meta", ngettext("%(num)s answered", "%(num)s answered", item.answered)));
         }
       }
       b.addEventListener("click", () => seek(item.at));

@@ -61,7 +61,7 @@
       try { m = JSON.parse(text); } catch (e) { return; }
       if (m.t === "clock") this.origin = m.origin;
       else if (m.t === "rights") this.setRights(m);
-      else if (m.t === "refused") { if (this.options.onRefused) this.options.onRefused(m.why); }
+      else if (m.t === "refused") { if (this.options.onRefused) this.options.onRefused(m.why, m.code); }
       else if (m.t === "seg") {
         let s = this.strokes.get(m.id);
         if (!s) { s = { c: m.c, w: m.w, by: m.by, points: [], end: null, endWall: null, n: 0 }; this.strokes.set(m.id, s); }
@@ -234,6 +234,15 @@
       if (this.channel && this.channel.readyState === "open") this.channel.send(JSON.stringify(message));
     }
   }
+
+  // What a page says when the server refused a drawing message (the server's own "why" is
+  // English, for the developer console).
+  MedRoom.overlayRefusal = function (why, code) {
+    if (why) console.warn("drawing refused:", why);
+    if (code === "rate_limited") return gettext("You are drawing too fast: the room missed part of the stroke.");
+    if (code === "not_allowed") return gettext("You may not draw now: the instructor has not given you the floor.");
+    return gettext("The drawing could not be sent.");
+  };
 
   MedRoom.LiveOverlay = LiveOverlay;
 })();

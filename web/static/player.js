@@ -6,7 +6,7 @@
   if (!root) return;
   const lessonId = root.dataset.lesson;
   const $ = (id) => document.getElementById(id);
-  const fmt = (s) => MedRoom.formatDuration(s);
+  const fmt = (s) => i18n.formatClock(s);
   const PING_EVERY_MS = 5000;
   const RESUME_MIN = 5;  // not worth resuming in the first seconds
   let info = null, sync = null, master = null, drawings = null, sound = null, classroom = null;
@@ -45,7 +45,7 @@
       if (index === 0) {
         const chapters = document.createElement("track");
         chapters.kind = "chapters"; chapters.src = info.chapters_url; chapters.default = true;
-        chapters.srclang = "en"; chapters.label = "Chapters";
+        chapters.srclang = i18n.tag; chapters.label = gettext("Chapters");
         video.append(chapters);
         chapters.track.mode = "hidden";  // cues load, the browser draws nothing of its own
         const canvas = document.createElement("canvas");
@@ -56,7 +56,10 @@
       const label = document.createElement("span");
       label.className = "view-label";
       label.innerHTML = `<kbd>${index + 1}</kbd> `;
-      label.append(track.label);
+      const name = document.createElement("span");
+      name.textContent = track.label;
+      if (track.kind !== "program") name.translate = false;  // a source's own name
+      label.append(name);
       view.append(label);
       view.addEventListener("click", () => {
         if (view.classList.contains("large")) togglePlay(); else makeLarge(index);
@@ -75,14 +78,14 @@
       followers.push({ video: sound, offset: info.audio_offset, sound: true });
     }
     sync = new MedRoom.SyncedViews(views[0], followers, () => {
-      toast("The browser held the sound back.", { label: "Turn sound on", run: () => sound.play() });
+      toast(gettext("The browser held the sound back."), { label: gettext("Turn sound on"), run: () => sound.play() });
     });
   }
 
   function makeLarge(index) {
     if (!views[index]) return;
     views.forEach((v, i) => v.view.classList.toggle("large", i === index));
-    toast(`${views[index].track.label} is the large view`);
+    toast(gettext("%(view)s is the large view", { view: views[index].track.label }));
   }
 
   // -- time, chapters, notes -----------------------------------------------------------------
@@ -129,7 +132,7 @@
     const talk = info.conversation || [];
     classroom = new MedRoom.ClassroomReplay($("classroom"), $("talk-list"), $("talk-empty"), talk,
       (at) => { seek(at); master.play().catch(() => {}); }, fmt);
-    $("classroom-count").textContent = talk.length === 1 ? "1 item" : `${talk.length} items`;
+    $("classroom-count").textContent = ngettext("%(num)s item", "%(num)s items", talk.length);
     const marks = $("scrub-marks"), d = duration() || 1;
     info.chapters.forEach((c, i) => {
       if (i === 0 && c.start < 0.5) return;
@@ -139,15 +142,19 @@
     });
     info.hidden.forEach((h) => {
       const m = document.createElement("span");
-      m.className = "hidden-part"; m.title = "Hidden by the curator: skipped";
+      m.className = "hidden-part"; m.title = gettext("Hidden by the curator: skipped");
       m.style.left = (100 * h.start / d) + "%"; m.style.width = (100 * (h.end - h.start) / d) + "%";
       marks.append(m);
     });
     if (info.counts) {
       const c = info.counts;
       $("counts").hidden = false;
-      $("counts").textContent = `${c.page_views} page views · ${c.media_sessions} plays · ` +
-        `${c.viewers} people · ${fmt(c.seconds_watched)} watched in all`;
+      $("counts").textContent = [
+        ngettext("%(num)s page view", "%(num)s page views", c.page_views),
+        ngettext("%(num)s play", "%(num)s plays", c.media_sessions),
+        ngettext("%(num)s person", "%(num)s people", c.viewers),
+        gettext("%(time)s watched in all", { time: i18n.formatDuration(c.seconds_watched) }),
+      ].join(" · ");
     }
   }
 
@@ -198,7 +205,7 @@
     if (master && info) {
       const t = now();
       const hidden = info.hidden.find((h) => t >= h.start && t < h.end - 0.05);
-      if (hidden && !master.seeking) seek(hidden.end, "Skipped a part the curator hid");
+      if (hidden && !master.seeking) seek(hidden.end, gettext("Skipped a part the curator hid"));
       drawings.render(t);
       classroom.render(t);
       const d = duration();
@@ -241,12 +248,16 @@
     $("help-button").addEventListener("click", () => help());
     $("help-close").addEventListener("click", () => help(false));
     $("speed").addEventListener("change", (e) => { master.playbackRate = parseFloat(e.target.value); });
-    master.addEventListener("play", () => { $("play").textContent = "❚❚"; root.dataset.state = "playing"; });
-    master.addEventListener("pause", () => { $("play").textContent = "▶"; root.dataset.state = "paused"; });
+    master.addEventListener("play", () => {
+      $("play").textContent = "❚❚"; $("play").setAttribute("aria-label", gettext("Pause (space)")); root.dataset.state = "playing";
+    });
+    master.addEventListener("pause", () => {
+      $("play").textContent = "▶"; $("play").setAttribute("aria-label", gettext("Play (space)")); root.dataset.state = "paused";
+    });
     master.addEventListener("waiting", () => { $("stage-overlay").hidden = false; });
     master.addEventListener("playing", () => { $("stage-overlay").hidden = true; });
     master.addEventListener("canplay", () => { $("stage-overlay").hidden = true; });
-    master.addEventListener("error", () => toast("The video could not be loaded: reload the page."));
+    master.addEventListener("error", () => toast(gettext("The video could not be loaded: reload the page.")));
     document.addEventListener("keydown", (e) => {
       if (e.target.closest("input, textarea, select") || e.ctrlKey || e.metaKey || e.altKey) return;
       const k = e.key;
@@ -254,7 +265,7 @@
         " ": togglePlay, k: togglePlay, ArrowLeft: () => seek(now() - 5), ArrowRight: () => seek(now() + 5),
         j: () => seek(now() - 10), l: () => seek(now() + 10), c: () => nextChapter(1), C: () => nextChapter(-1),
         f: fullScreen, "?": () => help(), Escape: () => help(false),
-        m: () => { if (sound) { sound.muted = !sound.muted; toast(sound.muted ? "Sound off" : "Sound on"); } },
+        m: () => { if (sound) { sound.muted = !sound.muted; toast(sound.muted ? gettext("Sound off") : gettext("Sound on")); } },
         1: () => makeLarge(0), 2: () => makeLarge(1), 3: () => makeLarge(2),
       };
       const act = actions[k] || actions[k.toLowerCase()];
@@ -297,7 +308,7 @@
       const at = startAt();
       if (at) {
         seek(at.t);
-        if (at.why === "resume") toast(`Resumed where you left off (${fmt(at.t)}).`, { label: "Start over", run: () => seek(0) });
+        if (at.why === "resume") toast(gettext("Resumed where you left off (%(time)s).", { time: fmt(at.t) }), { label: gettext("Start over"), run: () => seek(0) });
       }
       master.play().catch(() => { root.dataset.state = "paused"; });
     }, { once: true });

@@ -19,18 +19,12 @@
   let current = null;
 
   const WHY = {
-    NotAllowedError: "The microphone is blocked for this page. Allow it in your browser (the " +
-      "microphone or lock icon next to the address), then raise your hand again.",
-    SecurityError: "The browser does not allow the microphone on this page. Allow it in your " +
-      "browser's site settings, then raise your hand again.",
-    NotFoundError: "No microphone was found. Connect one (or switch it on in the system's " +
-      "sound settings), then raise your hand again.",
-    OverconstrainedError: "No microphone was found that can be used. Connect one, then raise " +
-      "your hand again.",
-    NotReadableError: "The microphone could not be opened: another program may be using it. " +
-      "Close that program, then raise your hand again.",
-    NotSupportedError: "This browser cannot use a microphone here. Use a current Chrome, " +
-      "Edge, Firefox or Safari.",
+    NotAllowedError: gettext("The microphone is blocked for this page. Allow it in your browser (the microphone or lock icon next to the address), then raise your hand again."),
+    SecurityError: gettext("The browser does not allow the microphone on this page. Allow it in your browser's site settings, then raise your hand again."),
+    NotFoundError: gettext("No microphone was found. Connect one (or switch it on in the system's sound settings), then raise your hand again."),
+    OverconstrainedError: gettext("No microphone was found that can be used. Connect one, then raise your hand again."),
+    NotReadableError: gettext("The microphone could not be opened: another program may be using it. Close that program, then raise your hand again."),
+    NotSupportedError: gettext("This browser cannot use a microphone here. Use a current Chrome, Edge, Firefox or Safari."),
   };
 
   function show(state, title, detail) {
@@ -44,6 +38,16 @@
     }
     document.dispatchEvent(new CustomEvent("medroom:talkback",
       { detail: { state, message: detail || title } }));
+  }
+
+  // Why the WHIP publish failed, for the person, from its status (the server's detail goes to
+  // the developer console: talkback's errors are written for the console's operators).
+  function refusal(error) {
+    if (error.detail) console.warn("talkback refused:", error.detail);
+    const status = Number(error.name);
+    if (status === 401 || status === 403 || status === 404) return gettext("Your turn to speak is no longer valid: raise your hand again.");
+    if (status >= 500) return gettext("The server could not connect your microphone. Raise your hand again in a moment.");
+    return gettext("Your microphone could not be connected. Raise your hand again.");
   }
 
   MedRoom.fetchTalkbackGrant = (roomId) => MedRoom.api(`/api/rooms/${roomId}/talkback/grant`);
@@ -122,7 +126,7 @@
     session.over = true;
     release(session);
     if (current === session) current = null;
-    show("ended", "Your turn to speak has ended", detail);
+    show("ended", gettext("Your turn to speak has ended"), detail);
     setTimeout(() => { if (!current && $("talkback") && $("talkback").dataset.state === "ended") show("idle", ""); }, 6000);
   }
 
@@ -130,8 +134,8 @@
     if (current) await MedRoom.stopTalkback();
     const session = { grant, stream: null, pc: null, location: null, over: false };
     current = session;
-    show("asking", "Allow the microphone to speak", "Your browser asks for the microphone" +
-      (grant.allow_camera ? " and the camera." : "."));
+    show("asking", gettext("Allow the microphone to speak"), grant.allow_camera
+      ? gettext("Your browser asks for the microphone and the camera.") : gettext("Your browser asks for the microphone."));
     try {
       session.stream = await openMicrophone(grant.allow_camera);
     } catch (error) {
@@ -139,12 +143,12 @@
       release(session);
       if (current === session) current = null;
       session.over = true;
-      show("refused", "The room cannot hear you", WHY[name] ||
-        `The microphone could not be used (${error.message || name}).`);
+      show("refused", gettext("The room cannot hear you"), WHY[name] ||
+        gettext("The microphone could not be used (%(error)s).", { error: error.message || name }));
       return { ok: false, error: name };
     }
     if (session.over) { release(session); return { ok: false, error: "stopped" }; }
-    show("connecting", "Connecting your microphone…", "The room will hear you in a moment.");
+    show("connecting", gettext("Connecting your microphone…"), gettext("The room will hear you in a moment."));
     const pc = new RTCPeerConnection({ iceServers: await iceServers(grant.room_id) });
     session.pc = pc;
     for (const track of session.stream.getTracks()) {
@@ -152,10 +156,10 @@
     }
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === "connected" && !session.over) {
-        show("speaking", "You are speaking",
-          "The room hears you. Your own voice is left out of the sound you hear.");
+        show("speaking", gettext("You are speaking"),
+          gettext("The room hears you. Your own voice is left out of the sound you hear."));
       } else if (pc.connectionState === "failed" || pc.connectionState === "closed") {
-        ended(session, "The connection closed.");
+        ended(session, gettext("The connection closed."));
       }
     };
     try {
@@ -167,9 +171,10 @@
         body: pc.localDescription.sdp,
       });
       if (response.status !== 201) {
-        let detail = response.statusText;
+        let detail = null;
         try { detail = (await response.json()).detail; } catch (e) { /* not JSON */ }
-        const error = new Error(detail);
+        const error = new Error(detail || response.statusText);
+        error.detail = typeof detail === "string" ? detail : null;
         error.name = String(response.status);
         throw error;
       }
@@ -179,14 +184,14 @@
       session.over = true;
       release(session);
       if (current === session) current = null;
-      show("refused", "The room cannot hear you", error.message || String(error));
+      show("refused", gettext("The room cannot hear you"), refusal(error));
       return { ok: false, error: error.name || "Error" };
     }
     meter(session);
     // The instructor's end closes the connection; a grant that is gone says so too.
     session.grantTimer = setInterval(async () => {
       try { await MedRoom.fetchTalkbackGrant(grant.room_id); } catch (error) {
-        if (error.status === 404) ended(session, "The instructor ended your turn.");
+        if (error.status === 404) ended(session, gettext("The instructor ended your turn."));
       }
     }, 3000);
     return { ok: true };
@@ -194,7 +199,7 @@
 
   // The instructor ended the turn (the classroom says so before the connection closes).
   MedRoom.endTalkback = function (detail) {
-    if (current) ended(current, detail || "The instructor ended your turn.");
+    if (current) ended(current, detail || gettext("The instructor ended your turn."));
   };
 
   MedRoom.stopTalkback = async function () {
@@ -206,7 +211,7 @@
       await fetch(session.location, { method: "DELETE", keepalive: true }).catch(() => {});
     }
     release(session);
-    show("ended", "You stopped speaking", "Raise your hand again to speak.");
+    show("ended", gettext("You stopped speaking"), gettext("Raise your hand again to speak."));
     setTimeout(() => { if (!current) show("idle", ""); }, 4000);
   };
 

@@ -18,8 +18,8 @@
 
   const link = new MedRoom.ClassroomLink(roomId, {
     status(kind, text) {
-      const labels = { connecting: "Connecting…", reconnecting: "Reconnecting…", open: "Classroom open",
-                       down: "Connection lost · reconnecting…", waiting: text, refused: text };
+      const labels = { connecting: gettext("Connecting…"), reconnecting: gettext("Reconnecting…"), open: gettext("Classroom open"),
+                       down: text || gettext("Connection lost · reconnecting…"), waiting: text, refused: text };
       $("cls-status").textContent = labels[kind] || kind;
       $("cls-status").className = "cls-status cls-status-" + kind;
       panel.dataset.link = kind;
@@ -29,7 +29,8 @@
     welcome(message) {
       state.me = message.you;
       if (message.resumed && message.missed > 0) {
-        notice.show(`Back online: ${message.missed} update${message.missed === 1 ? "" : "s"} you missed ${message.missed === 1 ? "is" : "are"} marked below.`, "info");
+        notice.show(ngettext("Back online: %(num)s update you missed is marked below.",
+                             "Back online: %(num)s updates you missed are marked below.", message.missed), "info");
       } else if (message.resumed) {
         notice.hide();
       }
@@ -44,12 +45,13 @@
   });
 
   function showError(message) {
-    notice.show(message.message, message.code === "rate_limited" ? "warn" : "error",
-                message.code === "rate_limited" ? message.retry_after : 0);
+    const limited = message.code === "rate_limited";
+    notice.show(limited ? message.reason || message.message : message.message, limited ? "warn" : "error",
+                limited ? message.retry_after : 0);
   }
 
   function send(message) {
-    if (!link.send(message)) { notice.show("Not connected: wait a moment and try again.", "error"); return false; }
+    if (!link.send(message)) { notice.show(gettext("Not connected: wait a moment and try again."), "error"); return false; }
     return true;
   }
 
@@ -58,10 +60,16 @@
     const li = el("li", "cls-msg" + (m.moderator ? " cls-msg-mod" : "") + (missedIds.has(m.id) ? " cls-missed" : ""));
     li.dataset.id = m.id;
     const head = el("div", "cls-msg-head");
-    head.append(el("span", "cls-author", m.author.name));
-    if (m.moderator) head.append(el("span", "cls-tag", "instructor"));
-    head.append(el("time", "cls-time", clock(m.at)));
-    li.append(head, el("p", "cls-text", m.text));
+    const author = el("span", "cls-author", m.author.name);
+    author.translate = false;
+    head.append(author);
+    if (m.moderator) head.append(el("span", "cls-tag", gettext("instructor")));
+    const at = el("time", "cls-time", clock(m.at));
+    at.dateTime = m.at;
+    head.append(at);
+    const text = el("p", "cls-text", m.text);
+    text.translate = false;
+    li.append(head, text);
     return li;
   }
 
@@ -69,7 +77,7 @@
     const list = $("chat-list");
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     list.replaceChildren(...(state.chat.length ? state.chat.map(chatItem)
-      : [el("li", "cls-empty muted", "No messages yet. Say hello.")]));
+      : [el("li", "cls-empty muted", gettext("No messages yet. Say hello."))]));
     if (atBottom) list.scrollTop = list.scrollHeight;
   }
 
@@ -81,26 +89,32 @@
   });
 
   // -- questions ------------------------------------------------------------------------------
-  const statusText = { pending: "Waiting for the instructor", approved: "", answering: "Being answered now",
-                       answered: "Answered", dismissed: "Not taken" };
+  const statusText = { pending: gettext("Waiting for the instructor"), approved: "", answering: gettext("Being answered now"),
+                       answered: gettext("Answered"), dismissed: gettext("Not taken") };
 
   function questionItem(q) {
     const li = el("li", `cls-q cls-q-${q.status}` + (q.mine ? " cls-q-mine" : ""));
     li.dataset.id = q.id;
-    const vote = el("button", "cls-vote", "▲ " + q.votes);
+    const vote = el("button", "cls-vote", "▲ " + i18n.formatNumber(q.votes));
     vote.type = "button";
     const voted = state.voted.has(q.id);
-    vote.setAttribute("aria-label", `Vote for this question (${q.votes} votes)`);
+    vote.setAttribute("aria-label", ngettext("Vote for this question (%(num)s vote)", "Vote for this question (%(num)s votes)", q.votes));
     vote.setAttribute("aria-pressed", String(voted));
     vote.disabled = q.mine || voted || q.status === "answered" || q.status === "dismissed";
     vote.addEventListener("click", () => {
       if (send({ type: "question.vote", id: q.id })) { state.voted.add(q.id); renderQuestions(); }
     });
     const body = el("div", "cls-q-body");
-    const who = q.mine ? (q.anonymous ? "You (anonymous to others)" : "You") : (q.author ? q.author.name : "Anonymous");
+    const who = q.mine ? (q.anonymous ? gettext("You (anonymous to others)") : gettext("You")) : (q.author ? q.author.name : gettext("Anonymous"));
     const head = el("div", "cls-msg-head");
-    head.append(el("span", "cls-author", who), el("time", "cls-time", clock(q.at)));
-    body.append(head, el("p", "cls-text", q.text));
+    const author = el("span", "cls-author", who);
+    author.translate = !(q.author && !q.mine);
+    const at = el("time", "cls-time", clock(q.at));
+    at.dateTime = q.at;
+    head.append(author, at);
+    const text = el("p", "cls-text", q.text);
+    text.translate = false;
+    body.append(head, text);
     if (statusText[q.status]) body.append(el("span", "cls-q-status", statusText[q.status]));
     li.append(vote, body);
     return li;
@@ -111,10 +125,10 @@
     const items = [...state.questions.values()].sort((a, b) =>
       order[a.status] - order[b.status] || b.votes - a.votes || a.at.localeCompare(b.at));
     $("question-list").replaceChildren(...(items.length ? items.map(questionItem)
-      : [el("li", "cls-empty muted", "No questions yet.")]));
+      : [el("li", "cls-empty muted", gettext("No questions yet."))]));
     const open = items.filter((q) => q.status !== "answered" && q.status !== "dismissed").length;
     $("q-count").hidden = open === 0;
-    $("q-count").textContent = open;
+    $("q-count").textContent = i18n.formatNumber(open);
   }
 
   questionForm.addEventListener("submit", (event) => {
@@ -123,7 +137,7 @@
     if (!text) return;
     if (send({ type: "question", text, anonymous: $("question-anon").checked })) {
       $("question-input").value = "";
-      notice.show("Your question was sent. Others see it once the instructor takes it.", "info");
+      notice.show(gettext("Your question was sent. Others see it once the instructor takes it."), "info");
     }
   });
 
@@ -141,15 +155,16 @@
     const me = state.me && state.me.key;
     const speaking = state.speaking !== null || (h.speaker && h.speaker.key === me);
     const raised = h.position !== null && h.position !== undefined;
-    button.textContent = raised ? "Lower hand" : "Raise hand";
+    button.textContent = raised ? gettext("Lower hand") : gettext("Raise hand");
     button.setAttribute("aria-pressed", String(raised));
     button.classList.toggle("btn-on", raised);
     button.hidden = speaking;
     line.hidden = !(raised || speaking || h.speaker);
     line.className = "cls-hand-state" + (speaking ? " cls-speaking" : "");
-    if (speaking) line.textContent = "You have the floor: the instructor accepted your hand.";
-    else if (raised) line.textContent = h.position === 1 ? "Your hand is up: you are next." : `Your hand is up: ${h.position} in the queue.`;
-    else if (h.speaker) line.textContent = `${h.speaker.name} is speaking.`;
+    if (speaking) line.textContent = gettext("You have the floor: the instructor accepted your hand.");
+    else if (raised) line.textContent = h.position === 1 ? gettext("Your hand is up: you are next.")
+      : gettext("Your hand is up: number %(position)s in the queue.", { position: i18n.formatNumber(h.position) });
+    else if (h.speaker) line.textContent = gettext("%(name)s is speaking.", { name: h.speaker.name });
   }
 
   $("hand-btn").addEventListener("click", () => {
@@ -162,24 +177,30 @@
     const card = el("div", "cls-poll" + (p.presence_check ? " cls-poll-presence" : ""));
     card.dataset.id = p.id;
     const head = el("div", "cls-poll-head");
-    head.append(el("span", "cls-tag", p.presence_check ? "Presence check" : "Poll"));
+    head.append(el("span", "cls-tag", p.presence_check ? gettext("Presence check") : gettext("Poll")));
     const left = el("span", "cls-poll-time");
     left.dataset.remaining = p.open ? String(p.remaining) : "";
     head.append(left);
-    card.append(head, el("p", "cls-poll-q", p.question));
+    const question = el("p", "cls-poll-q", p.question);
+    question.translate = false;
+    card.append(head, question);
     const total = p.counts ? p.counts.reduce((a, b) => a + b, 0) : 0;
     const options = el("div", "cls-poll-options");
     p.options.forEach((text, i) => {
       if (p.counts) {
         const row = el("div", "cls-result" + (p.mine === i ? " cls-result-mine" : ""));
-        const share = total ? Math.round((100 * p.counts[i]) / total) : 0;
+        const share = total ? p.counts[i] / total : 0;
         const bar = el("span", "cls-bar");
-        bar.style.width = share + "%";
-        row.append(bar, el("span", "cls-result-text", text), el("span", "cls-result-n", `${p.counts[i]} · ${share}%`));
+        bar.style.width = Math.round(100 * share) + "%";
+        const option = el("span", "cls-result-text", text);
+        option.translate = false;
+        row.append(bar, option, el("span", "cls-result-n",
+          `${i18n.formatNumber(p.counts[i])} · ${i18n.formatNumber(share, { style: "percent" })}`));
         options.append(row);
       } else {
         const b = el("button", "btn btn-small cls-option" + (p.mine === i ? " btn-on" : ""), text);
         b.type = "button";
+        b.translate = false;
         b.disabled = !p.open || p.mine !== null && p.mine !== undefined;
         b.addEventListener("click", () => send({ type: "poll.answer", id: p.id, option: i }));
         options.append(b);
@@ -187,7 +208,8 @@
     });
     card.append(options);
     const answered = p.mine !== null && p.mine !== undefined;
-    const foot = p.open ? (answered ? "Answer sent." : "") : (p.counts ? "Results" : (answered ? "Closed · answer sent." : "Closed."));
+    const foot = p.open ? (answered ? gettext("Answer sent.") : "")
+      : (p.counts ? gettext("Results") : (answered ? gettext("Closed · answer sent.") : gettext("Closed.")));
     if (foot) card.append(el("p", "cls-poll-foot muted small", foot));
     return card;
   }
@@ -205,7 +227,7 @@
       const span = card.querySelector(".cls-poll-time");
       if (!poll || !poll.open) { span.textContent = ""; return; }
       const left = Math.max(0, Math.ceil(poll.remaining - (Date.now() - poll.received) / 1000));
-      span.textContent = left > 0 ? `${left} s left` : "closing…";
+      span.textContent = left > 0 ? gettext("%(seconds)s s left", { seconds: i18n.formatNumber(left) }) : gettext("closing…");
     });
   }
   setInterval(tickPolls, 500);

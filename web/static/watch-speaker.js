@@ -17,11 +17,17 @@
         MedRoom.startTalkback(grant.talkback);
       } else if (grant.talkback_refused || grant.refused) {
         const note = document.getElementById("draw-note");
-        if (note) { note.hidden = false; note.textContent = "You have the word, but the room cannot hear you: " + (grant.talkback_refused || grant.refused); }
+        if (note) {
+          note.hidden = false;
+          // The server's reason is English (it is decided in the instructor's action, not for
+          // this page): the developer console has it, the person reads what to do.
+          console.warn("talkback refused:", grant.talkback_refused || grant.refused);
+          note.textContent = gettext("You have the floor, but the room cannot hear you: the microphone link could not be set up. Ask the instructor to accept your hand again.");
+        }
       }
     } else if (!detail.speaking && speaking) {
       speaking = false;
-      MedRoom.endTalkback("The instructor ended your turn."); // nothing if already stopped
+      MedRoom.endTalkback(gettext("The instructor ended your turn.")); // nothing if already stopped
     }
   });
 })();

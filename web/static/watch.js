@@ -7,9 +7,9 @@
   const $ = (id) => document.getElementById(id);
   const video = $("live-video");
   const labels = {
-    idle: ["Waiting", "conn-waiting"], waiting: ["Waiting for the session", "conn-waiting"],
-    connecting: ["Connecting…", "conn-connecting"], live: ["Live", "conn-live"],
-    reconnecting: ["Reconnecting…", "conn-reconnecting"],
+    idle: [gettext("Waiting"), "conn-waiting"], waiting: [gettext("Waiting for the session"), "conn-waiting"],
+    connecting: [gettext("Connecting…"), "conn-connecting"], live: [gettext("Live"), "conn-live"],
+    reconnecting: [gettext("Reconnecting…"), "conn-reconnecting"],
   };
   let room = null;
   let frames = 0;
@@ -22,8 +22,8 @@
     const overlay = $("watch-overlay");
     overlay.hidden = state === "live";
     $("watch-overlay-text").textContent =
-      state === "waiting" ? "The session has not started yet. The video starts by itself when the instructor goes live." :
-      state === "reconnecting" ? "Connection lost. Rejoining…" : "Connecting…";
+      state === "waiting" ? gettext("The session has not started yet. The video starts by itself when the instructor goes live.") :
+      state === "reconnecting" ? gettext("Connection lost. Rejoining…") : gettext("Connecting…");
   }
 
   // Multi-view: the program and every source arrive as tracks of one connection; one is
@@ -63,7 +63,7 @@
     audio.muted = !audio.muted;
     if (!audio.muted) audio.play().catch(() => {});
     $("sound").setAttribute("aria-pressed", String(!audio.muted));
-    $("sound").textContent = audio.muted ? "Sound on" : "Sound off";
+    $("sound").textContent = audio.muted ? gettext("Sound on") : gettext("Sound off");
     $("sound").classList.toggle("btn-on", !audio.muted);
   });
 
@@ -74,10 +74,10 @@
       $("draw-toggle").hidden = !rights.draw;
       if (rights.colour) $("draw-dot").style.background = rights.colour;
       $("draw-note").hidden = !rights.draw;
-      $("draw-note").textContent = rights.draw ? "The instructor lets you draw over the program: press Draw (D)." : "";
+      $("draw-note").textContent = rights.draw ? gettext("The instructor lets you draw over the program: press Draw (D).") : "";
     },
     onDrawing: (on) => $("draw-toggle").setAttribute("aria-pressed", on ? "true" : "false"),
-    onRefused: (why) => { $("draw-note").hidden = false; $("draw-note").textContent = why; },
+    onRefused: (why, code) => { $("draw-note").hidden = false; $("draw-note").textContent = MedRoom.overlayRefusal(why, code); },
   }));
   $("draw-toggle").addEventListener("click", () => drawings.setDrawing(!drawings.drawing));
   document.addEventListener("keydown", (event) => {
@@ -113,7 +113,9 @@
     video.requestVideoFrameCallback(countFrames);
   }
   if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(countFrames);
-  video.addEventListener("resize", () => { $("video-info").textContent = `${video.videoWidth}×${video.videoHeight}`; });
+  video.addEventListener("resize", () => {
+    $("video-info").textContent = `${i18n.formatNumber(video.videoWidth, { useGrouping: false })}×${i18n.formatNumber(video.videoHeight, { useGrouping: false })}`;
+  });
 
   $("fullscreen").addEventListener("click", () => {
     const el = document.querySelector(".monitor-large");
@@ -123,17 +125,17 @@
   async function poll() {
     try {
       room = await MedRoom.api(`/api/rooms/${roomId}`);
-      $("room-state").textContent = room.state === "live" ? "Live" : "Not live yet";
-      $("watching").textContent = room.viewer_count;
+      $("room-state").textContent = room.state === "live" ? gettext("Live") : gettext("Not live yet");
+      $("watching").textContent = ngettext("%(num)s viewer", "%(num)s viewers", room.viewer_count);
       $("watch-title").textContent = room.session_title || root.dataset.roomName;
     } catch (error) {
-      $("room-state").textContent = "Cannot reach the room";
+      $("room-state").textContent = gettext("Cannot reach the room");
     }
     setTimeout(poll, 2000);
   }
   setInterval(() => {
     $("watch-clock").textContent = room && room.live_since
-      ? "Live for " + MedRoom.formatDuration((Date.now() - Date.parse(room.live_since)) / 1000) : "";
+      ? gettext("Live for %(time)s", { time: i18n.formatClock((Date.now() - Date.parse(room.live_since)) / 1000) }) : "";
   }, 1000);
   poll();
   player.start();

@@ -151,7 +151,7 @@ class WhepPlayer {
       if (response.status === 401) { this.token = null; throw new Error("token refused"); }
       if (response.status === 409) {
         this.teardown(false);
-        this.setState("waiting", "The session has not started yet.");
+        this.setState("waiting", gettext("The session has not started yet."));
         this.retryTimer = setTimeout(() => this.connect(), 2000);
         return;
       }
@@ -219,7 +219,9 @@ class WhepPlayer {
 
 MedRoom.WhepPlayer = WhepPlayer;
 
+// A length or a position as a clock, "1:02:03" (i18n.js's formatClock where the page has it).
 MedRoom.formatDuration = function (seconds) {
+  if (window.i18n) return window.i18n.formatClock(seconds);
   seconds = Math.max(0, Math.floor(seconds));
   const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
   return (h ? h + ":" : "") + String(m).padStart(h ? 2 : 1, "0") + ":" + String(s).padStart(2, "0");
