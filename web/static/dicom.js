@@ -33,17 +33,22 @@
       if (document.activeElement !== slider && !sending) slider.value = data.index;
       slider.disabled = !data.loaded;
       const slice = gettext("Slice %(n)s / %(count)s", { n: data.index + 1, count: data.count });
+      // The window as the picture names it ("brain W:80 L:40"), with the preset in words here.
+      const w = data.window;
+      const plain = (v) => i18n.formatNumber(v, { useGrouping: false, maximumFractionDigits: 2 });
+      const numbers = `W:${plain(w.width)} L:${plain(w.center)}`;
+      const windowText = w.preset ? gettext("%(preset)s %(numbers)s", { preset: PRESET_NAMES[w.preset] || w.preset, numbers }) : numbers;
       const where = !data.loaded ? gettext("No series loaded")
-        : data.position_mm === null ? gettext("%(slice)s · %(window)s", { slice, window: data.window.label })
-        : gettext("%(slice)s · %(position)s mm · %(window)s", { slice, window: data.window.label,
+        : data.position_mm === null ? gettext("%(slice)s · %(window)s", { slice, window: windowText })
+        : gettext("%(slice)s · %(position)s mm · %(window)s", { slice, window: windowText,
             position: (data.position_mm > 0 ? "+" : "") + n(data.position_mm, 1) });
       q("where").textContent = where;
       const status = q("status");
-      const state = STATES[data.state] || data.state;
+      const stateText = STATES[data.state] || data.state;
       status.textContent = data.loaded
         ? ngettext("%(modality)s · %(size)s · %(num)s slice · %(state)s", "%(modality)s · %(size)s · %(num)s slices · %(state)s",
-                   data.count, { modality: data.modality || "?", size: `${data.cols}×${data.rows}`, state })
-        : state;
+                   data.count, { modality: data.modality || "?", size: `${data.cols}×${data.rows}`, state: stateText })
+        : stateText;
       status.className = "dicom-status health health-" + data.state;
       const play = q("play");
       play.textContent = data.playing ? gettext("Pause") : gettext("Play");
