@@ -45,10 +45,11 @@
   const why = () => $("pacs-why").value.trim();
   const pretty = (name) => (name || "").replace(/\^+/g, " ").trim() || gettext("(no name)");
   // A DICOM date (YYYYMMDD) as a calendar date in the page's language (it has no time or zone).
-  const day = (d) => (d && d.length === 8
+  const day = (d) => (/^\d{8}$/.test(d || "")
     ? i18n.formatDate(new Date(Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6))), { timeZone: "UTC" }) : d || "");
   // A worklist slot's start (DICOM "YYYYMMDD HHMM…", the hospital's wall clock, no zone) as a time.
-  const slotTime = (start) => i18n.formatTime(new Date(Date.UTC(2000, 0, 1, +start.slice(9, 11), +start.slice(11, 13))), { timeZone: "UTC" });
+  const slotTime = (start) => (/^\d{8}.\d{4}/.test(start || "")
+    ? i18n.formatTime(new Date(Date.UTC(2000, 0, 1, +start.slice(9, 11), +start.slice(11, 13))), { timeZone: "UTC" }) : start || "");
   const REASON = () => gettext("Give the reason first (it goes into the access log).");
   const n = (value) => i18n.formatNumber(value);
 
@@ -213,7 +214,8 @@
     recordings = (await MedRoom.api(`/api/rooms/${roomId}/recordings`).catch(() => []))
       .filter((r) => r.state === "stopped" || r.state === "recovered");
     const select = $("pacs-recording");
-    select.replaceChildren(...recordings.map((r) => el("option", { value: r.id, text: `${r.title || r.id} · ${i18n.formatDateTime(r.started_at, { dateStyle: "short" })}` })));
+    select.replaceChildren(...recordings.map((r) => el("option", { value: r.id, text: Number.isNaN(Date.parse(r.started_at)) ? r.title || r.id
+      : `${r.title || r.id} · ${i18n.formatDateTime(r.started_at, { dateStyle: "short" })}` })));
     renderMarkers();
   }
 
