@@ -90,3 +90,26 @@ async def test_a_mask_drawn_on_the_program_hides_pixels_from_viewers(server: Ser
         finally:
             await http.delete("/api/rooms/demo/live")
             await http.put("/api/rooms/demo/masks", json={"masks": []})
+
+
+def test_room_errors_arrive_in_the_callers_language_with_a_stable_code(server: Server) -> None:
+    instructor = server.token("instructor")
+    answers = {}
+    for accept in ("en", "ro", "bg", "sr-Latn"):
+        headers = {**auth(instructor), "Accept-Language": accept}
+        with httpx.Client(base_url=server.url, headers=headers) as http:
+            ended = http.delete("/api/rooms/demo/live")  # the room is not live
+            program = http.post("/api/rooms/demo/program", json={"source": "nope"})
+            layout = http.put("/api/rooms/demo/layout", json={"kind": "pip", "sources": ["ct"]})
+        assert ended.status_code == 409 and ended.json()["code"] == "not_live", ended.text
+        assert program.status_code == 422 and program.json()["code"] == "unknown_source"
+        assert layout.status_code == 422 and layout.json()["code"] == "composition_refused"
+        answers[accept] = (ended.json()["detail"], program.json()["detail"],
+                           layout.json()["detail"])
+    assert answers["en"][0] == "room 'demo' cannot end: it is not live"
+    assert answers["ro"][0] == "Transmisia din sala „demo” nu poate fi încheiată: sala nu este în direct"
+    assert answers["bg"][1].startswith("Залата „demo“ няма източник „nope“")
+    assert answers["sr-Latn"][1].startswith("Sala „demo“ nema izvor „nope“")
+    # The composer's own reason (technical) follows the translated sentence.
+    assert answers["ro"][2].startswith("Programul nu poate fi compus astfel: ")
+    assert "2 slot" in answers["ro"][2]

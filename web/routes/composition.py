@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
+from library.i18n import lazy
 from room_controller.composition import (
     CompositionError,
     Layout,
@@ -14,6 +15,7 @@ from room_controller.room import UnknownSourceError
 from web.auth import Controller
 from web.deps import LiveDep, room_or_404
 from web.room_views import composition_out
+from web.routes.rooms import passed_on
 from web.schemas import CompositionOut, LayoutBody, MasksBody, ProgramRectIn, TitleBody
 
 router = APIRouter(prefix="/api/rooms", tags=["composition"])
@@ -21,7 +23,11 @@ router = APIRouter(prefix="/api/rooms", tags=["composition"])
 
 
 def _invalid(exc: Exception) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+    # The composer's reason is technical (slot counts, fractions): it follows a sentence the
+    # instructor reads in their own language.
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, lazy(
+        "The program cannot be composed that way: %(reason)s", "composition_refused",
+        reason=passed_on(exc)))
 
 
 @router.get("/{room_id}/composition", response_model=CompositionOut,

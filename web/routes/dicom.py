@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, status
 
+from library.i18n import LazyText, lazy
 from room_controller.dicom import WINDOW_PRESETS, Window, WindowError
 from room_controller.dicom.upload import (
     UploadedFile,
@@ -26,6 +27,7 @@ from room_controller.sources.dicom_source import CineError, DicomSeriesSource
 from web.auth import Controller
 from web.deps import LiveDep, SettingsDep, room_or_404
 from web.live import LiveRooms
+from web.routes.rooms import passed_on
 from web.schemas import (
     DicomCineIn,
     DicomPresetOut,
@@ -46,11 +48,12 @@ def _source(live: LiveRooms, room_id: str, source_id: str) -> DicomSeriesSource:
     if isinstance(source, DicomSeriesSource):
         return source
     dicom = [s.id for s in room.sources.values() if isinstance(s, DicomSeriesSource)]
-    what = "no source" if source is None else "not a DICOM series source:"
-    raise HTTPException(
-        status.HTTP_404_NOT_FOUND,
-        f"room '{room_id}' has {what} '{source_id}' (DICOM sources: {', '.join(dicom) or 'none'})",
-    )
+    known = ", ".join(dicom) or "none"
+    raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+        "room '%(room)s' has no source '%(source)s' (DICOM sources: %(known)s)",
+        "unknown_source", room=room_id, source=source_id, known=known) if source is None else lazy(
+        "'%(source)s' in room '%(room)s' is not a DICOM series source (DICOM sources: %(known)s)",
+        "not_a_dicom_source", room=room_id, source=source_id, known=known))
 
 
 def dicom_out(source: DicomSeriesSource) -> DicomSourceOut:
@@ -70,7 +73,8 @@ def dicom_out(source: DicomSeriesSource) -> DicomSourceOut:
 
 
 def _unprocessable(exc: Exception) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, lazy(
+        "The series cannot do that: %(reason)s", "dicom_refused", reason=passed_on(exc)))
 
 
 @router.get("", response_model=DicomSourceOut, summary="The DICOM series shown by a source")
@@ -87,8 +91,9 @@ async def put_slice(
 ) -> DicomSourceOut:
     source = _source(live, room_id, source_id)
     if (body.index is None) == (body.delta is None):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            "give exactly one of 'index' (slice to show) or 'delta' (move by)")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, lazy(
+            "give exactly one of 'index' (slice to show) or 'delta' (move by)",
+            "slice_index_or_delta"))
     try:
         if body.index is not None:
             source.set_slice(body.index)
@@ -120,15 +125,20 @@ async def put_window(
     free = body.center is not None or body.width is not None
     try:
         if body.preset is not None and free:
-            raise WindowError("give either 'preset' or 'center' and 'width', not both")
+            raise WindowError(lazy("give either 'preset' or 'center' and 'width', not both",
+                                   "window_preset_or_values"))
         if body.preset is not None:
             window = Window.named(body.preset)
         elif body.center is not None and body.width is not None:
             window = Window(body.center, body.width)
         else:
-            raise WindowError("give 'preset' (e.g. 'brain'), or both 'center' and 'width' in HU")
+            raise WindowError(lazy(
+                "give 'preset' (e.g. 'brain'), or both 'center' and 'width' in HU",
+                "window_missing"))
     except WindowError as exc:
-        raise _unprocessable(exc) from None
+        reason = passed_on(exc)
+        raise (HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, reason)
+               if isinstance(reason, LazyText) else _unprocessable(exc)) from None
     source.set_window(window)
     return dicom_out(source)
 

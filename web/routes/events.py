@@ -23,10 +23,12 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from library.i18n import lazy, shown
 from room_controller.ptz.controller import PtzController, UnknownCameraError
 from web.auth import SocketRefused, socket_controller
 from web.deps import StateDep
 from web.room_views import composition_out, heads_out, room_out
+from web.routes.rooms import passed_on
 from web.state import AppState
 
 router = APIRouter(prefix="/api/rooms", tags=["events"])
@@ -64,7 +66,8 @@ def drive_ptz(controller: PtzController, message: dict[str, Any], driven: set[st
     elif action == "keepalive":
         controller.keepalive(camera)
     else:
-        raise ValueError(f"unknown PTZ action {action!r} (move, zoom, stop, keepalive)")
+        raise ValueError(lazy("unknown PTZ action %(action)s (move, zoom, stop, keepalive)",
+                              "unknown_ptz_action", action=repr(action)))
     if controller.driving(camera):
         driven.add(camera)
     else:
@@ -99,12 +102,16 @@ async def room_events(
             try:
                 message = json.loads(text)
                 if not isinstance(message, dict) or message.get("type") != "ptz":
-                    raise ValueError('messages are {"type": "ptz", ...}')
+                    raise ValueError(lazy('messages are {"type": "ptz", ...}', "bad_message"))
                 if controller is None:
-                    raise ValueError(f"room '{room_id}' has no camera heads")
+                    raise ValueError(lazy("room '%(room)s' has no camera heads", "no_camera_heads",
+                                          room=room_id))
                 drive_ptz(controller, message, driven)
             except (ValueError, TypeError, UnknownCameraError) as exc:
-                await websocket.send_json({"type": "error", "message": str(exc)})
+                # In the console's language (the socket's request decided it), with a code.
+                reason = passed_on(exc)
+                await websocket.send_json({"type": "error", "message": shown(reason),
+                                           "code": getattr(reason, "code", None) or "bad_message"})
     except WebSocketDisconnect:
         pass
     finally:

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
 from library.cme import audit
+from library.i18n import LazyText, formats, lazy
 from library.pacs_export import ExportPlan, plan_export
 from library.users import Role
 from recorder.archive import find_manifest
@@ -70,6 +71,7 @@ from web.room_pacs import (
     keep_context,
     recording_context,
 )
+from web.routes.rooms import passed_on
 
 router = APIRouter(prefix="/api/rooms/{room_id}/pacs", tags=["pacs"])
 #: Sending a recording's parts to the patient's record is also a curator's work (issue 15).
@@ -87,16 +89,20 @@ def _peer(pacs: RoomPacs, room_id: str, pacs_id: str) -> PacsPeer:
     peer = pacs.peers.get(room_id, pacs_id)
     if peer is None:
         known = ", ".join(p.id for p in pacs.peers.for_room(room_id)) or "none configured"
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"room '{room_id}' has no PACS '{pacs_id}' (PACS: {known})")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "room '%(room)s' has no PACS '%(pacs)s' (PACS: %(known)s)", "unknown_pacs",
+            room=room_id, pacs=pacs_id, known=known))
     return peer
 
 
 def _pacs_failed(exc: PacsError) -> HTTPException:
     """The PACS's own reason: 503 when it did not answer, 502 when it refused or failed."""
-    code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, PacsUnreachable) else \
-        status.HTTP_502_BAD_GATEWAY
-    return HTTPException(code, str(exc))
+    if isinstance(exc, PacsUnreachable):
+        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, lazy(
+            "The PACS does not answer: %(reason)s", "pacs_unreachable", reason=passed_on(exc)))
+    return HTTPException(status.HTTP_502_BAD_GATEWAY, lazy(
+        "The PACS refused or failed the request: %(reason)s", "pacs_failed",
+        reason=passed_on(exc)))
 
 
 async def _log(db: Any, request: Request, principal: Principal, action: audit.Action,
@@ -155,7 +161,7 @@ async def search_studies(
                            date_from=date_from, date_to=date_to, modality=modality, limit=limit)
         client = peer.via(protocol)
     except (QueryError, PacsError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _bad_query(exc)) from None
     used = Protocol.DICOMWEB if isinstance(client, DicomWebPacs) else Protocol.DIMSE
     try:
         studies = await asyncio.to_thread(_search, client, query)
@@ -166,6 +172,11 @@ async def search_studies(
     await _log(db, request, principal, audit.Action.PACS_SEARCH, room_id, pacs=pacs_id,
                protocol=used.value, query=query.described(), why=why, studies=len(studies))
     return SearchOut(pacs=pacs_id, protocol=used, studies=studies)
+
+
+def _bad_query(exc: Exception) -> LazyText:
+    return lazy("The search cannot be sent as it is: %(reason)s", "pacs_query_invalid",
+                reason=passed_on(exc))
 
 
 def _retrieval_out(job: Retrieval) -> RetrievalOut:
@@ -179,8 +190,9 @@ def _retrieval_out(job: Retrieval) -> RetrievalOut:
 def _dicom_source(live: LiveDep, room_id: str, source_id: str) -> DicomSeriesSource:
     source = room_or_404(live, room_id).sources.get(source_id)
     if not isinstance(source, DicomSeriesSource):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"'{source_id}' is not a DICOM source of room '{room_id}'")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, lazy(
+            "'%(source)s' is not a DICOM source of room '%(room)s'", "not_a_dicom_source",
+            source=source_id, room=room_id))
     return source
 
 
@@ -196,7 +208,9 @@ async def start_retrieval(
         job = pacs.start_retrieval(room_id, peer, body.protocol, body.study_uid, body.series_uid,
                                    body.description, source)
     except RetrievalRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "The series cannot be retrieved now: %(reason)s", "retrieval_refused",
+            reason=passed_on(exc))) from None
     await _log(db, request, principal, audit.Action.PACS_RETRIEVE, room_id, pacs=pacs_id,
                protocol=job.protocol.value, study_uid=body.study_uid,
                series_uid=body.series_uid, source=body.source_id, why=body.why,
@@ -213,8 +227,9 @@ async def list_retrievals(pacs: PacsDep, room_id: str, principal: Controller) ->
 def _job_or_404(pacs: RoomPacs, room_id: str, retrieval_id: str) -> Retrieval:
     job = pacs.job(room_id, retrieval_id)
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"room '{room_id}' has no retrieval '{retrieval_id}'")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "room '%(room)s' has no retrieval '%(id)s'", "retrieval_not_found",
+            room=room_id, id=retrieval_id))
     return job
 
 
@@ -227,14 +242,19 @@ async def show_retrieval(
     job = _job_or_404(pacs, room_id, retrieval_id)
     source = _dicom_source(live, room_id, body.source_id)
     if job.folder is None:
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            f"retrieval '{retrieval_id}' is {job.state.value} and its images "
-                            "are not in the room" + (f": {job.error}" if job.error else ""))
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "retrieval '%(id)s' is %(state)s and its images are not in the room: %(reason)s",
+            "retrieval_not_in_room", id=retrieval_id, state=job.state.value,
+            reason=job.error) if job.error else lazy(
+            "retrieval '%(id)s' is %(state)s and its images are not in the room",
+            "retrieval_not_in_room", id=retrieval_id, state=job.state.value))
     folder = job.folder
     try:
         series = await asyncio.to_thread(load_series, folder)
     except DicomSeriesError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "The retrieved series cannot be shown: %(reason)s", "series_unreadable",
+            reason=passed_on(exc))) from None
     await asyncio.to_thread(pacs.show, room_id, source, series)
     job.source_id = source.id
     return _retrieval_out(job)
@@ -274,7 +294,7 @@ async def worklist(
                               station_aet=station_aet)
         client = peer.worklist_client()
     except (QueryError, PacsError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _bad_query(exc)) from None
     try:
         items = await asyncio.to_thread(client.worklist, query)
     except PacsError as exc:
@@ -314,14 +334,15 @@ async def put_context(
         day = date.fromisoformat(body.day)
         items = await asyncio.to_thread(client.worklist, WorklistQuery(day=day))
     except (ValueError, QueryError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _bad_query(exc)) from None
     except PacsError as exc:
         raise _pacs_failed(exc) from None
     matching = [i for i in items if i.accession == body.accession]
     if not matching:
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"the worklist of {body.day} on PACS '{body.pacs_id}' has no item "
-                            f"with accession number '{body.accession}'")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "the worklist of %(day)s on PACS '%(pacs)s' has no item with accession number "
+            "'%(accession)s'", "worklist_item_not_found",
+            day=formats.format_date(day), pacs=body.pacs_id, accession=body.accession))
     context = PatientContext(body.pacs_id, matching[0], principal.subject, time.time())
     pacs.contexts[room_id] = context
     recording = recordings.recorder.active_in_room(room_id)
@@ -362,13 +383,14 @@ def _plan(folder: Path, started_at: str, body: ExportIn,
     context = recording_context(folder)
     if context is None:
         if current is None:
-            raise ExportError("this recording has no patient context, so it is a teaching "
-                              "session and exports nothing: pick the patient from the worklist "
-                              "first")
+            raise ExportError(lazy(
+                "this recording has no patient context, so it is a teaching session and "
+                "exports nothing: pick the patient from the worklist first", "no_patient_context"))
         started = _timestamp(started_at)
         if started is not None and current.chosen_at > started:
-            raise ExportError("the room's patient context was chosen after this recording "
-                              "started: it belongs to a later procedure, not to this recording")
+            raise ExportError(lazy(
+                "the room's patient context was chosen after this recording started: it "
+                "belongs to a later procedure, not to this recording", "patient_context_too_late"))
         context = export_context(current.item)
         keep_context(folder, context)
     return plan_export(folder, body.track, body.clip_markers, body.still_markers, context)
@@ -392,19 +414,24 @@ async def start_export(
         found = await asyncio.to_thread(find_manifest, settings.resolved_recordings_dir,
                                         body.recording_id)
     except ManifestError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "recording %(id)s cannot be read: %(reason)s", "recording_unreadable",
+            id=body.recording_id, reason=passed_on(exc))) from None
     if found is None or found[1].room != room_id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"room '{room_id}' has no recording '{body.recording_id}'")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "room '%(room)s' has no recording '%(id)s'", "recording_not_found",
+            room=room_id, id=body.recording_id))
     folder = found[0]
     try:
         plan = await asyncio.to_thread(_plan, folder, found[1].started_at, body,
                                        pacs.contexts.get(room_id))
         job = pacs.start_export(room_id, peer, body.protocol, body.recording_id, plan)
     except ExportError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, passed_on(exc)) from None
     except RetrievalRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "The export cannot start now: %(reason)s", "export_refused",
+            reason=passed_on(exc))) from None
     await _log(db, request, principal, audit.Action.PACS_EXPORT, room_id, pacs=pacs_id,
                recording=body.recording_id, track=body.track, clips=len(body.clip_markers),
                stills=len(body.still_markers), study_uid=plan.context.study_uid,

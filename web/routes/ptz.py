@@ -15,6 +15,7 @@ from typing import Annotated, TypeVar, get_args
 from fastapi import APIRouter, HTTPException, Path, status
 from fastapi.responses import Response
 
+from library.i18n import lazy
 from room_controller.ptz.controller import PtzController, UnknownCameraError
 from room_controller.ptz.visca import (
     PRESET_MAX,
@@ -29,6 +30,7 @@ from web.auth import Controller
 from web.deps import LiveDep
 from web.live import LiveRooms
 from web.room_views import heads_out
+from web.routes.rooms import passed_on
 from web.schemas import PtzFocusIn, PtzHealthOut, PtzMoveIn, PtzPositionOut, PtzZoomIn
 
 router = APIRouter(prefix="/api/rooms/{room_id}/ptz", tags=["ptz"])
@@ -41,21 +43,29 @@ def _controller(live: LiveRooms, room_id: str, camera_id: str | None = None) -> 
     controller = live.ptz[room_id]
     if camera_id is not None and camera_id not in controller.ids:
         known = ", ".join(controller.ids) or "none"
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"no PTZ camera '{camera_id}' in room '{room_id}' (cameras: {known})")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "no PTZ camera '%(camera)s' in room '%(room)s' (cameras: %(known)s)",
+            "unknown_camera", camera=camera_id, room=room_id, known=known))
     return controller
 
 
 def _camera_error(exc: Exception) -> HTTPException:
+    # What happened, in the instructor's language; the camera's own words (address, VISCA
+    # reply) follow for whoever fixes it.
+    reason = passed_on(exc)
     if isinstance(exc, UnknownCameraError):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+        return HTTPException(status.HTTP_404_NOT_FOUND, reason)
     if isinstance(exc, ViscaTimeout):
-        return HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, str(exc))
+        return HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, lazy(
+            "The camera head did not answer: %(reason)s", "camera_timeout", reason=reason))
     if isinstance(exc, (ViscaNotExecutable, ViscaBufferFull)):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+        return HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "The camera head is busy and refused the command: %(reason)s", "camera_busy",
+            reason=reason))
     if isinstance(exc, ViscaReplyError | ViscaError):
-        return HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc))
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+        return HTTPException(status.HTTP_502_BAD_GATEWAY, lazy(
+            "The camera head refused the command: %(reason)s", "camera_refused", reason=reason))
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, reason)
 
 
 async def _answer(action: Awaitable[T]) -> T:
@@ -104,8 +114,8 @@ async def focus(live: LiveDep, room_id: str, camera_id: str, body: PtzFocusIn,
                 principal: Controller) -> Response:
     modes = get_args(FocusMode)
     if body.mode not in modes:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"focus mode must be one of {', '.join(modes)}")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, lazy(
+            "focus mode must be one of %(modes)s", "unknown_focus_mode", modes=", ".join(modes)))
     await _answer(_controller(live, room_id, camera_id).focus(camera_id, body.mode))  # type: ignore[arg-type]
     return Response(status_code=204)
 

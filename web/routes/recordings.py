@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.responses import Response
 
+from library.i18n import LazyText, lazy
 from library.users import Role
 from recorder.archive import find_manifest, list_manifests
 from recorder.manifest import CHAPTERS, Manifest, ManifestError
@@ -22,6 +23,7 @@ from recorder.timeline import Timeline, TimelineError
 from web.auth import CONTROL_ROLES, Controller, Principal, Viewer, require_roles
 from web.live import RoomNotFound
 from web.room_recordings import RoomRecordings
+from web.routes.rooms import passed_on
 from web.schemas import (
     ChatIn,
     MarkerIn,
@@ -71,9 +73,8 @@ def recording_out(manifest: Manifest, folder: Path) -> RecordingOut:
 
 def _check_room(principal: Principal, room_id: str) -> None:
     if not principal.may_use_room(room_id):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"this token is not valid for room '{room_id}'"
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, lazy(
+            "this token is not valid for room '%(room)s'", "wrong_room", room=room_id))
 
 
 def _active(request: Request, recording_id: str, principal: Principal) -> Recording:
@@ -84,10 +85,13 @@ def _active(request: Request, recording_id: str, principal: Principal) -> Record
     except UnknownRecordingError:
         pass
     if _stored(request, recording_id) is not None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"recording {recording_id} has ended: it cannot change now"
-        )
-    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recording with id '{recording_id}'")
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "recording %(id)s has ended: it cannot change now", "recording_ended", id=recording_id))
+    raise HTTPException(status.HTTP_404_NOT_FOUND, _no_recording(recording_id))
+
+
+def _no_recording(recording_id: str) -> LazyText:
+    return lazy("no recording with id '%(id)s'", "recording_not_found", id=recording_id)
 
 
 def _stored(request: Request, recording_id: str) -> tuple[Path, Manifest] | None:
@@ -95,8 +99,9 @@ def _stored(request: Request, recording_id: str) -> tuple[Path, Manifest] | None
     try:
         return find_manifest(recorder.recordings_dir, recording_id)
     except ManifestError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"recording {recording_id} cannot be "
-                            f"read: {exc}") from None
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "recording %(id)s cannot be read: %(reason)s", "recording_unreadable",
+            id=recording_id, reason=passed_on(exc))) from None
 
 
 def _out(request: Request, recording_id: str, principal: Principal) -> RecordingOut:
@@ -107,16 +112,15 @@ def _out(request: Request, recording_id: str, principal: Principal) -> Recording
     except UnknownRecordingError:
         stored = _stored(request, recording_id)
         if stored is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"no recording with id '{recording_id}'"
-            ) from None
+            raise HTTPException(status.HTTP_404_NOT_FOUND, _no_recording(recording_id)) from None
         folder, manifest = stored
         _check_room(principal, manifest.room)
         return recording_out(manifest, folder)
 
 
 def _conflict(exc: Exception) -> HTTPException:
-    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+    return HTTPException(status.HTTP_409_CONFLICT, lazy(
+        "The recording cannot do that now: %(reason)s", "recording_refused", reason=passed_on(exc)))
 
 
 async def _added(action: Awaitable[E]) -> E:
@@ -124,7 +128,9 @@ async def _added(action: Awaitable[E]) -> E:
     try:
         return await action
     except TimelineError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, lazy(
+            "The recording's timeline refused this: %(reason)s", "timeline_refused",
+            reason=passed_on(exc))) from None
     except RecordingError as exc:
         raise _conflict(exc) from None
 
@@ -139,7 +145,7 @@ async def start_recording(
     try:
         room = live.room(room_id)
     except RoomNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, passed_on(exc)) from None
     title = (body.title if body else "").strip() or f"{room.name} recording"
     try:
         recording = await _recordings(request).record(room_id, title)
@@ -186,7 +192,8 @@ async def rename_marker(
         marker = await recording.rename_marker(marker_id, body.title, author=principal.subject)
     except TimelineError as exc:
         code = 404 if "no marker" in str(exc) else 422
-        raise HTTPException(code, str(exc)) from None
+        raise HTTPException(code, lazy("The marker cannot be renamed: %(reason)s",
+                                       "marker_refused", reason=passed_on(exc))) from None
     return MarkerOut(id=marker.id, title=marker.title, at=round(marker.at, 3),
                      author=marker.author)
 
@@ -197,8 +204,9 @@ async def chapters(request: Request, recording_id: str, principal: Reviewer) -> 
     out = _out(request, recording_id, principal)
     stored = _stored(request, recording_id)
     if stored is None or not (stored[0] / CHAPTERS).exists():
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            f"recording {out.id} is {out.state}: chapters are written when it ends")
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "recording %(id)s is %(state)s: chapters are written when it ends",
+            "chapters_not_ready", id=out.id, state=out.state))
     return Response((stored[0] / CHAPTERS).read_text(encoding="utf-8"), media_type="text/vtt")
 
 
@@ -247,7 +255,7 @@ async def timeline(
     out = _out(request, recording_id, principal)
     stored = _stored(request, recording_id)
     if stored is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recording with id '{out.id}'")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _no_recording(out.id))
     return [event_out(e) for e in Timeline(stored[0]).events()]
 
 
@@ -258,8 +266,9 @@ async def control_recording(
     request: Request, recording_id: str, action: str, principal: Controller
 ) -> RecordingOut:
     if action not in ("pause", "resume", "stop"):
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"unknown action '{action}': use pause, resume or stop")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "unknown action '%(action)s': use pause, resume or stop", "unknown_action",
+            action=action))
     recording = _active(request, recording_id, principal)
     try:
         if action == "pause":

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
+from library.i18n import LazyText, lazy
 from room_controller.room import InvalidTransitionError, UnknownSourceError
 from web.auth import Controller, Viewer, controls_room, token_expiry
 from web.deps import LiveDep, RecordingsDep, StateDep, room_or_404
@@ -18,6 +20,18 @@ from web.schemas import GoLiveIn, ProgramIn, RoomOut, TokenOut
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
 VIEWER_TOKEN_TTL = 3600
+
+
+def passed_on(exc: BaseException) -> str:
+    """A library error's reason as the API sends it: still a ``LazyText`` (rendered in the
+    caller's language, with its code) when the library phrased it with ``lazy``, else its text."""
+    reason = exc.args[0] if len(exc.args) == 1 else None
+    return reason if isinstance(reason, LazyText) else str(exc)
+
+
+def no_source(room_id: str, source_id: str, known: Iterable[str]) -> LazyText:
+    return lazy("room '%(room)s' has no source '%(source)s' (sources: %(sources)s)",
+                "unknown_source", room=room_id, source=source_id, sources=", ".join(known))
 
 
 @router.get("", response_model=list[RoomOut], summary="Rooms this caller may see")
@@ -41,8 +55,9 @@ async def select_program(
     room = room_or_404(live, room_id)
     try:
         room.select_program(body.source)
-    except UnknownSourceError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except UnknownSourceError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            no_source(room_id, body.source, room.sources)) from None
     return room_out(live, room, True)
 
 
@@ -55,10 +70,11 @@ async def go_live(
     title = (body.title if body else "").strip() or f"{room.name} live"
     try:
         await live.go_live(room_id, title, principal.user_id)
-    except InvalidTransitionError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except InvalidTransitionError:
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "room '%(room)s' cannot go live: it is already live", "already_live", room=room_id)) from None
     except GoLiveFailed as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, passed_on(exc)) from None
     return room_out(live, room, True)
 
 
@@ -67,8 +83,9 @@ async def end_live(live: LiveDep, room_id: str, principal: Controller) -> RoomOu
     room = room_or_404(live, room_id)
     try:
         await live.end(room_id)
-    except InvalidTransitionError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except InvalidTransitionError:
+        raise HTTPException(status.HTTP_409_CONFLICT, lazy(
+            "room '%(room)s' cannot end: it is not live", "not_live", room=room_id)) from None
     return room_out(live, room, True)
 
 
@@ -85,7 +102,7 @@ async def thumbnail(
     try:
         data = await asyncio.to_thread(room.thumbnail_jpeg, source_id, width)
     except UnknownSourceError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, passed_on(exc)) from None
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 

@@ -28,10 +28,15 @@
     list.innerHTML = "";
     data.masks.forEach((mask, i) => {
       const li = document.createElement("li");
-      li.innerHTML = `<span>Mask on <b></b></span><button type="button" class="btn btn-ghost btn-small">Remove</button>`;
-      li.querySelector("b").textContent = labels[mask.source] || mask.source;
+      const what = document.createElement("span");
+      what.textContent = gettext("Mask on %(source)s", { source: labels[mask.source] || mask.source });
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "btn btn-ghost btn-small";
+      remove.textContent = gettext("Remove");
+      li.append(what, remove);
       li.querySelector("button").addEventListener("click", () =>
-        send("masks", "PUT", { masks: data.masks.filter((_, j) => j !== i) }, "Mask removed."));
+        send("masks", "PUT", { masks: data.masks.filter((_, j) => j !== i) }, gettext("Mask removed.")));
       list.appendChild(li);
     });
     if (!$("title-form").contains(document.activeElement)) {
@@ -130,7 +135,7 @@
     origin = null;
     rubber.hidden = true;
     if (rect.w < 0.01 || rect.h < 0.01) return;
-    send("masks", "POST", rect, "Mask added: that area is hidden before encoding.");
+    send("masks", "POST", rect, gettext("Mask added: that area is hidden before encoding."));
     setMasking(false);
   }, true);
 
@@ -138,7 +143,7 @@
   $("title-form").addEventListener("submit", (event) => {
     event.preventDefault();
     send("title", "PUT", { procedure: $("title-procedure").value, presenter: $("title-presenter").value,
-      institution: $("title-institution").value, clock: $("title-clock").checked }, "Title updated.");
+      institution: $("title-institution").value, clock: $("title-clock").checked }, gettext("Title updated."));
   });
 
   // The room socket pushes the composition whenever it changes (another console, the API).

@@ -15,15 +15,16 @@
 
   const link = new MedRoom.ClassroomLink(roomId, {
     status(kind, text) {
-      const labels = { connecting: "Connecting…", reconnecting: "Reconnecting…", open: "Open to the room",
-                       down: "Connection lost · reconnecting…", waiting: "Opens when you go live", refused: text };
+      const labels = { connecting: gettext("Connecting…"), reconnecting: gettext("Reconnecting…"),
+                       open: gettext("Open to the room"), down: gettext("Connection lost · reconnecting…"),
+                       waiting: gettext("Opens when you go live"), refused: text };
       $("cls-status").textContent = labels[kind] || kind;
       $("cls-status").className = "cls-status cls-status-" + kind;
       panel.dataset.link = kind;
     },
     welcome(message) {
       state.me = message.you;
-      if (message.resumed && message.missed > 0) notice.show(`Back online: ${message.missed} updates caught up.`, "info");
+      if (message.resumed && message.missed > 0) notice.show(ngettext("Back online: %(num)s update caught up.", "Back online: %(num)s updates caught up.", message.missed), "info");
     },
     message(message) {
       if (message.type === "error") {
@@ -36,7 +37,7 @@
   });
 
   function send(message) {
-    if (!link.send(message)) { notice.show("The classroom is not connected: go live first.", "error"); return false; }
+    if (!link.send(message)) { notice.show(gettext("The classroom is not connected: go live first."), "error"); return false; }
     return true;
   }
 
@@ -50,27 +51,34 @@
 
   // -- questions ------------------------------------------------------------------------------
   const order = { answering: 0, pending: 1, approved: 2, answered: 3, dismissed: 4 };
+  const APPROVE = gettext("Approve"), ANSWER_LIVE = gettext("Answer live"), DISMISS = gettext("Dismiss"),
+    ANSWERED = gettext("Answered"), BACK = gettext("Back to queue"), AGAIN = gettext("Answer again"),
+    RESTORE = gettext("Restore");
   const actions = {
-    pending: [["Approve", "approved"], ["Answer live", "answering"], ["Dismiss", "dismissed"]],
-    approved: [["Answer live", "answering"], ["Answered", "answered"], ["Dismiss", "dismissed"]],
-    answering: [["Answered", "answered"], ["Back to queue", "approved"], ["Dismiss", "dismissed"]],
-    answered: [["Answer again", "answering"]],
-    dismissed: [["Restore", "approved"]],
+    pending: [[APPROVE, "approved"], [ANSWER_LIVE, "answering"], [DISMISS, "dismissed"]],
+    approved: [[ANSWER_LIVE, "answering"], [ANSWERED, "answered"], [DISMISS, "dismissed"]],
+    answering: [[ANSWERED, "answered"], [BACK, "approved"], [DISMISS, "dismissed"]],
+    answered: [[AGAIN, "answering"]],
+    dismissed: [[RESTORE, "approved"]],
   };
+  // A question's place in the queue, as the instructor reads it.
+  const STATUS = { pending: gettext("waiting for approval"), approved: gettext("approved"),
+                   answering: gettext("being answered"), answered: gettext("answered"), dismissed: gettext("dismissed") };
 
   function questionItem(q) {
     const li = el("li", `cls-q cls-q-${q.status}`);
     li.dataset.id = q.id;
-    li.append(el("span", "cls-vote", "▲ " + q.votes));
+    li.append(el("span", "cls-vote", "▲ " + i18n.formatNumber(q.votes)));
     const body = el("div", "cls-q-body");
     const head = el("div", "cls-msg-head");
     head.append(el("span", "cls-author", q.author ? q.author.name : "?"));
-    if (q.anonymous) head.append(el("span", "cls-tag", "anonymous"));
+    if (q.anonymous) head.append(el("span", "cls-tag", gettext("anonymous")));
     head.append(el("time", "cls-time", clock(q.at)));
-    body.append(head, el("p", "cls-text", q.text), el("span", "cls-q-status", q.status));
+    body.append(head, el("p", "cls-text", q.text), el("span", "cls-q-status", STATUS[q.status] || q.status));
     const row = el("div", "cls-mod-actions");
     actions[q.status].forEach(([text, status]) => row.append(button(text, status === "dismissed" ? "btn-ghost" : "",
-      () => send({ type: "question.status", id: q.id, status }), `${text}: ${q.text.slice(0, 60)}`)));
+      () => send({ type: "question.status", id: q.id, status }),
+      gettext("%(action)s: %(question)s", { action: text, question: q.text.slice(0, 60) }))));
     body.append(row);
     li.append(body);
     return li;
@@ -82,7 +90,7 @@
     const items = [...state.questions.values()].sort((a, b) =>
       order[a.status] - order[b.status] || b.votes - a.votes || a.at.localeCompare(b.at));
     $("mod-questions").replaceChildren(...(items.length ? items.map(questionItem)
-      : [el("li", "cls-empty muted", "No questions yet.")]));
+      : [el("li", "cls-empty muted", gettext("No questions yet."))]));
     const waiting = items.filter((q) => q.status === "pending").length;
     $("q-count").hidden = waiting === 0;
     $("q-count").textContent = waiting;
@@ -100,17 +108,19 @@
       const li = el("li", "cls-hand");
       li.dataset.key = hand.key;
       const acts = el("div", "cls-mod-actions");
-      acts.append(button("Accept", "btn-primary", () => send({ type: "hand.accept", key: hand.key }), `Accept ${hand.name}`),
-                  button("Lower", "btn-ghost", () => send({ type: "hand.lower", key: hand.key }), `Lower ${hand.name}'s hand`));
-      li.append(el("span", "cls-hand-place", i + 1), el("span", "cls-author", hand.name),
+      acts.append(button(gettext("Accept"), "btn-primary", () => send({ type: "hand.accept", key: hand.key }),
+                         gettext("Accept %(name)s", { name: hand.name })),
+                  button(gettext("Lower"), "btn-ghost", () => send({ type: "hand.lower", key: hand.key }),
+                         gettext("Lower the hand of %(name)s", { name: hand.name })));
+      li.append(el("span", "cls-hand-place", i18n.formatNumber(i + 1)), el("span", "cls-author", hand.name),
                 el("time", "cls-time", clock(hand.since)), acts);
       return li;
-    }) : [el("li", "cls-empty muted", "No hands raised.")]));
+    }) : [el("li", "cls-empty muted", gettext("No hands raised."))]));
     $("hand-count").hidden = queue.length === 0;
     $("hand-count").textContent = queue.length;
     $("cls-accept-next").disabled = queue.length === 0;
     const speaker = h.speaker;
-    $("cls-speaker").textContent = speaker ? `${speaker.name} is speaking` : "No one is speaking";
+    $("cls-speaker").textContent = speaker ? gettext("%(name)s is speaking", { name: speaker.name }) : gettext("No one is speaking");
     $("cls-speaker").className = "cls-speaker-line" + (speaker ? " cls-speaking" : "");
     $("cls-end-speaker").hidden = !speaker;
     document.dispatchEvent(new CustomEvent("medroom:speaker", { detail: { speaker } }));
@@ -136,7 +146,7 @@
     const li = el("li", "cls-poll" + (p.presence_check ? " cls-poll-presence" : ""));
     li.dataset.id = p.id;
     const head = el("div", "cls-poll-head");
-    head.append(el("span", "cls-tag", p.presence_check ? "Presence check" : "Poll"));
+    head.append(el("span", "cls-tag", p.presence_check ? gettext("Presence check") : gettext("Poll")));
     const time = el("span", "cls-poll-time");
     head.append(time);
     li.append(head, el("p", "cls-poll-q", p.question));
@@ -148,15 +158,16 @@
       const share = total ? Math.round((100 * counts[i]) / total) : 0;
       const bar = el("span", "cls-bar");
       bar.style.width = share + "%";
-      row.append(bar, el("span", "cls-result-text", text), el("span", "cls-result-n", `${counts[i]} · ${share}%`));
+      row.append(bar, el("span", "cls-result-text", text), el("span", "cls-result-n",
+        gettext("%(count)s · %(share)s", { count: i18n.formatNumber(counts[i]), share: i18n.formatNumber(share / 100, { style: "percent" }) })));
       options.append(row);
     });
     li.append(options);
     const row = el("div", "cls-mod-actions");
-    row.append(el("span", "muted small", `${p.answered || 0} answered`));
-    if (p.open) row.append(button("Close", "", () => send({ type: "poll.close", id: p.id })));
-    if (!p.shown) row.append(button("Show results", "", () => send({ type: "poll.show", id: p.id })));
-    else row.append(el("span", "muted small", "· results shown to all"));
+    row.append(el("span", "muted small", ngettext("%(num)s answered", "%(num)s answered", p.answered || 0)));
+    if (p.open) row.append(button(gettext("Close"), "", () => send({ type: "poll.close", id: p.id })));
+    if (!p.shown) row.append(button(gettext("Show results"), "", () => send({ type: "poll.show", id: p.id })));
+    else row.append(el("span", "muted small", gettext("· results shown to all")));
     li.append(row);
     return li;
   }
@@ -172,9 +183,9 @@
       const poll = state.polls.get(card.dataset.id);
       const span = card.querySelector(".cls-poll-time");
       if (!poll) return;
-      if (!poll.open) { span.textContent = "closed"; return; }
+      if (!poll.open) { span.textContent = gettext("closed"); return; }
       const left = Math.max(0, Math.ceil(poll.remaining - (Date.now() - poll.received) / 1000));
-      span.textContent = left > 0 ? `${left} s left` : "closing…";
+      span.textContent = left > 0 ? ngettext("%(num)s second left", "%(num)s seconds left", left) : gettext("closing…");
     });
   }
   setInterval(tickPolls, 500);
@@ -185,9 +196,9 @@
     li.dataset.id = m.id;
     const head = el("div", "cls-msg-head");
     head.append(el("span", "cls-author", m.author.name), el("time", "cls-time", clock(m.at)));
-    const del = el("button", "cls-del", "Delete");
+    const del = el("button", "cls-del", gettext("Delete"));
     del.type = "button";
-    del.setAttribute("aria-label", `Delete the message of ${m.author.name}`);
+    del.setAttribute("aria-label", gettext("Delete the message of %(name)s", { name: m.author.name }));
     del.addEventListener("click", () => send({ type: "chat.delete", id: m.id }));
     head.append(del);
     li.append(head, el("p", "cls-text", m.text));
@@ -198,7 +209,7 @@
     const list = $("chat-list");
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     list.replaceChildren(...(state.chat.length ? state.chat.map(chatItem)
-      : [el("li", "cls-empty muted", "No messages yet.")]));
+      : [el("li", "cls-empty muted", gettext("No messages yet."))]));
     if (atBottom) list.scrollTop = list.scrollHeight;
   }
 

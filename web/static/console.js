@@ -22,7 +22,7 @@
   const player = new MedRoom.WhepPlayer(roomId, $("program-video"), (state, detail) => {
     $("program-video").classList.toggle("visible", state === "live");
     if (room && room.state === "live") {
-      $("program-overlay").textContent = state === "live" ? "" : "Program · " + (detail || state);
+      $("program-overlay").textContent = state === "live" ? "" : programState(state, detail);
       $("program-overlay").hidden = state === "live";
     }
   }, Object.assign({ overlay }, $("talkback-audio") ? { audio: $("talkback-audio"), sound: "talkback" } : {}));
@@ -32,6 +32,14 @@
     document.querySelectorAll(".swatch").forEach((o) => o.classList.toggle("chosen", o === b));
   }));
   document.querySelector(".swatch").classList.add("chosen");
+
+  // What the program monitor shows while the picture is not (yet) there.
+  function programState(state, detail) {
+    if (state === "connecting") return gettext("Program · connecting…");
+    if (state === "reconnecting") return gettext("Program · reconnecting…");
+    if (state === "waiting") return gettext("Program · waiting for the session to start");
+    return gettext("Program · %(state)s", { state: detail || state });
+  }
 
   function say(text, kind) {
     message.textContent = text || "";
@@ -63,31 +71,38 @@
   $("go-live").addEventListener("click", () => {
     $("go-live").disabled = true;
     act(MedRoom.api(`/api/rooms/${roomId}/live`, { method: "POST", json: { title: $("session-title").value } }),
-        "You are live. Students can join now.").finally(() => ($("go-live").disabled = false));
+        gettext("You are live. Students can join now.")).finally(() => ($("go-live").disabled = false));
   });
   $("end-live").addEventListener("click", () => {
-    if (!window.confirm("End the live session for every viewer?")) return;
-    act(MedRoom.api(`/api/rooms/${roomId}/live`, { method: "DELETE" }), "Session ended.");
+    if (!window.confirm(gettext("End the live session for every viewer?"))) return;
+    act(MedRoom.api(`/api/rooms/${roomId}/live`, { method: "DELETE" }), gettext("Session ended."));
   });
 
+  // A source's state as the console names it (the server's reason follows as it comes).
+  const SOURCE_STATES = {
+    starting: gettext("starting"), waiting: gettext("waiting"), live: gettext("live"),
+    lost: gettext("lost"), stopped: gettext("stopped"), failed: gettext("failed"),
+  };
   function healthText(h) {
-    if (h.state === "live") return `${h.width}×${h.height} · ${h.fps.toFixed(0)} fps`;
+    const n = (v) => i18n.formatNumber(v, { maximumFractionDigits: 0 });
+    if (h.state === "live") return gettext("%(width)s×%(height)s · %(fps)s fps", { width: h.width, height: h.height, fps: n(h.fps) });
     // Failed or lost: why, and what happens next (the next retry, or "accepting a new publisher").
     const why = [h.error, h.note].filter(Boolean).join(" · ");
-    if (h.state === "waiting") return h.note || "waiting";
-    return why ? `${h.state}: ${why}` : h.state;
+    const state = SOURCE_STATES[h.state] || h.state;
+    if (h.state === "waiting") return h.note || state;
+    return why ? gettext("%(state)s: %(reason)s", { state, reason: why }) : state;
   }
 
   function render(data) {
     room = data;
     const live = data.state === "live";
     document.body.classList.toggle("is-live", live);
-    $("live-badge").textContent = live ? "LIVE" : "Not live";
+    $("live-badge").textContent = live ? gettext("LIVE") : gettext("Not live");
     $("live-badge").className = "badge badge-" + data.state;
     $("go-live").hidden = live;
     $("end-live").hidden = !live;
     $("session-title").disabled = live;
-    if (live) player.start(); else { player.stop(); $("program-overlay").hidden = false; $("program-overlay").textContent = "Preview · not live"; }
+    if (live) player.start(); else { player.stop(); $("program-overlay").hidden = false; $("program-overlay").textContent = gettext("Preview · not live"); }
     tiles.forEach((tile) => {
       const on = tile.dataset.source === data.program_source;
       tile.classList.toggle("on-program", on);
@@ -103,17 +118,24 @@
     const storage = data.storage;
     $("storage-warning").hidden = !storage || storage.level === "ok";
     if (storage && storage.message) $("storage-warning").textContent = storage.message;
-    $("viewer-count").textContent = data.viewer_count;
+    $("viewer-count").textContent = i18n.formatNumber(data.viewer_count);
     const stats = $("encoder-stats");
-    stats.innerHTML = data.encoder
-      ? `<dt>Encoder</dt><dd>H.264 · ${data.encoder.bitrate_kbps} kbit/s · ${data.encoder.encode_ms_avg} ms/frame</dd>` +
-        `<dt>Keyframes</dt><dd>${data.encoder.keyframes} (${data.encoder.forced_keyframes} on request)</dd>`
-      : "";
+    const e = data.encoder;
+    const n = (v) => i18n.formatNumber(v);
+    stats.replaceChildren(...(e ? [
+      term(gettext("Encoder")),
+      detail(gettext("H.264 · %(kbps)s kbit/s · %(ms)s ms/frame", { kbps: n(e.bitrate_kbps), ms: n(e.encode_ms_avg) })),
+      term(gettext("Keyframes")),
+      detail(gettext("%(total)s (%(forced)s on request)", { total: n(e.keyframes), forced: n(e.forced_keyframes) })),
+    ] : []));
   }
+
+  function term(text) { const dt = document.createElement("dt"); dt.textContent = text; return dt; }
+  function detail(text) { const dd = document.createElement("dd"); dd.textContent = text; return dd; }
 
   function tick() {
     if (room && room.live_since) {
-      $("live-clock").textContent = MedRoom.formatDuration((Date.now() - Date.parse(room.live_since)) / 1000);
+      $("live-clock").textContent = i18n.formatClock((Date.now() - Date.parse(room.live_since)) / 1000);
     } else $("live-clock").textContent = "";
     // Thumbnails refresh in turn; the server caches them so many consoles cost one encode.
     document.querySelectorAll("img[data-thumb]").forEach((img) => {

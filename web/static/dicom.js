@@ -6,6 +6,12 @@
   if (!panels.length) return;
   const roomId = document.querySelector(".console").dataset.room;
   const PRESETS = ["brain", "subdural", "bone", "soft-tissue"];
+  const PRESET_NAMES = { brain: gettext("Brain"), subdural: gettext("Subdural"), bone: gettext("Bone"),
+                         "soft-tissue": gettext("Soft tissue") };
+  // A series' state as the panel names it.
+  const STATES = { starting: gettext("starting"), waiting: gettext("waiting"), live: gettext("live"),
+                   lost: gettext("lost"), stopped: gettext("stopped"), failed: gettext("failed") };
+  const n = (value, digits) => i18n.formatNumber(value, { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 });
 
   function say(text, kind) {
     const message = document.getElementById("console-message");
@@ -26,19 +32,26 @@
       slider.max = Math.max(0, data.count - 1);
       if (document.activeElement !== slider && !sending) slider.value = data.index;
       slider.disabled = !data.loaded;
-      const where = data.loaded
-        ? `Slice ${data.index + 1} / ${data.count}` +
-          (data.position_mm === null ? "" : ` · ${data.position_mm > 0 ? "+" : ""}${data.position_mm.toFixed(1)} mm`) +
-          ` · ${data.window.label}`
-        : "No series loaded";
+      const slice = gettext("Slice %(n)s / %(count)s", { n: data.index + 1, count: data.count });
+      // The window as the picture names it ("brain W:80 L:40"), with the preset in words here.
+      const w = data.window;
+      const plain = (v) => i18n.formatNumber(v, { useGrouping: false, maximumFractionDigits: 2 });
+      const numbers = `W:${plain(w.width)} L:${plain(w.center)}`;
+      const windowText = w.preset ? gettext("%(preset)s %(numbers)s", { preset: PRESET_NAMES[w.preset] || w.preset, numbers }) : numbers;
+      const where = !data.loaded ? gettext("No series loaded")
+        : data.position_mm === null ? gettext("%(slice)s · %(window)s", { slice, window: windowText })
+        : gettext("%(slice)s · %(position)s mm · %(window)s", { slice, window: windowText,
+            position: (data.position_mm > 0 ? "+" : "") + n(data.position_mm, 1) });
       q("where").textContent = where;
       const status = q("status");
+      const stateText = STATES[data.state] || data.state;
       status.textContent = data.loaded
-        ? `${data.modality || "?"} · ${data.cols}×${data.rows} · ${data.count} slices · ${data.state}`
-        : data.state;
+        ? ngettext("%(modality)s · %(size)s · %(num)s slice · %(state)s", "%(modality)s · %(size)s · %(num)s slices · %(state)s",
+                   data.count, { modality: data.modality || "?", size: `${data.cols}×${data.rows}`, state: stateText })
+        : stateText;
       status.className = "dicom-status health health-" + data.state;
       const play = q("play");
-      play.textContent = data.playing ? "Pause" : "Play";
+      play.textContent = data.playing ? gettext("Pause") : gettext("Play");
       play.setAttribute("aria-pressed", String(data.playing));
       const speed = q("speed");
       if (document.activeElement !== speed) speed.value = String(data.speed);
@@ -83,7 +96,7 @@
     function nextPreset() {
       const i = state ? PRESETS.indexOf(state.window.preset) : -1;
       const name = PRESETS[(i + 1) % PRESETS.length];
-      call("/window", "PUT", { preset: name }, `Window: ${name}.`);
+      call("/window", "PUT", { preset: name }, gettext("Window: %(name)s.", { name: PRESET_NAMES[name] || name }));
     }
 
     q("slider").addEventListener("input", (e) => slice({ index: parseInt(e.target.value, 10) }));
@@ -101,23 +114,23 @@
     q("wl").addEventListener("submit", (e) => {
       e.preventDefault();
       call("/window", "PUT", { center: parseFloat(q("center").value), width: parseFloat(q("width").value) },
-        "Window applied.");
+        gettext("Window applied."));
     });
     q("upload").addEventListener("submit", async (e) => {
       e.preventDefault();
       const files = q("files").files;
-      if (!files.length) { say("Choose the series' .dcm files or a .zip first.", "error"); return; }
+      if (!files.length) { say(gettext("Choose the series' .dcm files or a .zip first."), "error"); return; }
       const form = new FormData();
       Array.from(files).forEach((f) => form.append("files", f, f.name));
       const button = e.target.querySelector("button");
       button.disabled = true;
-      say(`Uploading and checking ${files.length} file(s)…`);
+      say(ngettext("Uploading and checking %(num)s file…", "Uploading and checking %(num)s files…", files.length));
       try {
         render(await MedRoom.api(base, { method: "POST", body: form }));
-        say(`Series loaded: ${state.count} slices.`, "ok");
+        say(ngettext("Series loaded: %(num)s slice.", "Series loaded: %(num)s slices.", state.count), "ok");
         q("files").value = "";
       } catch (error) {
-        say("Upload refused: " + error.message, "error");
+        say(gettext("Upload refused: %(reason)s", { reason: error.message }), "error");
       } finally {
         button.disabled = false;
       }

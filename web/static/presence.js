@@ -15,10 +15,11 @@
     name.textContent = `${c.name}, ${c.city}`;
     const screen = document.createElement("span");
     screen.className = "badge " + (c.screens_connected ? "badge-ok" : "badge-idle");
-    screen.textContent = c.screens_connected ? "screen on" : "screen off";
+    screen.textContent = c.screens_connected ? gettext("screen on") : gettext("screen off");
     const count = document.createElement("span");
     count.className = "muted small";
-    count.textContent = `${c.present_now} now · ${c.present_session} in session`;
+    count.textContent = gettext("%(now)s now · %(session)s in this session", {
+      now: i18n.formatNumber(c.present_now), session: i18n.formatNumber(c.present_session) });
     li.append(name, screen, count);
     return li;
   }
@@ -31,7 +32,8 @@
       $("presence-live").hidden = !p.live;
       $("presence-idle").hidden = p.live;
       $("presence-new").disabled = !p.live;
-      $("presence-check").textContent = p.live ? `check ${p.check}${p.check_kind === "start" ? " (start)" : ""}` : "";
+      $("presence-check").textContent = !p.live ? ""
+        : p.check_kind === "start" ? gettext("check %(n)s (start)", { n: p.check }) : gettext("check %(n)s", { n: p.check });
       if (p.live) {
         if ($("presence-qr").dataset.code !== p.code) { $("presence-qr").src = p.qr; $("presence-qr").dataset.code = p.code; }
         $("presence-code").textContent = p.code;
@@ -41,7 +43,7 @@
       }
       $("classroom-presence").replaceChildren(...p.classrooms.map(classroomRow));
     } catch (error) {
-      $("presence-message").textContent = "Presence unavailable: " + error.message;
+      $("presence-message").textContent = gettext("Presence unavailable: %(reason)s", { reason: error.message });
     }
     timer = setTimeout(poll, wait);
   }
@@ -50,7 +52,7 @@
     $("presence-new").disabled = true;
     try {
       const c = await MedRoom.api(`/api/rooms/${roomId}/presence-checks`, { method: "POST" });
-      $("presence-message").textContent = `Presence check ${c.check} opened: every screen shows a new code.`;
+      $("presence-message").textContent = gettext("Presence check %(n)s opened: every screen shows a new code.", { n: c.check });
       $("presence-message").className = "message message-ok";
     } catch (error) {
       $("presence-message").textContent = error.message;

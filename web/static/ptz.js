@@ -38,12 +38,12 @@
     b.addEventListener("pointerdown", () => zoom(+b.dataset.zoom * 0.5));
     b.addEventListener("pointerup", () => zoom(0));
   });
-  $("ptz-home").addEventListener("click", () => post("/home").then(() => say("Camera at home position.", "ok")));
+  $("ptz-home").addEventListener("click", () => post("/home").then(() => say(gettext("Camera at home position."), "ok")));
   panel.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("click", async (e) => {
     const n = b.dataset.preset;
     try {
-      if (e.shiftKey) { await MedRoom.api(`${base()}/presets/${n}`, { method: "PUT" }); say(`Preset ${n} stored.`, "ok"); }
-      else { await MedRoom.api(`${base()}/presets/${n}/recall`, { method: "POST" }); say(`Preset ${n} recalled.`, "ok"); }
+      if (e.shiftKey) { await MedRoom.api(`${base()}/presets/${n}`, { method: "PUT" }); say(gettext("Preset %(n)s stored.", { n }), "ok"); }
+      else { await MedRoom.api(`${base()}/presets/${n}/recall`, { method: "POST" }); say(gettext("Preset %(n)s recalled.", { n }), "ok"); }
     } catch (error) { say(error.message, "error"); }
   }));
 
@@ -72,14 +72,15 @@
   // state that says so and is counted on here: states only come when something changes.
   let heads = [], stateAt = 0;
   function silence(head) {
-    if (head.last_answer_age == null) return "never answered";
-    return `last answer ${Math.round(head.last_answer_age + (performance.now() - stateAt) / 1000)} s ago`;
+    if (head.last_answer_age == null) return gettext("not answering (never answered)");
+    const seconds = Math.round(head.last_answer_age + (performance.now() - stateAt) / 1000);
+    return ngettext("not answering (last answer %(num)s second ago)", "not answering (last answer %(num)s seconds ago)", seconds);
   }
   function health() {
     const head = heads.find((h) => h.id === camera());
     const el = $("ptz-health");
-    el.textContent = !head ? "" : head.reachable ? "answering"
-      : head.reachable === false ? `not answering (${silence(head)})` : "…";
+    el.textContent = !head ? "" : head.reachable ? gettext("answering")
+      : head.reachable === false ? silence(head) : "…";
     el.className = "health " + (head && head.reachable ? "health-live" : "health-lost");
     el.title = (head && head.last_error) || "";
   }

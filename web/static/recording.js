@@ -18,11 +18,14 @@
     finally { refresh(); }
   }
 
+  const STATES = { recording: gettext("REC"), paused: gettext("paused"), stopped: gettext("stopped"),
+                   recovered: gettext("recovered"), failed: gettext("failed") };
+
   function render(rec) {
     const active = rec && (rec.state === "recording" || rec.state === "paused");
     current = active ? rec : null;
     const badge = $("rec-badge");
-    badge.textContent = !rec ? "Not recording" : rec.state === "recording" ? "REC" : rec.state;
+    badge.textContent = !rec ? gettext("Not recording") : STATES[rec.state] || rec.state;
     badge.className = "badge" + (rec ? " badge-" + rec.state : "");
     $("rec-start").hidden = active;
     $("rec-stop").hidden = !active;
@@ -34,21 +37,23 @@
     // A recording that stopped by itself (failsafe, full disk) says why, until the next one.
     const why = rec && !active && (rec.stop_reason || rec.error);
     $("rec-stop-reason").hidden = !why;
-    if (why) $("rec-stop-reason").textContent = `Recording ${rec.state}: ${why}`;
+    if (why) $("rec-stop-reason").textContent = gettext("Recording %(state)s: %(reason)s", { state: STATES[rec.state] || rec.state, reason: why });
     if (!rec) { $("rec-clock").textContent = ""; return; }
-    if (!active) $("rec-clock").textContent = MedRoom.formatDuration(rec.duration) + " kept";
+    if (!active) $("rec-clock").textContent = gettext("%(length)s kept", { length: i18n.formatClock(rec.duration) });
     const list = $("marker-list");
     const editing = list.contains(document.activeElement);
     if (editing) return; // never rebuild under the instructor's cursor
     list.innerHTML = "";
     rec.markers.forEach((marker) => {
       const li = document.createElement("li");
-      li.innerHTML = `<span class="at">${MedRoom.formatDuration(marker.at)}</span><input aria-label="Marker title">`;
+      li.innerHTML = `<span class="at"></span><input>`;
+      li.querySelector(".at").textContent = i18n.formatClock(marker.at);
+      li.querySelector("input").setAttribute("aria-label", gettext("Marker title"));
       const input = li.querySelector("input");
       input.value = marker.title;
       input.disabled = !active;
       input.addEventListener("change", () => call(MedRoom.api(
-        `/api/recordings/${rec.id}/markers/${marker.id}`, { method: "PATCH", json: { title: input.value } }), "Marker renamed."));
+        `/api/recordings/${rec.id}/markers/${marker.id}`, { method: "PATCH", json: { title: input.value } }), gettext("Marker renamed.")));
       list.appendChild(li);
     });
   }
@@ -61,21 +66,21 @@
     } catch (error) { /* the room socket reports connectivity */ }
   }
 
-  const start = () => call(MedRoom.api(`/api/rooms/${roomId}/recordings`, { method: "POST", json: { title: $("session-title").value } }), "Recording.");
-  const pause = () => current && call(MedRoom.api(`/api/recordings/${current.id}/pause`, { method: "POST" }), "Recording paused.");
-  const resume = () => current && call(MedRoom.api(`/api/recordings/${current.id}/resume`, { method: "POST" }), "Recording resumed.");
+  const start = () => call(MedRoom.api(`/api/rooms/${roomId}/recordings`, { method: "POST", json: { title: $("session-title").value } }), gettext("Recording."));
+  const pause = () => current && call(MedRoom.api(`/api/recordings/${current.id}/pause`, { method: "POST" }), gettext("Recording paused."));
+  const resume = () => current && call(MedRoom.api(`/api/recordings/${current.id}/resume`, { method: "POST" }), gettext("Recording resumed."));
   $("rec-start").addEventListener("click", start);
   $("rec-pause").addEventListener("click", pause);
   $("rec-resume").addEventListener("click", resume);
   $("rec-stop").addEventListener("click", () => {
-    if (current && window.confirm("Stop the recording? It is kept and can be published later."))
-      call(MedRoom.api(`/api/recordings/${current.id}/stop`, { method: "POST" }), "Recording stopped and kept.");
+    if (current && window.confirm(gettext("Stop the recording? It is kept and can be published later.")))
+      call(MedRoom.api(`/api/recordings/${current.id}/stop`, { method: "POST" }), gettext("Recording stopped and kept."));
   });
   $("marker-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const title = $("marker-title").value.trim() || "Marker " + ($("marker-list").children.length + 1);
+    const title = $("marker-title").value.trim() || gettext("Marker %(n)s", { n: $("marker-list").children.length + 1 });
     if (!current) return;
-    call(MedRoom.api(`/api/recordings/${current.id}/markers`, { method: "POST", json: { title } }), "Marker added.")
+    call(MedRoom.api(`/api/recordings/${current.id}/markers`, { method: "POST", json: { title } }), gettext("Marker added."))
       .then((marker) => { if (marker) $("marker-title").value = ""; });
   });
   document.addEventListener("keydown", (event) => {
@@ -99,7 +104,7 @@
     if (clockBase) {
       const [media, at, running] = clockBase;
       const seconds = media + (running ? (Date.now() - at) / 1000 : 0);
-      $("rec-clock").textContent = MedRoom.formatDuration(seconds);
+      $("rec-clock").textContent = i18n.formatClock(seconds);
     }
   }, 250);
   // The room socket says when the room's recording starts, pauses, resumes or stops (here, on

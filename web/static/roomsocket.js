@@ -59,8 +59,11 @@
       if (why === null) { this.banner.hidden = true; return; }
       const paint = () => {
         const seconds = Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000));
-        this.banner.textContent = (why ? why + " · " : "") +
-          (seconds > 0 ? `Connection to the room lost · reconnecting in ${seconds} s…` : "Connection to the room lost · reconnecting…");
+        const lost = seconds > 0
+          ? ngettext("Connection to the room lost · reconnecting in %(num)s second…",
+                     "Connection to the room lost · reconnecting in %(num)s seconds…", seconds)
+          : gettext("Connection to the room lost · reconnecting…");
+        this.banner.textContent = why ? gettext("%(reason)s · %(status)s", { reason: why, status: lost }) : lost;
       };
       paint();
       this.banner.hidden = false;

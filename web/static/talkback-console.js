@@ -25,17 +25,20 @@
     li.innerHTML =
       '<span class="speaker-name"></span>' +
       '<div class="talkback-level" role="meter" aria-valuemin="-60" aria-valuemax="0"><span></span></div>' +
-      '<button type="button" class="btn btn-danger btn-small">End</button>' +
+      '<button type="button" class="btn btn-danger btn-small"></button>' +
       '<span class="muted small"></span>';
     li.querySelector(".speaker-name").textContent = name;
+    li.querySelector(".speaker-name").translate = false;
+    li.querySelector("button").textContent = gettext("End");
+    li.querySelector("button").setAttribute("aria-label", gettext("End %(name)s's talkback", { name }));
     const level = Math.max(0, Math.min(1, (s.level_db + 60) / 60));
     const meter = li.querySelector(".talkback-level");
     meter.style.setProperty("--level", s.publishing ? String(level) : "0");
     meter.setAttribute("aria-valuenow", String(s.level_db));
     meter.dataset.db = String(s.level_db);
-    li.querySelector(".muted").textContent = s.publishing
-      ? "speaking for " + MedRoom.formatDuration(s.seconds) + (s.audio ? "" : " · no sound yet")
-      : "accepted · waiting for the microphone";
+    const time = i18n.formatClock(s.seconds);
+    li.querySelector(".muted").textContent = !s.publishing ? gettext("accepted · waiting for the microphone")
+      : s.audio ? gettext("speaking for %(time)s", { time }) : gettext("speaking for %(time)s · no sound yet", { time });
     li.querySelector("button").addEventListener("click", async () => {
       try { await MedRoom.api(`/api/rooms/${roomId}/talkback/grants/${s.user_id}`, { method: "DELETE" }); }
       catch (error) { /* gone already */ }

@@ -15,42 +15,71 @@
   }
 
   function metric(label, text, cls) {
-    return `<span class="metric${cls || ""}"><b>${text}</b>${label}</span>`;
+    const span = document.createElement("span");
+    span.className = "metric" + (cls || "");
+    const b = document.createElement("b");
+    b.textContent = text;
+    span.append(b, label);
+    return span;
   }
+  const n = (value, digits) => i18n.formatNumber(value, { maximumFractionDigits: digits || 0, minimumFractionDigits: digits || 0 });
+  const ROLES = { admin: gettext("admin"), instructor: gettext("instructor"), curator: gettext("curator"), student: gettext("student") };
+  // The viewer's WebRTC connection state and network path, in words.
+  const LINKS = { new: gettext("new"), connecting: gettext("connecting"), connected: gettext("connected"),
+                  disconnected: gettext("disconnected"), failed: gettext("failed"), closed: gettext("closed") };
+  const PATHS = { relay: gettext("via relay"), host: gettext("direct (local network)"),
+                  srflx: gettext("direct (through NAT)"), prflx: gettext("direct (through NAT)") };
 
   function row(v) {
     const li = document.createElement("li");
     li.className = "viewer-row";
     li.dataset.viewer = v.id;
-    const since = MedRoom.formatDuration((Date.now() - Date.parse(v.joined_at)) / 1000);
-    const rtt = v.rtt_ms === null ? "–" : Math.round(v.rtt_ms) + " ms";
-    const loss = (v.fraction_lost * 100).toFixed(v.fraction_lost > 0 && v.fraction_lost < 0.1 ? 1 : 0) + " %";
+    const since = gettext("watching for %(time)s", { time: i18n.formatClock((Date.now() - Date.parse(v.joined_at)) / 1000) });
+    const rtt = v.rtt_ms === null ? "–" : gettext("%(ms)s ms", { ms: n(v.rtt_ms) });
+    const lossDigits = v.fraction_lost > 0 && v.fraction_lost < 0.1 ? 1 : 0;
+    const loss = i18n.formatNumber(v.fraction_lost, { style: "percent", minimumFractionDigits: lossDigits, maximumFractionDigits: lossDigits });
     const connected = v.connection_state === "connected";
     li.innerHTML =
-      `<div class="viewer-head"><span class="viewer-name"></span>` +
-      `<span class="role role-${v.role}">${v.role}</span>` +
-      `<span class="badge badge-quality">${v.rendition}</span>` +
-      `<span class="badge badge-codec" title="video codec">${v.codec === "vp8" ? "VP8" : "H.264"}</span></div>` +
-      `<div class="viewer-metrics">` +
-      metric("RTT", rtt, level(v.rtt_ms, 150, 300)) +
-      metric("fps", v.fps.toFixed(0), connected ? (v.fps < 15 ? " metric-bad" : v.fps < 25 ? " metric-warn" : "") : "") +
-      metric("loss", loss, level(v.fraction_lost, 0.02, 0.1)) +
-      metric("NACK", String(v.nacks), "") +
-      metric("kbit/s", v.bitrate_kbps.toFixed(0), "") +
-      `</div>` +
-      `<div class="muted small">${since} · ${v.connection_state}${v.path ? " · " + v.path : ""}` +
-      `${v.packets_lost ? " · " + v.packets_lost + " packets lost" : ""}</div>`;
+      `<div class="viewer-head"><span class="viewer-name" translate="no"></span>` +
+      `<span class="role role-${v.role}"></span>` +
+      `<span class="badge badge-quality"></span>` +
+      `<span class="badge badge-codec"></span></div>` +
+      `<div class="viewer-metrics"></div><div class="muted small viewer-link"></div>`;
+    li.querySelector(".role").textContent = ROLES[v.role] || v.role;
+    li.querySelector(".badge-quality").textContent = v.rendition;
+    const codec = li.querySelector(".badge-codec");
+    codec.textContent = v.codec === "vp8" ? "VP8" : "H.264";
+    codec.title = gettext("Video codec");
+    li.querySelector(".viewer-metrics").append(
+      metric("RTT", rtt, level(v.rtt_ms, 150, 300)),
+      metric("fps", n(v.fps), connected ? (v.fps < 15 ? " metric-bad" : v.fps < 25 ? " metric-warn" : "") : ""),
+      metric(gettext("loss"), loss, level(v.fraction_lost, 0.02, 0.1)),
+      metric("NACK", n(v.nacks), ""),
+      metric("kbit/s", n(v.bitrate_kbps), ""));
+    const link = [since, LINKS[v.connection_state] || v.connection_state];
+    if (v.path) link.push(PATHS[v.path] || v.path);
+    if (v.packets_lost) link.push(ngettext("%(num)s packet lost", "%(num)s packets lost", v.packets_lost));
+    li.querySelector(".viewer-link").textContent = link.join(" · ");
     // A classroom's shared screen: many people behind one link, named by its classroom.
     li.querySelector(".viewer-name").textContent = v.classroom || v.subject;
     if (v.classroom) li.classList.add("viewer-classroom");
-    li.title = `${v.subject}: ${v.keyframe_requests} keyframe requests` +
-      (v.remb_kbps !== null ? `, bandwidth estimate ${Math.round(v.remb_kbps)} kbit/s` : "");
+    li.title = v.remb_kbps !== null
+      ? ngettext("%(who)s: %(num)s keyframe request, bandwidth estimate %(kbps)s kbit/s",
+                 "%(who)s: %(num)s keyframe requests, bandwidth estimate %(kbps)s kbit/s",
+                 v.keyframe_requests, { who: v.subject, kbps: n(v.remb_kbps) })
+      : ngettext("%(who)s: %(num)s keyframe request", "%(who)s: %(num)s keyframe requests",
+                 v.keyframe_requests, { who: v.subject });
     return li;
   }
 
   function render(viewers) {
     list.replaceChildren(...viewers.map(row));
-    if (!viewers.length) list.innerHTML = '<li class="muted">No one is watching yet.</li>';
+    if (!viewers.length) {
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = gettext("No one is watching yet.");
+      list.replaceChildren(li);
+    }
   }
 
   async function poll() {
@@ -60,7 +89,7 @@
       list.innerHTML = "";
       const li = document.createElement("li");
       li.className = "muted";
-      li.textContent = "Viewer figures unavailable: " + error.message;
+      li.textContent = gettext("Viewer figures unavailable: %(reason)s", { reason: error.message });
       list.appendChild(li);
     }
     setTimeout(poll, 1500);
