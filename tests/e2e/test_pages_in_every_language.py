@@ -111,7 +111,7 @@ OVERFLOW = """() => {
 VISIBLE_TEXT = """() => {
   const out = [];
   const page = document.documentElement.lang;
-  const skip = (el) => !el || el.closest('[translate="no"], script, style, noscript, template, [hidden]')
+  const skip = (el) => !el || el.closest('[translate="no"], kbd, script, style, noscript, template, [hidden]')
     || (el.closest('[lang]') && el.closest('[lang]').lang !== page)
     || (!el.offsetParent && getComputedStyle(el).position !== 'fixed');
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);

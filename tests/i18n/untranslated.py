@@ -28,6 +28,8 @@ SAME_EVERYWHERE = {
     "XLSX", "QR", "URL", "RTT", "PTZ", "ICE", "SDP", "TURN", "STUN", "OBS", "H.264", "VP8",
     "MWL", "AE", "FPS", "fps", "ms", "kbit/s", "Mbit/s", "px", "OK", "ID", "UTC", "SRT",
     "WebVTT", "VTT", "MP4", "fMP4", "CT", "MR", "RTP", "JSON", "API", "HTTP", "ENT", "ORL",
+    # Keys as their keycaps name them, on Romanian, Serbian and Bulgarian keyboards too.
+    "Shift", "Ctrl", "Alt", "Tab", "Enter", "Esc", "Space", "Del", "Home", "End", "PgUp", "PgDn",
 }
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 

@@ -12,6 +12,7 @@
     const li = document.createElement("li");
     li.dataset.classroom = c.id;
     const name = document.createElement("span");
+    name.translate = false;  // a classroom's own name, not interface text
     name.textContent = `${c.name}, ${c.city}`;
     const screen = document.createElement("span");
     screen.className = "badge " + (c.screens_connected ? "badge-ok" : "badge-idle");
