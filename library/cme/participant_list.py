@@ -69,8 +69,8 @@ class ParticipantRow:
     qualified: bool
     test_passed: bool | None
     """None when the programme has no final test."""
-    note: LazyNote
-    """What a reader should know, phrased in the language of whoever reads the list."""
+    note: str
+    """What a reader should know, in the language of whoever the list is made for."""
     explanation: str
     proof: str = ""
     """How presence was proven: "own device", "in Hall A, Pleven with 3 of 4 checks"."""
@@ -163,8 +163,8 @@ class LazyNote:
 
 
 def _note(qualified: bool, test_passed: bool | None, has_profile: bool, gaps: int,
-          missed: tuple[ChecksMissed, ...] = ()) -> LazyNote:
-    return LazyNote(qualified, test_passed, has_profile, gaps, missed)
+          missed: tuple[ChecksMissed, ...] = ()) -> str:
+    return str(LazyNote(qualified, test_passed, has_profile, gaps, missed))
 
 
 def participant_list(
