@@ -244,7 +244,7 @@ def start_attempt(
             refusal = lazy("you have already passed this test; there is nothing to retake",
                            "test_already_passed")
         elif len(mine) >= allowed_attempts(test.max_attempts):
-            refusal = lazy("you have used all %(allowed)s attempts the test allows"
+            refusal = lazy("you have used every attempt: the test allows at most %(allowed)s"
                            " (art. 10 lit. e)", "no_attempt_left",
                            allowed=allowed_attempts(test.max_attempts))
         if refusal is None:

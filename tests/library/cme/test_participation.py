@@ -130,4 +130,4 @@ def test_counting_a_timeline() -> None:
     assert "prof" not in counts or not any(c.poll_answers for c in counts["prof"].values())
     assert describe(ana[7].to_participation(True)) == (
         "2 questions · 2 poll answers · presence checks 1 of 2 · talkback 30 sec")
-    assert describe(dan[7].to_participation(False)) == "1 poll answer · talkback 2 min 15 s"
+    assert describe(dan[7].to_participation(False)) == "1 poll answer · talkback 2 min 15 sec"
