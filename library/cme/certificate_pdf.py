@@ -174,7 +174,7 @@ def _signatures(pdf: FPDF, cert: Certificate, also: str | None) -> None:
         pdf.line(x, y, x + 76, y)
         pdf.set_xy(x, y + 1.5)
         pdf.set_font(FAMILY, "", 8.5 if not also else 7.5)
-        pdf.multi_cell(76, 3.8, _both(lambda label=label: shown(label), also, "\n"), align="C")
+        pdf.multi_cell(76, 3.8, _both(label.render, also, "\n"), align="C")
     pdf.set_xy(22, y + 12)
     pdf.set_font(FAMILY, "", 9)
     pdf.set_text_color(0, 0, 0)

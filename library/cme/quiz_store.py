@@ -303,7 +303,8 @@ def submit_attempt(
         if attempt.finished:
             refusal = lazy("attempt %(number)s was already submitted at %(time)s",
                            "already_submitted", number=attempt.number,
-                           time=formats.format_time(row.submitted_at, "medium", with_zone=True))
+                           time=formats.format_time(row.submitted_at or now, "medium",
+                                                    with_zone=True))
         elif not accepts_answers(row.deadline_at, now):
             late = int((now - row.deadline_at).total_seconds())
             refusal = lazy("time is up: the attempt ended at %(time)s and the answers came"

@@ -76,7 +76,8 @@ def test_a_bilingual_certificate_carries_romanian_and_the_holders_language(demo:
 
 def test_the_verification_page_speaks_bulgarian_to_a_bulgarian_browser(demo: Demo) -> None:
     number = my_certificate(demo.login("student"))["number"]
-    r = httpx.get(f"{demo.server.url}/verify/{number}", headers={"Accept-Language": "bg-BG,bg"})
+    r = httpx.get(f"{demo.server.url}/verify/{number}",
+                  headers={"Accept-Language": "bg-BG,bg"}, timeout=60)
     assert r.status_code == 200 and '<html lang="bg"' in r.text
     for bulgarian in ("Валиден сертификат", "Сертификат за участие", "Притежател",
                       "кредита за ПМО", "Колегията на лекарите в Румъния"):
@@ -84,7 +85,7 @@ def test_the_verification_page_speaks_bulgarian_to_a_bulgarian_browser(demo: Dem
     assert "Valid certificate" not in r.text and "Holder" not in r.text
     assert re.search(r"\d{1,2}\.\d{2}\.\d{4}\xa0г\.", r.text)  # a Bulgarian date: 23.11.2026 г.
     unknown = httpx.get(f"{demo.server.url}/verify/MR-2026-999999",
-                        headers={"Accept-Language": "bg"})
+                        headers={"Accept-Language": "bg"}, timeout=60)
     assert unknown.status_code == 404 and "Сертификатът не е намерен" in unknown.text
 
 

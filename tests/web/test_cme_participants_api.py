@@ -38,7 +38,7 @@ class Demo:
         return Database(f"sqlite:///{self.server.data_dir / 'medroom.db'}")
 
     def login(self, username: str) -> httpx.Client:
-        client = httpx.Client(base_url=self.server.url)
+        client = httpx.Client(base_url=self.server.url, timeout=60)
         csrf = client.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
         r = client.post("/login", data={"username": username, "password": PASSWORD,
                                         "csrf": csrf})
