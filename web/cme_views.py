@@ -32,6 +32,7 @@ from library.cme.store import (
 from library.cme.titles import TitleKind, TitlesTotal, title_credits
 from library.cme.vault import CnpVault
 from library.db import Database
+from library.i18n import formats, gettext
 from web.auth import Principal, csrf_token
 from web.cme_labels import PROGRAMME_KINDS, labels
 from web.cme_quiz_views import tests_of
@@ -252,13 +253,15 @@ def findings_out(programme_id: int, findings: list[Finding]) -> CheckOut:
 
 def _unit_label(programme: Programme, unit: str, titles: dict[int, str]) -> str:
     if unit.isascii() and unit.isdigit() and int(unit) in titles:  # not '²': int() refuses it
-        return f"live session {unit} · {titles[int(unit)]}"
+        return gettext("live session %(id)s · %(title)s", id=unit, title=titles[int(unit)])
     for item in programme.agenda:
         if item.ref == unit:
-            return f"{item.title or item.kind.value} ({item.day} {item.start:%H:%M}, on site)"
+            return gettext("%(item)s (%(day)s %(start)s, on site)",
+                           item=item.title or item.kind.value,
+                           day=formats.format_date(item.day), start=f"{item.start:%H:%M}")
     for lesson in programme.lessons:
         if lesson.lesson_id == unit:
-            return f"lesson {lesson.title or unit}"
+            return gettext("lesson %(title)s", title=lesson.title or unit)
     return unit
 
 

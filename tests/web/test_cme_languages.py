@@ -83,7 +83,7 @@ def test_the_verification_page_speaks_bulgarian_to_a_bulgarian_browser(demo: Dem
                       "кредита за ПМО", "Колегията на лекарите в Румъния"):
         assert bulgarian in r.text, bulgarian
     assert "Valid certificate" not in r.text and "Holder" not in r.text
-    assert re.search(r"\d{1,2}\.\d{2}\.\d{4}\xa0г\.", r.text)  # a Bulgarian date: 23.11.2026 г.
+    assert re.search(r"\d{1,2}\.\d{2}\.\d{4}\u202fг\.", r.text)  # a Bulgarian date: 23.11.2026 г.
     unknown = httpx.get(f"{demo.server.url}/verify/MR-2026-999999",
                         headers={"Accept-Language": "bg"}, timeout=60)
     assert unknown.status_code == 404 and "Сертификатът не е намерен" in unknown.text
