@@ -40,6 +40,7 @@ from library.cme.limits import (
     TEST_QUESTIONS_HOURS,
 )
 from library.cme.programme import (
+    LEVEL_NAMES,
     AgendaItem,
     ItemKind,
     Level,
@@ -49,14 +50,6 @@ from library.cme.programme import (
 )
 from library.cme.timeline import day_times, stretches
 from library.i18n import LazyText, gettext, lazy, shown
-
-#: How findings name a level (the value stays the API's).
-LEVEL_NAMES = {
-    Level.LOCAL: lazy("local"),
-    Level.REGIONAL: lazy("regional"),
-    Level.NATIONAL: lazy("national"),
-    Level.INTERNATIONAL: lazy("international"),
-}
 
 
 def level_name(level: Level) -> str:

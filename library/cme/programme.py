@@ -132,6 +132,13 @@ def _item_kind_names() -> dict[ItemKind, LazyText]:
 
 #: How messages name an item's kind, in the reader's language.
 ITEM_KIND_NAMES = _item_kind_names()
+#: How messages name a level (the value stays the API's).
+LEVEL_NAMES: dict[Level, LazyText] = {
+    Level.LOCAL: lazy("local"),
+    Level.REGIONAL: lazy("regional"),
+    Level.NATIONAL: lazy("national"),
+    Level.INTERNATIONAL: lazy("international"),
+}
 
 
 class OrganiserKind(Enum):
