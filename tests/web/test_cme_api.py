@@ -401,7 +401,8 @@ def test_pages_in_headless_chromium(server: Server, course: Course) -> None:
                 ("dr-ana", [("/cme", "cme_list"), (f"/cme/programmes/{course.id}", "cme_programme")]),
                 ("dr.ionescu", [("/cme", "cme_me")]),
             ):
-                context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
+                context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True,
+                                              timezone_id="Europe/Bucharest")
                 page = context.new_page()
                 page.goto(server.url + "/login")
                 page.fill("input[name=username]", username)
