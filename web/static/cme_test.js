@@ -106,7 +106,8 @@
     const detail = document.createElement("p");
     const score = gettext("%(correct)s of %(total)s correct (%(percent)s); the pass mark is %(pass)s.", {
       correct: data.correct, total: data.total,
-      percent: i18n.formatNumber(data.percent) + " %", pass: i18n.formatNumber(data.pass_percent) + " %" });
+      percent: i18n.formatNumber(data.percent / 100, { style: "percent", maximumFractionDigits: 1 }),
+      pass: i18n.formatNumber(data.pass_percent / 100, { style: "percent", maximumFractionDigits: 1 }) });
     const next = passed ? gettext("The result now counts towards your credits.") :
       data.number < data.allowed ? gettext("You may try once more (attempt %(number)s of %(allowed)s).", { number: data.number, allowed: data.allowed }) :
         gettext("No attempts are left.");
