@@ -18,7 +18,7 @@ from fractions import Fraction
 
 from library.cme.credits import Step
 from library.cme.errors import ProgrammeError
-from library.i18n import gettext, lazy, shown
+from library.i18n import gettext, lazy, ngettext, shown
 
 
 class TitleKind(Enum):
@@ -164,8 +164,9 @@ def _one(
         credits = kind.credits * len(years)
         step = Step(
             kind.article,
-            gettext("%(title)s: %(credits)s credits x %(count)s year(s) (%(years)s)", title=what,
-                    credits=kind.credits, count=len(years), years=", ".join(map(str, years))),
+            ngettext("%(title)s: %(num)s credit x %(count)s year(s) (%(years)s)",
+                     "%(title)s: %(num)s credits x %(count)s year(s) (%(years)s)", kind.credits,
+                     title=what, count=len(years), years=", ".join(map(str, years))),
             Fraction(credits),
         )
         return TitleCredit(title, credits, True, (step,))
@@ -177,8 +178,9 @@ def _one(
         )
     step = Step(
         kind.article,
-        gettext("%(title)s obtained on %(date)s: %(credits)s credits, added once", title=what,
-                date=title.obtained_on, credits=kind.credits),
+        ngettext("%(title)s obtained on %(date)s: %(num)s credit, added once",
+                 "%(title)s obtained on %(date)s: %(num)s credits, added once", kind.credits,
+                 title=what, date=title.obtained_on),
         Fraction(kind.credits),
     )
     return TitleCredit(title, kind.credits, True, (step,))
