@@ -32,18 +32,14 @@ from library.cme.store import (
 from library.cme.titles import TitleKind, TitlesTotal, title_credits
 from library.cme.vault import CnpVault
 from library.db import Database
+from library.i18n import formats, gettext
 from web.auth import Principal, csrf_token
+from web.cme_labels import PROGRAMME_KINDS, labels
 from web.cme_quiz_views import tests_of
 from web.templates import templates
 
 # How pages and lists name the kinds of programme.
-KIND_LABELS = {
-    ProgrammeKind.POSTGRADUATE_COURSE: "Postgraduate course",
-    ProgrammeKind.CONTINUING_EDUCATION_COURSE: "Continuing education course",
-    ProgrammeKind.SCIENTIFIC_EVENT: "Scientific event",
-    ProgrammeKind.DISTANCE_BY_POST: "Distance programme (journal)",
-    ProgrammeKind.DISTANCE_ONLINE: "Online programme (EMCD)",
-}
+KIND_LABELS = {kind: PROGRAMME_KINDS[kind.value] for kind in ProgrammeKind}
 
 
 # -- schemas -------------------------------------------------------------------------------
@@ -257,13 +253,15 @@ def findings_out(programme_id: int, findings: list[Finding]) -> CheckOut:
 
 def _unit_label(programme: Programme, unit: str, titles: dict[int, str]) -> str:
     if unit.isascii() and unit.isdigit() and int(unit) in titles:  # not '²': int() refuses it
-        return f"live session {unit} · {titles[int(unit)]}"
+        return gettext("live session %(id)s · %(title)s", id=unit, title=titles[int(unit)])
     for item in programme.agenda:
         if item.ref == unit:
-            return f"{item.title or item.kind.value} ({item.day} {item.start:%H:%M}, on site)"
+            return gettext("%(item)s (%(day)s %(start)s, on site)",
+                           item=item.title or item.kind.value,
+                           day=formats.format_date(item.day), start=f"{item.start:%H:%M}")
     for lesson in programme.lessons:
         if lesson.lesson_id == unit:
-            return f"lesson {lesson.title or unit}"
+            return gettext("lesson %(title)s", title=lesson.title or unit)
     return unit
 
 
@@ -395,7 +393,7 @@ def list_out(plist: ParticipantList, may_reveal: bool) -> ParticipantListOut:
                 person_id=r.person_id, has_profile=r.user_id is not None, full_name=r.full_name,
                 cnp=r.cnp, specialty=r.specialty, grade=r.grade, workplace=r.workplace,
                 credits=r.credits, qualified=r.qualified, test_passed=r.test_passed,
-                note=r.note, explanation=r.explanation, proof=r.proof,
+                note=str(r.note), explanation=r.explanation, proof=r.proof,
                 participation=[session_out(x) for x in r.sessions],
             )
             for r in plist.rows
@@ -410,7 +408,7 @@ def session_out(x: SessionParticipation) -> SessionParticipationOut:
         live_session_id=x.live_session_id, questions=done.questions,
         poll_answers=done.poll_answers, checks_asked=done.checks_asked,
         checks_answered=done.checks_answered, talkback_seconds=done.talkback_seconds,
-        checks_met=x.checks_met, summary=x.summary(ro=False),
+        checks_met=x.checks_met, summary=x.summary(),
         activity=describe(done, checks=False))
 
 
@@ -422,6 +420,6 @@ def doctor_page(request: Request, user: Principal, db: Database, vault: CnpVault
     return templates.TemplateResponse(request, "cme_me.html", {
         "tests": tests,
         "user": user, "csrf": csrf_token(request), "is_organiser": user.role in ORGANISER_ROLES,
-        "s": data, "kinds": {k.value: v for k, v in KIND_LABELS.items()},
+        "s": data, "L": labels(),
         "grades": list(Grade), "title_kinds": list(TitleKind),
     })

@@ -45,6 +45,7 @@ from library.cme.quiz_store import Attempt, all_attempts, test_window
 from library.cme.store import ProgrammeInfo, presence_for
 from library.cme_models import CmeAuditEntry
 from library.db import Database
+from library.i18n import formats, gettext
 from library.models import LiveInteraction, ViewerSession
 
 
@@ -197,16 +198,18 @@ def audit_report(
         if uses_live and attempt.person_id not in watchers:
             found.append(Mismatch(
                 MismatchKind.TEST_WITHOUT_ATTENDANCE, attempt.person_id, attempt.started_at,
-                f"attempt {attempt.number} by {attempt.person_id!r}, who never joined a live"
-                " session of the programme", f"attempt {attempt.id}",
+                gettext("attempt %(number)s by '%(person)s', who never joined a live session of"
+                        " the programme", number=attempt.number, person=attempt.person_id),
+                f"attempt {attempt.id}",
             ))
     known = {a.id for a in attempts}
     for entry in [*starts.values(), *submits.values()]:
         if entry.target_id not in known:
             found.append(Mismatch(
                 MismatchKind.LOGGED_WITHOUT_RECORD, entry.actor, entry.at,
-                f"the log has {entry.action} of attempt {entry.target_id!r}, which the"
-                " database does not hold", f"log {entry.id}",
+                gettext("the log has %(action)s of attempt '%(attempt)s', which the database"
+                        " does not hold", action=entry.action, attempt=entry.target_id),
+                f"log {entry.id}",
             ))
     lifetime = timedelta(seconds=session_seconds)
     logins = _logins(db, {v.user_id for v in viewings if v.user_id is not None})
@@ -214,14 +217,16 @@ def audit_report(
         if not comparable(viewing.joined_at):
             continue
         if viewing.user_id is None:
-            why = "with a token not issued to a logged-in account"
+            why = gettext("'%(person)s' joined a live session with a token not issued to a"
+                          " logged-in account", person=viewing.person_id)
         elif not _logged_in(logins.get(viewing.user_id, []), viewing.joined_at, lifetime):
-            why = "with no login of that account in the access log before joining"
+            why = gettext("'%(person)s' joined a live session with no login of that account in"
+                          " the access log before joining", person=viewing.person_id)
         else:
             continue
         found.append(Mismatch(
             MismatchKind.ATTENDANCE_WITHOUT_LOGIN, viewing.person_id, viewing.joined_at,
-            f"{viewing.person_id!r} joined a live session {why}", f"viewer session {viewing.id}",
+            why, f"viewer session {viewing.id}",
         ))
     found += _contradictions(db, check_ins)
     found += _answers_without_watching(db, info.live_session_ids)
@@ -279,10 +284,20 @@ def _answers_without_watching(db: Database, live_ids: tuple[int, ...]) -> list[M
         if not watching:
             found.append(Mismatch(
                 MismatchKind.CHECK_ANSWERED_WITHOUT_WATCHING, a.actor, a.at,
-                f"{a.actor!r} answered presence check {a.target} of live session"
-                f" {a.live_session_id} at {a.at:%H:%M:%S} UTC with no own device connected"
-                " to it", f"live interaction {a.id}"))
+                gettext("'%(person)s' answered presence check %(check)s of live session"
+                        " %(live)s at %(time)s with no own device connected to it",
+                        person=a.actor, check=a.target, live=a.live_session_id,
+                        time=_time(a.at)), f"live interaction {a.id}"))
     return found
+
+
+def _time(moment: datetime) -> str:
+    """A time in a mismatch, on the reader's clock with the zone named."""
+    return formats.format_time(moment, "medium", with_zone=True)
+
+
+def _moment(moment: datetime) -> str:
+    return formats.format_datetime(moment, "medium", with_zone=True)
 
 
 def _attempt_mismatches(
@@ -302,30 +317,35 @@ def _attempt_mismatches(
     opens, closes = window
     if not opens <= attempt.started_at < closes:
         add(MismatchKind.ATTEMPT_OUTSIDE_WINDOW, attempt.started_at,
-            f"attempt {attempt.number} started outside the test window"
-            f" ({opens:%Y-%m-%d %H:%M} to {closes:%Y-%m-%d %H:%M} UTC)")
+            gettext("attempt %(number)s started outside the test window (%(opens)s to"
+                    " %(closes)s)", number=attempt.number, opens=_moment(opens),
+                    closes=_moment(closes)))
     if attempt.id not in starts:
         add(MismatchKind.ATTEMPT_NOT_LOGGED, attempt.started_at,
-            f"attempt {attempt.number} is in the database but its start is not in the log")
+            gettext("attempt %(number)s is in the database but its start is not in the log",
+                    number=attempt.number))
     submitted = attempt.submitted_at
     if submitted is None:
         return found
     if submitted > attempt.deadline_at + grace:
         add(MismatchKind.SUBMITTED_AFTER_DEADLINE, submitted,
-            f"attempt {attempt.number} was submitted at {submitted:%H:%M:%S}, after its"
-            f" deadline {attempt.deadline_at:%H:%M:%S} UTC")
+            gettext("attempt %(number)s was submitted at %(time)s, after its deadline"
+                    " %(deadline)s", number=attempt.number, time=_time(submitted),
+                    deadline=_time(attempt.deadline_at)))
     if submitted >= closes + grace:
         add(MismatchKind.ATTEMPT_OUTSIDE_WINDOW, submitted,
-            f"attempt {attempt.number} was submitted after the test window closed")
+            gettext("attempt %(number)s was submitted after the test window closed",
+                    number=attempt.number))
     logged = submits.get(attempt.id)
     if logged is None:
         add(MismatchKind.ATTEMPT_NOT_LOGGED, submitted,
-            f"attempt {attempt.number} is scored in the database but its submission is not"
-            " in the log")
+            gettext("attempt %(number)s is scored in the database but its submission is not in"
+                    " the log", number=attempt.number))
     elif logged.detail.get("correct") != attempt.correct:
         add(MismatchKind.SCORE_DIFFERS, submitted,
-            f"attempt {attempt.number}: the log recorded {logged.detail.get('correct')} correct,"
-            f" the database holds {attempt.correct}")
+            gettext("attempt %(number)s: the log recorded %(logged)s correct, the database"
+                    " holds %(stored)s", number=attempt.number,
+                    logged=logged.detail.get("correct"), stored=attempt.correct))
     return found
 
 
@@ -361,15 +381,19 @@ def _contradictions(db: Database, check_ins: list[CheckInRecord]) -> list[Mismat
                 flagged.add(pair)
                 found.append(Mismatch(
                     MismatchKind.TWO_PLACES_AT_ONCE, c.subject, max(c.at, other.at),
-                    f"{c.subject!r} checked in at {c.place_label} at {c.at:%H:%M:%S} and at "
-                    f"{other.place_label} at {other.at:%H:%M:%S} UTC: two places at once",
+                    gettext("'%(person)s' checked in at %(place)s at %(time)s and at %(other)s"
+                            " at %(other_time)s: two places at once", person=c.subject,
+                            place=c.place_label, time=_time(c.at), other=other.place_label,
+                            other_time=_time(other.at)),
                     f"check-ins of checks {pair[0]} and {pair[1]}"))
         for v in own:
             if v.user_id == c.user_id and v.joined_at <= c.at and (v.left_at is None
                                                                    or c.at < v.left_at):
                 found.append(Mismatch(
                     MismatchKind.CHECK_IN_DURING_OWN_SESSION, c.subject, c.at,
-                    f"{c.subject!r} checked in at {c.place_label} at {c.at:%H:%M:%S} UTC while "
-                    f"their own device was connected to live session {v.live_session_id} "
-                    f"({v.room_id})", f"viewer session {v.id}"))
+                    gettext("'%(person)s' checked in at %(place)s at %(time)s while their own"
+                            " device was connected to live session %(live)s (%(room)s)",
+                            person=c.subject, place=c.place_label, time=_time(c.at),
+                            live=v.live_session_id, room=v.room_id),
+                    f"viewer session {v.id}"))
     return found

@@ -31,6 +31,7 @@ from library.cme.store import ProgrammeInfo, ProgrammeStatus
 from library.cme.vault import CnpVault
 from library.cme_models import CmeCertificate
 from library.db import Database
+from library.i18n import formats, gettext, lazy
 from library.models import utcnow
 
 NUMBER_PREFIX = "MR"
@@ -121,27 +122,30 @@ def programme_end(info: ProgrammeInfo) -> datetime:
 
 def _refuse_unless_issuable(info: ProgrammeInfo, now: datetime) -> None:
     if info.status is not ProgrammeStatus.SUBMITTED:
-        raise CertificateError(
-            f"programme {info.ref!r} is a draft: certificates are issued for a programme"
-            " submitted for crediting (art. 6 alin. (1)); submit it first"
-        )
+        raise CertificateError(lazy(
+            "programme '%(ref)s' is a draft: certificates are issued for a programme submitted"
+            " for crediting (art. 6 alin. (1)); submit it first", "programme_is_draft",
+            ref=info.ref))
     end = programme_end(info)
     if now < end:
         local = end.astimezone(ZoneInfo(info.timezone))
-        raise CertificateError(
-            f"programme {info.ref!r} ends at {local:%Y-%m-%d %H:%M}: presence for the whole programme (art. 5 lit. a) is known only after it"
-            " ends; issue the certificates then"
-        )
+        raise CertificateError(lazy(
+            "programme '%(ref)s' ends at %(end)s: presence for the whole programme (art. 5"
+            " lit. a) is known only after it ends; issue the certificates then",
+            "programme_not_ended", ref=info.ref,
+            end=formats.format_datetime(local, "medium", zone=info.timezone, with_zone=True)))
 
 
 def _skip_reason(row: ParticipantRow) -> str | None:
     if not row.qualified:
-        return f"does not qualify: {row.note or 'not present throughout'} (art. 5 lit. a)"
+        return gettext("does not qualify: %(why)s (art. 5 lit. a)",
+                       why=str(row.note) or gettext("not present throughout"))
     if row.credits <= 0:
-        return "no credits to certify"
+        return gettext("no credits to certify")
     if row.user_id is None:
-        return ("no participant profile: the certificate needs the full name the participant"
-                " list carries (art. 24 alin. (5)); ask them to fill in their CME profile")
+        return gettext("no participant profile: the certificate needs the full name the"
+                       " participant list carries (art. 24 alin. (5)); ask them to fill in"
+                       " their CME profile")
     return None
 
 
@@ -214,8 +218,9 @@ def revoke_certificate(db: Database, number: str, now: datetime | None = None) -
         if row is None:
             raise CertificateNotFound(f"no certificate {number.strip()!r}")
         if row.revoked_at is not None:
-            raise CertificateError(
-                f"certificate {row.number} was already revoked on {row.revoked_at.date()}")
+            raise CertificateError(lazy(
+                "certificate %(number)s was already revoked on %(date)s", "already_revoked",
+                number=row.number, date=formats.format_date(row.revoked_at)))
         row.revoked_at = now or utcnow()
         session.flush()
         return _certificate(row)

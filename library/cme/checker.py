@@ -40,6 +40,7 @@ from library.cme.limits import (
     TEST_QUESTIONS_HOURS,
 )
 from library.cme.programme import (
+    LEVEL_NAMES,
     AgendaItem,
     ItemKind,
     Level,
@@ -48,6 +49,11 @@ from library.cme.programme import (
     ProgrammeKind,
 )
 from library.cme.timeline import day_times, stretches
+from library.i18n import LazyText, gettext, lazy, shown
+
+
+def level_name(level: Level) -> str:
+    return shown(LEVEL_NAMES[level])
 
 
 class Severity(Enum):
@@ -111,8 +117,8 @@ def _detailed_programme(programme: Programme) -> list[Finding]:
     return [
         _error(
             "art. 6 alin. (1)",
-            "the request must come with the detailed programme by the hour; the agenda has no"
-            " lecture, discussion, demonstration or practical item",
+            gettext("the request must come with the detailed programme by the hour; the agenda"
+                    " has no lecture, discussion, demonstration or practical item"),
         )
     ]
 
@@ -122,28 +128,29 @@ def _announced_details(programme: Programme) -> list[Finding]:
     article = "art. 16 alin. (1)"
     findings = []
     if not programme.organisers:
-        findings.append(_error(article, "the programme must name its organisers"))
+        findings.append(_error(article, gettext("the programme must name its organisers")))
     if not programme.kind.is_distance and not programme.venue.strip():
-        findings.append(_error(article, "the programme must state the place (venue)"))
+        findings.append(_error(article, gettext("the programme must state the place (venue)")))
     for item in programme.agenda:
         if item.kind is ItemKind.LECTURE:
             speaker = item.speaker
             if speaker is None or not speaker.name.strip():
-                findings.append(_error(article, f"{item.label()} has no speaker", item))
+                findings.append(_error(article, gettext("%(item)s has no speaker", item=item.label()), item))
             elif not speaker.title.strip():
                 findings.append(
                     _error(
                         article,
-                        f"{item.label()}: speaker {speaker.name!r} has no scientific or"
-                        " professional title",
+                        gettext("%(item)s: speaker '%(speaker)s' has no scientific or"
+                                " professional title", item=item.label(), speaker=speaker.name),
                         item,
                     )
                 )
             if not item.title.strip():
-                findings.append(_error(article, f"{item.label()} has no exact title", item))
+                findings.append(_error(article, gettext("%(item)s has no exact title", item=item.label()), item))
         elif item.kind is ItemKind.SATELLITE_SYMPOSIUM and not item.title.strip():
             findings.append(
-                _error(article, f"{item.label()}: satellite symposia need exact data", item)
+                _error(article, gettext("%(item)s: satellite symposia need exact data",
+                                       item=item.label()), item)
             )
     return findings
 
@@ -161,8 +168,9 @@ def _sponsors(programme: Programme) -> list[Finding]:
             findings.append(
                 _error(
                     "art. 16 alin. (1)",
-                    f"{item.label()}: speaker represents {sponsor!r}, which the programme does"
-                    " not list among its sponsors",
+                    gettext("%(item)s: speaker represents '%(sponsor)s', which the programme"
+                            " does not list among its sponsors", item=item.label(),
+                            sponsor=sponsor),
                     item,
                 )
             )
@@ -170,8 +178,11 @@ def _sponsors(programme: Programme) -> list[Finding]:
             findings.append(
                 _error(
                     "art. 17 alin. (1)",
-                    f"{item.label()}: a representative of sponsor {sponsor!r} may not"
-                    f" {'open' if item.kind is ItemKind.OPENING else 'close'} the programme",
+                    gettext("%(item)s: a representative of sponsor '%(sponsor)s' may not open"
+                            " the programme", item=item.label(), sponsor=sponsor)
+                    if item.kind is ItemKind.OPENING else
+                    gettext("%(item)s: a representative of sponsor '%(sponsor)s' may not close"
+                            " the programme", item=item.label(), sponsor=sponsor),
                     item,
                 )
             )
@@ -179,8 +190,9 @@ def _sponsors(programme: Programme) -> list[Finding]:
             findings.append(
                 _error(
                     "art. 17 alin. (1)",
-                    f"{item.label()}: a representative of sponsor {sponsor!r} may only make"
-                    " non-scientific announcements (meals, transport, festivities)",
+                    gettext("%(item)s: a representative of sponsor '%(sponsor)s' may only make"
+                            " non-scientific announcements (meals, transport, festivities)",
+                            item=item.label(), sponsor=sponsor),
                     item,
                 )
             )
@@ -196,16 +208,17 @@ def _level(programme: Programme, other_national_events: int) -> list[Finding]:
             findings.append(
                 _error(
                     "art. 14 lit. b",
-                    f"provider {provider.name!r} is {provider.scope.value}: its events cannot"
-                    " be national",
+                    gettext("provider '%(name)s' is %(scope)s: its events cannot be national",
+                            name=provider.name, scope=level_name(provider.scope)),
                 )
             )
         if other_national_events >= MAX_NATIONAL_EVENTS_PER_PROVIDER_YEAR:
             findings.append(
                 _error(
                     "art. 14 lit. b",
-                    f"the provider already holds {other_national_events} national events in"
-                    f" {programme.starts_on.year}; at most 2 a year are credited nationally",
+                    gettext("the provider already holds %(count)s national events in %(year)s;"
+                            " at most 2 a year are credited nationally",
+                            count=other_national_events, year=programme.starts_on.year),
                 )
             )
     if (
@@ -216,8 +229,9 @@ def _level(programme: Programme, other_national_events: int) -> list[Finding]:
         findings.append(
             _error(
                 "art. 24 alin. (4)",
-                f"a {programme.level.value} programme needs the endorsement or partnership of"
-                " the territorial college of physicians: add it as an organiser",
+                gettext("a %(level)s programme needs the endorsement or partnership of the"
+                        " territorial college of physicians: add it as an organiser",
+                        level=level_name(programme.level)),
             )
         )
     return findings
@@ -230,11 +244,12 @@ def _deadlines(programme: Programme) -> list[Finding]:
         article, days = "art. 12 alin. (1)", DISTANCE_REQUEST_DAYS_BEFORE_START
     else:
         article, days = "art. 6 alin. (2)", REQUEST_DAYS_BEFORE_START
-    findings += _deadline(article, "crediting request", programme.request_filed_on, start, days)
+    findings += _deadline(article, lazy("crediting request"), programme.request_filed_on, start,
+                          days)
     if not programme.kind.is_distance:
         findings += _deadline(
             "art. 6 alin. (2)",
-            "final scientific programme",
+            lazy("final scientific programme"),
             programme.final_programme_filed_on,
             start,
             FINAL_PROGRAMME_DAYS_BEFORE_START,
@@ -242,18 +257,24 @@ def _deadlines(programme: Programme) -> list[Finding]:
     return findings
 
 
-def _deadline(article: str, what: str, filed: date | None, start: date, days: int) -> list[Finding]:
+def _deadline(article: str, what: LazyText, filed: date | None, start: date,
+              days: int) -> list[Finding]:
     last_day = start - timedelta(days=days)
     if filed is None:
         return [
-            _warning(article, f"{what} not filed yet: file it by {last_day} ({days} days before)")
+            _warning(article, gettext("%(what)s not filed yet: file it by %(last_day)s"
+                                      " (%(days)s days before)", what=shown(what),
+                                      last_day=last_day, days=days))
         ]
     if filed > last_day:
         return [
             _error(
                 article,
-                f"{what} filed on {filed}, {(start - filed).days} days before the start on"
-                f" {start}; it must be filed at least {days} days before (by {last_day})",
+                gettext("%(what)s filed on %(filed)s, %(before)s days before the start on"
+                        " %(start)s; it must be filed at least %(days)s days before (by"
+                        " %(last_day)s)", what=shown(what), filed=filed,
+                        before=(start - filed).days, start=start, days=days,
+                        last_day=last_day),
             )
         ]
     return []
@@ -263,7 +284,8 @@ def _lectures(programme: Programme) -> list[Finding]:
     return [
         _error(
             "art. 5 lit. d",
-            f"{item.label()} lasts {_hours(item.minutes)} h; a single lecture lasts at most 2 h",
+            gettext("%(item)s lasts %(hours)s h; a single lecture lasts at most 2 h",
+                    item=item.label(), hours=_hours(item.minutes)),
             item,
         )
         for item in programme.agenda
@@ -285,12 +307,15 @@ def _discussions(programme: Programme) -> list[Finding]:
         else:
             unlabelled[(item.day, item.track)].append(item)
     groups: list[tuple[str, list[AgendaItem]]] = [
-        (f"session {name!r} on {day}", items) for (day, name), items in sessions.items()
+        (gettext("session '%(name)s' on %(day)s", name=name, day=day), items)
+        for (day, name), items in sessions.items()
     ]
     for (day, track), items in unlabelled.items():
         for stretch, members in stretches(items):
-            name = f"the session {stretch.starts_at:%H:%M}-{stretch.ends_at:%H:%M} on {day}"
-            groups.append((f"{name}, track {track!r}", members))
+            groups.append((gettext("the session %(start)s-%(end)s on %(day)s, track '%(track)s'",
+                                   start=f"{stretch.starts_at:%H:%M}",
+                                   end=f"{stretch.ends_at:%H:%M}", day=day, track=track),
+                           members))
     findings = []
     for name, items in groups:
         discussion = sum((i.minutes for i in items if i.kind is ItemKind.DISCUSSION), Fraction(0))
@@ -305,8 +330,10 @@ def _discussions(programme: Programme) -> list[Finding]:
             findings.append(
                 _error(
                     "art. 5 lit. d",
-                    f"discussions take {_hours(discussion)} h of {name}, which lasts"
-                    f" {_hours(span)} h; at most a quarter ({_hours(span / 4)} h) is allowed",
+                    gettext("discussions take %(hours)s h of %(session)s, which lasts %(span)s h;"
+                            " at most a quarter (%(quarter)s h) is allowed",
+                            hours=_hours(discussion), session=name, span=_hours(span),
+                            quarter=_hours(span / 4)),
                     first,
                 )
             )
@@ -320,37 +347,42 @@ def _days(programme: Programme) -> list[Finding]:
             findings.append(
                 _warning(
                     "art. 5 lit. g",
-                    f"{day.day} {block.starts_at:%H:%M}-{block.ends_at:%H:%M}: parallel"
-                    f" sessions on tracks {', '.join(block.tracks)} are credited once, at the"
-                    f" longest ({block.counted_track}, {_hours(block.counted_minutes)} h of"
-                    f" {_hours(block.declared_minutes)} h declared)",
+                    gettext("%(day)s %(start)s-%(end)s: parallel sessions on tracks %(tracks)s"
+                            " are credited once, at the longest (%(track)s, %(counted)s h of"
+                            " %(declared)s h declared)", day=day.day,
+                            start=f"{block.starts_at:%H:%M}", end=f"{block.ends_at:%H:%M}",
+                            tracks=", ".join(block.tracks), track=block.counted_track,
+                            counted=_hours(block.counted_minutes),
+                            declared=_hours(block.declared_minutes)),
                 )
             )
         if day.effective.total > MAX_CREDITABLE_MINUTES_PER_DAY:
             findings.append(
                 _warning(
                     "art. 5 lit. d",
-                    f"{day.day}: {_hours(day.effective.total)} effective hours; at most 6 a day"
-                    " are credited",
+                    gettext("%(day)s: %(hours)s effective hours; at most 6 a day are credited",
+                            day=day.day, hours=_hours(day.effective.total)),
                 )
             )
         for stretch in day.long_stretches:
             findings.append(
                 _warning(
                     "art. 5 lit. d",
-                    f"{day.day}: {stretch.starts_at:%H:%M}-{stretch.ends_at:%H:%M} runs"
-                    f" {_hours(stretch.minutes)} h without a break of at least 15 minutes"
-                    " (one is needed every 2 h); the day's credited time is reduced by"
-                    f" {int(day.break_penalty_minutes)}"
-                    " minutes (15 per 2 creditable hours)",
+                    gettext("%(day)s: %(start)s-%(end)s runs %(hours)s h without a break of at"
+                            " least 15 minutes (one is needed every 2 h); the day's credited"
+                            " time is reduced by %(penalty)s minutes (15 per 2 creditable"
+                            " hours)", day=day.day, start=f"{stretch.starts_at:%H:%M}",
+                            end=f"{stretch.ends_at:%H:%M}", hours=_hours(stretch.minutes),
+                            penalty=int(day.break_penalty_minutes)),
                 )
             )
         if not day.credited:
             findings.append(
                 _warning(
                     "art. 5 lit. b",
-                    f"{day.day} is the 7th programme day in 7 consecutive days; a week is"
-                    " credited for at most 6 days, so this day earns no credits",
+                    gettext("%(day)s is the 7th programme day in 7 consecutive days; a week is"
+                            " credited for at most 6 days, so this day earns no credits",
+                            day=day.day),
                 )
             )
     return findings
@@ -360,7 +392,8 @@ def _satellites(programme: Programme) -> list[Finding]:
     findings = [
         _warning(
             "art. 5 lit. f",
-            f"{item.label()}: satellite symposia are not credited on top of the main programme",
+            gettext("%(item)s: satellite symposia are not credited on top of the main"
+                    " programme", item=item.label()),
             item,
         )
         for item in programme.agenda
@@ -372,8 +405,8 @@ def _satellites(programme: Programme) -> list[Finding]:
             findings.append(
                 _warning(
                     "art. 5 lit. f",
-                    f"{item.label()} lies outside the opening and closing of the programme and"
-                    " is not credited",
+                    gettext("%(item)s lies outside the opening and closing of the programme"
+                            " and is not credited", item=item.label()),
                     item,
                 )
             )
@@ -386,8 +419,8 @@ def _course(programme: Programme) -> list[Finding]:
         findings.append(
             _warning(
                 "art. 26 alin. (2)",
-                "the completion certificate of a course states that the final evaluation was"
-                " passed; the course has no final test",
+                gettext("the completion certificate of a course states that the final"
+                        " evaluation was passed; the course has no final test"),
             )
         )
     if (
@@ -400,7 +433,8 @@ def _course(programme: Programme) -> list[Finding]:
             findings.append(
                 _warning(
                     "art. 8 lit. i",
-                    "a practical stage abroad without international credits is not credited",
+                    gettext("a practical stage abroad without international credits is not"
+                            " credited"),
                 )
             )
     return findings
@@ -415,8 +449,8 @@ def _distance(programme: Programme) -> list[Finding]:
         findings.append(
             _error(
                 "art. 10 lit. a",
-                f"the assessed learning time is {_hours(hours * 60)} h; a distance programme"
-                " must fit in at most 18 h",
+                gettext("the assessed learning time is %(hours)s h; a distance programme must"
+                        " fit in at most 18 h", hours=_hours(hours * 60)),
             )
         )
     material = programme.material
@@ -426,7 +460,8 @@ def _distance(programme: Programme) -> list[Finding]:
             findings.append(
                 _error(
                     article,
-                    f"{material.max_figures_per_page} figures or tables on a page; at most 2",
+                    gettext("%(count)s figures or tables on a page; at most 2",
+                            count=material.max_figures_per_page),
                 )
             )
         if online:
@@ -438,29 +473,32 @@ def _distance(programme: Programme) -> list[Finding]:
                 findings.append(
                     _error(
                         article,
-                        f"{_hours(pages * 60)} pages of 2,500 characters for {_hours(hours * 60)} h"
-                        f" of learning is {_hours(per_hour * 60)} pages an hour; one hour is"
-                        " 5-8 such pages",
+                        gettext("%(pages)s pages of 2,500 characters for %(hours)s h of"
+                                " learning is %(rate)s pages an hour; one hour is 5-8 such"
+                                " pages", pages=_hours(pages * 60), hours=_hours(hours * 60),
+                                rate=_hours(per_hour * 60)),
                     )
                 )
         elif not JOURNAL_MIN_PAGES <= material.pages <= JOURNAL_MAX_PAGES:
             findings.append(
                 _error(
                     article,
-                    f"a journal article of {material.pages} printed pages; 5-8 pages make the"
-                    " two effective hours",
+                    gettext("a journal article of %(pages)s printed pages; 5-8 pages make the"
+                            " two effective hours", pages=material.pages),
                 )
             )
     if not online and hours > JOURNAL_MAX_CREDITS_PER_ISSUE:
         findings.append(
             _warning(
                 "art. 11 lit. a",
-                f"{_hours(hours * 60)} h of learning, but a journal issue earns at most 2 credits",
+                gettext("%(hours)s h of learning, but a journal issue earns at most 2 credits",
+                        hours=_hours(hours * 60)),
             )
         )
     if online and hours > MAX_DISTANCE_HOURS:
         findings.append(
-            _warning("art. 11 lit. b", "credits are limited to 18 for an online programme")
+            _warning("art. 11 lit. b",
+                     gettext("credits are limited to 18 for an online programme"))
         )
     findings += _distance_test(programme)
     return findings
@@ -473,7 +511,7 @@ def _distance_test(programme: Programme) -> list[Finding]:
         return [
             _error(
                 "art. 9 lit. b" if online else "art. 9 lit. a",
-                "a distance programme needs a final test",
+                gettext("a distance programme needs a final test"),
             )
         ]
     article = "art. 10 lit. e" if online else "art. 10 lit. c"
@@ -484,25 +522,27 @@ def _distance_test(programme: Programme) -> list[Finding]:
         # 18 h -> 30, 7 h -> 12; never fewer than 10.
         hours = creditable_hours(programme)
         needed = max(needed, ceil(MIN_TEST_QUESTIONS * hours / TEST_QUESTIONS_HOURS))
-        why = f" (10 per 6 effective hours, {_hours(hours * 60)} h)"
+        why = gettext(" (10 per 6 effective hours, %(hours)s h)", hours=_hours(hours * 60))
     if test.question_count < needed:
         findings.append(
             _error(
                 article,
-                f"the final test has {test.question_count} questions; it needs at least"
-                f" {needed}{why}",
+                gettext("the final test has %(count)s questions; it needs at least"
+                        " %(needed)s%(why)s", count=test.question_count, needed=needed,
+                        why=why),
             )
         )
     if test.pass_ratio < MIN_PASS_RATIO:
         findings.append(
             _error(
                 article,
-                f"the pass mark is {float(test.pass_ratio) * 100:.0f}% correct; it must be at"
-                " least 75%",
+                gettext("the pass mark is %(percent)s%% correct; it must be at least 75%%",
+                        percent=f"{float(test.pass_ratio) * 100:.0f}"),
             )
         )
     if online and test.max_attempts > MAX_TEST_ATTEMPTS:
-        findings.append(_error(article, f"the test allows {test.max_attempts} attempts; at most 2"))
+        findings.append(_error(article, gettext("the test allows %(count)s attempts; at most 2",
+                                               count=test.max_attempts)))
     return findings
 
 
@@ -517,8 +557,9 @@ def _bank(programme: Programme, bank_size: int | None) -> list[Finding]:
     return [
         _error(
             article,
-            f"the final test draws {test.question_count} questions but its bank holds"
-            f" {bank_size}: add {test.question_count - bank_size} question(s) to the bank",
+            gettext("the final test draws %(count)s questions but its bank holds %(bank)s: add"
+                    " %(missing)s question(s) to the bank", count=test.question_count,
+                    bank=bank_size, missing=test.question_count - bank_size),
         )
     ]
 
@@ -530,7 +571,7 @@ def _credit_cap(programme: Programme) -> list[Finding]:
     return [
         _warning(
             "art. 5 lit. c",
-            f"the programme computes to {float(result.uncapped):.2f} credits; a programme earns"
-            " at most 60",
+            gettext("the programme computes to %(credits)s credits; a programme earns at most 60",
+                    credits=f"{float(result.uncapped):.2f}"),
         )
     ]

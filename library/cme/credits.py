@@ -43,8 +43,9 @@ from library.cme.limits import (
     PRACTICAL_STAGE_FACTOR,
     TRAINER_FACTOR,
 )
-from library.cme.programme import ItemKind, Level, Programme, ProgrammeKind
+from library.cme.programme import LEVEL_NAMES, ItemKind, Level, Programme, ProgrammeKind
 from library.cme.timeline import Split, day_times
+from library.i18n import gettext, shown
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,9 @@ def programme_credits(programme: Programme) -> CreditResult:
     value = uncapped = _raw_credits(programme, steps)
     if value > MAX_CREDITS_PER_PROGRAMME:
         value = Fraction(MAX_CREDITS_PER_PROGRAMME)
-        steps.append(Step("art. 5 lit. c", "at most 60 credits per programme", value))
+        steps.append(Step("art. 5 lit. c", gettext("at most 60 credits per programme"), value))
     credits = round_credits(value)
-    steps.append(Step("art. 5 lit. h", "whole credits, rounded at .50", Fraction(credits)))
+    steps.append(Step("art. 5 lit. h", gettext("whole credits, rounded at .50"), Fraction(credits)))
     return CreditResult(credits, value, uncapped, tuple(steps))
 
 
@@ -152,7 +153,8 @@ def attendee_credits(
             steps.append(
                 Step(
                     "art. 5 lit. a",
-                    f"absent for {missing} s of the programme ({where})",
+                    gettext("absent for %(seconds)s s of the programme (%(where)s)",
+                            seconds=missing, where=where),
                     Fraction(0),
                 )
             )
@@ -163,19 +165,21 @@ def attendee_credits(
             steps.append(
                 Step(
                     "art. 10 lit. e",
-                    f"{test.ignored_attempts} attempt(s) beyond the allowed"
-                    f" {test.counted_attempts} ignored",
+                    gettext("%(ignored)s attempt(s) beyond the allowed %(allowed)s ignored",
+                            ignored=test.ignored_attempts, allowed=test.counted_attempts),
                     Fraction(0),
                 )
             )
         if test.required and not test.passed:
             best = (
-                "no attempt" if test.best_ratio is None else f"best {_fmt(test.best_ratio * 100)}%"
+                gettext("no attempt") if test.best_ratio is None
+                else gettext("best %(percent)s%%", percent=_fmt(test.best_ratio * 100))
             )
             steps.append(
                 Step(
                     _test_article(programme),
-                    f"final test not passed ({best}, pass at {_fmt(test.pass_ratio * 100)}%)",
+                    gettext("final test not passed (%(best)s, pass at %(pass)s%%)", best=best,
+                            **{"pass": _fmt(test.pass_ratio * 100)}),
                     Fraction(0),
                 )
             )
@@ -184,14 +188,15 @@ def attendee_credits(
         if qualified:
             value = event_credits
             steps.append(
-                Step("art. 5 lit. a", "present throughout: the programme's credits", value)
+                Step("art. 5 lit. a", gettext("present throughout: the programme's credits"),
+                     value)
             )
         value = _role_credits(programme, record.person_id, event_credits, value, steps)
         if value > MAX_CREDITS_PER_PROGRAMME:
             value = Fraction(MAX_CREDITS_PER_PROGRAMME)
-            steps.append(Step("art. 5 lit. c", "at most 60 credits per programme", value))
+            steps.append(Step("art. 5 lit. c", gettext("at most 60 credits per programme"), value))
         credits = round_credits(value)
-        steps.append(Step("art. 5 lit. h", "whole credits, rounded at .50", Fraction(credits)))
+        steps.append(Step("art. 5 lit. h", gettext("whole credits, rounded at .50"), Fraction(credits)))
         results[record.person_id] = AttendeeCredits(
             record.person_id, credits, value, qualified, gaps, tuple(steps), missed
         )
@@ -217,8 +222,8 @@ def _role_credits(
             steps.append(
                 Step(
                     "art. 14 lit. c",
-                    f"lecturer ({len(lectures)} lecture(s)): twice the event's"
-                    f" {_fmt(event_credits)} credits",
+                    gettext("lecturer (%(count)s lecture(s)): twice the event's %(credits)s"
+                            " credits", count=len(lectures), credits=_fmt(event_credits)),
                     value,
                 )
             )
@@ -239,7 +244,8 @@ def _role_credits(
             steps.append(
                 Step(
                     "art. 8 lit. e",
-                    f"teacher/trainer: {_fmt(minutes / 60)} h delivered x {TRAINER_FACTOR}",
+                    gettext("teacher/trainer: %(hours)s h delivered x %(factor)s",
+                            hours=_fmt(minutes / 60), factor=TRAINER_FACTOR),
                     value,
                 )
             )
@@ -255,8 +261,8 @@ def _role_credits(
             steps.append(
                 Step(
                     "art. 11 lit. e",
-                    f"coordinator/author/tutor of {_fmt(hours)} h of the programme"
-                    f" x {DISTANCE_CONTRIBUTOR_FACTOR}",
+                    gettext("coordinator/author/tutor of %(hours)s h of the programme x"
+                            " %(factor)s", hours=_fmt(hours), factor=DISTANCE_CONTRIBUTOR_FACTOR),
                     value,
                 )
             )
@@ -282,13 +288,15 @@ def _paper_credits(
     )
     for share in shares[:MAX_WORKS]:
         value += share * event_credits
-        role = "first author" if share == FIRST_AUTHOR_SHARE else "co-author"
-        steps.append(
-            Step("art. 14 lit. d", f"{role} of a work: +{share} of {_fmt(event_credits)}", value)
-        )
+        text = (gettext("first author of a work: +%(share)s of %(credits)s", share=share,
+                        credits=_fmt(event_credits)) if share == FIRST_AUTHOR_SHARE else
+                gettext("co-author of a work: +%(share)s of %(credits)s", share=share,
+                        credits=_fmt(event_credits)))
+        steps.append(Step("art. 14 lit. d", text, value))
     if len(shares) > MAX_WORKS:
         steps.append(
-            Step("art. 14 lit. d", f"{len(shares) - MAX_WORKS} work(s) beyond 3 not counted", value)
+            Step("art. 14 lit. d", gettext("%(count)s work(s) beyond 3 not counted",
+                                           count=len(shares) - MAX_WORKS), value)
         )
     return value
 
@@ -310,7 +318,7 @@ def _raw_credits(programme: Programme, steps: list[Step]) -> Fraction:
                 ProgrammeKind.DISTANCE_BY_POST: "art. 11 lit. d",
             }.get(kind, "art. 8 lit. g")
             value = Fraction(programme.foreign_credits)
-            steps.append(Step(article, "credits conferred by the international body", value))
+            steps.append(Step(article, gettext("credits conferred by the international body"), value))
             return value
         if kind is ProgrammeKind.SCIENTIFIC_EVENT:
             value = min(
@@ -320,7 +328,8 @@ def _raw_credits(programme: Programme, steps: list[Step]) -> Fraction:
             steps.append(
                 Step(
                     "art. 14 lit. f",
-                    f"abroad, no international credits: 6 x {programme.days} day(s), at most 18",
+                    gettext("abroad, no international credits: 6 x %(days)s day(s), at most 18",
+                            days=programme.days),
                     value,
                 )
             )
@@ -331,7 +340,7 @@ def _raw_credits(programme: Programme, steps: list[Step]) -> Fraction:
                 steps.append(
                     Step(
                         "art. 8 lit. i",
-                        "practical stage abroad without international credits",
+                        gettext("practical stage abroad without international credits"),
                         Fraction(0),
                     )
                 )
@@ -343,8 +352,8 @@ def _raw_credits(programme: Programme, steps: list[Step]) -> Fraction:
             steps.append(
                 Step(
                     "art. 8 lit. h",
-                    f"course abroad, no international credits: 6 x {programme.days} day(s),"
-                    " at most 60",
+                    gettext("course abroad, no international credits: 6 x %(days)s day(s), at"
+                            " most 60", days=programme.days),
                     value,
                 )
             )
@@ -356,11 +365,13 @@ def _raw_credits(programme: Programme, steps: list[Step]) -> Fraction:
     theory, group, practical = split.theory / 60, split.group_method / 60, split.practical / 60
     if kind.is_course:
         value = theory
-        steps.append(Step("art. 8 lit. a", f"{_fmt(theory)} effective hour(s) of theory", value))
+        steps.append(Step("art. 8 lit. a", gettext("%(hours)s effective hour(s) of theory",
+                                                    hours=_fmt(theory)), value))
         if group:
             value += GROUP_METHOD_FACTOR * group
             steps.append(
-                Step("art. 8 lit. b", f"{_fmt(group)} h of Balint-type group work at 75%", value)
+                Step("art. 8 lit. b", gettext("%(hours)s h of Balint-type group work at 75%%",
+                                              hours=_fmt(group)), value)
             )
         total = split.total / 60
         if practical and practical / total > MOSTLY_PRACTICAL_SHARE:
@@ -368,8 +379,9 @@ def _raw_credits(programme: Programme, steps: list[Step]) -> Fraction:
             steps.append(
                 Step(
                     "art. 8 lit. d",
-                    f"over 75% practical ({_fmt(practical)} of {_fmt(total)} h): practical hours"
-                    " counted as effective hours",
+                    gettext("over 75%% practical (%(practical)s of %(total)s h): practical"
+                            " hours counted as effective hours", practical=_fmt(practical),
+                            total=_fmt(total)),
                     value,
                 )
             )
@@ -378,7 +390,8 @@ def _raw_credits(programme: Programme, steps: list[Step]) -> Fraction:
             steps.append(
                 Step(
                     "art. 8 lit. c",
-                    f"associated practical stage ({_fmt(practical)} h): 125% of the theory",
+                    gettext("associated practical stage (%(hours)s h): 125%% of the theory",
+                            hours=_fmt(practical)),
                     value,
                 )
             )
@@ -387,11 +400,14 @@ def _raw_credits(programme: Programme, steps: list[Step]) -> Fraction:
     if programme.level in (Level.LOCAL, Level.REGIONAL):
         value = LOCAL_EVENT_FACTOR * hours
         steps.append(
-            Step("art. 14 lit. a", f"{programme.level.value} event: 75% of {_fmt(hours)} h", value)
+            Step("art. 14 lit. a", gettext("%(level)s event: 75%% of %(hours)s h",
+                                               level=shown(LEVEL_NAMES[programme.level]),
+                                               hours=_fmt(hours)), value)
         )
     else:
         value = hours
-        steps.append(Step("art. 14 lit. b", f"national event: {_fmt(hours)} effective h", value))
+        steps.append(Step("art. 14 lit. b", gettext("national event: %(hours)s effective h",
+                                                     hours=_fmt(hours)), value))
     return value
 
 
@@ -399,15 +415,16 @@ def _distance_credits(programme: Programme, steps: list[Step]) -> Fraction:
     assert programme.learning_hours is not None
     hours = programme.learning_hours
     value = hours
-    steps.append(Step("art. 10 lit. a", f"{_fmt(hours)} h of assessed learning time", value))
+    steps.append(Step("art. 10 lit. a", gettext("%(hours)s h of assessed learning time",
+                                                 hours=_fmt(hours)), value))
     if programme.kind is ProgrammeKind.DISTANCE_ONLINE:
         if value > MAX_DISTANCE_HOURS:
             value = Fraction(MAX_DISTANCE_HOURS)
-            steps.append(Step("art. 11 lit. b", "at most 18 hours = 18 credits", value))
-        steps.append(Step("art. 10 lit. d", "one hour of learning = one credit", value))
+            steps.append(Step("art. 11 lit. b", gettext("at most 18 hours = 18 credits"), value))
+        steps.append(Step("art. 10 lit. d", gettext("one hour of learning = one credit"), value))
     elif value > JOURNAL_MAX_CREDITS_PER_ISSUE:
         value = Fraction(JOURNAL_MAX_CREDITS_PER_ISSUE)
-        steps.append(Step("art. 11 lit. a", "at most two credits per journal issue", value))
+        steps.append(Step("art. 11 lit. a", gettext("at most two credits per journal issue"), value))
     return value
 
 

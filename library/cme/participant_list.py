@@ -25,16 +25,27 @@ from openpyxl.worksheet.worksheet import Worksheet
 from library.cme.attendance import ChecksMissed, Participation, test_outcome
 from library.cme.credits import attendee_credits, programme_credits
 from library.cme.participants import Profile, profiles_by_username, reveal_cnp
-from library.cme.participation import describe, duration
+from library.cme.participation import describe
 from library.cme.pdf import FAMILY, MUTED, new_document, to_bytes
 from library.cme.store import ProgrammeInfo, presence_for
 from library.cme.vault import CnpVault
 from library.db import Database
+from library.i18n import formats, gettext, lazy, ngettext, shown
 
-HEADERS = (
-    "Nr.", "Nume și prenume", "CNP", "Specialitatea", "Gradul profesional", "Locul de muncă",
-    "Credite EMC", "Observații", "Participare în sesiunile live",
+HEADINGS_TEXT = (
+    lazy("No."), lazy("Full name"), "CNP", lazy("Specialty"), lazy("Professional grade"),
+    lazy("Workplace"), lazy("CME credits"), lazy("Remarks"),
+    lazy("Participation in the live sessions"),
 )
+
+
+def headers() -> tuple[str, ...]:
+    """The columns, in the current language (the viewer's; Romanian for the College's copy)."""
+    return tuple(shown(h) for h in HEADINGS_TEXT)
+
+
+#: The columns in English (the source language), as code and tests name them.
+HEADERS = tuple(str(h) for h in HEADINGS_TEXT)
 
 #: What a spreadsheet takes for the start of a formula (OWASP "CSV Injection"): = + - @, and a
 #: tab, carriage return or line feed, which some programs skip before looking for one.
@@ -59,6 +70,7 @@ class ParticipantRow:
     test_passed: bool | None
     """None when the programme has no final test."""
     note: str
+    """What a reader should know, in the language of whoever the list is made for."""
     explanation: str
     proof: str = ""
     """How presence was proven: "own device", "in Hall A, Pleven with 3 of 4 checks"."""
@@ -67,13 +79,9 @@ class ParticipantRow:
 
     @property
     def participation(self) -> str:
-        """"live 7: 2 questions · presence checks 1 of 4 (50 % asked: not met)"."""
-        return "; ".join(s.summary(ro=False) for s in self.sessions if s.summary(ro=False))
-
-    @property
-    def participare(self) -> str:
-        """The same in Romanian, for the College's files."""
-        return "; ".join(s.summary(ro=True) for s in self.sessions if s.summary(ro=True))
+        """"live 7: 2 questions · presence checks 1 of 4 (50 % asked: not met)", in the
+        current language."""
+        return "; ".join(filter(None, (s.summary() for s in self.sessions)))
 
 
 @dataclass(frozen=True)
@@ -90,33 +98,18 @@ class SessionParticipation:
             return None
         return self.done.checks_answered * 100 >= self.required_percent * self.done.checks_asked
 
-    def summary(self, *, ro: bool) -> str:
-        words = describe_ro(self.done) if ro else describe(self.done)
+    def summary(self) -> str:
+        words = describe(self.done)
         if not words:
             return ""
         met = self.checks_met
         if met is not None:
-            if ro:
-                words += f" (cerut {self.required_percent} %: {'îndeplinit' if met else 'neîndeplinit'})"
-            else:
-                words += f" ({self.required_percent} % asked: {'met' if met else 'not met'})"
-        return f"live {self.live_session_id}: {words}"
-
-
-def describe_ro(done: Participation) -> str:
-    """Romanian ``describe``: "2 întrebări · 3 răspunsuri la sondaje · verificări de prezență
-    1 din 4 · a vorbit 1 min 20 s"."""
-    parts = []
-    if done.questions:
-        parts.append(f"{done.questions} {'întrebare' if done.questions == 1 else 'întrebări'}")
-    if done.poll_answers:
-        answers = "răspuns" if done.poll_answers == 1 else "răspunsuri"
-        parts.append(f"{done.poll_answers} {answers} la sondaje")
-    if done.checks_asked:
-        parts.append(f"verificări de prezență {done.checks_answered} din {done.checks_asked}")
-    if done.talkback_seconds:
-        parts.append("a vorbit " + duration(done.talkback_seconds))
-    return " · ".join(parts)
+            percent = formats.format_percent(self.required_percent / 100)
+            words = (gettext("%(activity)s (%(percent)s asked: met)", activity=words,
+                             percent=percent) if met else
+                     gettext("%(activity)s (%(percent)s asked: not met)", activity=words,
+                             percent=percent))
+        return gettext("live %(id)s: %(activity)s", id=self.live_session_id, activity=words)
 
 
 @dataclass(frozen=True)
@@ -131,23 +124,47 @@ class ParticipantList:
         return tuple(r.person_id for r in self.rows if r.user_id is None)
 
 
+@dataclass(frozen=True)
+class LazyNote:
+    """A participant's remarks, phrased when shown (``str()``) in the current language."""
+
+    qualified: bool
+    test_passed: bool | None
+    has_profile: bool
+    gaps: int
+    missed: tuple[ChecksMissed, ...] = ()
+
+    def __str__(self) -> str:
+        parts = []
+        if self.qualified:
+            parts.append(gettext("present throughout, test passed") if self.test_passed
+                         else gettext("present throughout"))
+        else:
+            if self.gaps:
+                parts.append(gettext("absent for part of the programme (art. 5 lit. a)"))
+            for m in self.missed:
+                parts.append(ngettext(
+                    "answered %(answered)s of %(num)s presence check in live session %(unit)s;"
+                    " the programme asks for %(percent)s",
+                    "answered %(answered)s of %(num)s presence checks in live session %(unit)s;"
+                    " the programme asks for %(percent)s",
+                    m.asked, answered=m.answered, unit=m.unit,
+                    percent=formats.format_percent(m.required_percent / 100)))
+            if self.test_passed is False:
+                parts.append(gettext("test not passed"))
+        if not self.has_profile:
+            parts.append(gettext("no profile: CNP and professional data missing"))
+        return "; ".join(parts)
+
+    def __html__(self) -> str:
+        from markupsafe import escape
+
+        return str(escape(str(self)))
+
+
 def _note(qualified: bool, test_passed: bool | None, has_profile: bool, gaps: int,
           missed: tuple[ChecksMissed, ...] = ()) -> str:
-    parts = []
-    if qualified:
-        parts.append("prezent integral" + (", test promovat" if test_passed else ""))
-    else:
-        if gaps:
-            parts.append("absent o parte din program (art. 5 lit. a)")
-        for m in missed:
-            parts.append(
-                f"a răspuns la {m.answered} din {m.asked} verificări de prezență în sesiunea"
-                f" live {m.unit}; programul cere {m.required_percent} %")
-        if test_passed is False:
-            parts.append("test nepromovat")
-    if not has_profile:
-        parts.append("fără profil: lipsesc CNP și datele profesionale")
-    return "; ".join(parts)
+    return str(LazyNote(qualified, test_passed, has_profile, gaps, missed))
 
 
 def participant_list(
@@ -194,7 +211,7 @@ def participant_list(
 
 def _cells(index: int, row: ParticipantRow) -> list[str | int]:
     return [index, row.full_name, row.cnp, row.specialty, row.grade, row.workplace, row.credits,
-            row.note, row.participare]
+            str(row.note), row.participation]
 
 
 def spreadsheet_cell(value: str | int) -> str | int:
@@ -216,13 +233,14 @@ def _append(sheet: Worksheet, values: list[str | int]) -> None:
 
 def filename(plist: ParticipantList, extension: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in plist.info.ref)
-    return f"lista-participanti-{safe}.{extension}"
+    # Translators: a file name: lower case, no spaces, Latin letters only.
+    return gettext("participant-list-%(ref)s.%(extension)s", ref=safe, extension=extension)
 
 
 def to_csv(plist: ParticipantList) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(HEADERS)
+    writer.writerow(headers())
     for index, row in enumerate(plist.rows, start=1):
         writer.writerow([spreadsheet_cell(c) for c in _cells(index, row)])
     return out.getvalue().encode("utf-8-sig")
@@ -232,13 +250,14 @@ def to_xlsx(plist: ParticipantList) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "Participanți"
+    sheet.title = gettext("Participants")[:31]
     info = plist.info
-    _append(sheet, [f"Lista participanților — {info.title}"])
+    _append(sheet, [gettext("Participant list — %(title)s", title=info.title)])
     dates = _dates(info.starts_on, info.ends_on)
-    _append(sheet, [f"{info.ref} · {info.organiser} · {dates} · {plist.programme_credits} credite EMC"])
+    credits = ngettext("%(num)s CME credit", "%(num)s CME credits", plist.programme_credits)
+    _append(sheet, [f"{info.ref} · {info.organiser} · {dates} · {credits}"])
     sheet.append([])
-    _append(sheet, list(HEADERS))
+    _append(sheet, list(headers()))
     header_row = sheet.max_row
     for index, row in enumerate(plist.rows, start=1):
         _append(sheet, _cells(index, row))
@@ -258,26 +277,31 @@ def to_xlsx(plist: ParticipantList) -> bytes:
 
 
 def _dates(start: date, end: date) -> str:
-    return start.strftime("%d.%m.%Y") if start == end else (
-        f"{start:%d.%m.%Y} – {end:%d.%m.%Y}"
-    )
+    """The programme's dates in the reader's language ('3. 12. 2026.' in Serbian)."""
+    first = formats.format_date(start, "medium")
+    return first if start == end else f"{first} – {formats.format_date(end, 'medium')}"
 
 
 def to_pdf(plist: ParticipantList) -> bytes:
     info = plist.info
-    pdf = new_document(landscape=True, title=f"Lista participanților — {info.title}")
+    pdf = new_document(landscape=True,
+                       title=gettext("Participant list — %(title)s", title=info.title))
     pdf.add_page()
     pdf.set_font(FAMILY, "B", 14)
-    pdf.multi_cell(0, 7, "Lista participanților", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 7, gettext("Participant list"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, "", 11)
     pdf.multi_cell(0, 6, info.title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, "", 9)
     pdf.set_text_color(*MUTED)
     pdf.multi_cell(
         0, 5,
-        f"{info.ref} · organizator: {info.organiser} · {_dates(info.starts_on, info.ends_on)}"
-        f" · {plist.programme_credits} credite EMC pentru prezența integrală"
-        " · art. 6 alin. (5) și art. 12 alin. (3) din Procedura standard de creditare (CMR)",
+        " · ".join((
+            info.ref, gettext("organiser: %(name)s", name=info.organiser),
+            _dates(info.starts_on, info.ends_on),
+            ngettext("%(num)s CME credit for full attendance",
+                     "%(num)s CME credits for full attendance", plist.programme_credits),
+            gettext("art. 6 alin. (5) and art. 12 alin. (3) of the standard crediting procedure"
+                    " (CMR)"))),
         new_x="LMARGIN", new_y="NEXT", align="L",
     )
     pdf.set_text_color(0, 0, 0)
@@ -289,7 +313,7 @@ def to_pdf(plist: ParticipantList) -> bytes:
         line_height=4.6, repeat_headings=1,
         headings_style=HEADINGS,
     ) as table:
-        table.row(HEADERS)
+        table.row(headers())
         for index, row in enumerate(plist.rows, start=1):
             table.row([str(c) for c in _cells(index, row)])
     pdf.ln(4)
@@ -299,11 +323,18 @@ def to_pdf(plist: ParticipantList) -> bytes:
     percent = info.programme.presence_check_percent
     pdf.multi_cell(
         0, 4.5,
-        f"{len(plist.rows)} participanți, dintre care {qualified} cu prezență integrală."
-        " Creditele sunt calculate de MedRoom din prezența înregistrată în sesiunile live."
-        + (f" Programul cere răspuns la cel puțin {percent} % din verificările de prezență"
-           " ale fiecărei sesiuni live urmărite de pe propriul dispozitiv." if percent else "")
-        + ("" if plist.revealed else " CNP mascat: doar organizatorul îl poate exporta complet."),
+        " ".join(filter(None, (
+            ngettext("%(num)s participant, %(qualified)s of them present throughout.",
+                     "%(num)s participants, %(qualified)s of them present throughout.",
+                     len(plist.rows), qualified=qualified),
+            gettext("MedRoom computes the credits from the attendance recorded in the live"
+                    " sessions."),
+            gettext("The programme asks each attendee to answer at least %(percent)s of the"
+                    " presence checks of every live session watched on their own device.",
+                    percent=formats.format_percent(percent / 100)) if percent else "",
+            "" if plist.revealed else gettext("CNP masked: only the organiser can export it in"
+                                              " full."),
+        ))),
         new_x="LMARGIN", new_y="NEXT", align="L",
     )
     return to_bytes(pdf)

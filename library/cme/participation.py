@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from library.cme.attendance import Participation
+from library.i18n import formats, gettext, ngettext
 from library.models import LiveInteraction, LiveSession
 
 # The timeline kinds this module reads (``room_controller.interaction.records.Kind``).
@@ -129,22 +130,24 @@ def participation_in(session: Session, live_ids: Sequence[int], *, now: datetime
 
 def describe(done: Participation, *, checks: bool = True) -> str:
     """"2 questions · 3 poll answers · presence checks 1 of 4 · talkback 1 min 20 s" (without
-    the presence checks when ``checks`` is false)."""
+    the presence checks when ``checks`` is false), in the current language."""
     parts = []
     if done.questions:
-        parts.append(f"{done.questions} question{'s' if done.questions != 1 else ''}")
+        parts.append(ngettext("%(num)s question", "%(num)s questions", done.questions))
     if done.poll_answers:
-        parts.append(f"{done.poll_answers} poll answer{'s' if done.poll_answers != 1 else ''}")
+        parts.append(ngettext("%(num)s poll answer", "%(num)s poll answers", done.poll_answers))
     if done.checks_asked and checks:
-        parts.append(f"presence checks {done.checks_answered} of {done.checks_asked}")
+        parts.append(gettext("presence checks %(answered)s of %(asked)s",
+                             answered=done.checks_answered, asked=done.checks_asked))
     if done.talkback_seconds:
-        parts.append("talkback " + duration(done.talkback_seconds))
+        parts.append(gettext("talkback %(time)s", time=duration(done.talkback_seconds)))
     return " · ".join(parts)
 
 
 def duration(total_seconds: int) -> str:
-    """"45 s", "2 min", "1 min 20 s"."""
+    """"45 s", "2 min", "1 min 20 s" (the units abbreviated as the current language does)."""
     minutes, seconds = divmod(total_seconds, 60)
-    if not minutes:
-        return f"{seconds} s"
-    return f"{minutes} min" + (f" {seconds} s" if seconds else "")
+    if not minutes or not seconds:
+        return formats.format_duration(total_seconds, "short")
+    return " ".join((formats.format_duration(minutes * 60, "short"),
+                     formats.format_duration(seconds, "short")))

@@ -22,6 +22,7 @@ from itertools import pairwise
 
 from library.cme.errors import ProgrammeError
 from library.cme.limits import MIN_PASS_RATIO
+from library.i18n import LazyText, gettext, lazy, shown
 
 MAIN_TRACK = "main"
 
@@ -114,6 +115,32 @@ _EFFECTIVE = frozenset(
 )
 
 
+def _item_kind_names() -> dict[ItemKind, LazyText]:
+    return {
+        ItemKind.LECTURE: lazy("lecture"),
+        ItemKind.DISCUSSION: lazy("discussion"),
+        ItemKind.PRACTICAL_DEMONSTRATION: lazy("practical demonstration"),
+        ItemKind.PRACTICAL_STAGE: lazy("practical stage"),
+        ItemKind.GROUP_METHOD: lazy("group method (Balint)"),
+        ItemKind.BREAK: lazy("break"),
+        ItemKind.OPENING: lazy("opening"),
+        ItemKind.CLOSING: lazy("closing"),
+        ItemKind.ANNOUNCEMENT: lazy("announcement"),
+        ItemKind.SATELLITE_SYMPOSIUM: lazy("satellite symposium"),
+    }
+
+
+#: How messages name an item's kind, in the reader's language.
+ITEM_KIND_NAMES = _item_kind_names()
+#: How messages name a level (the value stays the API's).
+LEVEL_NAMES: dict[Level, LazyText] = {
+    Level.LOCAL: lazy("local"),
+    Level.REGIONAL: lazy("regional"),
+    Level.NATIONAL: lazy("national"),
+    Level.INTERNATIONAL: lazy("international"),
+}
+
+
 class OrganiserKind(Enum):
     ACCREDITED_PROVIDER = "accredited_provider"
     """Furnizor de EMC acreditat de Colegiul Medicilor din România."""
@@ -204,9 +231,14 @@ class AgendaItem:
         return int((self.ends_at - self.starts_at).total_seconds())
 
     def label(self) -> str:
-        """How messages name the item: its ref, title, day and hours."""
+        """How messages name the item: its kind, ref, title, day and hours (in the current
+        language: "lecture 'l1' 'Rinoplastie' on 2025-03-10 09:00-10:00")."""
         title = f" {self.title!r}" if self.title else ""
-        return f"{self.kind.value} {self.ref!r}{title} on {self.day} {self.start:%H:%M}-{self.end:%H:%M}"
+        kind = ITEM_KIND_NAMES.get(self.kind)
+        return gettext("%(kind)s %(ref)s%(title)s on %(day)s %(start)s-%(end)s",
+                       kind=shown(kind) if kind is not None else self.kind.value,
+                       ref=repr(self.ref), title=title, day=self.day,
+                       start=f"{self.start:%H:%M}", end=f"{self.end:%H:%M}")
 
 
 def overlapping_groups(items: Iterable[AgendaItem]) -> list[list[AgendaItem]]:

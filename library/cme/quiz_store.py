@@ -40,6 +40,7 @@ from library.cme.quiz import (
 )
 from library.cme_models import CmeProgramme, CmeQuestion, CmeTestAttempt
 from library.db import Database
+from library.i18n import formats, lazy
 from library.models import utcnow
 
 MAX_BANK = 500
@@ -230,19 +231,22 @@ def start_attempt(
         if running is not None:
             return running
         if test is None:
-            refusal = f"programme {row.ref!r} has no final test"
+            refusal = lazy("programme '%(ref)s' has no final test", "no_final_test", ref=row.ref)
         elif row.status != SUBMITTED:
-            refusal = (f"programme {row.ref!r} is still a draft: its test opens once the"
-                       " organiser submits it")
+            refusal = lazy("programme '%(ref)s' is still a draft: its test opens once the"
+                           " organiser submits it", "programme_is_draft", ref=row.ref)
         elif not opens <= now < closes:
-            refusal = (f"the test of {row.ref!r} is open from {programme.starts_on} to the end"
-                       f" of {programme.ends_on} ({row.timezone}); it is not open now")
+            refusal = lazy("the test of '%(ref)s' is open from %(opens)s to %(closes)s; it is not"
+                           " open now", "test_not_open", ref=row.ref,
+                           opens=formats.format_datetime(opens, with_zone=True),
+                           closes=formats.format_datetime(closes, with_zone=True))
         elif any(a.passed for a in mine):
-            refusal = "you have already passed this test; there is nothing to retake"
+            refusal = lazy("you have already passed this test; there is nothing to retake",
+                           "test_already_passed")
         elif len(mine) >= allowed_attempts(test.max_attempts):
-            used = len(mine)
-            refusal = (f"you have used your {used} attempt(s); the test allows at most"
-                       f" {allowed_attempts(test.max_attempts)} (art. 10 lit. e)")
+            refusal = lazy("you have used every attempt: the test allows at most %(allowed)s"
+                           " (art. 10 lit. e)", "no_attempt_left",
+                           allowed=allowed_attempts(test.max_attempts))
         if refusal is None:
             assert test is not None
             drawn = draw(_bank(session, programme_id), test.question_count, rng)
@@ -297,12 +301,16 @@ def submit_attempt(
         programme = programme_from_json(_programme_row(session, row.programme_id).programme)
         attempt = _attempt(row, programme)
         if attempt.finished:
-            refusal = f"attempt {attempt.number} was already submitted at {row.submitted_at:%H:%M:%S} UTC"
+            refusal = lazy("attempt %(number)s was already submitted at %(time)s",
+                           "already_submitted", number=attempt.number,
+                           time=formats.format_time(row.submitted_at or now, "medium",
+                                                    with_zone=True))
         elif not accepts_answers(row.deadline_at, now):
             late = int((now - row.deadline_at).total_seconds())
-            refusal = (f"time is up: the attempt ended at {row.deadline_at:%H:%M:%S} UTC and the"
-                       f" answers came {late} s later; they are not counted and the attempt"
-                       " scores 0")
+            refusal = lazy("time is up: the attempt ended at %(time)s and the answers came"
+                           " %(late)s later; they are not counted and the attempt scores 0",
+                           "time_is_up", late=formats.format_duration(late),
+                           time=formats.format_time(row.deadline_at, "medium", with_zone=True))
         else:
             sheet = read_answers(attempt.questions, answers)
             result = score(attempt.questions, sheet)

@@ -17,6 +17,7 @@ from library.cme.credits import AttendeeCredits
 from library.cme.programme import ProgrammeKind
 from library.cme.titles import TitlesTotal
 from library.cme.totals import Award, Exclusion, total_credits
+from library.i18n import gettext
 
 TOTAL_YEARS = 5  # the credits a doctor gathers are counted over five years (art. 29)
 
@@ -80,28 +81,29 @@ def five_year_credits(attended: Sequence[Attended], until: date) -> FiveYearCred
 
 def _note(attended: Attended, since: date, excluded: Exclusion | None) -> str:
     if not attended.submitted:
-        return "draft: not yet submitted to the College, not counted"
+        return gettext("draft: not yet submitted to the College, not counted")
     if attended.ends_on < since:
-        return f"held before {since}: outside the five years"
+        return gettext("held before %(since)s: outside the five years", since=since)
     if excluded is not None:
         return f"{excluded.article}: {excluded.reason}"
     if attended.result.credits == 0:
         # The last step is the total; the ones before it say what took the credits away.
-        return "no credits: " + ("; ".join(s.description for s in attended.result.steps[:-1])
-                                 or "nothing credited")
-    return "counted"
+        return gettext("no credits: %(why)s", why="; ".join(
+            s.description for s in attended.result.steps[:-1]) or gettext("nothing credited"))
+    return gettext("counted")
 
 
 def score_explanation(programme_credits: int, since: date, titles: TitlesTotal) -> tuple[str, ...]:
     """How the score adds up: the programmes, each counted title, the total (art. 29 alin. (1))."""
-    counted = (
-        f"art. 29 alin. (1): {programme_credits} credits of the programmes counted since {since}"
-        " (art. 5 lit. i, art. 11 lit. c applied)"
-    )
+    counted = "art. 29 alin. (1): " + gettext(
+        "%(credits)s credits of the programmes counted since %(since)s (art. 5 lit. i, art. 11"
+        " lit. c applied)", credits=programme_credits, since=since)
     lines = [counted]
     lines += [str(step) for item in titles.items if item.counted for step in item.steps]
     lines.append(
-        f"art. 29 alin. (1): total {programme_credits} + {titles.credits} for professional titles"
-        f" = {programme_credits + titles.credits}"
+        "art. 29 alin. (1): " + gettext(
+            "total %(programmes)s + %(titles)s for professional titles = %(total)s",
+            programmes=programme_credits, titles=titles.credits,
+            total=programme_credits + titles.credits)
     )
     return tuple(lines)

@@ -18,6 +18,7 @@ from fractions import Fraction
 
 from library.cme.credits import Step
 from library.cme.errors import ProgrammeError
+from library.i18n import gettext, lazy, ngettext, shown
 
 
 class TitleKind(Enum):
@@ -44,7 +45,7 @@ class TitleKind(Enum):
 
     @property
     def label(self) -> str:
-        return _LABEL[self]
+        return shown(_LABEL[self])
 
     @property
     def per_year(self) -> bool:
@@ -64,15 +65,16 @@ _CREDITS = {
     TitleKind.UNIVERSITY_TEACHING: 40,
 }
 _LABEL = {
-    TitleKind.RESIDENT: "medic rezident (residency competition passed)",
-    TitleKind.SPECIALIST: "medic specialist (also a further specialty)",
-    TitleKind.COMPLEMENTARY_STUDIES: "atestat de studii complementare",
-    TitleKind.PRIMAR: "medic primar (also a second specialty)",
-    TitleKind.DOCTORATE: "doctor în medicină (PhD)",
-    TitleKind.MASTER: "master's degree in a medical field",
-    TitleKind.TRAINER: "formator acreditat (Ministry of Health)",
-    TitleKind.TRAINER_OF_TRAINERS: "formator de formatori (Ministry of Health)",
-    TitleKind.UNIVERSITY_TEACHING: "university teaching staff, per year of confirmed activity",
+    TitleKind.RESIDENT: lazy("medic rezident (residency competition passed)"),
+    TitleKind.SPECIALIST: lazy("medic specialist (also a further specialty)"),
+    TitleKind.COMPLEMENTARY_STUDIES: lazy("atestat de studii complementare"),
+    TitleKind.PRIMAR: lazy("medic primar (also a second specialty)"),
+    TitleKind.DOCTORATE: lazy("doctor în medicină (PhD)"),
+    TitleKind.MASTER: lazy("master's degree in a medical field"),
+    TitleKind.TRAINER: lazy("formator acreditat (Ministry of Health)"),
+    TitleKind.TRAINER_OF_TRAINERS: lazy("formator de formatori (Ministry of Health)"),
+    TitleKind.UNIVERSITY_TEACHING: lazy("university teaching staff, per year of confirmed"
+                                        " activity"),
 }
 
 
@@ -148,31 +150,37 @@ def _one(
     kind = title.kind
     what = f"{kind.label}{f' ({title.subject})' if title.subject else ''}"
     if title.identity in seen:
-        return _not_counted(title, "art. 29 alin. (1)", f"{what} already counted: once only")
+        return _not_counted(title, "art. 29 alin. (1)",
+                            gettext("%(title)s already counted: once only", title=what))
     seen.add(title.identity)
     if kind.per_year:
         years = _years_in_window(title.years, since, until)
         if not years:
             return _not_counted(
                 title, kind.article,
-                f"{what}: no year of activity inside the five years {since}..{until}",
+                gettext("%(title)s: no year of activity inside the five years"
+                        " %(since)s..%(until)s", title=what, since=since, until=until),
             )
         credits = kind.credits * len(years)
         step = Step(
             kind.article,
-            f"{what}: {kind.credits} credits x {len(years)} year(s)"
-            f" ({', '.join(map(str, years))})",
+            ngettext("%(title)s: %(num)s credit x %(count)s year(s) (%(years)s)",
+                     "%(title)s: %(num)s credits x %(count)s year(s) (%(years)s)", kind.credits,
+                     title=what, count=len(years), years=", ".join(map(str, years))),
             Fraction(credits),
         )
         return TitleCredit(title, credits, True, (step,))
     if not since <= title.obtained_on <= until:
         return _not_counted(
             title, kind.article,
-            f"{what} obtained on {title.obtained_on}, outside the five years {since}..{until}",
+            gettext("%(title)s obtained on %(date)s, outside the five years %(since)s..%(until)s",
+                    title=what, date=title.obtained_on, since=since, until=until),
         )
     step = Step(
         kind.article,
-        f"{what} obtained on {title.obtained_on}: {kind.credits} credits, added once",
+        ngettext("%(title)s obtained on %(date)s: %(num)s credit, added once",
+                 "%(title)s obtained on %(date)s: %(num)s credits, added once", kind.credits,
+                 title=what, date=title.obtained_on),
         Fraction(kind.credits),
     )
     return TitleCredit(title, kind.credits, True, (step,))
@@ -207,8 +215,9 @@ def _equivalent_master(items: list[TitleCredit]) -> list[TitleCredit]:
             items[i] = TitleCredit(dropped.title, 0, False, dropped.steps + (
                 Step(
                     "art. 29 alin. (3)",
-                    f"equivalent to the {items[keep].title.kind.label} in"
-                    f" {items[keep].title.subject!r}: only the larger score counts",
+                    gettext("equivalent to the %(title)s in '%(subject)s': only the larger score"
+                            " counts", title=items[keep].title.kind.label,
+                            subject=items[keep].title.subject),
                     Fraction(0),
                 ),
             ))

@@ -16,6 +16,7 @@ from datetime import date
 from library.cme.errors import ProgrammeError
 from library.cme.limits import DISTANCE_MIN_DAYS_APART
 from library.cme.programme import ProgrammeKind
+from library.i18n import gettext
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,15 @@ def _clash(award: Award, counted: list[Award]) -> Exclusion | None:
                 return Exclusion(
                     award.programme_ref,
                     "art. 11 lit. c",
-                    f"online programme less than 30 days from {other.programme_ref!r}, which"
-                    " earns more credits",
+                    gettext("online programme less than 30 days from '%(ref)s', which earns"
+                            " more credits", ref=other.programme_ref),
                 )
         elif _dated(award, other) and _overlap(award, other):
             return Exclusion(
                 award.programme_ref,
                 "art. 5 lit. i",
-                f"held in the same period as {other.programme_ref!r}, which earns more credits",
+                gettext("held in the same period as '%(ref)s', which earns more credits",
+                        ref=other.programme_ref),
             )
     return None
 

@@ -10,7 +10,6 @@ import asyncio
 import dataclasses
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,7 +21,9 @@ from library.cme.organisers import organised_by
 from library.cme.rights import ORGANISER_ROLES, may_organise, may_read_whole_log
 from library.cme.store import ProgrammeInfo, get_programme, list_programmes
 from library.db import Database
+from library.i18n import current, gettext, lazy, shown
 from web.auth import Principal, audit_actor, csrf_token, page_user
+from web.cme_labels import labels
 from web.deps import (
     DbDep,
     IdPath,
@@ -33,8 +34,6 @@ from web.deps import (
 )
 from web.templates import templates
 
-PAGE_ZONE = ZoneInfo("Europe/Bucharest")
-
 router = APIRouter(tags=["cme audit"])
 
 
@@ -44,12 +43,15 @@ def _filter(
 ) -> audit.Filter:
     known = {a.value for a in audit.Action}
     if action and action not in known:
-        raise HTTPException(422, f"action {action!r} is unknown; one of {', '.join(sorted(known))}")
+        raise HTTPException(422, lazy("action '%(action)s' is unknown; one of %(known)s",
+                                      "unknown_action", action=action,
+                                      known=", ".join(sorted(known))))
     if since and until and until < since:
-        raise HTTPException(422, f"'until' {until} is before 'since' {since}")
+        raise HTTPException(422, lazy("'until' %(until)s is before 'since' %(since)s",
+                                      "until_before_since", until=until, since=since))
 
     def moment(day: date | None) -> datetime | None:
-        return None if day is None else datetime.combine(day, time(0), PAGE_ZONE)
+        return None if day is None else datetime.combine(day, time(0), current().tzinfo)
 
     return audit.Filter(
         programme_id=programme_id, actor=actor or None, action=action or None,
@@ -133,7 +135,8 @@ async def audit_page(
                         date.fromisoformat(since) if since else None,
                         date.fromisoformat(until) if until else None, 300)
     except (ValueError, HTTPException) as exc:
-        error = exc.detail if isinstance(exc, HTTPException) else f"bad filter: {exc}"
+        error = (shown(exc.detail) if isinstance(exc, HTTPException)
+                 else gettext("bad filter: %(error)s", error=str(exc)))
         where = audit.Filter(limit=300)
     where = await asyncio.to_thread(_own_part, db, user, where)
     actor_ = audit_actor(request, user)
@@ -153,5 +156,5 @@ async def audit_page(
         "info": info, "programmes": programmes, "actions": [a.value for a in audit.Action],
         "form": {"programme_id": programme_id, "actor": actor, "action": action,
                  "since": since, "until": until},
-        "error": error, "local": lambda moment: moment.astimezone(PAGE_ZONE),
+        "error": error, "L": labels(),
     })

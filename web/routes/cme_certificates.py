@@ -32,6 +32,7 @@ from library.cme.certificates import (
 from library.cme.rights import may_organise, may_see_certificate
 from library.cme.store import ProgrammeInfo
 from library.db import Database
+from library.i18n import known_locale, lazy
 from web.auth import Principal, Viewer, audit_actor
 from web.cme_views import CertificateOut, certificate_out
 from web.deps import (
@@ -78,7 +79,7 @@ async def issue(request: Request, db: DbDep, vault: VaultDep,
             issue_certificates, db, vault, org.info, issued_by=principal.user_id
         )
     except CertificateError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.args[0]) from None
     for cert in report.issued:
         await asyncio.to_thread(
             audit.record, db, audit_actor(request, principal), audit.Action.CERTIFICATE_ISSUE,
@@ -105,15 +106,15 @@ async def revoke(request: Request, db: DbDep, number: str, body: RevokeIn,
                  principal: Organiser) -> CertificateOut:
     found, info = await _certificate_for(db, principal, number)
     if not may_organise(principal, info):
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"certificate {found.number} is of programme {info.ref!r}: only its"
-                            " organisers and admins revoke it")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, lazy(
+            "certificate %(number)s is of programme '%(ref)s': only its organisers and admins"
+            " revoke it", "not_your_programme", number=found.number, ref=info.ref))
     try:
         cert = await asyncio.to_thread(revoke_certificate, db, number)
     except CertificateNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, exc.args[0]) from None
     except CertificateError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.args[0]) from None
     await asyncio.to_thread(
         audit.record, db, audit_actor(request, principal), audit.Action.CERTIFICATE_REVOKE,
         target=audit.Target.CERTIFICATE, target_id=cert.number, programme_id=cert.programme_id,
@@ -133,10 +134,17 @@ async def programme_certificates(request: Request, db: DbDep, programme_id: IdPa
 @router.get("/api/cme/certificates/{number}.pdf", summary="A certificate as PDF (its holder or"
             " an organiser)")
 async def certificate_file(request: Request, db: DbDep, settings: SettingsDep, number: str,
-                           principal: Viewer) -> Response:
+                           principal: Viewer, also: str | None = None) -> Response:
+    """In Romanian, as the College requires; ``?also=bg`` (sr_Cyrl, sr_Latn, en...) adds each
+    line in the holder's language under the Romanian one (the holder's choice when
+    downloading: the same certificate may be needed in Romanian alone for the College and
+    bilingual for an employer across the border)."""
+    if also is not None and known_locale(also) is None:
+        raise HTTPException(422, lazy("unknown language %(value)s", "unknown_language",
+                                      value=also))
     cert, _ = await _certificate_for(db, principal, number)
     url = verify_url(request, settings, cert.number)
-    body = await asyncio.to_thread(certificate_pdf, cert, url)
+    body = await asyncio.to_thread(certificate_pdf, cert, url, known_locale(also))
     return Response(
         body, media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="certificat-{cert.number}.pdf"',
@@ -146,7 +154,8 @@ async def certificate_file(request: Request, db: DbDep, settings: SettingsDep, n
 
 def _not_yours(number: str) -> HTTPException:
     # The same answer for "no such number" and "not yours": numbers are not a way to probe.
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no certificate {number} of yours")
+    return HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+        "no certificate %(number)s of yours", "certificate_not_found", number=number))
 
 
 async def _certificate_for(

@@ -8,7 +8,6 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -38,7 +37,9 @@ from library.cme.store import (
     live_session_titles,
 )
 from library.db import Database
+from library.i18n import shown
 from web.auth import Principal, audit_actor, csrf_token, page_user
+from web.cme_labels import labels
 from web.cme_views import KIND_LABELS, attendance_out, doctor_page, findings_out
 from web.deps import (
     DbDep,
@@ -92,13 +93,12 @@ async def cme_page(request: Request, db: DbDep, vault: VaultDep) -> Response:
         return await asyncio.to_thread(doctor_page, request, user, db, vault)
     rows = await asyncio.to_thread(_list_rows, db, user)
     return templates.TemplateResponse(
-        request, "cme_list.html", _context(request, user, rows=rows, kinds=KIND_LABELS)
+        request, "cme_list.html", _context(request, user, rows=rows, L=labels())
     )
 
 
 def _programme_page_data(db: Database, info: ProgrammeInfo) -> dict[str, object]:
     programme = info.programme
-    zone = ZoneInfo(info.timezone)
     days: dict[date, list[Any]] = {}
     for item in sorted(programme.agenda, key=lambda i: (i.day, i.start, i.track)):
         days.setdefault(item.day, []).append(item)
@@ -110,18 +110,8 @@ def _programme_page_data(db: Database, info: ProgrammeInfo) -> dict[str, object]
         "hours": creditable_hours(programme),
         "attendance": attendance_out(db, info),
         "titles": live_session_titles(db, info.live_session_ids),
-        "kinds": KIND_LABELS,
-        "local": lambda moment: moment.astimezone(zone),
-        "hm": _hours_minutes,
+        "L": labels(),
     }
-
-
-def _hours_minutes(seconds: int) -> str:
-    """1 h 05 min, 12 min, 40 s: how long a gap or a stretch is, for people."""
-    if seconds < 60:
-        return f"{seconds} s"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 @router.get("/cme/programmes/{programme_id}", response_class=HTMLResponse,
@@ -157,6 +147,7 @@ def _editor_data(db: Database, user: Principal, info: ProgrammeInfo | None) -> d
         "item_kinds": [k.value for k in ItemKind],
         "organiser_kinds": [k.value for k in OrganiserKind],
         "levels": [lv.value for lv in Level],
+        "labels": labels(),
     }
 
 
@@ -172,7 +163,7 @@ async def _editor(request: Request, db: Database, programme_id: int | None) -> R
     editor = await asyncio.to_thread(_editor_data, db, user, info)
     return templates.TemplateResponse(request, "cme_edit.html", _context(
         request, user, info=info, editor=editor,
-        kinds=[(k.value, label) for k, label in KIND_LABELS.items()],
+        kinds=[(k.value, shown(label)) for k, label in KIND_LABELS.items()], L=labels(),
         levels=[lv.value for lv in Level],
     ))
 

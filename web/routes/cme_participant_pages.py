@@ -14,7 +14,8 @@ from library.cme.participant_list import participant_list
 from library.cme.rights import ORGANISER_ROLES
 from library.cme.store import ProgrammeStatus
 from web.auth import audit_actor, csrf_token, page_user
-from web.cme_views import KIND_LABELS, doctor_page, list_out
+from web.cme_labels import labels
+from web.cme_views import doctor_page, list_out
 from web.deps import (
     DbDep,
     IdPath,
@@ -51,6 +52,6 @@ async def participants_page(request: Request, db: DbDep, vault: VaultDep,
     return templates.TemplateResponse(request, "cme_participants.html", {
         "user": user, "csrf": csrf_token(request), "info": info,
         "plist": list_out(plist, True),
-        "certs": {c.person_id: c for c in certs}, "kinds": KIND_LABELS,
+        "certs": {c.person_id: c for c in certs}, "L": labels(),
         "submitted": info.status is ProgrammeStatus.SUBMITTED,
     })

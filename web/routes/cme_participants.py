@@ -36,6 +36,7 @@ from library.cme.participants import (
     save_profile,
 )
 from library.cme.titles import Title, TitleKind
+from library.i18n import known_locale, lazy, use
 from web.auth import Principal, Viewer, audit_actor
 from web.cme_views import (
     ParticipantListOut,
@@ -168,10 +169,18 @@ async def export_participants(
     org: OrganiserOf,
     cnp: Annotated[Literal["masked", "full"], Query(
         description="full: the CNPs as the College needs them (logged)")] = "masked",
+    lang: Annotated[str | None, Query(
+        description="the list's language (ro for the College's copy); default: the viewer's")
+    ] = None,
 ) -> Response:
     if fmt not in EXPORT_TYPES:
-        raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"no export as {fmt!r}: use .csv, .xlsx or .pdf")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, lazy(
+            "no export as '%(format)s': use .csv, .xlsx or .pdf", "unknown_export_format",
+            format=fmt))
+    locale = known_locale(lang)
+    if lang and locale is None:
+        raise HTTPException(422, lazy("unknown language %(value)s", "unknown_language",
+                                      value=lang))
     info = org.info
     reveal = cnp == "full"
     # Logged before the file is built: a CNP never leaves without its log line.
@@ -180,13 +189,19 @@ async def export_participants(
         target=audit.Target.LIST, target_id=programme_id, programme_id=programme_id,
         detail={"format": fmt, "cnp": cnp},
     )
-    plist = await asyncio.to_thread(participant_list, db, vault, info, reveal=reveal)
     writer = {"csv": to_csv, "xlsx": to_xlsx, "pdf": to_pdf}[fmt]
-    body = await asyncio.to_thread(writer, plist)
+
+    def build() -> tuple[bytes, str]:
+        # In the viewer's language, or the one asked for (the College's copy in Romanian).
+        with use(locale):
+            plist = participant_list(db, vault, info, reveal=reveal)
+            return writer(plist), filename(plist, fmt)
+
+    body, name = await asyncio.to_thread(build)
     disposition = "inline" if fmt == "pdf" else "attachment"
     return Response(
         body, media_type=EXPORT_TYPES[fmt],
-        headers={"Content-Disposition": f'{disposition}; filename="{filename(plist, fmt)}"',
+        headers={"Content-Disposition": f'{disposition}; filename="{name}"',
                  "Cache-Control": "no-store"},
     )
 

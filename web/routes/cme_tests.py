@@ -87,13 +87,15 @@ def _test_info(db: Database, info: ProgrammeInfo, person: str) -> TestInfoOut:
 
 
 def _quiz_error(exc: QuizError) -> HTTPException:
+    # The message itself (a lazy one keeps its code and is shown in the request's language).
+    detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
     if isinstance(exc, AttemptNotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+        return HTTPException(status.HTTP_404_NOT_FOUND, detail)
     if isinstance(exc, NotYourAttempt):
-        return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
+        return HTTPException(status.HTTP_403_FORBIDDEN, detail)
     if isinstance(exc, AttemptRefused):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    return HTTPException(422, str(exc))
+        return HTTPException(status.HTTP_409_CONFLICT, detail)
+    return HTTPException(422, detail)
 
 
 # -- organisers: the bank ------------------------------------------------------------------

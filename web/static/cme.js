@@ -5,10 +5,10 @@
   const message = document.getElementById("cme-message");
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   button.addEventListener("click", async () => {
-    if (!confirm("Submit this programme? A submitted programme can no longer be edited.")) return;
+    if (!confirm(gettext("Submit this programme? A submitted programme can no longer be edited."))) return;
     button.disabled = true;
     message.className = "message";
-    message.textContent = "Submitting…";
+    message.textContent = gettext("Submitting…");
     try {
       const response = await fetch(`/api/cme/programmes/${button.dataset.programme}/submit`, {
         method: "POST", headers: { "X-CSRF-Token": csrf },

@@ -39,13 +39,13 @@
   // -- rows -----------------------------------------------------------------------------
   function organiserRow(o = {}) {
     return el("div", { class: "row organiser" },
-      input("name", o.name, { placeholder: "Organiser name" }),
-      select("kind", data.organiser_kinds.map((k) => [k, k.replaceAll("_", " ")]), o.kind),
-      select("scope", data.levels.map((l) => [l, `accredited: ${l}`]), o.scope || "national"),
-      tool("✕", "Remove", "remove"));
+      input("name", o.name, { placeholder: gettext("Organiser name") }),
+      select("kind", data.organiser_kinds.map((k) => [k, data.labels.organiser_kinds[k] || k]), o.kind),
+      select("scope", data.levels.map((l) => [l, gettext("accredited: %(level)s", { level: data.labels.levels[l] || l })]), o.scope || "national"),
+      tool("✕", gettext("Remove"), "remove"));
   }
   function sponsorRow(s = {}) {
-    return el("div", { class: "row sponsor" }, input("name", s.name, { placeholder: "Sponsor name" }), tool("✕", "Remove", "remove"));
+    return el("div", { class: "row sponsor" }, input("name", s.name, { placeholder: gettext("Sponsor name") }), tool("✕", gettext("Remove"), "remove"));
   }
   let refCounter = 0;
   const newRef = () => { let ref; do { ref = `i${++refCounter}`; } while (agenda.querySelector(`[data-ref="${ref}"]`)); return ref; };
@@ -54,19 +54,19 @@
     const speaker = i.speaker || {};
     const li = el("li", { "data-ref": i.ref || newRef() },
       el("div", { class: "line1" },
-        select("kind", data.item_kinds.map((k) => [k, k.replaceAll("_", " ")]), i.kind || "lecture"),
-        input("day", i.day || f.starts_on.value, { type: "date", title: "day" }),
-        input("start", i.start || "09:00", { type: "time", title: "start" }),
-        input("end", i.end || "10:00", { type: "time", title: "end" }),
-        input("title", i.title, { placeholder: "Exact title" }),
-        el("div", { class: "tools" }, tool("↑", "Move up", "up"), tool("↓", "Move down", "down"), tool("✕", "Remove", "remove"))),
+        select("kind", data.item_kinds.map((k) => [k, data.labels.item_kinds[k] || k]), i.kind || "lecture"),
+        input("day", i.day || f.starts_on.value, { type: "date", title: gettext("day") }),
+        input("start", i.start || "09:00", { type: "time", title: gettext("start") }),
+        input("end", i.end || "10:00", { type: "time", title: gettext("end") }),
+        input("title", i.title, { placeholder: gettext("Exact title") }),
+        el("div", { class: "tools" }, tool("↑", gettext("Move up"), "up"), tool("↓", gettext("Move down"), "down"), tool("✕", gettext("Remove"), "remove"))),
       el("div", { class: "line2" },
-        input("speaker_title", speaker.title, { placeholder: "Prof. dr.", title: "speaker's title" }),
-        input("speaker_name", speaker.name, { placeholder: "Speaker", title: "speaker" }),
-        input("represents_sponsor", speaker.represents_sponsor, { placeholder: "speaks for a sponsor?", title: "the sponsor this speaker represents, if any (art. 17)" }),
-        input("session", i.session, { placeholder: "session", title: "session (discussions: at most a quarter of it)" }),
-        input("track", i.track || "main", { placeholder: "track", title: "track: parallel sessions run on different tracks" }),
-        select("live_session_id", [["", "on site"], ...data.live_sessions.map((s) => [String(s.id), `live #${s.id} ${s.title}`])],
+        input("speaker_title", speaker.title, { placeholder: gettext("Prof. dr."), title: gettext("speaker's title") }),
+        input("speaker_name", speaker.name, { placeholder: gettext("Speaker"), title: gettext("speaker") }),
+        input("represents_sponsor", speaker.represents_sponsor, { placeholder: gettext("speaks for a sponsor?"), title: gettext("the sponsor this speaker represents, if any (art. 17)") }),
+        input("session", i.session, { placeholder: gettext("session"), title: gettext("session (discussions: at most a quarter of it)") }),
+        input("track", i.track || "main", { placeholder: gettext("track"), title: gettext("track: parallel sessions run on different tracks") }),
+        select("live_session_id", [["", gettext("on site")], ...data.live_sessions.map((s) => [String(s.id), `${gettext("live #%(id)s", { id: s.id })} ${s.title}`])],
           i.live_session_id == null ? "" : String(i.live_session_id))));
     li.dataset.person = speaker.person_id || "";
     li.className = `kind-${i.kind || "lecture"}`;
@@ -116,11 +116,11 @@
   // (the server refuses anything else with the same words).
   function checksPercent() {
     const input = f.presence_check_percent;
-    const raw = input.validity.badInput ? "not a number" : input.value.trim();
+    const raw = input.validity.badInput ? gettext("not a number") : input.value.trim();
     const number = raw === "" ? 0 : Number(raw);
     const ok = !input.validity.badInput && Number.isInteger(number) && number >= 0 && number <= 100 && !/[eE.]/.test(raw);
     return ok ? { value: number, error: "" }
-      : { value: null, error: `Presence checks to answer: “${raw}” must be a whole percentage from 0 (not required) to 100 (every presence check).` };
+      : { value: null, error: gettext("Presence checks to answer: “%(value)s” must be a whole percentage from 0 (not required) to 100 (every presence check).", { value: raw }) };
   }
   function showChecksError() {
     const { error } = checksPercent();
@@ -137,13 +137,14 @@
   function rowErrors(items) {
     const errors = new Map();
     const add = (ref, text) => errors.set(ref, [...(errors.get(ref) || []), text]);
-    items.forEach((i) => { if (i.start && i.end && i.end <= i.start) add(i.ref, `ends at ${i.end}, not after its start at ${i.start}`); });
+    items.forEach((i) => { if (i.start && i.end && i.end <= i.start) add(i.ref, gettext("ends at %(end)s, not after its start at %(start)s", { end: i.end, start: i.start })); });
     const valid = items.filter((i) => i.day && i.start && i.end && i.end > i.start && i.kind !== "satellite_symposium");
     valid.forEach((a, n) => valid.slice(n + 1).forEach((b) => {
       if (a.day === b.day && a.track === b.track && a.start < b.end && b.start < a.end) {
-        const name = (i) => `“${i.title || i.kind.replaceAll("_", " ")}” ${i.start}–${i.end}`;
-        add(a.ref, `overlaps ${name(b)} on track ${a.track}: move one, or put it on another track`);
-        add(b.ref, `overlaps ${name(a)} on track ${a.track}: move one, or put it on another track`);
+        const name = (i) => `“${i.title || data.labels.item_kinds[i.kind] || i.kind}” ${i.start}–${i.end}`;
+        const overlap = (other) => gettext("overlaps %(other)s on track %(track)s: move one, or put it on another track", { other: name(other), track: a.track });
+        add(a.ref, overlap(b));
+        add(b.ref, overlap(a));
       }
     }));
     [...agenda.children].forEach((li) => {
@@ -183,9 +184,9 @@
       formError.textContent = typeof result.detail === "string" ? result.detail
         : (result.detail || []).map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}`).join("; ") || response.statusText;
       $("ed-findings").replaceChildren();
-      $("ed-counts").textContent = bad ? `${bad} row(s) to fix` : "";
+      $("ed-counts").textContent = bad ? ngettext("%(num)s row to fix", "%(num)s rows to fix", bad) : "";
       $("ed-credits").textContent = "–";
-      $("ed-hours").textContent = "fix the form to see the credits";
+      $("ed-hours").textContent = gettext("fix the form to see the credits");
       $("ed-steps").replaceChildren();
       return;
     }
@@ -196,29 +197,29 @@
 
   function showFindings(check) {
     $("ed-counts").replaceChildren(
-      el("span", { class: "count-error", textContent: `${check.errors} error${check.errors === 1 ? "" : "s"}` }),
-      el("span", { class: "count-warning", textContent: `${check.warnings} warning${check.warnings === 1 ? "" : "s"}` }));
+      el("span", { class: "count-error", textContent: ngettext("%(num)s error", "%(num)s errors", check.errors) }),
+      el("span", { class: "count-warning", textContent: ngettext("%(num)s warning", "%(num)s warnings", check.warnings) }));
     const flags = new Map();
     $("ed-findings").replaceChildren(...check.findings.map((f) => {
       if (f.item_ref && flags.get(f.item_ref) !== "error") flags.set(f.item_ref, f.severity);
       return el("li", { class: `finding finding-${f.severity}`, "data-article": f.article },
         el("span", { class: "article", textContent: f.article }), f.message);
     }));
-    if (!check.findings.length) $("ed-findings").append(el("li", { class: "count-ok", textContent: "The programme meets every rule the checker knows." }));
+    if (!check.findings.length) $("ed-findings").append(el("li", { class: "count-ok", textContent: gettext("The programme meets every rule the checker knows.") }));
     [...agenda.children].forEach((li) => {
       li.classList.remove("flag-error", "flag-warning");
       if (flags.has(li.dataset.ref)) li.classList.add(`flag-${flags.get(li.dataset.ref)}`);
     });
     const submit = $("ed-submit");
-    if (submit) { submit.disabled = check.errors > 0; submit.title = check.errors ? "Fix the errors first" : ""; }
+    if (submit) { submit.disabled = check.errors > 0; submit.title = check.errors ? gettext("Fix the errors first") : ""; }
   }
 
   function showCredits(credits) {
     $("ed-credits").textContent = credits.credits;
-    $("ed-hours").textContent = `${credits.creditable_hours} creditable h`;
+    $("ed-hours").textContent = gettext("%(hours)s creditable h", { hours: i18n.formatNumber(Number(credits.creditable_hours)) });
     $("ed-steps").replaceChildren(...credits.steps.map((s) => el("li", {},
       el("span", { class: "art", textContent: s.article }), el("span", { textContent: s.description }),
-      el("span", { class: "val", textContent: String(Math.round(s.value * 100) / 100) }))));
+      el("span", { class: "val", textContent: i18n.formatNumber(Math.round(s.value * 100) / 100) }))));
   }
 
   // -- saving ---------------------------------------------------------------------------
@@ -231,18 +232,18 @@
   }
   $("ed-save").addEventListener("click", async () => {
     const current = body();
-    if (rowErrors(current.agenda)) { say("Fix the agenda rows marked in red first.", "message-error"); return; }
+    if (rowErrors(current.agenda)) { say(gettext("Fix the agenda rows marked in red first."), "message-error"); return; }
     const checksError = showChecksError();
     if (checksError) { say(checksError, "message-error"); f.presence_check_percent.focus(); return; }
     try {
       const saved = programmeId ? await send(`/api/cme/programmes/${programmeId}`, "PUT", current)
         : await send("/api/cme/programmes", "POST", current);
       if (!programmeId) { location.href = `/cme/programmes/${saved.id}/edit?created=1`; return; }
-      say(`Saved at ${new Date().toLocaleTimeString()}.`, "message-ok");
+      say(gettext("Saved at %(time)s.", { time: i18n.formatTime(new Date()) }), "message-ok");
     } catch (error) { say(error.message, "message-error"); }
   });
   $("ed-submit")?.addEventListener("click", async () => {
-    if (!confirm("Submit this programme? A submitted programme can no longer be edited.")) return;
+    if (!confirm(gettext("Submit this programme? A submitted programme can no longer be edited."))) return;
     try {
       await send(`/api/cme/programmes/${programmeId}`, "PUT", body());
       await send(`/api/cme/programmes/${programmeId}/submit`, "POST");
@@ -269,7 +270,7 @@
         const minutes = add === "break" ? 15 : 60;
         const endAt = Math.min(h * 60 + m + minutes, 23 * 60 + 59);
         const end = `${String(Math.floor(endAt / 60)).padStart(2, "0")}:${String(endAt % 60).padStart(2, "0")}`;
-        agenda.append(itemRow({ kind: add === "break" ? "break" : "lecture", day: lastItem?.day, start, end, title: add === "break" ? "Break" : "" }));
+        agenda.append(itemRow({ kind: add === "break" ? "break" : "lecture", day: lastItem?.day, start, end, title: add === "break" ? gettext("Break") : "" }));
       }
     } else if (button.dataset.tool === "remove" && row) row.remove();
     else if (button.dataset.tool === "up" && row?.previousElementSibling) row.after(row.previousElementSibling);
@@ -295,6 +296,6 @@
   const test = base.final_test;
   f.has_test.checked = Boolean(test);
   if (test) for (const name of ["question_count", "max_attempts", "time_limit_minutes", "pass_ratio"]) if (test[name] != null) f[name].value = test[name];
-  if (new URLSearchParams(location.search).has("created")) say("Draft created.", "message-ok");
+  if (new URLSearchParams(location.search).has("created")) say(gettext("Draft created."), "message-ok");
   preview();
 })();

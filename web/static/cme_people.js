@@ -56,7 +56,7 @@
         grade: form.elements.grade.value, workplace: field("workplace"), titles,
         cnp: field("cnp") || null,
       };
-      say(message, "Saving…");
+      say(message, gettext("Saving…"));
       try {
         await call("PUT", "/api/cme/me/profile", body);
         location.reload();
@@ -78,7 +78,7 @@
         const data = await call("POST", url);
         button.previousElementSibling.textContent = data.cnp;
         button.remove();
-        say(listMessage, "CNP revealed; the access log records who saw it and when.");
+        say(listMessage, gettext("CNP revealed; the access log records who saw it and when."));
       } catch (error) {
         say(listMessage, error.message, true);
         button.disabled = false;
@@ -86,13 +86,13 @@
     });
   }
   document.querySelectorAll("button.revoke").forEach((button) => button.addEventListener("click", async () => {
-    const reason = prompt(`Revoke certificate ${button.dataset.number}? Its verification page will say so.\nReason (kept in the access log):`);
+    const reason = prompt(gettext("Revoke certificate %(number)s? Its verification page will say so.\nReason (kept in the access log):", { number: button.dataset.number }));
     if (reason === null) return;
     button.disabled = true;
     try {
       await call("POST", `/api/cme/certificates/${encodeURIComponent(button.dataset.number)}/revoke`, { reason });
-      say(listMessage, `Certificate ${button.dataset.number} revoked.`);
-      button.replaceWith(Object.assign(document.createElement("span"), { className: "no", textContent: "revoked" }));
+      say(listMessage, gettext("Certificate %(number)s revoked.", { number: button.dataset.number }));
+      button.replaceWith(Object.assign(document.createElement("span"), { className: "no", textContent: gettext("revoked") }));
     } catch (error) {
       say(listMessage, error.message, true);
       button.disabled = false;
@@ -102,12 +102,13 @@
   if (issue) {
     issue.addEventListener("click", async () => {
       issue.disabled = true;
-      say(listMessage, "Issuing…");
+      say(listMessage, gettext("Issuing…"));
       try {
         const data = await call("POST", `/api/cme/programmes/${issue.dataset.programme}/certificates`);
         const skipped = data.skipped.map((s) => `${s.name}: ${s.reason}`).join("; ");
-        say(listMessage, `${data.issued.length} issued, ${data.already_issued.length} already`
-          + ` issued${skipped ? `; not issued: ${skipped}` : ""}.`);
+        const done = gettext("%(issued)s issued, %(already)s already issued.",
+          { issued: i18n.formatNumber(data.issued.length), already: i18n.formatNumber(data.already_issued.length) });
+        say(listMessage, skipped ? `${done} ${gettext("Not issued: %(who)s.", { who: skipped })}` : done);
         if (data.issued.length) setTimeout(() => location.reload(), 1500);
       } catch (error) {
         say(listMessage, error.message, true);

@@ -9,7 +9,7 @@
   const message = document.getElementById("random-message");
 
   function show(r) {
-    state.textContent = r.enabled ? `every ${r.min_minutes}–${r.max_minutes} min` : "off";
+    state.textContent = r.enabled ? gettext("every %(least)s–%(most)s min", { least: r.min_minutes, most: r.max_minutes }) : gettext("off");
     if (r.enabled) {
       form.elements.min_minutes.value = r.min_minutes;
       form.elements.max_minutes.value = r.max_minutes;
@@ -22,16 +22,16 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const least = Number(form.elements.min_minutes.value), most = Number(form.elements.max_minutes.value);
-    if (least > most) { say("The least minutes must not be more than the most.", true); return; }
+    if (least > most) { say(gettext("The least minutes must not be more than the most."), true); return; }
     try {
       show(await MedRoom.api(path, { method: "PUT", json: { min_minutes: least, max_minutes: most } }));
-      say("Saved: screens ask at random moments within these limits while the programme is live.");
+      say(gettext("Saved: screens ask at random moments within these limits while the programme is live."));
     } catch (error) { say(error.message, true); }
   });
   document.getElementById("random-off").addEventListener("click", async () => {
     try {
       show(await MedRoom.api(path, { method: "DELETE" }));
-      say("Off: only the instructor's button asks for presence checks.");
+      say(gettext("Off: only the instructor's button asks for presence checks."));
     } catch (error) { say(error.message, true); }
   });
   MedRoom.api(path).then(show).catch((error) => say(error.message, true));

@@ -25,7 +25,7 @@
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, ...(options.headers || {}) },
     });
     const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(body.detail || response.statusText);
+    if (!response.ok) throw Object.assign(new Error(body.detail || response.statusText), { code: body.code });
     return body;
   }
 
@@ -40,7 +40,7 @@
       text.textContent = q.text;
       const hint = document.createElement("span");
       hint.className = "hint";
-      hint.textContent = q.kind === "multiple" ? "choose every right answer" : "one answer";
+      hint.textContent = q.kind === "multiple" ? gettext("choose every right answer") : gettext("one answer");
       text.append(hint);
       li.append(text);
       q.options.forEach((option, index) => {
@@ -68,7 +68,7 @@
   function tick() {
     const left = Math.max(0, Math.round((deadline - performance.now()) / 1000));
     const minutes = Math.floor(left / 60), seconds = left % 60;
-    timer.textContent = `${minutes}:${String(seconds).padStart(2, "0")}`;
+    timer.textContent = i18n.formatClock(left);
     timerBox.classList.toggle("low", left <= 60 && left > 0);
     timerBox.classList.toggle("out", left === 0);
     if (left === 0 && ticking) {
@@ -90,7 +90,7 @@
 
   function updateProgress() {
     const done = Object.keys(answers()).length;
-    progress.textContent = `${done} of ${attempt.questions.length} answered`;
+    progress.textContent = gettext("%(done)s of %(total)s answered", { done, total: attempt.questions.length });
   }
 
   function showResult(data, note = "") {
@@ -102,16 +102,20 @@
     result.innerHTML = "";
     const head = document.createElement("div");
     head.className = "big " + (passed ? "ok" : "no");
-    head.textContent = passed ? "Passed" : "Not passed";
+    head.textContent = passed ? gettext("Passed") : gettext("Not passed");
     const detail = document.createElement("p");
-    detail.textContent = `${data.correct} of ${data.total} correct (${data.percent}%); the pass mark is ${data.pass_percent}%. ` +
-      (passed ? "The result now counts towards your credits." :
-        data.number < data.allowed ? `You may try once more (attempt ${data.number} of ${data.allowed}).` :
-          "No attempts are left.");
+    const score = gettext("%(correct)s of %(total)s correct (%(percent)s); the pass mark is %(pass)s.", {
+      correct: data.correct, total: data.total,
+      percent: i18n.formatNumber(data.percent / 100, { style: "percent", maximumFractionDigits: 1 }),
+      pass: i18n.formatNumber(data.pass_percent / 100, { style: "percent", maximumFractionDigits: 1 }) });
+    const next = passed ? gettext("The result now counts towards your credits.") :
+      data.number < data.allowed ? gettext("You may try once more (attempt %(number)s of %(allowed)s).", { number: data.number, allowed: data.allowed }) :
+        gettext("No attempts are left.");
+    detail.textContent = `${score} ${next}`;
     result.append(head, detail);
     if (note) { const p = document.createElement("p"); p.className = "message message-error"; p.textContent = note; result.append(p); }
     const back = document.createElement("a");
-    back.className = "btn"; back.href = location.pathname; back.textContent = "Back to the test";
+    back.className = "btn"; back.href = location.pathname; back.textContent = gettext("Back to the test");
     result.append(back);
   }
 
@@ -124,7 +128,7 @@
       });
       showResult(data);
     } catch (error) {
-      if (timeUp || /time is up/.test(error.message)) {
+      if (timeUp || error.code === "time_is_up") {
         const data = await call(`/api/cme/attempts/${attempt.id}`).catch(() => null);
         if (data && data.state !== "running") { showResult(data, error.message); return; }
       }
@@ -136,7 +140,7 @@
 
   startButton.addEventListener("click", async () => {
     startButton.disabled = true;
-    say("Drawing your questions…");
+    say(gettext("Drawing your questions…"));
     try {
       const running = intro.dataset.running;
       render(running ? await call(`/api/cme/attempts/${running}`)

@@ -6,14 +6,17 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
+from collections.abc import Iterator
 
+import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from library.cme.demo import DEMO_REF, ensure_demo_programme
 from library.cme.participant_list import (
-    HEADERS,
     ParticipantList,
+    headers,
     participant_list,
     spreadsheet_cell,
     to_csv,
@@ -23,6 +26,7 @@ from library.cme.participant_list import (
 from library.cme.store import get_programme
 from library.cme.vault import CnpVault
 from library.db import Database
+from library.i18n import use
 from tests.library.cme.conftest import DEMO_NOW as NOW
 
 
@@ -30,6 +34,28 @@ def the_list(db: Database, vault: CnpVault, programme_id: int, reveal: bool) -> 
     info = get_programme(db, programme_id)
     assert info is not None
     return participant_list(db, vault, info, reveal=reveal)
+
+
+@pytest.fixture(autouse=True)
+def romanian() -> Iterator[None]:
+    """The College's copy: the list rendered in Romanian (it follows its reader's language)."""
+    with use("ro"):
+        yield
+
+
+def test_a_serbian_reader_gets_the_list_in_serbian_with_serbian_dates(
+        db: Database, vault: CnpVault, demo: int) -> None:
+    with use("sr_Cyrl"):
+        plist = the_list(db, vault, demo, reveal=False)
+        rows = list(csv.reader(io.StringIO(to_csv(plist).decode("utf-8-sig"))))
+        text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(to_pdf(plist))).pages)
+    assert rows[0][:2] == ["Бр.", "Име и презиме"] and "Радно место" in rows[0]
+    assert "Списак учесника" in text and "Lista participanților" not in text
+    start = plist.info.starts_on
+    serbian_date = f"{start.day}. {start.month}. {start.year}."  # 23. 11. 2026.
+    assert serbian_date in text, text[:400]
+    assert f"{start:%d.%m.%Y}" not in text  # not the Romanian form
+    assert re.search(r"\d+ бод(а|ова)? КМЕ за пуно присуство", text)
 
 
 def test_demo_is_built_once(db: Database, vault: CnpVault, demo: int) -> None:
@@ -65,7 +91,7 @@ def test_art_6_5_csv_reopened(db: Database, vault: CnpVault, demo: int) -> None:
     data = to_csv(plist)
     assert data.startswith(b"\xef\xbb\xbf")  # the BOM spreadsheet programs need for ș ț
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert tuple(rows[0]) == HEADERS and "Nume și prenume" in rows[0]
+    assert tuple(rows[0]) == headers() and "Nume și prenume" in rows[0]
     by_name = {r[1]: r for r in rows[1:]}
     assert by_name["Andrei Țurcanu"][6] == "0"
     assert by_name["Marko Jovanović"][6] == "3"
@@ -78,7 +104,7 @@ def test_art_6_5_xlsx_reopened(db: Database, vault: CnpVault, demo: int) -> None
     sheet = load_workbook(io.BytesIO(to_xlsx(plist))).active
     assert sheet is not None and sheet.title == "Participanți"
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
-    header_at = values.index(list(HEADERS))
+    header_at = values.index(list(headers()))
     body = {r[1]: r for r in values[header_at + 1:]}
     assert "Endoscopie nazosinusală" in str(values[0][0])
     assert body["Maria-Ștefania Ionescu"][6] == 3
@@ -138,7 +164,7 @@ def test_formula_names_are_string_cells_in_the_xlsx(db: Database, vault: CnpVaul
     sheet = load_workbook(io.BytesIO(to_xlsx(plist))).active
     assert sheet is not None
     rows = list(sheet.iter_rows())
-    header_at = [[c.value for c in r] for r in rows].index(list(HEADERS))
+    header_at = [[c.value for c in r] for r in rows].index(list(headers()))
     body = rows[header_at + 1:]
     assert len(body) == len(plist.rows) >= 4
     for row, name in zip(body, FORMULAS, strict=False):

@@ -129,5 +129,5 @@ def test_counting_a_timeline() -> None:
     assert eva[7].checks_asked == 2 and eva[7].checks_answered == 0 and eva[8].checks_asked == 1
     assert "prof" not in counts or not any(c.poll_answers for c in counts["prof"].values())
     assert describe(ana[7].to_participation(True)) == (
-        "2 questions · 2 poll answers · presence checks 1 of 2 · talkback 30 s")
-    assert describe(dan[7].to_participation(False)) == "1 poll answer · talkback 2 min 15 s"
+        "2 questions · 2 poll answers · presence checks 1 of 2 · talkback 30 sec")
+    assert describe(dan[7].to_participation(False)) == "1 poll answer · talkback 2 min 15 sec"

@@ -28,6 +28,7 @@ from library.cme.store import (
 )
 from library.cme.vault import CnpVault
 from library.db import Database
+from library.i18n import use
 from library.users import Role, create_user
 from tests.library.cme.helpers import full_day, programme
 from tests.library.cme.test_store import MORNING, Clock, local
@@ -104,18 +105,20 @@ def test_presence_check_share_from_the_stored_timeline(db: Database, clock: Cloc
             " 50 %") in results["cristi"].explain()
 
     rows = {r.person_id: r for r in participant_list(db, vault, reopened).rows}
-    assert "verificări de prezență în sesiunea live" in rows["cristi"].note
+    assert "presence checks in live session" in rows["cristi"].note
     assert rows["cristi"].participation == (
         f"live {am}: 1 question · 1 poll answer · presence checks 0 of 2 · talkback 2 min"
-        " (50 % asked: not met)")
-    assert rows["elena"].participation.endswith("presence checks 2 of 2 (50 % asked: met)")
-    lines = list(csv.reader(io.StringIO(
-        to_csv(participant_list(db, vault, reopened)).decode("utf-8-sig"))))
-    assert lines[0][-1] == "Participare în sesiunile live"
+        " (50% asked: not met)")
+    assert rows["elena"].participation.endswith("presence checks 2 of 2 (50% asked: met)")
+    with use("ro"):  # the College's copy
+        lines = list(csv.reader(io.StringIO(
+            to_csv(participant_list(db, vault, reopened)).decode("utf-8-sig"))))
+    assert lines[0][-1] == "Participare în sesiunile în direct"
     by_name = {line[1]: line for line in lines[1:]}
     assert by_name["cristi"][-1] == (  # no profile: the list names the account
-        f"live {am}: 1 întrebare · 1 răspuns la sondaje · verificări de prezență 0 din 2"
-        " · a vorbit 2 min (cerut 50 %: neîndeplinit)")
+        f"în direct {am}: 1 întrebare · 1 răspuns la sondaje · verificări ale prezenței: 0 din 2"
+        " · a vorbit 2 min. (cerut 50\u00a0%: neîndeplinit)")
+    assert "a răspuns la 0 din 2 verificări ale prezenței" in by_name["cristi"][7]
 
     report = audit_report(db, reopened, session_seconds=3600)
     assert report.presence_check_percent == 50

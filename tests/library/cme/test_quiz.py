@@ -166,7 +166,7 @@ def test_art_10e_two_attempts_then_the_third_is_refused(db: Database, programme_
     assert (done.correct, done.passed) == (7, False)
     second = start_attempt(db, programme_id, VLAD, now=NOON)
     submit_attempt(db, second.id, VLAD, right_answers(second, 5), now=NOON)
-    with pytest.raises(AttemptRefused, match=r"used your 2 attempt\(s\).*art. 10 lit. e"):
+    with pytest.raises(AttemptRefused, match=r"used every attempt: the test allows at most 2 \(art. 10 lit. e\)"):
         start_attempt(db, programme_id, VLAD, now=NOON)
     [refused] = entries(db, Filter(action="test.refused"))
     assert refused.actor == "dr.vlad" and "at most 2" in refused.detail["reason"]
@@ -176,7 +176,7 @@ def test_art_10e_answers_after_the_time_limit_are_refused(db: Database, programm
     attempt = start_attempt(db, programme_id, STAN, now=NOON)
     assert attempt.deadline_at == NOON + timedelta(minutes=30)
     late = attempt.deadline_at + timedelta(seconds=11)
-    with pytest.raises(AttemptRefused, match="time is up.*11 s later"):
+    with pytest.raises(AttemptRefused, match="time is up.*11 seconds later"):
         submit_attempt(db, attempt.id, STAN, right_answers(attempt, 10), now=late)
     # An expired attempt counts as used and as 0 correct in the credits.
     second = start_attempt(db, programme_id, STAN, now=late)
@@ -201,7 +201,7 @@ def test_art_10e_someone_elses_or_a_forged_attempt_is_refused(
 
 def test_art_9b_the_test_is_open_only_during_the_programme(db: Database, programme_id: int) -> None:
     before = datetime.combine(DAY, time(0), ZONE).astimezone(UTC) - timedelta(seconds=1)
-    with pytest.raises(AttemptRefused, match="open from 2026-03-02 to the end of 2026-03-03"):
+    with pytest.raises(AttemptRefused, match="open from Mar 2, 2026.*to Mar 4, 2026"):
         start_attempt(db, programme_id, STAN, now=before)
     after = datetime.combine(DAY + timedelta(days=2), time(0), ZONE).astimezone(UTC)
     with pytest.raises(AttemptRefused, match="not open now"):
