@@ -29,6 +29,7 @@ SAME_EVERYWHERE = {
     "MWL", "AE", "FPS", "fps", "ms", "kbit/s", "Mbit/s", "px", "OK", "ID", "UTC", "SRT",
     "WebVTT", "VTT", "MP4", "fMP4", "CT", "MR", "RTP", "JSON", "API", "HTTP", "ENT", "ORL",
     # Keys as their keycaps name them, on Romanian, Serbian and Bulgarian keyboards too.
+    "Excel", "EMCD",  # a program's name; the College's abbreviation of distance CME
     "Shift", "Ctrl", "Alt", "Tab", "Enter", "Esc", "Space", "Del", "Home", "End", "PgUp", "PgDn",
 }
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
