@@ -106,13 +106,13 @@ run: setup
 	$(BIN)/medroom serve
 
 # Two passes (README "Tests"): the suite on $(TEST_WORKERS) pytest-xdist workers, one test module
-# per unit of work; then the `serial` modules (network namespaces, CPU and timing figures) alone
-# on the machine. Both passes always run; the target fails if either did.
+# per unit of work (--dist loadfile); then the `serial` modules (network namespaces, CPU and
+# timing figures) alone on the machine. Both passes always run; the target fails if either did.
 TEST_WORKERS ?= 2
 PYTEST := MEDROOM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 test: setup-test
 	@status=0; \
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup -m "not serial" || status=$$?; \
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not serial" || status=$$?; \
 	$(PYTEST) -m serial || status=$$?; \
 	exit $$status
 

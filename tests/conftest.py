@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,11 +124,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 # -- Running in parallel (pytest-xdist; README "Tests") ------------------------------------------
-# Under `-n N --dist loadgroup` each test module is one unit of work: its module-scoped fixtures
-# (a `medroom serve`, a browser, Orthanc) start once, on one worker, and its tests keep their
-# order. The modules below are marked `serial` and share the xdist group "serial" (one worker,
-# one module at a time); `make test` runs them in a second pass, alone on the machine, after the
-# parallel pass (`-m "not serial"`). Plain `python -m pytest` runs everything in one process.
+# `make test` runs `-n 2 --dist loadfile -m "not serial"`: each test module is one unit of work,
+# so its module-scoped fixtures (a `medroom serve`, a browser, Orthanc) start once, on one
+# worker, and its tests keep their order. Then it runs the modules below (marked `serial`) in a
+# second pass, alone on the machine. Plain `python -m pytest` runs everything in one process.
+# (`--dist loadgroup` with xdist_group marks would also work, but pytest 9.2 ignores the node id
+# suffix xdist 3.8 writes, pytest-xdist issue 1386: groups are silently not kept together.)
 SERIAL_MODULES = {
     # Network namespaces: a ShapedLink makes its TUN devices under fixed names (mrl-srv,
     # mrl-view) in the root namespace before moving them into its namespaces: two links at
@@ -143,12 +146,20 @@ SERIAL_MODULES = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        module = item.path.relative_to(REPO).as_posix()
-        if module in SERIAL_MODULES:
+        if item.path.relative_to(REPO).as_posix() in SERIAL_MODULES:
             item.add_marker(pytest.mark.serial)
-            item.add_marker(pytest.mark.xdist_group("serial"))
-        elif not any(item.iter_markers("xdist_group")):
-            item.add_marker(pytest.mark.xdist_group(module))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under a bare ``pytest -n N`` (no ``-m "not serial"``), two serial tests still never run
+    at the same time: a worker holds this run's lock file while it runs one."""
+    workerinput = getattr(item.config, "workerinput", None)
+    if workerinput is None or item.get_closest_marker("serial") is None:
+        return (yield)
+    lock = Path(tempfile.gettempdir()) / f"medroom-serial-{workerinput['testrunuid']}.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return (yield)
