@@ -105,8 +105,16 @@ pacs:
 run: setup
 	$(BIN)/medroom serve
 
+# Two passes (README "Tests"): the suite on $(TEST_WORKERS) pytest-xdist workers, one test module
+# per unit of work (--dist loadfile); then the `serial` modules (network namespaces, CPU and
+# timing figures) alone on the machine. Both passes always run; the target fails if either did.
+TEST_WORKERS ?= 2
+PYTEST := MEDROOM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 test: setup-test
-	MEDROOM_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+	@status=0; \
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile -m "not serial" || status=$$?; \
+	$(PYTEST) -m serial || status=$$?; \
+	exit $$status
 
 # Schemathesis over the OpenAPI description with a larger budget than the suite's (a test server
 # with its own data folder; no request may get a 5xx).
