@@ -63,10 +63,11 @@ def test_a_clean_link_gets_no_delay_a_lossy_one_a_round_trip_until_a_clean_minut
     assert playout.observe(_stats(0, 0)) == 0
     assert playout.observe(_stats(1, 2)) == 0
     assert playout.map._value == b""
-    # A third one within the minute: the round trip (80 ms) + 20 ms, in 10 ms units.
-    assert playout.observe(_stats(30, 3)) == 100
+    # A third one within the minute: the round trip (84 ms), in 10 ms units.
+    assert playout.observe(_stats(30, 3, rtt_ms=84)) == 90
     # It only grows while losses go on (a longer round trip), never above the cap.
-    assert playout.observe(_stats(31, 5, rtt_ms=60)) == 100
+    assert playout.observe(_stats(31, 5, rtt_ms=60)) == 90
+    assert playout.observe(_stats(31, 6, rtt_ms=97)) == 100
     assert playout.observe(_stats(32, 8, rtt_ms=400)) == MAX_DELAY_MS
     # A minute without a NACK: back to none, said explicitly (Chromium keeps the last value).
     assert playout.observe(_stats(93, 8)) == 0
