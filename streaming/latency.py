@@ -10,7 +10,8 @@ aiortc's receiver closes a video frame only when the first packet of the *next* 
 which closes a frame at the RTP marker bit, does not have. ``use_marker_bit_frames()`` makes
 the probe's receivers close a frame at its marker bit, as browsers do, so that the figure is
 MedRoom's, not the probe's; the benchmark says which receiver it used. The ``marker`` receiver
-also asks again for lost packets every 100 ms, as libwebrtc does, where aiortc asks once.
+also NACKs as libwebrtc does (each lost packet at once, then again every 100 ms while missing,
+only the packets due in each NACK), where aiortc asks once.
 
 A browser does not show a frame the moment it is decoded: it renders it at a time computed from
 its RTP timestamp (the arrival time extrapolated from earlier frames) plus a playout delay, and
@@ -44,6 +45,7 @@ from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, unpack_header_extensions
+from aiortc.utils import uint16_add, uint16_gt
 
 from streaming.playout import PLAYOUT_DELAY_URI, offer_playout_delay, unpack_delay
 from streaming.stamp import read_stamp_frame
@@ -133,31 +135,56 @@ class MarkerJitterBuffer(JitterBuffer):
 
 
 class RepeatingNackGenerator(aiortc.rtcrtpreceiver.NackGenerator):
-    """aiortc's NACK bookkeeping, asking again for packets still missing every ``REPEAT_S``.
+    """NACKs the way libwebrtc's ``NackRequester`` does, in aiortc's receiver.
 
     aiortc's receiver NACKs a lost packet once, and again only when a later loss happens to
-    send a new NACK: a lost retransmission then leaves the frame waiting half a second or more.
-    libwebrtc asks again every round trip; so does this (at most ``RETRIES`` times).
+    send a new NACK (listing every packet still missing). libwebrtc NACKs a packet as soon as a
+    later one shows it missing, then again each time its own timer finds it still missing one
+    round trip after the last ask, at most ``RETRIES`` times; a NACK lists only the packets due.
+    A receive-only browser has no round-trip estimate of its own (it sends no media, so no
+    sender report comes back answered), and uses libwebrtc's default, 100 ms (``REPEAT_S``).
+    Here the check runs at each arriving packet (a few ms apart at these bitrates) rather than
+    on libwebrtc's 20 ms timer.
     """
 
     REPEAT_S = 0.1
     RETRIES = 10
+    MAX_AGE = 10_000  # sequence numbers (libwebrtc's kMaxPacketAge)
 
     def __init__(self) -> None:
         super().__init__()
-        self._asked = 0.0
-        self._tries = 0
+        #: Missing sequence number -> (when last asked for, times asked).
+        self._pending: dict[int, tuple[float, int]] = {}
 
     def add(self, packet: Any) -> bool:
-        missed = bool(super().add(packet))
+        seq = packet.sequence_number
         now = time.monotonic()
-        if missed:
-            self._tries = 0
-        elif not self.missing or self._tries >= self.RETRIES or now - self._asked < self.REPEAT_S:
+        due: set[int] = set()
+        if self.max_seq is None:
+            self.max_seq = seq
             return False
-        self._asked = now
-        self._tries += 1
-        return True
+        if uint16_gt(seq, self.max_seq):
+            missing = uint16_add(self.max_seq, 1)
+            while uint16_gt(seq, missing):
+                due.add(missing)
+                self._pending[missing] = (now, 1)
+                missing = uint16_add(missing, 1)
+            self.max_seq = seq
+        else:
+            self._pending.pop(seq, None)
+        oldest = uint16_add(self.max_seq, -self.MAX_AGE)
+        for missing, (asked, tries) in list(self._pending.items()):
+            if uint16_gt(oldest, missing) or tries > self.RETRIES:
+                del self._pending[missing]
+            elif missing not in due and now - asked >= self.REPEAT_S:
+                if tries >= self.RETRIES:
+                    del self._pending[missing]
+                    continue
+                due.add(missing)
+                self._pending[missing] = (now, tries + 1)
+        # What aiortc's receiver puts into the NACK it sends when this returns True.
+        self.missing = due
+        return bool(due)
 
 
 class PlayoutReadingMap(HeaderExtensionsMap):

@@ -54,6 +54,8 @@ CLEAN_SECONDS = 60.0  # ... within a minute (its kNackCountTimeout) switch the d
 #: comes about 100 ms (a browser's retry timer) + one round trip after the frame was due; held
 #: one round trip, the picture stands still for about 130-180 ms instead of 210-260.
 MARGIN_MS = 0.0
+#: The round trip assumed until the first measurement (libwebrtc's kDefaultRtt).
+DEFAULT_RTT_MS = 100.0
 #: Never more: with encode, pacing, the one-way delay and decode on top, glass-to-glass stays
 #: within the round trip + 150 ms that counts as on time (a busy server's RTT reads high).
 MAX_DELAY_MS = 120.0
@@ -140,8 +142,12 @@ class PlayoutDelay:
         while self._nacked and now - self._nacked[0][0] > CLEAN_SECONDS:
             self._nacked.popleft()
         recent = sum(n for _, n in self._nacked)
-        if recent >= NACKS_TO_DELAY and stats.rtt_ms is not None:
-            wanted = min(MAX_DELAY_MS, stats.rtt_ms + MARGIN_MS)
+        if recent >= NACKS_TO_DELAY:
+            # aiortc knows the round trip only from a receiver report that answers its latest
+            # sender report, seconds into a session on a long link: until then, libwebrtc's
+            # default round trip.
+            rtt_ms = DEFAULT_RTT_MS if stats.rtt_ms is None else stats.rtt_ms
+            wanted = min(MAX_DELAY_MS, rtt_ms + MARGIN_MS)
             # Round up to the extension's unit; only grow while losses go on, so the
             # viewer's render timing is not pulled back and forth by the RTT's wobble.
             wanted = math.ceil(wanted / _UNIT_MS) * _UNIT_MS

@@ -19,6 +19,7 @@ from streaming.ice import set_ice_addresses
 from streaming.latency import (
     PlayoutModel,
     PlayoutReadingMap,
+    RepeatingNackGenerator,
     read_playout_delay,
     use_marker_bit_frames,
 )
@@ -63,7 +64,10 @@ def test_a_clean_link_gets_no_delay_a_lossy_one_a_round_trip_until_a_clean_minut
     assert playout.observe(_stats(0, 0)) == 0
     assert playout.observe(_stats(1, 2)) == 0
     assert playout.map._value == b""
-    # A third one within the minute: the round trip (84 ms), in 10 ms units.
+    # A third one within the minute: the round trip, in 10 ms units; before the first
+    # measurement of it, libwebrtc's default (100 ms).
+    assert playout.observe(_stats(30, 3, rtt_ms=None)) == 100
+    playout.map.set_delay(0)
     assert playout.observe(_stats(30, 3, rtt_ms=84)) == 90
     # It only grows while losses go on (a longer round trip), never above the cap.
     assert playout.observe(_stats(31, 5, rtt_ms=60)) == 90
@@ -198,3 +202,26 @@ async def test_a_viewer_is_asked_for_the_delay_and_a_browser_like_receiver_reads
         await sessions.stop()
         await broadcast.go_off_air()
         await outputs.stop_all()
+
+
+def test_the_probe_nacks_like_libwebrtc_each_packet_again_after_100_ms(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr("streaming.latency.time.monotonic", lambda: now[0])
+    nacks = RepeatingNackGenerator()
+
+    def arrive(seq: int, at: float) -> list[int] | None:
+        now[0] = 100.0 + at
+        return sorted(nacks.missing) if nacks.add(RtpPacket(sequence_number=seq)) else None
+
+    assert arrive(10, 0.000) is None
+    assert arrive(12, 0.001) == [11]  # NACKed as soon as a later packet shows it missing
+    assert arrive(13, 0.050) is None  # its retransmission may be on the way
+    assert arrive(16, 0.060) == [14, 15]  # a new loss: only the new packets are listed
+    assert arrive(17, 0.102) == [11]  # 11 is still missing a round trip after its NACK
+    assert arrive(11, 0.120) is None  # repaired
+    assert arrive(18, 0.170) == [14, 15]
+    assert arrive(15, 0.180) is None
+    asked = [arrive(19 + i, 0.280 + 0.105 * i) for i in range(12)]
+    assert asked[:8] == [[14]] * 8 and asked[8:] == [None] * 4  # ten NACKs in all, then no more

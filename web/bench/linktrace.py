@@ -338,6 +338,17 @@ def explain(folder: str | Path, freeze_ms: float = 200.0, out: Any = None) -> li
             causes.append("emulator_late")
         plis = [p["t"] for p in plis_out if a - 0.5 < p["t"] <= b]
         keys = [e["t"] for e in encoded if e["key"] and a - 0.5 < e["t"] <= b]
+        # The one cause a freeze is counted under: the machine (the server's encoder or the
+        # emulator stood still), else a repair (a lost packet whose copy arrived inside the
+        # gap), else the viewer itself (its decoding or event loop was late).
+        repaired = [s for s, evs in arrivals.items()
+                    if any("osn" in ev and a < ev["t"] <= b + 0.005 for ev in evs)]
+        if stall > 0.12 or lag > 30:
+            primary = "machine"
+        elif repaired:
+            primary = "repair"
+        else:
+            primary = "viewer"
         if plis:
             causes.append("pli")
         if not late:
@@ -350,10 +361,11 @@ def explain(folder: str | Path, freeze_ms: float = 200.0, out: Any = None) -> li
             "keyframes": [round((t - a) * 1000) for t in keys],
             "rtcp_dropped": [round((t - a) * 1000) for t in nack_drops],
             "encoder_stall_ms": round(stall * 1000), "emulator_late_ms": lag,
+            "primary": primary, "repaired": sorted(repaired),
         }
         summaries.append(summary)
         if out is not None:
-            print(f"freeze {summary['gap_ms']} ms at {a:.3f}: {len(held)} frames held, causes "
+            print(f"freeze {summary['gap_ms']} ms at {a:.3f} [{primary}]: {len(held)} frames held, causes "
                   f"{summary['causes']}, PLIs {summary['plis']}, keyframes "
                   f"{summary['keyframes']}, RTCP dropped {summary['rtcp_dropped']}, encoder "
                   f"stall {summary['encoder_stall_ms']} ms, emulator late "
