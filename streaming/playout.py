@@ -15,8 +15,10 @@ the same from the sender's side, for every Chromium-based viewer: the ``playout-
 header extension (http://www.webrtc.org/experiments/rtp-hdrext/playout-delay, negotiated when
 the viewer's offer lists it, as Chromium's does) carries a minimum playout delay, which Chromium
 applies to its render timing. ``PlayoutDelay.observe`` sets it from the viewer's link figures:
-``NACKS_TO_DELAY`` NACKed packets within ``CLEAN_SECONDS`` switch it on at the round trip
-(at most ``MAX_DELAY_MS``), ``CLEAN_SECONDS`` without a NACK switch it off. A
+``NACKS_TO_DELAY`` retransmitted packets within ``CLEAN_SECONDS`` (libwebrtc counts frames
+delayed by a retransmission) switch it on at the round trip (at most ``MAX_DELAY_MS``),
+``CLEAN_SECONDS`` without one switch it off. An outage does not: its NACKs are answered with a
+keyframe, not retransmissions (``streaming.retransmit``). A
 clean link (the room, a LAN) never gets any delay. Viewers that ignore the extension (Firefox)
 are as before.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 import math
 import struct
 from collections import deque
+from collections.abc import Callable
 
 import aiortc.codecs
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
@@ -48,7 +51,7 @@ _UNIT_MS = 10
 #: The upper bound sent: Chromium's own default (no limit of ours on its jitter handling).
 _MAX_FIELD = 0xFFF
 
-NACKS_TO_DELAY = 3  # as libwebrtc's kNackLimit: three NACKed packets ...
+NACKS_TO_DELAY = 3  # as libwebrtc's kNackLimit: three repaired packets ...
 CLEAN_SECONDS = 60.0  # ... within a minute (its kNackCountTimeout) switch the delay on
 #: Beyond one round trip (libwebrtc adds the round trip times 1). A repair by a second NACK
 #: comes about 100 ms (a browser's retry timer) + one round trip after the frame was due; held
@@ -116,8 +119,11 @@ class PlayoutDelayMap(HeaderExtensionsMap):
 class PlayoutDelay:
     """One viewer's playout delay: installed on its video sender before negotiation."""
 
-    def __init__(self, sender: RTCRtpSender) -> None:
+    def __init__(self, sender: RTCRtpSender, repairs: Callable[[], int] | None = None) -> None:
+        """``repairs``: how many packets the sender has retransmitted so far (the viewer's
+        ``RetransmitPolicy``); without it, the NACKed packets in the link figures count."""
         offer_playout_delay()
+        self._repairs = repairs
         self.map = PlayoutDelayMap()
         # The sender serialises every packet (retransmissions too) with this map.
         sender._RTCRtpSender__rtp_header_extensions_map = self.map  # type: ignore[attr-defined]
@@ -134,8 +140,12 @@ class PlayoutDelay:
 
     def observe(self, stats: LinkStats) -> float:
         """Update the delay from a second's link figures; returns it (ms)."""
-        new = max(0, stats.nacks - self._nacks_seen)
-        self._nacks_seen = stats.nacks
+        # Repaired losses, not NACKs: after an outage the viewer NACKs hundreds of packets
+        # that are not resent (a keyframe repairs a break), and holding frames would only
+        # make the picture that comes back late.
+        count = self._repairs() if self._repairs is not None else stats.nacks
+        new = max(0, count - self._nacks_seen)
+        self._nacks_seen = count
         now = stats.sampled_at
         if new:
             self._nacked.append((now, new))

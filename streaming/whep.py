@@ -404,9 +404,11 @@ class ViewerSessions:
                 # The packet path ignores PLI/FIR; send them to the shared encoder instead.
                 transceiver.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
                 # Lost packets: resent while still useful, otherwise a keyframe at once.
-                RetransmitPolicy(transceiver.sender, track.request_keyframe)
+                policy = RetransmitPolicy(transceiver.sender, track.request_keyframe)
                 # A lossy long link: the viewer is asked to hold frames one round trip.
-                playout.append(PlayoutDelay(transceiver.sender))
+                playout.append(PlayoutDelay(
+                    transceiver.sender, lambda policy=policy: policy.retransmitted  # type: ignore[misc]
+                ))
                 transceivers.append(transceiver)
             viewer = Viewer(
                 # The session URL's last part, and its only credential (web/session_urls.py):

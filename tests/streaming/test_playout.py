@@ -78,6 +78,16 @@ def test_a_clean_link_gets_no_delay_a_lossy_one_a_round_trip_until_a_clean_minut
     assert playout.map._value == b"\x00\x0f\xff"
 
 
+def test_an_outage_repaired_by_a_keyframe_asks_for_no_delay_retransmissions_do() -> None:
+    resent = [0]
+    playout = PlayoutDelay(_Sender(), lambda: resent[0])  # type: ignore[arg-type]
+    # 600 packets NACKed after an outage, none of them resent (a keyframe repairs it).
+    assert playout.observe(_stats(0, 0)) == 0
+    assert playout.observe(_stats(1, 600)) == 0
+    resent[0] = 3  # three losses repaired by retransmission
+    assert playout.observe(_stats(2, 603)) == 80
+
+
 def test_the_delay_travels_in_the_packets_and_a_receiver_reads_it() -> None:
     sending = PlayoutDelayMap()
     sending.configure(_parameters(MID_URI, PLAYOUT_DELAY_URI))
