@@ -10,7 +10,20 @@ aiortc's receiver closes a video frame only when the first packet of the *next* 
 which closes a frame at the RTP marker bit, does not have. ``use_marker_bit_frames()`` makes
 the probe's receivers close a frame at its marker bit, as browsers do, so that the figure is
 MedRoom's, not the probe's; the benchmark says which receiver it used. The ``marker`` receiver
-also asks again for lost packets every 100 ms, as libwebrtc does, where aiortc asks once.
+also NACKs as libwebrtc does (each lost packet at once, then again every 100 ms while missing,
+only the packets due in each NACK), where aiortc asks once.
+
+A browser does not show a frame the moment it is decoded: it renders it at a time computed from
+its RTP timestamp (the arrival time extrapolated from earlier frames) plus a playout delay, and
+it honours a minimum playout delay that the sender puts into the ``playout-delay`` RTP header
+extension (``streaming.playout``; Chromium offers the extension and applies it). The ``marker``
+receiver reads that extension and ``PlayoutModel`` renders the way Chromium's timing does,
+reduced to what matters here: a frame is shown at max(decoded, expected + delay), where
+expected = the frame's RTP time + the median offset of the last 90 decoded frames, and the
+delay moves towards the signalled minimum by at most 100 ms per second of media
+(``kDelayMaxChangeMsPerS``). With no delay signalled, a frame is shown when decoded, as before:
+the probe then adds none of Chromium's own jitter and render allowances (20-40 ms), so its
+latency is a little lower and its freezes a little longer than a browser's.
 """
 
 from __future__ import annotations
@@ -19,8 +32,10 @@ import asyncio
 import contextlib
 import logging
 import math
+import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +43,11 @@ import aiortc.rtcrtpreceiver
 import numpy as np
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, unpack_header_extensions
+from aiortc.utils import uint16_add, uint16_gt
 
+from streaming.playout import PLAYOUT_DELAY_URI, offer_playout_delay, unpack_delay
 from streaming.stamp import read_stamp_frame
 
 logger = logging.getLogger(__name__)
@@ -52,6 +71,15 @@ class MarkerJitterBuffer(JitterBuffer):
     a browser's frame buffer does (aiortc's waits for the lost packet until 512 more have come,
     seconds at a low bitrate). Audio buffers keep aiortc's behaviour.
     """
+
+    #: The minimum playout delay the sender asks for (ms), from the latest packet carrying it.
+    playout_delay_ms = 0.0
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        delay = getattr(packet.extensions, "playout_delay", None)
+        if delay is not None:
+            self.playout_delay_ms = float(delay[0])
+        return super().add(packet)
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         if not self._is_video:
@@ -107,31 +135,116 @@ class MarkerJitterBuffer(JitterBuffer):
 
 
 class RepeatingNackGenerator(aiortc.rtcrtpreceiver.NackGenerator):
-    """aiortc's NACK bookkeeping, asking again for packets still missing every ``REPEAT_S``.
+    """NACKs the way libwebrtc's ``NackRequester`` does, in aiortc's receiver.
 
     aiortc's receiver NACKs a lost packet once, and again only when a later loss happens to
-    send a new NACK: a lost retransmission then leaves the frame waiting half a second or more.
-    libwebrtc asks again every round trip; so does this (at most ``RETRIES`` times).
+    send a new NACK (listing every packet still missing). libwebrtc NACKs a packet as soon as a
+    later one shows it missing, then again each time its own timer finds it still missing one
+    round trip after the last ask, at most ``RETRIES`` times; a NACK lists only the packets due.
+    A receive-only browser has no round-trip estimate of its own (it sends no media, so no
+    sender report comes back answered), and uses libwebrtc's default, 100 ms (``REPEAT_S``).
+    Here the check runs at each arriving packet (a few ms apart at these bitrates) rather than
+    on libwebrtc's 20 ms timer.
     """
 
     REPEAT_S = 0.1
     RETRIES = 10
+    MAX_AGE = 10_000  # sequence numbers (libwebrtc's kMaxPacketAge)
 
     def __init__(self) -> None:
         super().__init__()
-        self._asked = 0.0
-        self._tries = 0
+        #: Missing sequence number -> (when last asked for, times asked).
+        self._pending: dict[int, tuple[float, int]] = {}
 
     def add(self, packet: Any) -> bool:
-        missed = bool(super().add(packet))
+        seq = packet.sequence_number
         now = time.monotonic()
-        if missed:
-            self._tries = 0
-        elif not self.missing or self._tries >= self.RETRIES or now - self._asked < self.REPEAT_S:
+        due: set[int] = set()
+        if self.max_seq is None:
+            self.max_seq = seq
             return False
-        self._asked = now
-        self._tries += 1
-        return True
+        if uint16_gt(seq, self.max_seq):
+            missing = uint16_add(self.max_seq, 1)
+            while uint16_gt(seq, missing):
+                due.add(missing)
+                self._pending[missing] = (now, 1)
+                missing = uint16_add(missing, 1)
+            self.max_seq = seq
+        else:
+            self._pending.pop(seq, None)
+        oldest = uint16_add(self.max_seq, -self.MAX_AGE)
+        for missing, (asked, tries) in list(self._pending.items()):
+            if uint16_gt(oldest, missing) or tries > self.RETRIES:
+                del self._pending[missing]
+            elif missing not in due and now - asked >= self.REPEAT_S:
+                if tries >= self.RETRIES:
+                    del self._pending[missing]
+                    continue
+                due.add(missing)
+                self._pending[missing] = (now, tries + 1)
+        # What aiortc's receiver puts into the NACK it sends when this returns True.
+        self.missing = due
+        return bool(due)
+
+
+class PlayoutReadingMap(HeaderExtensionsMap):
+    """A receiving transport's header extension map that also reads the playout delay
+    (``packet.extensions.playout_delay``: (min ms, max ms)), which aiortc drops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._playout_id: int | None = None
+
+    def configure(self, parameters: Any) -> None:
+        super().configure(parameters)
+        for ext in parameters.headerExtensions:
+            if ext.uri == PLAYOUT_DELAY_URI:
+                self._playout_id = ext.id
+
+    def get(self, extension_profile: int, extension_value: bytes) -> HeaderExtensions:
+        values = super().get(extension_profile, extension_value)
+        if self._playout_id is not None:
+            for x_id, x_value in unpack_header_extensions(extension_profile, extension_value):
+                if x_id == self._playout_id and len(x_value) == 3:
+                    values.playout_delay = unpack_delay(x_value)  # type: ignore[attr-defined]
+        return values
+
+
+def read_playout_delay(receiver: RTCRtpReceiver) -> Callable[[], float]:
+    """For a ``marker`` receiver whose transport exists (after the local offer): read the
+    sender's playout delay from its packets; returns what the latest one asked for (ms)."""
+    receiver.transport._rtp_header_extensions_map = PlayoutReadingMap()
+
+    def delay_ms() -> float:
+        buffer = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)
+        return float(getattr(buffer, "playout_delay_ms", 0.0))
+
+    return delay_ms
+
+
+class PlayoutModel:
+    """When a browser would show each decoded frame, given the playout delay asked for."""
+
+    WINDOW = 90  # frames whose offset (decoded - RTP time) gives the expected arrival
+    MAX_CHANGE = 0.1  # seconds of delay change per second of media (Chromium's timing)
+
+    def __init__(self) -> None:
+        self._offsets: deque[float] = deque(maxlen=self.WINDOW)
+        self._last_media_s: float | None = None
+        self.delay_s = 0.0
+
+    def show_at(self, decoded_at: float, media_s: float, target_ms: float) -> float:
+        """``decoded_at``: monotonic seconds; ``media_s``: the frame's RTP time in seconds."""
+        self._offsets.append(decoded_at - media_s)
+        if self._last_media_s is not None:
+            step = self.MAX_CHANGE * max(0.0, media_s - self._last_media_s)
+            change = target_ms / 1000 - self.delay_s
+            self.delay_s += max(-step, min(step, change))
+        self._last_media_s = media_s
+        if self.delay_s <= 0:
+            return decoded_at
+        expected = statistics.median(self._offsets) + media_s
+        return max(decoded_at, expected + self.delay_s)
 
 
 @contextlib.contextmanager
@@ -153,6 +266,7 @@ def install_receiver(receiver: str) -> None:
     if receiver == "marker":
         aiortc.rtcrtpreceiver.JitterBuffer = MarkerJitterBuffer  # type: ignore[attr-defined]
         aiortc.rtcrtpreceiver.NackGenerator = RepeatingNackGenerator  # type: ignore[misc]
+        offer_playout_delay()  # as Chromium offers it
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -191,6 +305,9 @@ class StampWatcher:
 
     track: MediaStreamTrack
     started: float
+    #: The playout delay the sender asks for now (ms; ``read_playout_delay``): frames are
+    #: noted when a browser would show them (``PlayoutModel``), not when decoded.
+    playout_delay: Callable[[], float] | None = None
     samples: list[Sample] = field(default_factory=list)
     first_frame_at: float | None = None
     first_frame_latency_ms: float | None = None
@@ -223,12 +340,19 @@ class StampWatcher:
         return self.first_frame_at is not None
 
     async def _run(self) -> None:
+        playout = PlayoutModel()
         try:
             while True:
                 frame = await self.track.recv()
                 now_wall = time.time()
                 now = time.monotonic()
                 stamp = read_stamp_frame(frame)
+                if (self.playout_delay is not None and frame.pts is not None
+                        and frame.time_base is not None):
+                    shown = playout.show_at(now, float(frame.pts * frame.time_base),
+                                            self.playout_delay())
+                    now_wall += shown - now
+                    now = shown
                 latency = None if stamp is None else now_wall * 1000 - stamp
                 if self.first_frame_at is None:
                     self.first_frame_at = now

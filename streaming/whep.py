@@ -39,6 +39,7 @@ from streaming.ice import guard_empty_datagrams
 from streaming.outputs import PROGRAM, Lease
 from streaming.overlay import Member, Overlay
 from streaming.pacing import Pacer
+from streaming.playout import PlayoutDelay
 from streaming.renditions import QualityController
 from streaming.retransmit import RetransmitPolicy
 from streaming.track import EncodedVideoTrack
@@ -87,6 +88,8 @@ class Viewer:
     leads: bool = False
     #: The session's place on the room's live drawing, once its page opened the channel.
     overlay: Member | None = field(default=None, repr=False)
+    #: Each video line's playout delay (``streaming.playout``), the first one's decides.
+    playout: list[PlayoutDelay] = field(default_factory=list, repr=False)
 
     @property
     def pinned(self) -> bool:
@@ -299,7 +302,13 @@ class ViewerSessions:
     # -- adaptive quality --------------------------------------------------------------------
     def _adapt(self, link: LinkMonitor) -> None:
         viewer = next((v for v in self._viewers.values() if v.link is link), None)
-        if viewer is None or viewer.quality is None or link.last is None:
+        if viewer is None or link.last is None:
+            return
+        if viewer.playout:
+            delay = viewer.playout[0].observe(link.last)
+            for other in viewer.playout[1:]:
+                other.map.set_delay(delay)
+        if viewer.quality is None:
             return
         target = viewer.quality.observe(link.last)
         if target is None:
@@ -388,13 +397,18 @@ class ViewerSessions:
             # order.
             capabilities = RTCRtpSender.getCapabilities("video")
             transceivers = []
+            playout = []
             for track in tracks:
                 transceiver = pc.addTransceiver(track, direction="sendonly")
                 transceiver.setCodecPreferences(_video_codec_only(capabilities.codecs, codec))
                 # The packet path ignores PLI/FIR; send them to the shared encoder instead.
                 transceiver.sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
                 # Lost packets: resent while still useful, otherwise a keyframe at once.
-                RetransmitPolicy(transceiver.sender, track.request_keyframe)
+                policy = RetransmitPolicy(transceiver.sender, track.request_keyframe)
+                # A lossy long link: the viewer is asked to hold frames one round trip.
+                playout.append(PlayoutDelay(
+                    transceiver.sender, lambda policy=policy: policy.retransmitted  # type: ignore[misc]
+                ))
                 transceivers.append(transceiver)
             viewer = Viewer(
                 # The session URL's last part, and its only credential (web/session_urls.py):
@@ -418,6 +432,7 @@ class ViewerSessions:
                 quality=QualityController(rungs, start.name, pinned=selection.pinned),
                 codec=codec,
                 leads=leads,
+                playout=playout,
             )
             if PROGRAM in names:
                 # The drawing is over the program: its line's RTP origin names its frames.
@@ -437,7 +452,8 @@ class ViewerSessions:
             await pc.setLocalDescription(answer)
             # Keyframes leave paced, not as one burst a bottleneck's queue drops the tail of.
             Pacer(transceivers[0].sender.transport,
-                  lambda: sum(lease.encoder.settings.bitrate_kbps for lease in viewer.leases))
+                  lambda: sum(lease.encoder.settings.bitrate_kbps for lease in viewer.leases),
+                  urgent_ssrcs={t.sender._rtx_ssrc for t in transceivers})
         except BaseException as exc:
             for track in tracks:
                 track.stop()

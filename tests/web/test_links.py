@@ -106,6 +106,9 @@ def test_a_viewer_across_a_broken_link_gets_the_picture_back(
     # given more here).
     assert row["recovery_s"] is not None and row["recovery_s"] < 4.0, row
     assert row["rendition"] == "720p" and row["link"]["nacks"] > 0, row
+    # An outage is repaired by a keyframe, not retransmissions: the viewer is not asked to
+    # hold its frames (that would only make the returning picture late).
+    assert row["playout_ms"] == 0, row
     assert multiprocessing.active_children() == []
     assert _our_namespaces() == []
     assert time.monotonic() - started < 45

@@ -11,13 +11,22 @@ from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Connection
 
+import aiortc.rtcrtpreceiver
 from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
 )
 
-from streaming.latency import RECEIVERS, StampWatcher, install_receiver, percentile, summarize
+from streaming.latency import (
+    RECEIVERS,
+    MarkerJitterBuffer,
+    StampWatcher,
+    install_receiver,
+    percentile,
+    read_playout_delay,
+    summarize,
+)
 from web.bench.fanout import fmt
 from web.bench.probe import probe, recvonly_offer, signal_offer
 from web.bench.processes import measure, progress, run_and_print
@@ -76,13 +85,20 @@ async def connect_decoding_viewer(
     try:
         began = time.monotonic()
         transceiver = await recvonly_offer(pc)  # aiortc gathers ICE before the offer goes out
+        # A marker receiver shows frames as a browser would, after the playout delay the
+        # sender asks for (streaming.playout); its transport reads the extension from now on.
+        playout = (
+            read_playout_delay(transceiver.receiver)
+            if aiortc.rtcrtpreceiver.JitterBuffer is MarkerJitterBuffer  # type: ignore[attr-defined]
+            else None
+        )
         posted = time.monotonic()
         viewer.gather_s = round(posted - began, 3)
         answer = await asyncio.wait_for(
             signal_offer(port, pc.localDescription.sdp, host), deadline - posted
         )
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        watcher = StampWatcher(transceiver.receiver.track, started=posted)
+        watcher = StampWatcher(transceiver.receiver.track, started=posted, playout_delay=playout)
         viewer.watcher = watcher
         watcher.start()
         if not await watcher.wait_first_frame(max(0.1, deadline - time.monotonic())):

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 
 from streaming.ice import set_ice_addresses
 from streaming.latency import install_receiver, summarize
+from web.bench import linktrace
 from web.bench.fanout import fmt
 from web.bench.latency import connect_decoding_viewer
 from web.bench.netns import SERVER_ADDRESS, VIEWER_ADDRESS, LinkShape, ShapedLink, enter_namespace
@@ -76,11 +77,14 @@ def _viewer_main(conn: Connection, port: int, netns: str) -> None:
         enter_namespace(netns)
         set_ice_addresses([VIEWER_ADDRESS])
         install_receiver("marker")
+        if linktrace.start():
+            linktrace.install_viewer()
         connect = partial(connect_decoding_viewer, host=SERVER_ADDRESS)
         asyncio.run(probe(conn, port, 1, connect))
     except BaseException:  # noqa: BLE001 - anything at all goes to the parent, then exit
         send_error(conn, "viewer process (shaped link)")
     finally:
+        linktrace.dump("viewer")
         conn.close()
 
 
@@ -107,8 +111,22 @@ class Timeline:
         )
 
 
-def measure_condition(condition: Condition, seconds: float) -> Message:
-    """Server and viewer in a fresh namespace pair shaped as ``condition``; the figures."""
+def measure_condition(condition: Condition, seconds: float, trace: str | None = None) -> Message:
+    """Server and viewer in a fresh namespace pair shaped as ``condition``; the figures.
+    ``trace``: a folder for the run's trace (``web.bench.linktrace``)."""
+    if trace is not None:
+        os.makedirs(trace, exist_ok=True)
+        os.environ[linktrace.ENV] = trace
+        linktrace.start()
+    try:
+        return _measure_condition(condition, seconds)
+    finally:
+        if trace is not None:
+            linktrace.dump("link")
+            os.environ.pop(linktrace.ENV, None)
+
+
+def _measure_condition(condition: Condition, seconds: float) -> Message:
     with ShapedLink() as link:
         link.shape(condition.shape)  # from the start: the viewer connects across the link
         with child_process("server (shaped link)", server_main, "medroom", True,
@@ -131,6 +149,7 @@ def measure_condition(condition: Condition, seconds: float) -> Message:
                 # Every frame since the viewer's first (which came before t0).
                 viewer.send({"kind": "report", "t0": t0 - CONNECT_TIMEOUT, "t1": t1})
                 row = viewer.expect("report", REPORT_TIMEOUT)["viewers"][0]
+                linktrace.dump_decoded(row["timeline"])
                 # Stopped while the viewer is still there: its link figures are in the stats.
                 server.send({"kind": "stop"})
                 stats = server.expect("stopped", STOP_TIMEOUT)["stats"]
@@ -185,6 +204,8 @@ def _figures(
         "link": stats.get("link"),
         "keyframes": stats.get("keyframes"),
         "forced_keyframes": stats.get("forced_keyframes"),
+        # The playout delay the server asked the viewer for at the end (streaming.playout).
+        "playout_ms": stats.get("playout_ms"),
         "packets": counters,
         "error": row.get("error"),
     }
@@ -209,7 +230,7 @@ def _goals(condition: Condition, r: Message) -> dict[str, bool]:
     return goals
 
 
-def run_links(names: list[str], seconds: float) -> Message:
+def run_links(names: list[str], seconds: float, trace: str | None = None) -> Message:
     unknown = [n for n in names if n not in CONDITIONS]
     if unknown:
         raise BenchError(f"unknown link condition(s) {', '.join(unknown)} "
@@ -218,7 +239,10 @@ def run_links(names: list[str], seconds: float) -> Message:
     rows = []
     for name in names:
         progress(f"links: {name} ({CONDITIONS[name].description}), {seconds:g} s")
-        rows.append(measure_condition(CONDITIONS[name], seconds))
+        folder = None if trace is None else os.path.join(trace, name)
+        rows.append(measure_condition(CONDITIONS[name], seconds, folder))
+        if folder is not None:
+            rows[-1]["freeze_causes"] = linktrace.explain(folder)
     return {
         "bench": "links",
         "seconds": seconds,
@@ -235,11 +259,11 @@ def format_links(report: Message) -> str:
          f"{report['seconds']:g} s from the first frame per condition"),
         (f"  on time = decoded within round trip + {ON_TIME_BUDGET_MS:g} ms, out of every source "
          f"frame; freeze = no frame for over {FREEZE_MS:g} ms; recovery = outage end to the "
-         "next frame on time"),
+         "next frame on time; delay = playout delay asked of the viewer (ms)"),
         "",
         (f"{'condition':<11} {'frames':>6} {'on time':>7} {'freezes':>7} {'max ms':>6} "
          f"{'p50 ms':>6} {'p95 ms':>6} {'recov s':>7} {'rendition':>12} {'settled s':>9} "
-         f"{'nacks':>5}  goals"),
+         f"{'nacks':>5} {'delay':>5}  goals"),
     ]
     for r in report["conditions"]:
         goals = " ".join(f"{k}:{'ok' if v else 'MISSED'}" for k, v in r["goals"].items())
@@ -249,7 +273,7 @@ def format_links(report: Message) -> str:
             f"{r['freezes']:>7} {r['freeze_ms_max']:>6} {fmt(r['p50_ms']):>6} "
             f"{fmt(r['p95_ms']):>6} {fmt(r['recovery_s'], 3):>7} "
             f"{'>'.join(r['renditions']) or '-':>12} {fmt(r['settled_s']):>9} "
-            f"{fmt(nacks, 0):>5}  {goals}"
+            f"{fmt(nacks, 0):>5} {fmt(r.get('playout_ms'), 0):>5}  {goals}"
         )
         if r.get("error"):
             lines.append(f"            ! {r['error']}")
@@ -263,6 +287,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a link condition (repeatable; default: all)")
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="seconds measured per condition from the first frame (default 60)")
+    parser.add_argument("--trace", default=None, metavar="DIR",
+                        help="note every lost packet, NACK, retransmission, PLI and frame into "
+                        "DIR/<condition>/ and explain each freeze (web/bench/linktrace.py)")
 
 
 def run_links_bench(args: argparse.Namespace) -> int:
@@ -274,4 +301,5 @@ def run_links_bench(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         print("medroom bench links: network namespaces need root", file=sys.stderr)
         return 2
-    return run_and_print("links", partial(run_links, names, seconds), format_links)
+    trace = getattr(args, "trace", None)
+    return run_and_print("links", partial(run_links, names, seconds, trace), format_links)

@@ -15,6 +15,11 @@ order, as on a real path; netem's default reorders), loss independent per packet
 serialises packets through a queue that drops at its tail beyond ``queue_ms`` (tbf's
 ``latency``).
 
+The thread that carries the packets asks for real-time scheduling (``SCHED_FIFO``, when the
+process may): on a busy machine (two cores shared with other work) an ordinary thread was seen
+delivering packets 100-150 ms after their time, a delay no wire adds, which turned into freezes
+that were the emulator's. It sleeps in ``select`` between packets and uses a few percent of a core.
+
 Processes join a namespace with ``enter_namespace`` (before they open any socket). The
 namespaces are always deleted on leaving the context, on failure too; ``remove_stale`` deletes
 those of a run that died without cleaning up.
@@ -37,6 +42,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+from web.bench import linktrace
+
 SERVER_ADDRESS = "198.18.0.1"
 VIEWER_ADDRESS = "198.18.0.2"
 #: Namespaces are named PREFIX-<role>-<pid of the process that made them>.
@@ -48,6 +55,9 @@ _IFF_TUN = 0x0001
 _IFF_NO_PI = 0x1000
 _CLONE_NEWNET = 0x40000000
 _MTU = 1500
+#: Real-time priority of the thread that carries the packets (1..99; low: above every ordinary
+#: task, below the kernel's own real-time threads).
+_CARRY_PRIORITY = 10
 
 
 class NetnsError(RuntimeError):
@@ -126,7 +136,8 @@ def _open_tun(name: str) -> int:
 class _Direction:
     """Packets in flight one way: (release time, packet), release times never decreasing."""
 
-    def __init__(self, source: int, sink: int, shaped_rate: bool) -> None:
+    def __init__(self, source: int, sink: int, shaped_rate: bool, name: str = "") -> None:
+        self.name = name
         self.source = source
         self.sink = sink
         self.shaped_rate = shaped_rate
@@ -182,8 +193,8 @@ class ShapedLink:
             _run("ip", "-n", ns, "link", "set", "lo", "up")
         server_fd, viewer_fd = self._fds
         self._directions = [
-            _Direction(server_fd, viewer_fd, shaped_rate=True),  # towards the viewer
-            _Direction(viewer_fd, server_fd, shaped_rate=False),  # RTCP, NACKs, HTTP requests
+            _Direction(server_fd, viewer_fd, shaped_rate=True, name="down"),  # to the viewer
+            _Direction(viewer_fd, server_fd, shaped_rate=False, name="up"),  # RTCP, NACKs, HTTP
         ]
         self._thread = threading.Thread(target=self._carry, name="shaped-link", daemon=True)
         self._thread.start()
@@ -230,12 +241,18 @@ class ShapedLink:
             shape, down = self._shape, now < self._down_until
         if down or (shape.loss > 0 and self._random.random() < shape.loss):
             way.dropped += 1
+            if linktrace.enabled():
+                linktrace.note("drop", way=way.name, why="outage" if down else "loss",
+                               **linktrace.describe_ip(packet))
             return
         sent = now
         if way.shaped_rate and shape.rate_kbps:
             start = max(now, way.link_free)
             if (start - now) * 1000 > shape.queue_ms:
                 way.dropped += 1  # the bottleneck's queue is full: tail drop
+                if linktrace.enabled():
+                    linktrace.note("drop", way=way.name, why="queue",
+                                   **linktrace.describe_ip(packet))
                 return
             way.link_free = start + len(packet) * 8 / (shape.rate_kbps * 1000)
             sent = way.link_free
@@ -245,17 +262,24 @@ class ShapedLink:
         way.in_flight.append((release, packet))
 
     def _carry(self) -> None:
+        try:  # this thread only (Linux: a thread is a task)
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(_CARRY_PRIORITY))
+        except (OSError, AttributeError):
+            pass  # not allowed: an ordinary thread, late when the machine is busy
         by_fd = {way.source: way for way in self._directions}
         while True:
             now = time.monotonic()
             for way in self._directions:
                 while way.in_flight and way.in_flight[0][0] <= now:
-                    _, packet = way.in_flight.popleft()
+                    release, packet = way.in_flight.popleft()
                     try:
                         os.write(way.sink, packet)
                         way.delivered += 1
                     except OSError:
                         way.dropped += 1  # the interface is down or its queue full: lost
+                    if now - release > 0.005 and linktrace.enabled():
+                        # The emulator itself fell behind (a busy machine): not the link's doing.
+                        linktrace.note("late", way=way.name, ms=round((now - release) * 1000, 1))
             due = [way.in_flight[0][0] for way in self._directions if way.in_flight]
             timeout = max(0.0, min(due) - now) if due else 0.5
             readable, _, _ = select.select([*by_fd, self._stop_r], [], [], timeout)

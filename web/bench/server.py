@@ -80,14 +80,21 @@ def server_main(
     quiet_child()
     try:
         if netns is not None:
+            from web.bench import linktrace
             from web.bench.netns import enter_namespace
 
             enter_namespace(netns)
             set_ice_addresses([address])
+            if linktrace.start():
+                linktrace.install_server()
         asyncio.run(_serve(conn, path, stamp, address, adaptive))
     except BaseException:  # noqa: BLE001 - anything at all goes to the parent, then exit
         send_error(conn, f"server ({path})")
     finally:
+        if netns is not None:
+            from web.bench import linktrace
+
+            linktrace.dump("server")
         conn.close()
 
 
@@ -216,6 +223,10 @@ async def _serve(
         if stock_track is not None:
             stats["frames_made"] = stock_track.frames
         if sessions is not None:
+            watched = next(iter(sessions.all()), None)
+            if watched is not None and watched.playout:
+                stats["playout_ms"] = watched.playout[0].delay_ms
+                stats["playout_negotiated"] = watched.playout[0].negotiated
             link = next((v.stats for v in sessions.all() if v.stats is not None), None)
             if link is not None:
                 stats["link"] = {"rtt_ms": link.rtt_ms, "nacks": link.nacks,
