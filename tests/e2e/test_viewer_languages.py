@@ -105,7 +105,7 @@ def test_a_bulgarian_browser_reads_the_library_and_the_player_in_bulgarian(  # t
         assert page.inner_text("#hand-btn") == "Вдигни ръка"
         assert page.inner_text("#tab-btn-chat") == "Чат"
         assert page.inner_text("#cls-status") == "Учебната зала се отваря, когато сесията започне на живо."
-        assert page.get_attribute("#chat-input", "placeholder") == "Съобщение до залата"
+        assert page.get_attribute("#chat-input", "placeholder") == "Напишете съобщение до залата"
         page.wait_for_function("document.getElementById('room-state').textContent !== '…'")
         assert page.text_content("#room-state") == "Още не е на живо"
         assert re.fullmatch(r"\d+ зрители?", page.text_content("#watching") or "")

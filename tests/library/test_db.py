@@ -25,7 +25,7 @@ def test_migrate_creates_tables_and_is_idempotent(db_url: str) -> None:
         assert TABLES <= set(inspect(database.engine).get_table_names())
         with database.session() as session:
             versions = session.execute(text("SELECT version_num FROM alembic_version")).all()
-        assert [v for (v,) in versions] == ["0014"]
+        assert [v for (v,) in versions] == ["0016"]
     finally:
         database.dispose()
 
