@@ -27,7 +27,16 @@
     NotSupportedError: gettext("This browser cannot use a microphone here. Use a current Chrome, Edge, Firefox or Safari."),
   };
 
+  let shownCount = 0;  // which message is on screen: a timer clears only its own
+  // Hide an ended turn's message after a while, unless something newer (another turn, its
+  // end) has been shown since: an earlier turn's timer must not clear a later turn's message.
+  function clearLater(ms) {
+    const mine = shownCount;  // the message just shown
+    setTimeout(() => { if (!current && shownCount === mine) show("idle", ""); }, ms);
+  }
+
   function show(state, title, detail) {
+    shownCount += 1;
     const box = $("talkback");
     if (box) {
       box.hidden = state === "idle";
@@ -127,7 +136,7 @@
     release(session);
     if (current === session) current = null;
     show("ended", gettext("Your turn to speak has ended"), detail);
-    setTimeout(() => { if (!current && $("talkback") && $("talkback").dataset.state === "ended") show("idle", ""); }, 6000);
+    clearLater(6000);
   }
 
   MedRoom.startTalkback = async function (grant) {
@@ -212,7 +221,7 @@
     }
     release(session);
     show("ended", gettext("You stopped speaking"), gettext("Raise your hand again to speak."));
-    setTimeout(() => { if (!current) show("idle", ""); }, 4000);
+    clearLater(4000);
   };
 
   document.addEventListener("DOMContentLoaded", () => {
