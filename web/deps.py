@@ -42,6 +42,14 @@ from web.state import AppState, app_state
 StateDep = Annotated[AppState, Depends(app_state)]
 
 
+def local_path(next_url: str | None) -> str:
+    """Where a form may send someone back to: a path on this site only (a link must never send
+    a person to another site after logging in or changing the language)."""
+    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
+        return next_url[:2000]
+    return "/"
+
+
 def _db(state: StateDep) -> Database:
     return state.db
 

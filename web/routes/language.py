@@ -23,7 +23,7 @@ from library.i18n.catalogs import catalog_version, plural_tags, script_messages
 from library.i18n.extraction import script_messages as scripts_found
 from library.users import UserError, set_preferences
 from web.auth import Principal, check_csrf, csrf_token, page_user, session_principal
-from web.deps import DbDep
+from web.deps import DbDep, local_path
 from web.i18n import LANG_COOKIE
 from web.templates import templates
 
@@ -34,11 +34,6 @@ NEAR_ZONES = ("Europe/Bucharest", "Europe/Belgrade", "Europe/Sofia", "Europe/Chi
               "Europe/Budapest", "Europe/Athens", "Europe/Istanbul", "Europe/Vienna",
               "Europe/Berlin", "Europe/London", "UTC")
 
-
-def _safe_next(next_url: str | None) -> str:
-    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
-        return next_url[:2000]
-    return "/"
 
 
 def _remember(response: Response, request: Request, locale: str) -> None:
@@ -61,7 +56,7 @@ async def choose_language(
         record = request.scope["medroom.session"].record
         await asyncio.to_thread(set_preferences, db, principal.user_id, locale=chosen,
                                 time_zone=record.time_zone if record else None)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(local_path(next), status_code=303)
     _remember(response, request, chosen)
     return response
 

@@ -20,7 +20,7 @@ from library.login_throttle import LoginThrottle, LoginThrottled
 from library.users import authenticate, sign_out_everywhere
 from library.web_sessions import EndReason, end_session, start_session
 from web.auth import audit_actor, check_csrf, csrf_token, session_principal
-from web.deps import DbDep, SettingsDep
+from web.deps import DbDep, SettingsDep, local_path
 from web.session_cookie import cookie_session
 from web.state import app_state
 from web.templates import templates
@@ -30,17 +30,11 @@ router = APIRouter(tags=["session"])
 logger = logging.getLogger(__name__)
 
 
-def _safe_next(next_url: str | None) -> str:
-    # Only local paths: a login link must never send someone to another site.
-    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
-        return next_url
-    return "/"
-
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 async def login_page(request: Request, next: str | None = None) -> Response:
     return templates.TemplateResponse(
-        request, "login.html", {"csrf": csrf_token(request), "next": _safe_next(next), "error": None}
+        request, "login.html", {"csrf": csrf_token(request), "next": local_path(next), "error": None}
     )
 
 
@@ -77,7 +71,7 @@ async def login(
         audit.record, db, _actor(request, user.username, user.role.value, user.id),
         audit.Action.LOGIN, target=audit.Target.ACCOUNT, target_id=user.id,
     )
-    return RedirectResponse(_safe_next(next), status_code=303)
+    return RedirectResponse(local_path(next), status_code=303)
 
 
 def _throttle(request: Request) -> LoginThrottle:
@@ -87,7 +81,7 @@ def _throttle(request: Request) -> LoginThrottle:
 def _login_error(request: Request, username: str, next_url: str, error: str, code: int,
                  headers: dict[str, str]) -> Response:
     return templates.TemplateResponse(
-        request, "login.html", {"csrf": csrf_token(request), "next": _safe_next(next_url),
+        request, "login.html", {"csrf": csrf_token(request), "next": local_path(next_url),
                                 "error": error, "username": username},
         status_code=code, headers=headers,
     )
